@@ -1,0 +1,1 @@
+"""The gridplan web API (FastAPI)."""

@@ -1,0 +1,142 @@
+"""Command line: ``gridplan plan``, ``gridplan demo``."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+import click
+
+from gridplan.config import DEFAULT_BARRIER_HIGHWAYS, PlanParams
+from gridplan.errors import GridplanError
+
+log = logging.getLogger("gridplan")
+
+
+def _setup_logging(verbose: int) -> None:
+    level = logging.WARNING - 10 * min(verbose, 2)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+
+
+def _fail(exc: GridplanError) -> None:
+    click.echo(f"error: {exc}", err=True)
+    sys.exit(exc.exit_code)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="gridplan")
+def main() -> None:
+    """gridplan: plan community grids (网格) of about 300 households from data.
+
+    \b
+    Examples:
+      gridplan demo                                  # the bundled demo district
+      gridplan plan --osm area.osm.bz2 --out out/    # from an OpenStreetMap extract
+      gridplan plan --communities c.gpkg --population b.gpkg --households hh --out out/
+    """
+
+
+def plan_options(f):
+    """Options shared by ``plan`` and ``demo``: the plan parameters."""
+    opts = [
+        click.option("--target", default=300, show_default=True,
+                     help="Households per grid aimed at."),
+        click.option("--tolerance", default=0.15, show_default=True,
+                     help="Allowed deviation from the target, as a share (0.15 = ±15%)."),
+        click.option("--seed", default=0, show_default=True,
+                     help="Random seed; equal inputs and seed give equal plans."),
+        click.option("--stairwell-households", default=100, show_default=True,
+                     help="Households per virtual stairwell sub-unit when one building "
+                          "exceeds the band."),
+        click.option("--code-scheme", default="nbs12+3", show_default=True,
+                     type=click.Choice(["nbs12+3"]),
+                     help="Grid codes: 12-digit community code + 3-digit serial."),
+        click.option("--tessellation", default="auto", show_default=True,
+                     type=click.Choice(["auto", "footprint", "centroid"]),
+                     help="Cells around units: footprint outlines or one point per unit."),
+        click.option("-v", "--verbose", count=True, help="More log output (-v, -vv)."),
+        click.option("--quiet", is_flag=True, help="No progress bars or summary."),
+    ]
+    for opt in reversed(opts):
+        f = opt(f)
+    return f
+
+
+@main.command("plan")
+@click.option("--communities", type=click.Path(dir_okay=False),
+              help="Community (社区) polygons: GeoJSON, GeoPackage, zipped Shapefile, "
+                   "FlatGeobuf. Without it, communities are derived from roads and rivers.")
+@click.option("--community-id", default="id", show_default=True, help="Community id field.")
+@click.option("--community-code", default=None,
+              help="Field holding the 12-digit division code (统计用区划代码).")
+@click.option("--community-households", default=3000, show_default=True,
+              help="Households per derived community (only without --communities).")
+@click.option("--population", type=click.Path(dir_okay=False),
+              help="Buildings, points or census blocks with households or population.")
+@click.option("--unit-id", default="unit_id", show_default=True, help="Unit id field.")
+@click.option("--households", "households_field", default=None,
+              help="Field with households per unit.")
+@click.option("--population-field", default=None,
+              help="Field with residents per unit (households = residents ÷ household size).")
+@click.option("--household-size", default=2.6, show_default=True,
+              help="Residents per household, with --population-field.")
+@click.option("--osm", type=click.Path(dir_okay=False),
+              help="OpenStreetMap extract (.osm, .osm.bz2): buildings, compounds, roads, rivers.")
+@click.option("--compounds", type=click.Path(dir_okay=False),
+              help="Residential compound (小区) polygons kept whole where they fit.")
+@click.option("--barriers", type=click.Path(dir_okay=False),
+              help="Roads, railways, rivers (lines) that grids follow.")
+@click.option("--barrier-highways", default=",".join(DEFAULT_BARRIER_HIGHWAYS),
+              show_default=True, help="OSM highway values that act as barriers.")
+@click.option("--dwelling-area", default=90.0, show_default=True,
+              help="m² per dwelling when estimating households from OSM footprints.")
+@click.option("--crs", default=None,
+              help="CRS for input files that declare none, e.g. EPSG:4326.")
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
+              help="Output folder.")
+@click.option("--map/--no-map", "with_map", default=True, show_default=True,
+              help="Also write map.html.")
+@plan_options
+def plan_cmd(**kw) -> None:
+    """Plan grids for every community and write grids, units, GeoPackage and report."""
+    _setup_logging(kw["verbose"])
+    from gridplan.run import run_plan
+
+    try:
+        run_plan(**kw)
+    except GridplanError as exc:
+        _fail(exc)
+
+
+@main.command("demo")
+@click.option("--out", "out_dir", default="out/demo", show_default=True,
+              type=click.Path(file_okay=False), help="Output folder.")
+@click.option("--data", "data_dir", default=None, type=click.Path(file_okay=False),
+              help="Demo data folder (default: the bundled data/boundaries).")
+@plan_options
+def demo_cmd(out_dir: str, data_dir: str | None, **kw) -> None:
+    """Plan the bundled demo district end to end and write the outputs and a map."""
+    _setup_logging(kw["verbose"])
+    from gridplan.run import run_demo
+
+    try:
+        run_demo(out_dir=Path(out_dir), data_dir=data_dir, **kw)
+    except GridplanError as exc:
+        _fail(exc)
+
+
+def params_from(kw: dict, barrier_highways: str | None = None) -> PlanParams:
+    """PlanParams from CLI options."""
+    extra = {}
+    if barrier_highways:
+        extra["barrier_highways"] = tuple(v.strip() for v in barrier_highways.split(",")
+                                          if v.strip())
+    return PlanParams(target=kw["target"], tolerance=kw["tolerance"], seed=kw["seed"],
+                      stairwell_households=kw["stairwell_households"],
+                      community_households=kw.get("community_households", 3000),
+                      code_scheme=kw["code_scheme"], tessellation=kw["tessellation"], **extra)
+
+
+if __name__ == "__main__":
+    main()

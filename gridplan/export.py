@@ -1,0 +1,107 @@
+"""Export: write a plan as GeoJSON, CSV, GeoPackage and a JSON report, all or nothing."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import geopandas as gpd
+import pyogrio
+import shapely
+
+log = logging.getLogger(__name__)
+
+GRID_FIELDS = ["grid_code", "community_id", "households", "population", "units", "area_m2",
+               "polsby_popper", "barrier_crossings", "status", "reason"]
+UNIT_FIELDS = ["unit_id", "grid_code", "community_id", "households"]
+OUTPUT_FILES = ("grids.geojson", "units.csv", "plan.gpkg", "report.json")
+
+
+def to_rfc7946(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Reproject to EPSG:4326 with counter-clockwise exterior rings (RFC 7946 §3.1.6)."""
+    out = gdf.to_crs(4326)
+    out.geometry = shapely.orient_polygons(out.geometry.values, exterior_cw=False)
+    return out
+
+
+def write_geojson(gdf: gpd.GeoDataFrame, path: Path) -> None:
+    """Write an RFC 7946 FeatureCollection (EPSG:4326, no ``crs`` member)."""
+    pyogrio.write_dataframe(to_rfc7946(gdf), path, driver="GeoJSON",
+                            layer_options={"RFC7946": "YES", "WRITE_NAME": "NO"})
+
+
+def write_plan(plan, out_dir: str | Path, extra: dict[str, Callable[[Path], None]] | None = None
+               ) -> dict[str, Path]:
+    """Write the plan's files into ``out_dir``, replacing them only once all are written.
+
+    Files go to a temporary folder beside the outputs first; a failure part-way
+    leaves any earlier plan in ``out_dir`` untouched and no partial files behind.
+
+    Parameters
+    ----------
+    plan : Plan
+        The plan to write.
+    out_dir : str or Path
+        Output folder (created if missing).
+    extra : dict, optional
+        More files to write: name → function writing that file at the given path.
+
+    Returns
+    -------
+    dict
+        File name → final path.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".gridplan-", dir=out))
+    try:
+        _write_all(plan, tmp)
+        for name, writer in (extra or {}).items():
+            writer(tmp / name)
+        written = {}
+        names = [*OUTPUT_FILES, *(extra or {})]
+        for name in names:
+            target = out / name
+            if target.is_dir():
+                shutil.rmtree(target)
+            os.replace(tmp / name, target)
+            written[name] = target
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    log.info("wrote %s to %s", ", ".join(written), out)
+    return written
+
+
+def _write_all(plan, folder: Path) -> None:
+    """Write the four plan files into ``folder``."""
+    grids = plan.grids[[*GRID_FIELDS, "geometry"]]
+    write_geojson(grids, folder / "grids.geojson")
+    plan.units[UNIT_FIELDS].to_csv(folder / "units.csv", index=False, encoding="utf-8")
+    gpkg = folder / "plan.gpkg"
+    pyogrio.write_dataframe(grids, gpkg, layer="grids", driver="GPKG")
+    units = plan.units[["unit_id", "building_id", "grid_code", "community_id", "households",
+                        "population", "geometry"]]
+    kind = _geometry_type(units)
+    pyogrio.write_dataframe(units, gpkg, layer="units", driver="GPKG", append=True,
+                            geometry_type=kind, promote_to_multi=kind == "MultiPolygon")
+    comm = plan.communities.copy()
+    comm["code"] = comm["code"].astype(object).where(comm["code"].notna(), "")
+    pyogrio.write_dataframe(comm, gpkg, layer="communities", driver="GPKG", append=True,
+                            promote_to_multi=True)
+    with open(folder / "report.json", "w", encoding="utf-8") as fh:
+        json.dump(plan.report, fh, ensure_ascii=False, indent=2)
+
+
+def _geometry_type(gdf: gpd.GeoDataFrame) -> str:
+    """GeoPackage geometry type for a layer that may mix points and polygons."""
+    kinds = set(gdf.geometry.geom_type.unique())
+    if kinds <= {"Point"}:
+        return "Point"
+    if kinds <= {"Polygon", "MultiPolygon"}:
+        return "MultiPolygon"
+    return "Unknown"

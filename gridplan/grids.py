@@ -1,0 +1,104 @@
+"""Grids: dissolve tessellation cells into one polygon per grid, inside its community."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import shapely
+
+log = logging.getLogger(__name__)
+
+GRID_SIZE = 0.01  # metres, as in gridplan.adjacency
+
+
+def grid_polygons(cells: np.ndarray, cell_unit: np.ndarray, unit_labels: np.ndarray,
+                  unit_xy: np.ndarray, weights: np.ndarray, k: int) -> list:
+    """One polygon per grid label ``0..k-1`` from the cells of its units.
+
+    Cell fragments cut off from their grid (where a concave community boundary
+    clips a cell in two) are handed to the neighbouring grid that shares the
+    longest boundary with them, so each grid ends as one polygon wherever the
+    community itself is in one piece.
+    """
+    cell_label = unit_labels[cell_unit]
+    keep = ~shapely.is_empty(cells)
+    geoms = []
+    for g in range(k):
+        mine = cells[keep & (cell_label == g)]
+        geoms.append(_union(mine))
+    anchors = [unit_xy[unit_labels == g] for g in range(k)]
+    anchor_w = [weights[unit_labels == g] for g in range(k)]
+    return _absorb_fragments(geoms, anchors, anchor_w)
+
+
+def _union(parts: np.ndarray):
+    """Union of polygon cells, polygonal parts only."""
+    if len(parts) == 0:
+        return shapely.Polygon()
+    merged = shapely.union_all(parts, grid_size=GRID_SIZE)
+    return _polygonal(merged)
+
+
+def _polygonal(geom):
+    """Drop points and lines that overlay operations can leave behind."""
+    if geom.geom_type in ("Polygon", "MultiPolygon"):
+        return geom
+    polys = [p for p in shapely.get_parts(geom) if p.geom_type in ("Polygon", "MultiPolygon")]
+    return shapely.union_all(polys) if polys else shapely.Polygon()
+
+
+def _absorb_fragments(geoms: list, anchors: list, anchor_w: list, passes: int = 3) -> list:
+    """Give each detached fragment of a grid to the neighbour sharing most boundary."""
+    for _ in range(passes):
+        moved = False
+        for g, geom in enumerate(geoms):
+            if geom.geom_type != "MultiPolygon":
+                continue
+            parts = list(shapely.get_parts(geom))
+            main = _main_part(parts, anchors[g], anchor_w[g])
+            rest = []
+            for i, part in enumerate(parts):
+                if i == main:
+                    continue
+                nb = _best_neighbour(part, geoms, g)
+                if nb is None:
+                    rest.append(part)
+                    continue
+                geoms[nb] = _polygonal(shapely.union(geoms[nb], part))
+                moved = True
+            geoms[g] = _polygonal(shapely.union_all([parts[main], *rest]))
+        if not moved:
+            break
+    return geoms
+
+
+def _main_part(parts: list, xy: np.ndarray, w: np.ndarray) -> int:
+    """Index of the part holding most of the grid's units (by households, then count)."""
+    if len(xy) == 0:
+        return int(np.argmax([p.area for p in parts]))
+    pts = shapely.points(xy)
+    score = [(float(w[shapely.contains_xy(p, xy[:, 0], xy[:, 1])].sum()),
+              int(shapely.contains(p, pts).sum()), p.area) for p in parts]
+    return max(range(len(parts)), key=lambda i: score[i])
+
+
+def _best_neighbour(part, geoms: list, own: int) -> int | None:
+    """Grid (other than ``own``) sharing the longest boundary with ``part``."""
+    best, best_len = None, 1e-6
+    for h, other in enumerate(geoms):
+        if h == own or other.is_empty or not part.intersects(other):
+            continue
+        length = shapely.length(shapely.intersection(part.boundary, other.boundary))
+        if length > best_len:
+            best, best_len = h, length
+    return best
+
+
+def polsby_popper(geoms: np.ndarray) -> np.ndarray:
+    """Polsby-Popper compactness 4πA/P² (1 for a circle)."""
+    area = shapely.area(geoms)
+    perim = shapely.length(geoms)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        pp = 4 * np.pi * area / perim ** 2
+    return np.where(perim > 0, pp, 0.0)

@@ -1,0 +1,219 @@
+"""Read and check input layers: every problem named with its file, field and fix."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from gridplan.errors import InputError
+
+log = logging.getLogger(__name__)
+
+VECTOR_SUFFIXES = (".geojson", ".json", ".gpkg", ".zip", ".fgb", ".shp", ".parquet")
+
+
+@dataclass
+class InputNotes:
+    """What input checks repaired, dropped or noticed; written to ``report.json``."""
+
+    repaired_geometries: dict[str, int] = field(default_factory=dict)
+    dropped_empty: dict[str, int] = field(default_factory=dict)
+    units_outside: list[str] = field(default_factory=list)
+    households_outside: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+    def warn(self, message: str) -> None:
+        """Record a warning and log it."""
+        log.warning(message)
+        self.warnings.append(message)
+
+    def to_dict(self) -> dict:
+        """Notes as JSON-ready values (unit ids capped at 50)."""
+        return {
+            "repaired_geometries": self.repaired_geometries,
+            "dropped_empty_geometries": self.dropped_empty,
+            "units_outside_communities": len(self.units_outside),
+            "units_outside_sample": self.units_outside[:50],
+            "households_outside_communities": self.households_outside,
+            "warnings": self.warnings,
+        }
+
+
+def read_vector(path: str | Path, *, what: str, layer: str | None = None) -> gpd.GeoDataFrame:
+    """Read a vector file (GeoJSON, GeoPackage, zipped Shapefile, FlatGeobuf, GeoParquet).
+
+    Parameters
+    ----------
+    path : str or Path
+        File to read.
+    what : str
+        What the layer is for (``"communities"``, ``"population"``...), used in messages.
+    layer : str, optional
+        Layer name inside a multi-layer file such as a GeoPackage.
+
+    Examples
+    --------
+    >>> read_vector("missing.gpkg", what="communities")
+    Traceback (most recent call last):
+    ...
+    gridplan.errors.InputError: missing.gpkg: file not found. Fix: check the path given for \
+the communities layer
+    """
+    path = Path(path)
+    if not path.exists():
+        raise InputError("file not found", source=str(path),
+                         fix=f"check the path given for the {what} layer")
+    try:
+        if path.suffix.lower() == ".parquet":
+            gdf = gpd.read_parquet(path)
+        else:
+            gdf = gpd.read_file(path, layer=layer)
+    except Exception as exc:  # pyogrio raises several types; all mean "unreadable"
+        raise InputError(
+            f"cannot be read as a vector layer ({type(exc).__name__}: {exc})",
+            source=str(path),
+            fix="give a GeoJSON, GeoPackage, zipped Shapefile, FlatGeobuf or GeoParquet file",
+        ) from exc
+    gdf.attrs["source"] = str(path)
+    return gdf
+
+
+def source_of(gdf: gpd.GeoDataFrame, default: str) -> str:
+    """The file a frame came from, or ``default``."""
+    return str(gdf.attrs.get("source", default))
+
+
+def check_layer(gdf: gpd.GeoDataFrame, *, what: str, notes: InputNotes,
+                polygons_only: bool = False) -> gpd.GeoDataFrame:
+    """Check CRS, axis order, emptiness and geometry validity; repair what can be repaired.
+
+    Returns the layer with invalid geometries made valid and empty ones dropped
+    (both recorded in ``notes``). Raises :class:`InputError` for what cannot be
+    repaired: no features, no CRS, swapped latitude/longitude, wrong geometry type.
+    """
+    src = source_of(gdf, what)
+    if len(gdf) == 0:
+        raise InputError(f"the {what} layer is empty", source=src,
+                         fix=f"give a file with at least one {what} feature")
+    _check_crs(gdf, src, what)
+    empty = gdf.geometry.isna() | gdf.geometry.is_empty
+    if empty.all():
+        raise InputError(f"every geometry of the {what} layer is empty", source=src,
+                         fix="check that the file holds geometries, not only attributes")
+    if empty.any():
+        notes.dropped_empty[what] = int(empty.sum())
+        notes.warn(f"{src}: dropped {int(empty.sum())} {what} feature(s) with empty geometry")
+        gdf = gdf.loc[~empty].copy()
+    gdf = _repair(gdf, what=what, src=src, notes=notes)
+    if polygons_only:
+        kinds = set(gdf.geometry.geom_type.unique())
+        if not kinds <= {"Polygon", "MultiPolygon"}:
+            raise InputError(f"the {what} layer must hold polygons, found {sorted(kinds)}",
+                             source=src, fix=f"give polygon boundaries for the {what}")
+    return gdf
+
+
+def _check_crs(gdf: gpd.GeoDataFrame, src: str, what: str) -> None:
+    """Refuse a missing CRS and latitude/longitude given in swapped order."""
+    minx, miny, maxx, maxy = gdf.total_bounds
+    looks_lonlat = minx >= -180 and maxx <= 180 and miny >= -90 and maxy <= 90
+    if gdf.crs is None:
+        hint = ("the coordinates look like longitude/latitude, so pass --crs EPSG:4326"
+                if looks_lonlat else "pass --crs with the EPSG code the coordinates are in")
+        raise InputError(f"the {what} layer has no coordinate reference system (CRS)",
+                         source=src, fix=hint)
+    if gdf.crs.is_geographic:
+        if (abs(miny) > 90 or abs(maxy) > 90) and abs(minx) <= 90 and abs(maxx) <= 90:
+            raise InputError(
+                f"latitude and longitude look swapped in the {what} layer "
+                f"(y runs {miny:.4f}..{maxy:.4f}, beyond ±90)",
+                source=src, fix="write x = longitude, y = latitude (GeoJSON order lon, lat)")
+        if abs(minx) > 180 or abs(maxx) > 180:
+            raise InputError(
+                f"coordinates beyond ±180 in a geographic CRS ({gdf.crs.to_string()}); "
+                "they look projected", source=src,
+                fix="declare the projected CRS the coordinates are in, e.g. --crs EPSG:32650")
+    elif looks_lonlat and (maxx - minx) < 5 and (maxy - miny) < 5:
+        raise InputError(
+            f"the {what} layer declares projected CRS {gdf.crs.to_string()} but its "
+            "coordinates look like longitude/latitude degrees", source=src,
+            fix="declare EPSG:4326 (e.g. --crs EPSG:4326) or reproject the file")
+
+
+def _repair(gdf: gpd.GeoDataFrame, *, what: str, src: str, notes: InputNotes) -> gpd.GeoDataFrame:
+    """Make invalid geometries valid, keeping their polygonal (or original) dimension."""
+    invalid = ~gdf.geometry.is_valid
+    if not invalid.any():
+        return gdf
+    gdf = gdf.copy()
+    fixed = shapely.make_valid(gdf.geometry.values[invalid.values])
+    keep_dim = [_same_dimension(orig, new)
+                for orig, new in zip(gdf.geometry.values[invalid.values], fixed, strict=True)]
+    gdf.loc[invalid, gdf.geometry.name] = keep_dim
+    notes.repaired_geometries[what] = int(invalid.sum())
+    notes.warn(f"{src}: repaired {int(invalid.sum())} invalid (e.g. self-intersecting) "
+               f"{what} geometr{'y' if invalid.sum() == 1 else 'ies'} with make_valid")
+    return gdf
+
+
+def _same_dimension(original, repaired):
+    """Keep only the parts of a repaired geometry of the original's dimension."""
+    dim = shapely.get_dimensions(original)
+    if shapely.get_dimensions(repaired) == dim and repaired.geom_type != "GeometryCollection":
+        return repaired
+    parts = [g for g in shapely.get_parts(repaired) if shapely.get_dimensions(g) == dim]
+    return shapely.union_all(parts) if parts else repaired
+
+
+def require_field(gdf: pd.DataFrame, name: str, *, what: str, option: str) -> None:
+    """Raise a clear error when ``name`` is not a column of ``gdf``."""
+    if name not in gdf.columns:
+        fields = ", ".join(c for c in gdf.columns if c != "geometry")
+        raise InputError(f"no field {name!r} in the {what} layer (fields: {fields})",
+                         source=source_of(gdf, what), field=name,
+                         fix=f"name the right field with {option}")
+
+
+def check_ids(gdf: pd.DataFrame, name: str, *, what: str, option: str) -> pd.Series:
+    """Return the id column as strings; refuse missing and duplicate ids."""
+    require_field(gdf, name, what=what, option=option)
+    ids = gdf[name]
+    src = source_of(gdf, what)
+    if ids.isna().any():
+        raise InputError(f"{int(ids.isna().sum())} {what} feature(s) have no id", source=src,
+                         field=name, fix="give every feature an id")
+    ids = ids.astype(str)
+    dup = ids[ids.duplicated(keep=False)].unique()
+    if len(dup):
+        sample = ", ".join(map(str, dup[:5]))
+        raise InputError(f"duplicate ids in the {what} layer: {sample}"
+                         + (f" and {len(dup) - 5} more" if len(dup) > 5 else ""),
+                         source=src, field=name, fix="make every id unique")
+    return ids
+
+
+def check_counts(gdf: pd.DataFrame, name: str, *, what: str, option: str,
+                 ids: pd.Series | None = None) -> pd.Series:
+    """Return a count column as floats; refuse text, NaN and negative values."""
+    require_field(gdf, name, what=what, option=option)
+    src = source_of(gdf, what)
+    values = pd.to_numeric(gdf[name], errors="coerce")
+    label = ids if ids is not None else pd.Series(gdf.index.astype(str), index=gdf.index)
+    bad_text = values.isna() & gdf[name].notna()
+    for mask, problem, fix in (
+        (bad_text, "values that are not numbers", "write plain numbers"),
+        (values.isna(), "missing (NaN/null) counts", "fill them in, with 0 where there are none"),
+        (values < 0, "negative counts", "correct them to 0 or more"),
+        (~np.isfinite(values.fillna(0)), "infinite counts", "correct them"),
+    ):
+        if mask.any():
+            sample = ", ".join(label[mask].astype(str).head(5))
+            raise InputError(f"{int(mask.sum())} {problem} (ids: {sample})", source=src,
+                             field=name, fix=fix)
+    return values.astype(float)

@@ -1,0 +1,125 @@
+"""Metrics: check the rules every plan obeys, and summarise its quality."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pandas as pd
+import shapely
+
+from gridplan.errors import PlanInvariantError
+
+log = logging.getLogger(__name__)
+
+AREA_TOLERANCE = 1e-6  # relative slack for floating-point overlay noise
+
+
+def every_unit_in_one_grid(plan) -> list[str]:
+    """Each planned unit carries exactly one grid code, and the code exists."""
+    problems = []
+    u = plan.units
+    if u["unit_id"].duplicated().any():
+        problems.append("a unit appears twice in the unit table")
+    missing = u["grid_code"].isna()
+    if missing.any():
+        problems.append(f"{int(missing.sum())} unit(s) have no grid")
+    unknown = ~u["grid_code"].dropna().isin(plan.grids["grid_code"])
+    if unknown.any():
+        problems.append(f"{int(unknown.sum())} unit(s) point to a grid that does not exist")
+    return problems
+
+
+def codes_unique(plan) -> list[str]:
+    """Grid codes are unique across the plan."""
+    dup = plan.grids["grid_code"][plan.grids["grid_code"].duplicated()]
+    return [f"duplicate grid codes: {', '.join(dup.head(5))}"] if len(dup) else []
+
+
+def households_conserved(plan) -> list[str]:
+    """Households of grids add up to households of units, per grid and in total."""
+    by_grid = plan.units.groupby("grid_code")["households"].sum()
+    grid_hh = plan.grids.set_index("grid_code")["households"]
+    diff = (grid_hh - by_grid.reindex(grid_hh.index, fill_value=0)).abs()
+    if diff.sum() > 0:
+        return [f"grid household totals differ from their units' in {int((diff > 0).sum())} grids"]
+    return []
+
+
+def grids_single_polygon(plan) -> list[str]:
+    """Every grid is one polygon (where its community is in one piece)."""
+    comm_parts = dict(zip(plan.communities["community_id"],
+                          shapely.get_num_geometries(plan.communities.geometry.values),
+                          strict=True))
+    multi = plan.grids.geometry.geom_type != "Polygon"
+    bad = [c for c, m in zip(plan.grids["grid_code"], multi, strict=True) if m]
+    bad = [c for c in bad
+           if comm_parts[plan.grids.loc[plan.grids["grid_code"] == c,
+                                        "community_id"].iloc[0]] == 1]
+    return [f"grids in more than one piece: {', '.join(bad[:5])}"] if bad else []
+
+
+def grids_tile_communities(plan) -> list[str]:
+    """Grids of a community lie inside it, do not overlap and cover it."""
+    problems = []
+    comm = plan.communities.set_index("community_id").geometry
+    for cid, grp in plan.grids.groupby("community_id"):
+        area_c = comm[cid].area
+        geoms = grp.geometry.values
+        total = float(shapely.area(geoms).sum())
+        union = shapely.union_all(geoms)
+        outside = shapely.area(shapely.difference(union, comm[cid].buffer(1e-3)))
+        slack = max(area_c * 1e-4, 1.0)
+        if abs(total - area_c) > slack or outside > slack:
+            problems.append(f"community {cid}: grids cover {total:.0f} m² of {area_c:.0f} m²")
+    return problems
+
+
+RULES = (every_unit_in_one_grid, codes_unique, households_conserved, grids_single_polygon,
+         grids_tile_communities)
+
+
+def validate_plan(plan) -> None:
+    """Raise :class:`PlanInvariantError` if any rule of a plan is broken."""
+    problems = [p for rule in RULES for p in rule(plan)]
+    if problems:
+        raise PlanInvariantError("plan broke its rules: " + "; ".join(problems))
+
+
+def summarize(plan, notes, stage_seconds: dict, runtime: float) -> dict:
+    """Counts and quality figures of a plan, as written to ``report.json``."""
+    g = plan.grids
+    lo, hi = plan.params.band
+    households = g["households"]
+    with_hh = g[households > 0]
+    in_band = with_hh["households"].between(lo, hi)
+    dev = (with_hh["households"] - plan.params.target).abs() / plan.params.target
+    status = g["status"].value_counts().to_dict()
+    return {
+        "communities": int(len(plan.communities)),
+        "grids": int(len(g)),
+        "units": int(len(plan.units)),
+        "households": int(households.sum()),
+        "population": float(round(g["population"].sum(), 1)),
+        "band": [lo, hi],
+        "share_in_band": float(in_band.mean()) if len(with_hh) else 0.0,
+        "max_deviation": float(round(dev.max(), 4)) if len(dev) else 0.0,
+        "households_per_grid": _describe(with_hh["households"]),
+        "contiguous_share": float((g.geometry.geom_type == "Polygon").mean()),
+        "mean_polsby_popper": float(round(g["polsby_popper"].mean(), 4)),
+        "barrier_crossings": int(g["barrier_crossings"].sum()),
+        "grids_crossing_barriers": int((g["barrier_crossings"] > 0).sum()),
+        "status": {k: int(v) for k, v in status.items()},
+        "input": notes.to_dict(),
+        "params": plan.params.to_dict(),
+        "crs": plan.crs.to_string(),
+        "runtime_seconds": round(runtime, 3),
+        "stage_seconds": stage_seconds,
+    }
+
+
+def _describe(s: pd.Series) -> dict:
+    if len(s) == 0:
+        return {}
+    return {"min": int(s.min()), "median": float(np.median(s)), "mean": round(float(s.mean()), 1),
+            "max": int(s.max())}

@@ -1,0 +1,294 @@
+"""Partition: split a community's unit graph into contiguous, balanced, compact grids.
+
+The method is recursive bisection on spanning trees. A region meant to hold ``k``
+grids is split into two regions of ``k1 = k // 2`` and ``k2 = k - k1`` grids by
+cutting one edge of a minimum spanning tree of its unit graph; both sides of a
+tree cut are connected, so every grid is contiguous by construction. Edge costs
+grow across barriers (roads, rivers) and compound walls, so the tree crosses them
+rarely and cuts along them are preferred. Among the cuts whose household split
+keeps both sides feasible for their ``k``, the most compact (least moment of
+inertia) is taken. Residential compounds that fit in one grid are contracted into
+one node first, so they are never split.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.sparse import coo_matrix, csr_matrix, triu
+from scipy.sparse.csgraph import breadth_first_order, connected_components, minimum_spanning_tree
+
+from gridplan.refine import BalanceRefiner
+
+log = logging.getLogger(__name__)
+
+BARRIER_CUT_BONUS = 0.4  # score factor for a cut along a barrier or compound wall
+JITTER = (0.85, 1.18)  # random factor range on edge costs between attempts
+
+
+@dataclass
+class Region:
+    """Nodes of a region still to be split into ``k`` grids."""
+
+    nodes: np.ndarray
+    k: int
+
+
+@dataclass
+class PartitionResult:
+    """Grid label per unit, and notes explaining grids that could not be balanced."""
+
+    labels: np.ndarray
+    notes: dict[int, str] = field(default_factory=dict)
+
+
+def choose_k(households: float, target: float, lo: float, hi: float) -> int:
+    """Number of grids for a region of ``households``.
+
+    The count whose mean grid lies in band and nearest the target; when none fits,
+    the count with the smallest relative deviation.
+
+    Examples
+    --------
+    >>> choose_k(3000, 300, 255, 345)
+    10
+    >>> choose_k(120, 300, 255, 345)
+    1
+    """
+    if households <= hi:
+        return 1
+    k_min, k_max = math.ceil(households / hi), math.floor(households / lo)
+    feasible = range(max(k_min, 1), k_max + 1)
+    if len(feasible):
+        return min(feasible, key=lambda k: (abs(households / k - target), k))
+    lo_k = max(1, math.floor(households / target))
+    return min((lo_k, lo_k + 1), key=lambda k: abs(households / k - target))
+
+
+def contract(labels_of_unit: np.ndarray, n_units: int, edges: np.ndarray, costs: np.ndarray,
+             soft: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Contract units into atoms (compounds kept whole): atom id per unit and atom edges."""
+    _, atom = np.unique(labels_of_unit, return_inverse=True)
+    if len(edges) == 0:
+        return atom, np.empty((0, 2), dtype=np.int64), np.zeros(0), np.zeros(0, dtype=bool)
+    a, b = atom[edges[:, 0]], atom[edges[:, 1]]
+    keep = a != b
+    pairs = np.sort(np.column_stack([a[keep], b[keep]]), axis=1)
+    order = np.lexsort((costs[keep], pairs[:, 1], pairs[:, 0]))
+    pairs, c, s = pairs[order], costs[keep][order], soft[keep][order]
+    first = np.ones(len(pairs), dtype=bool)
+    first[1:] = np.any(pairs[1:] != pairs[:-1], axis=1)
+    return atom, pairs[first], c[first], s[first]
+
+
+class Bisector:
+    """Recursive spanning-tree bisection over one connected graph of atoms."""
+
+    def __init__(self, n: int, pairs: np.ndarray, costs: np.ndarray, soft: np.ndarray,
+                 weights: np.ndarray, stats: np.ndarray, band: tuple[float, float],
+                 rng: np.random.Generator, attempts: int) -> None:
+        self.n = n
+        i, j = pairs[:, 0], pairs[:, 1]
+        self.cost = coo_matrix((costs, (i, j)), shape=(n, n)).tocsr()
+        flags = np.where(soft, 2.0, 1.0)
+        sym_i, sym_j = np.concatenate([i, j]), np.concatenate([j, i])
+        self.soft = coo_matrix((np.concatenate([flags, flags]), (sym_i, sym_j)),
+                               shape=(n, n)).tocsr()
+        self.weights = weights
+        self.stats = stats  # per atom: count, sum x, sum y, sum x²+y²
+        self.lo, self.hi = band
+        self.rng = rng
+        self.attempts = attempts
+        self.failed: list[np.ndarray] = []
+
+    def split(self, nodes: np.ndarray, k: int) -> list[np.ndarray]:
+        """Split connected ``nodes`` into ``k`` connected parts."""
+        done, todo = [], [Region(nodes, k)]
+        while todo:
+            region = todo.pop()
+            if region.k == 1 or len(region.nodes) == 1:
+                done.append(region.nodes)
+                continue
+            k1 = region.k // 2
+            a, b, ka, kb = self._bisect(region.nodes, k1, region.k - k1)
+            todo.extend([Region(b, kb), Region(a, ka)])
+        return done
+
+    def _bisect(self, nodes: np.ndarray, k1: int, k2: int):
+        """Best tree cut of ``nodes`` into parts for ``k1`` and ``k2`` grids."""
+        w = self.weights[nodes]
+        total = float(w.sum())
+        ranges = [self._range(total, k1, k2), self._range(total, k2, k1)]
+        upper = triu(self.cost[nodes][:, nodes]).tocsr()
+        soft = self.soft[nodes][:, nodes]
+        best = None
+        for attempt in range(self.attempts):
+            cand = self._best_cut(nodes, upper, soft, w, total, ranges, k1, k2)
+            if best is None or cand[0] < best[0]:
+                best = cand
+            if best[0][0] == 0 and attempt >= 1:
+                break
+        (violation, _), tree, v, parent, subtree_gets_k1 = best
+        if violation > 0:
+            self.failed.append(nodes)
+        inside = _subtree_mask(tree, v, parent)
+        a, b = nodes[inside], nodes[~inside]
+        return (a, b, k1, k2) if subtree_gets_k1 else (a, b, k2, k1)
+
+    def _range(self, total: float, k_this: int, k_other: int) -> tuple[float, float]:
+        """Feasible household range for a side that will hold ``k_this`` grids."""
+        lo = max(k_this * self.lo, total - k_other * self.hi)
+        hi = min(k_this * self.hi, total - k_other * self.lo)
+        if lo > hi:  # band unreachable: aim at the proportional share
+            mid = total * k_this / (k_this + k_other)
+            return (mid, mid)
+        return (lo, hi)
+
+    def _best_cut(self, nodes, upper, soft, w, total, ranges, k1, k2):
+        """Cut of one jittered minimum spanning tree: ((violation, score), tree, v, p, k1?)."""
+        jittered = upper.copy()
+        jittered.data = jittered.data * self.rng.uniform(*JITTER, size=len(jittered.data))
+        tree = minimum_spanning_tree(jittered)
+        tree = (tree + tree.T).tocsr()
+        root = int(self.rng.integers(len(nodes)))
+        order, pred = breadth_first_order(tree, root, directed=False, return_predecessors=True)
+        acc = _subtree_sums(order, pred, np.column_stack([w, self.stats[nodes]]))
+        child = order[1:]
+        s = acc[child, 0]
+        score = _inertia_score(acc[child, 1:], acc[root, 1:])
+        along = np.asarray(soft[child, pred[child]]).ravel() == 2.0
+        score = np.where(along, score * BARRIER_CUT_BONUS, score)
+        viol1 = _distance_outside(s, ranges[0])
+        viol2 = _distance_outside(s, ranges[1])
+        gets_k1 = viol1 <= viol2
+        viol = np.minimum(viol1, viol2)
+        share = np.where(gets_k1, k1, k2) / (k1 + k2)
+        dev = np.abs(s - total * share) / max(total / (k1 + k2), 1.0)
+        key = np.lexsort((score + 0.5 * dev, np.round(viol, 6)))
+        i = key[0]
+        return ((float(viol[i]), float(score[i] + 0.5 * dev[i])), tree, int(child[i]),
+                int(pred[child[i]]), bool(gets_k1[i]))
+
+
+def _subtree_sums(order: np.ndarray, pred: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Sum ``values`` over every subtree of a BFS tree (children before parents)."""
+    acc = values.astype(float).copy()
+    rows = acc.tolist()
+    parents = pred.tolist()
+    for v in order[:0:-1].tolist():
+        p = parents[v]
+        rv, rp = rows[v], rows[p]
+        for c in range(len(rp)):
+            rp[c] += rv[c]
+    return np.asarray(rows)
+
+
+def _inertia_score(sub: np.ndarray, tot: np.ndarray) -> np.ndarray:
+    """Moment of inertia of both sides of each cut, relative to the whole region's."""
+    n_in = sub[:, 0]
+    n_out = tot[0] - n_in
+    inert_in = sub[:, 3] - (sub[:, 1] ** 2 + sub[:, 2] ** 2) / np.maximum(n_in, 1e-9)
+    rest = tot[None, :] - sub
+    inert_out = rest[:, 3] - (rest[:, 1] ** 2 + rest[:, 2] ** 2) / np.maximum(n_out, 1e-9)
+    whole = tot[3] - (tot[1] ** 2 + tot[2] ** 2) / max(tot[0], 1e-9)
+    return (np.maximum(inert_in, 0) + np.maximum(inert_out, 0)) / max(whole, 1e-9)
+
+
+def _distance_outside(s: np.ndarray, rng: tuple[float, float]) -> np.ndarray:
+    """How far each value lies outside ``rng`` (0 inside)."""
+    return np.maximum(rng[0] - s, 0) + np.maximum(s - rng[1], 0)
+
+
+def _subtree_mask(tree: csr_matrix, v: int, parent: int) -> np.ndarray:
+    """Nodes on ``v``'s side once the tree edge ``v``–``parent`` is removed."""
+    cut = tree.copy()
+    for a, b in ((v, parent), (parent, v)):
+        start, end = cut.indptr[a], cut.indptr[a + 1]
+        cut.data[start + np.flatnonzero(cut.indices[start:end] == b)] = 0
+    cut.eliminate_zeros()
+    _, comp = connected_components(cut, directed=False)
+    return comp == comp[v]
+
+
+def partition_graph(n_units: int, edges: np.ndarray, costs: np.ndarray, soft: np.ndarray,
+                    households: np.ndarray, xy: np.ndarray, atom_labels: np.ndarray,
+                    *, target: float, band: tuple[float, float], seed: int,
+                    attempts: int = 12) -> PartitionResult:
+    """Partition one community's units into contiguous grids of about ``target`` households.
+
+    Parameters
+    ----------
+    n_units : int
+        Number of units.
+    edges : ndarray (m, 2)
+        Adjacent unit pairs.
+    costs : ndarray (m,)
+        Edge costs (higher across barriers and compound walls).
+    soft : ndarray of bool (m,)
+        Whether an edge crosses a barrier or compound wall (cuts there are preferred).
+    households : ndarray (n,)
+        Households per unit.
+    xy : ndarray (n, 2)
+        Unit points, for compactness.
+    atom_labels : ndarray (n,)
+        Units sharing a label are kept in one grid (compounds that fit).
+    target, band, seed, attempts
+        Households per grid, allowed range, random seed, spanning trees tried per cut.
+
+    Returns
+    -------
+    PartitionResult
+        ``labels[i]`` is the grid (0..k-1) of unit ``i``.
+    """
+    atom, pairs, acost, asoft = contract(atom_labels, n_units, edges, costs, soft)
+    n_atoms = int(atom.max()) + 1 if n_units else 0
+    weights = np.bincount(atom, weights=households, minlength=n_atoms)
+    stats = np.column_stack([
+        np.bincount(atom, minlength=n_atoms).astype(float),
+        np.bincount(atom, weights=xy[:, 0], minlength=n_atoms),
+        np.bincount(atom, weights=xy[:, 1], minlength=n_atoms),
+        np.bincount(atom, weights=(xy ** 2).sum(axis=1), minlength=n_atoms),
+    ])
+    rng = np.random.default_rng(seed)
+    bis = Bisector(n_atoms, pairs, acost, asoft, weights, stats, band, rng, attempts)
+    n_comp, comp = connected_components(bis.cost, directed=False)
+    atom_grid = np.full(n_atoms, -1, dtype=np.int64)
+    notes: dict[int, str] = {}
+    next_label = 0
+    for c in range(n_comp):
+        nodes = np.flatnonzero(comp == c)
+        h = float(weights[nodes].sum())
+        k = choose_k(h, target, *band)
+        note = _component_note(c, n_comp, h, k, band)
+        for part in bis.split(nodes, k):
+            atom_grid[part] = next_label
+            if note:
+                notes[next_label] = note
+            next_label += 1
+    if len(pairs):
+        centres = stats[:, 1:3] / np.maximum(stats[:, :1], 1)
+        refiner = BalanceRefiner(bis.cost + bis.cost.T, weights, centres, band, soft=bis.soft)
+        atom_grid = refiner.run(atom_grid)
+    labels = atom_grid[atom]
+    return PartitionResult(labels=labels, notes=notes)
+
+
+def _component_note(c: int, n_comp: int, h: float, k: int, band: tuple[float, float]) -> str:
+    """Why grids of one connected part cannot reach the band, in a planner's words."""
+    lo, hi = band
+    parts = []
+    if n_comp > 1:
+        parts.append(f"part {c + 1} of {n_comp} separate parts of the community "
+                     f"(not adjacent to the rest), with {int(h)} households")
+    if h == 0:
+        parts.append("no households here")
+    elif h < lo:
+        parts.append(f"only {int(h)} households here, fewer than the band's lower bound "
+                     f"{lo:.0f}, so they form one grid")
+    elif not lo <= h / k <= hi:
+        parts.append(f"{int(h)} households cannot be divided into grids of {lo:.0f}–{hi:.0f}: "
+                     f"{k} grid(s) average {h / k:.0f}")
+    return "; ".join(parts)

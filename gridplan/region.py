@@ -1,0 +1,151 @@
+"""Region: plan one community (or one study area) from its units: graph, partition, polygons."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from gridplan.adjacency import CommunityGraph, build_community_graph
+from gridplan.codes import grid_code, serial_order
+from gridplan.config import PlanParams
+from gridplan.grids import grid_polygons, polsby_popper
+from gridplan.partition import partition_graph
+
+
+@dataclass
+class RegionResult:
+    """Grid label per unit of a region, one polygon per grid, and notes per grid."""
+
+    geometry: object
+    labels: np.ndarray
+    polygons: list
+    graph: CommunityGraph | None
+    notes: dict[int, str] = field(default_factory=dict)
+
+
+def atom_labels(compound_ids: pd.Series, households: np.ndarray, upper: float) -> np.ndarray:
+    """Label units so that each compound fitting under ``upper`` is one atom.
+
+    Examples
+    --------
+    >>> atom_labels(pd.Series(["A", "A", None, "B", "B"]), np.array([100, 100, 50, 300, 300]),
+    ...             345).tolist()
+    [0, 0, 1, 2, 3]
+    """
+    keys = compound_ids.astype(object).where(compound_ids.notna(), None).tolist()
+    totals: dict[str, float] = {}
+    for key, h in zip(keys, households, strict=True):
+        if key is not None:
+            totals[key] = totals.get(key, 0.0) + float(h)
+    labels = [f"x:{k}" if k is not None and totals[k] <= upper else f"u:{i}"
+              for i, k in enumerate(keys)]
+    _, codes = np.unique(labels, return_inverse=True)
+    # renumber by first appearance so labels follow unit order
+    _, first = np.unique(codes, return_index=True)
+    rank = np.empty(len(first), dtype=np.int64)
+    rank[np.argsort(first)] = np.arange(len(first))
+    return rank[codes]
+
+
+def plan_region(geometry, units: gpd.GeoDataFrame, barrier_lines, params: PlanParams, timer,
+                *, target: float, band: tuple[float, float]) -> RegionResult:
+    """Partition the units of one region into contiguous grids and draw their polygons."""
+    if len(units) == 0:
+        return RegionResult(geometry, np.zeros(0, dtype=np.int64), [geometry], None,
+                            {0: "no units (buildings) with households lie in this community"})
+    geoms = units.geometry.values
+    compound = pd.factorize(units["compound_id"])[0] if "compound_id" in units else None
+    with timer.stage("adjacency"):
+        graph = build_community_graph(geometry, geoms, units["households"].values,
+                                      barriers=barrier_lines, compound=compound,
+                                      mode=params.tessellation)
+    with timer.stage("partition"):
+        soft = graph.crossing_edges() | (graph.compound[graph.edges[:, 0]]
+                                         != graph.compound[graph.edges[:, 1]])
+        atoms = atom_labels(units.get("compound_id", pd.Series([None] * len(units))),
+                            graph.households, band[1])
+        part = partition_graph(graph.n, graph.edges, graph.edge_costs(), soft,
+                               graph.households, graph.xy, atoms, target=target, band=band,
+                               seed=params.seed, attempts=params.attempts)
+    with timer.stage("grids"):
+        k = int(part.labels.max()) + 1
+        polys = grid_polygons(graph.cells, graph.cell_unit, part.labels, graph.xy,
+                              graph.households, k)
+    return RegionResult(geometry, part.labels, polys, graph, part.notes)
+
+
+def serial_order_of(result: RegionResult) -> np.ndarray:
+    """Grid labels in code order (north→south rows, west→east)."""
+    xy = shapely.get_coordinates(shapely.point_on_surface(np.asarray(result.polygons,
+                                                                     dtype=object)))
+    return serial_order(xy, shapely.area(result.geometry))
+
+
+def describe_grids(result: RegionResult, community, units: gpd.GeoDataFrame,
+                   params: PlanParams) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Grid rows (code, counts, shape, status, reason) and the unit → grid code table."""
+    k = len(result.polygons)
+    order = serial_order_of(result)
+    codes = np.empty(k, dtype=object)
+    for serial, g in enumerate(order, start=1):
+        codes[g] = grid_code(community.code, community.community_id, serial)
+    lab = result.labels
+    hh = np.bincount(lab, weights=units["households"].values, minlength=k) if len(lab) else \
+        np.zeros(k)
+    pop = np.bincount(lab, weights=units["population"].values, minlength=k) if len(lab) else \
+        np.zeros(k)
+    n_units = np.bincount(lab, minlength=k) if len(lab) else np.zeros(k, dtype=int)
+    polys = np.asarray(result.polygons, dtype=object)
+    crossings = _barrier_crossings(result, k)
+    lo, hi = params.band
+    rows = pd.DataFrame({
+        "grid_code": codes,
+        "community_id": community.community_id,
+        "households": hh.astype(np.int64),
+        "population": np.round(pop, 1),
+        "units": n_units.astype(np.int64),
+        "area_m2": np.round(shapely.area(polys), 1),
+        "polsby_popper": np.round(polsby_popper(polys), 4),
+        "barrier_crossings": crossings,
+        "geometry": polys,
+    })
+    rows["status"] = np.where(rows["households"] == 0, "empty",
+                              np.where(rows["households"] < lo, "below_band",
+                                       np.where(rows["households"] > hi, "above_band", "ok")))
+    rows["reason"] = [_reason(g, rows.loc[g], result, units, params) for g in range(k)]
+    unit_grid = pd.DataFrame({"unit_id": units["unit_id"].values, "grid_code": codes[lab]})
+    return rows.iloc[order].reset_index(drop=True), unit_grid
+
+
+def _barrier_crossings(result: RegionResult, k: int) -> np.ndarray:
+    """Road/river-bounded blocks each grid spans, minus one."""
+    if result.graph is None or len(result.labels) == 0:
+        return np.zeros(k, dtype=np.int64)
+    df = pd.DataFrame({"g": result.labels, "b": result.graph.block})
+    spans = df.groupby("g")["b"].nunique().reindex(range(k), fill_value=1)
+    return (spans.values - 1).astype(np.int64)
+
+
+def _reason(g: int, row: pd.Series, result: RegionResult, units: gpd.GeoDataFrame,
+            params: PlanParams) -> str:
+    """Why a grid is out of band (or what is special about it), in a planner's words."""
+    parts = []
+    if g in result.notes:
+        parts.append(result.notes[g])
+    mine = units.iloc[np.flatnonzero(result.labels == g)] if len(result.labels) else units
+    stair = mine[mine["unit_id"].astype(str).str.contains("#", regex=False)]
+    for building, subs in stair.groupby("building_id"):
+        whole = units[units["building_id"] == building]
+        parts.append(f"holds {len(subs)} of {len(whole)} stairwell sub-units of building "
+                     f"{building} ({int(whole['households'].sum())} households, split by "
+                     f"stairwell (单元) because it exceeds the band)")
+    if row["status"] in ("below_band", "above_band") and not result.notes.get(g):
+        biggest = int(mine["households"].max()) if len(mine) else 0
+        parts.append(f"could not be balanced within {params.band[0]:.0f}–{params.band[1]:.0f} "
+                     f"with whole units here (largest unit {biggest} households; compounds "
+                     "kept whole); a wider --tolerance or smaller units would help")
+    return "; ".join(parts)

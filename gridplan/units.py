@@ -1,0 +1,180 @@
+"""Units: buildings, points or blocks with households, placed in communities, compounds, blocks."""
+
+from __future__ import annotations
+
+import logging
+import math
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from shapely.affinity import rotate
+
+from gridplan.errors import InputError
+from gridplan.layers import InputNotes, check_counts, check_ids, source_of
+
+log = logging.getLogger(__name__)
+
+UNIT_COLUMNS = ["unit_id", "building_id", "households", "population", "geometry"]
+
+
+def prepare_units(population: gpd.GeoDataFrame, *, unit_id: str = "unit_id",
+                  households: str | None = None, population_field: str | None = None,
+                  household_size: float = 2.6) -> gpd.GeoDataFrame:
+    """Normalise a population layer to units with ``unit_id``, ``households``, ``population``.
+
+    Households come from ``households`` when given; else from ``population_field``
+    divided by ``household_size`` (rounded); else from a ``households`` column.
+
+    Examples
+    --------
+    >>> from shapely.geometry import Point
+    >>> g = gpd.GeoDataFrame({"id": ["a", "b"], "pop": [26, 13]},
+    ...                      geometry=[Point(0, 0), Point(1, 0)], crs=32650)
+    >>> prepare_units(g, unit_id="id", population_field="pop")["households"].tolist()
+    [10, 5]
+    """
+    if household_size <= 0:
+        raise InputError("household size must be positive", field="--household-size",
+                         fix="pass e.g. 2.6")
+    what = "population"
+    id_field = unit_id if unit_id in population.columns else _fallback_id(population, unit_id)
+    ids = check_ids(population, id_field, what=what, option="--unit-id")
+    hh_field = households or ("households" if population_field is None else None)
+    if hh_field is not None:
+        if hh_field not in population.columns and households is None:
+            raise InputError(
+                "no household counts: the population layer has no 'households' field",
+                source=source_of(population, what), field="households",
+                fix="name the household field with --households FIELD, or give "
+                    "--population-field FIELD (and --household-size)")
+        hh = check_counts(population, hh_field, what=what, option="--households", ids=ids)
+        pop = (check_counts(population, population_field, what=what,
+                            option="--population-field", ids=ids)
+               if population_field else hh * household_size)
+    else:
+        pop = check_counts(population, population_field, what=what,
+                           option="--population-field", ids=ids)
+        hh = pop / household_size
+    out = gpd.GeoDataFrame({
+        "unit_id": ids.values,
+        "building_id": ids.values,
+        "households": np.rint(hh.values).astype(np.int64),
+        "population": pop.values.astype(float),
+    }, geometry=population.geometry.values, crs=population.crs)
+    out.attrs.update(population.attrs)
+    return out
+
+
+def _fallback_id(gdf: gpd.GeoDataFrame, wanted: str) -> str:
+    """Use ``wanted`` if present, else a common id column, else make ids from the row order."""
+    for name in ("unit_id", "id", "osm_id", "GEOID10", "GEOID20", "GEOID"):
+        if name in gdf.columns:
+            log.info("population id field %r not found; using %r", wanted, name)
+            return name
+    if wanted != "unit_id":
+        check_ids(gdf, wanted, what="population", option="--unit-id")  # raises: missing field
+    gdf["unit_id"] = [f"u{i}" for i in range(len(gdf))]
+    return "unit_id"
+
+
+def representative_points(geoms: gpd.GeoSeries) -> np.ndarray:
+    """One point inside every geometry (the point itself for points)."""
+    return shapely.point_on_surface(geoms.values)
+
+
+def assign_communities(units: gpd.GeoDataFrame, communities: gpd.GeoDataFrame,
+                       notes: InputNotes) -> gpd.GeoDataFrame:
+    """Place each unit in the community containing its representative point.
+
+    Units outside every community are dropped from planning and reported in ``notes``.
+    """
+    pts = gpd.GeoDataFrame(geometry=representative_points(units.geometry), crs=units.crs,
+                           index=units.index)
+    joined = gpd.sjoin(pts, communities[["community_id", "geometry"]], how="left",
+                       predicate="within")
+    joined = joined[~joined.index.duplicated(keep="first")]
+    units = units.copy()
+    units["community_id"] = joined["community_id"].reindex(units.index)
+    outside = units["community_id"].isna()
+    if outside.any():
+        notes.units_outside = units.loc[outside, "unit_id"].astype(str).tolist()
+        notes.households_outside = int(units.loc[outside, "households"].sum())
+        notes.warn(f"{int(outside.sum())} unit(s) with {notes.households_outside} households "
+                   "lie outside every community and are left out of the plan")
+        units = units.loc[~outside].copy()
+    if len(units) == 0:
+        raise InputError("no unit lies inside any community",
+                         source=source_of(communities, "communities"),
+                         fix="check that both layers cover the same area and use correct CRS")
+    return units
+
+
+def tag_by_polygons(units: gpd.GeoDataFrame, polygons: gpd.GeoDataFrame | None,
+                    id_column: str, column: str) -> pd.Series:
+    """Id of the polygon containing each unit's representative point (or None)."""
+    if polygons is None or len(polygons) == 0:
+        return pd.Series([None] * len(units), index=units.index, dtype=object)
+    pts = gpd.GeoDataFrame(geometry=representative_points(units.geometry), crs=units.crs,
+                           index=units.index)
+    joined = gpd.sjoin(pts, polygons[[id_column, "geometry"]], how="left", predicate="within")
+    joined = joined[~joined.index.duplicated(keep="first")]
+    return joined[id_column].reindex(units.index).rename(column)
+
+
+def split_large_buildings(units: gpd.GeoDataFrame, upper: float,
+                          stairwell_households: int) -> gpd.GeoDataFrame:
+    """Split each unit above ``upper`` households into virtual stairwell (单元) sub-units.
+
+    A building of ``h`` households becomes ``ceil(h / stairwell_households)`` sub-units
+    with ids ``<unit_id>#1``, ``#2``... whose footprints are equal strips along the
+    building's long axis and whose households add up to ``h``.
+    """
+    big = units["households"] > upper
+    if not big.any():
+        return units
+    rows = []
+    for _, row in units.loc[big].iterrows():
+        n = math.ceil(row["households"] / stairwell_households)
+        shares = _even_split(int(row["households"]), n)
+        pieces = _strips(row.geometry, n)
+        for i, (hh, geom) in enumerate(zip(shares, pieces, strict=True), start=1):
+            sub = row.copy()
+            sub["unit_id"] = f"{row['unit_id']}#{i}"
+            sub["households"] = hh
+            sub["population"] = row["population"] * hh / max(row["households"], 1)
+            sub["geometry"] = geom
+            rows.append(sub)
+        log.info("building %s (%d households) split into %d stairwell sub-units",
+                 row["unit_id"], row["households"], n)
+    subs = gpd.GeoDataFrame(rows, geometry="geometry", crs=units.crs)
+    return pd.concat([units.loc[~big], subs]).reset_index(drop=True)
+
+
+def _even_split(total: int, n: int) -> list[int]:
+    """Split an integer into ``n`` integers differing by at most one."""
+    base, extra = divmod(total, n)
+    return [base + (1 if i < extra else 0) for i in range(n)]
+
+
+def _strips(geom, n: int) -> list:
+    """Cut a footprint into ``n`` strips across its long axis (points: a tiny row)."""
+    if geom.geom_type == "Point" or geom.area == 0:
+        c = geom.centroid
+        return [shapely.Point(c.x + 0.5 * i, c.y) for i in range(n)]
+    rect = geom.minimum_rotated_rectangle
+    coords = np.asarray(rect.exterior.coords)[:4]
+    edges = np.diff(np.vstack([coords, coords[:1]]), axis=0)
+    long_edge = edges[np.argmax(np.hypot(edges[:, 0], edges[:, 1]))]
+    angle = math.degrees(math.atan2(long_edge[1], long_edge[0]))
+    origin = geom.centroid
+    flat = rotate(geom, -angle, origin=origin)
+    minx, miny, maxx, maxy = flat.bounds
+    xs = np.linspace(minx, maxx, n + 1)
+    out = []
+    for a, b in zip(xs[:-1], xs[1:], strict=True):
+        piece = flat.intersection(shapely.box(a, miny - 1, b, maxy + 1))
+        piece = rotate(piece, angle, origin=origin)
+        out.append(piece if not piece.is_empty else shapely.Point(origin.x, origin.y))
+    return out

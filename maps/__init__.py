@@ -1,0 +1,1 @@
+"""Maps: coverage maps of grid plans (folium/Leaflet)."""
