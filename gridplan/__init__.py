@@ -1,0 +1,13 @@
+"""gridplan: plan community governance grids (网格) of about 300 households from data.
+
+The pipeline runs layers → units → adjacency graph → partition → refine → grids →
+metrics → export; :func:`gridplan.plan` is its orchestrator.
+"""
+
+from gridplan.config import PlanParams
+from gridplan.errors import GridplanError, InputError, PlanInvariantError
+from gridplan.pipeline import Plan, plan
+
+__version__ = "0.1.0"
+__all__ = ["GridplanError", "InputError", "Plan", "PlanInvariantError", "PlanParams", "plan",
+           "__version__"]

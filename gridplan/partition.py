@@ -139,12 +139,25 @@ class Bisector:
         return (a, b, k1, k2) if subtree_gets_k1 else (a, b, k2, k1)
 
     def _range(self, total: float, k_this: int, k_other: int) -> tuple[float, float]:
-        """Feasible household range for a side that will hold ``k_this`` grids."""
+        """Household range for a side that will hold ``k_this`` grids.
+
+        Within what keeps both sides feasible, the side's mean grid must stay near
+        the region's mean: the allowed drift shrinks with the levels still to come,
+        so drifts added level by level cannot push the final grids out of band.
+        """
+        k = k_this + k_other
+        mean = total / k
         lo = max(k_this * self.lo, total - k_other * self.hi)
         hi = min(k_this * self.hi, total - k_other * self.lo)
         if lo > hi:  # band unreachable: aim at the proportional share
-            mid = total * k_this / (k_this + k_other)
-            return (mid, mid)
+            return (mean * k_this, mean * k_this)
+        if k_this > 1:
+            slack = max(min(mean - self.lo, self.hi - mean), 0.0)
+            drift = 0.5 * slack / (1 + math.log2(k_this))
+            lo = max(lo, k_this * (mean - drift))
+            hi = min(hi, k_this * (mean + drift))
+            if lo > hi:
+                return (mean * k_this, mean * k_this)
         return (lo, hi)
 
     def _best_cut(self, nodes, upper, soft, w, total, ranges, k1, k2):

@@ -11,6 +11,9 @@ from __future__ import annotations
 import numpy as np
 from scipy.sparse import csr_matrix
 
+CHAIN_DEPTH = 3  # grids a chain of moves may pass through beyond the first
+CHAIN_WIDTH = 6  # moves tried per grid on a chain
+
 
 class BalanceRefiner:
     """Greedy boundary moves on one community's atom graph.
@@ -56,6 +59,8 @@ class BalanceRefiner:
             bad.sort(key=lambda g: -self.penalty(self.sums[g]))
             moved = sum(self._fix(g) for g in bad)
             if not moved:
+                moved = sum(self._chain(g) for g in bad if self.penalty(self.sums[g]) > 0)
+            if not moved:
                 break
         return self.labels
 
@@ -76,6 +81,56 @@ class BalanceRefiner:
         _, a, src, dst = best
         self._move(a, src, dst)
         return True
+
+    def _chain(self, g: int) -> bool:
+        """Pass households along a chain of in-band grids to or from out-of-band grid ``g``."""
+        if self.sums[g] > self.hi:
+            return self._push(g, depth=0, visited={g})
+        return self._pull(g, depth=0, visited={g})
+
+    def _push(self, src: int, depth: int, visited: set[int]) -> bool:
+        """Move one atom out of ``src`` and, if the receiver overflows, onwards."""
+        for a, _, dst in self._ranked(self._candidates(src, True), visited):
+            after = self.sums[src] - self.w[a]
+            if not self._step_ok(src, after, depth) or not self._stays_connected(a, src):
+                continue
+            before_dst = self.penalty(self.sums[dst])
+            self._move(a, src, dst)
+            if self.penalty(self.sums[dst]) <= before_dst:
+                return True
+            if (depth < CHAIN_DEPTH and self.sums[dst] > self.hi
+                    and self._push(dst, depth + 1, visited | {dst})):
+                return True
+            self._move(a, dst, src)
+        return False
+
+    def _pull(self, dst: int, depth: int, visited: set[int]) -> bool:
+        """Move one atom into ``dst`` and, if the giver runs short, refill it in turn."""
+        for a, src, _ in self._ranked(self._candidates(dst, False), visited):
+            after = self.sums[dst] + self.w[a]
+            if not self._step_ok(dst, after, depth) or not self._stays_connected(a, src):
+                continue
+            before_src = self.penalty(self.sums[src])
+            self._move(a, src, dst)
+            if self.penalty(self.sums[src]) <= before_src:
+                return True
+            if (depth < CHAIN_DEPTH and self.sums[src] < self.lo
+                    and self._pull(src, depth + 1, visited | {src})):
+                return True
+            self._move(a, dst, src)
+        return False
+
+    def _step_ok(self, g: int, after: float, depth: int) -> bool:
+        """The first grid of a chain must improve; later ones must end in band."""
+        if depth == 0:
+            return self.penalty(after) < self.penalty(self.sums[g])
+        return self.lo <= after <= self.hi
+
+    def _ranked(self, moves, visited: set[int]) -> list:
+        """The most compact few moves to grids not yet on the chain."""
+        moves = [m for m in moves if (m[2] if m[1] in visited else m[1]) not in visited]
+        moves.sort(key=lambda m: (self._shape_cost(m[0], m[2]), m[0]))
+        return moves[:CHAIN_WIDTH]
 
     def _candidates(self, g: int, over: bool):
         """(atom, from grid, to grid) moves across ``g``'s boundary."""
