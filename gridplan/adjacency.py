@@ -37,6 +37,9 @@ class CommunityGraph:
         Id of the barrier-bounded block (road/river enclosure) holding each unit.
     compound : ndarray (n,)
         Compound (小区) label of each unit, ``-1`` where none.
+    n_units : int
+        Number of real units; entries past it are filler points (0 households) that
+        stand for blocks holding no unit, so that every block is covered by a grid.
     """
 
     xy: np.ndarray
@@ -46,6 +49,7 @@ class CommunityGraph:
     cell_unit: np.ndarray
     block: np.ndarray
     compound: np.ndarray
+    n_units: int = -1
 
     @property
     def n(self) -> int:
@@ -93,15 +97,58 @@ def build_community_graph(community, unit_geoms: np.ndarray, households: np.ndar
     n = len(unit_geoms)
     xy = separate_duplicates(
         shapely.get_coordinates(shapely.point_on_surface(unit_geoms)).reshape(n, 2))
-    pts, owner = _sample_points(unit_geoms, xy, mode)
-    cells, raw = _voronoi_cells(pts, community)
-    edges = _cell_edges(pts, owner, raw, community)
-    blocks = unit_blocks(community, barriers, xy)
+    blocks = block_polygons(community, barriers)
+    unit_block = _locate(blocks, xy)
+    empty = np.setdiff1d(np.arange(len(blocks)), unit_block)
+    fillers = shapely.point_on_surface(blocks[empty])
+    geoms = np.concatenate([np.asarray(unit_geoms, dtype=object), fillers])
+    xy = np.vstack([xy, shapely.get_coordinates(fillers).reshape(-1, 2)])
+    block = np.concatenate([unit_block, empty])
+    pts, owner = _sample_points(geoms, xy, mode)
+    keep = (np.arange(len(pts)) < len(xy)) | (_locate(blocks, pts) == block[owner])
+    pts, owner = pts[keep], owner[keep]
+    cells, edges = _tessellate_blocks(pts, owner, block[owner], blocks)
+    comp = np.full(n, -1) if compound is None else np.asarray(compound)
     return CommunityGraph(
-        xy=xy, households=np.asarray(households, dtype=np.int64), edges=edges,
-        cells=cells, cell_unit=owner, block=blocks,
-        compound=np.full(n, -1) if compound is None else np.asarray(compound),
+        xy=xy, households=np.concatenate([np.asarray(households, dtype=np.int64),
+                                          np.zeros(len(empty), dtype=np.int64)]),
+        edges=edges, cells=cells, cell_unit=owner, block=block,
+        compound=np.concatenate([comp, np.full(len(empty), -1)]), n_units=n,
     )
+
+
+def _tessellate_blocks(pts: np.ndarray, owner: np.ndarray, pt_block: np.ndarray,
+                       blocks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Voronoi cells inside each block, and unit pairs whose cells touch (within or across)."""
+    cells = np.empty(len(pts), dtype=object)
+    edges = []
+    for b, poly in enumerate(blocks):
+        idx = np.flatnonzero(pt_block == b)
+        if len(idx) == 0:
+            continue
+        c, raw = _voronoi_cells(pts[idx], poly)
+        cells[idx] = c
+        edges.append(_cell_edges(pts[idx], owner[idx], raw, poly))
+    if len(blocks) > 1:
+        edges.append(_cross_block_edges(cells, owner, pt_block))
+    edges = [e for e in edges if len(e)]
+    if not edges:
+        return cells, np.empty((0, 2), dtype=np.int64)
+    return cells, np.unique(np.vstack(edges), axis=0)
+
+
+def _cross_block_edges(cells: np.ndarray, owner: np.ndarray, pt_block: np.ndarray) -> np.ndarray:
+    """Unit pairs whose cells in neighbouring blocks share a stretch of boundary."""
+    tree = shapely.STRtree(cells)
+    i, j = tree.query(cells, predicate="intersects")
+    keep = (i < j) & (pt_block[i] != pt_block[j])
+    i, j = i[keep], j[keep]
+    if len(i) == 0:
+        return np.empty((0, 2), dtype=np.int64)
+    shared = shapely.length(shapely.intersection(shapely.boundary(cells[i]),
+                                                 shapely.boundary(cells[j]))) > 0.05
+    u = np.sort(np.column_stack([owner[i[shared]], owner[j[shared]]]), axis=1)
+    return u[u[:, 0] != u[:, 1]]
 
 
 def _sample_points(geoms: np.ndarray, xy: np.ndarray, mode: str) -> tuple[np.ndarray, np.ndarray]:
@@ -207,19 +254,24 @@ def _delaunay_pairs(pts: np.ndarray, raw: np.ndarray) -> np.ndarray:
     return np.column_stack([i[shared], j[shared]]).astype(np.int64)
 
 
-def unit_blocks(community, barriers, xy: np.ndarray) -> np.ndarray:
-    """Label each unit point with the barrier-bounded block (enclosure) it lies in."""
-    n = len(xy)
-    if barriers is None or shapely.is_empty(barriers) or n == 0:
-        return np.zeros(n, dtype=np.int64)
+def block_polygons(community, barriers) -> np.ndarray:
+    """Blocks (enclosures) of a community cut by barrier lines; the community if none."""
+    whole = np.array([community], dtype=object)
+    if barriers is None or shapely.is_empty(barriers):
+        return whole
     lines = shapely.intersection(barriers, community.buffer(1.0))
     if shapely.is_empty(lines) or shapely.length(lines) == 0:
-        return np.zeros(n, dtype=np.int64)
-    noded = shapely.union_all([community.boundary, lines])
-    blocks = np.asarray(shapely.get_parts(shapely.polygonize(shapely.get_parts(noded))))
-    if len(blocks) <= 1:
-        return np.zeros(n, dtype=np.int64)
-    points = shapely.points(xy)
-    tree = shapely.STRtree(blocks)
-    idx = tree.nearest(points)
-    return np.asarray(idx, dtype=np.int64)
+        return whole
+    noded = shapely.union_all([community.boundary, lines], grid_size=GRID_SIZE)
+    faces = np.asarray(shapely.get_parts(shapely.polygonize(shapely.get_parts(noded))))
+    faces = faces[shapely.area(faces) > 1.0]
+    inside = shapely.within(shapely.point_on_surface(faces), community)
+    faces = faces[inside]
+    return faces if len(faces) > 1 else whole
+
+
+def _locate(blocks: np.ndarray, xy: np.ndarray) -> np.ndarray:
+    """Index of the block containing (or nearest to) each point."""
+    if len(blocks) == 1:
+        return np.zeros(len(xy), dtype=np.int64)
+    return np.asarray(shapely.STRtree(blocks).nearest(shapely.points(xy)), dtype=np.int64)

@@ -73,7 +73,7 @@ def contract(labels_of_unit: np.ndarray, n_units: int, edges: np.ndarray, costs:
     """Contract units into atoms (compounds kept whole): atom id per unit and atom edges."""
     _, atom = np.unique(labels_of_unit, return_inverse=True)
     if len(edges) == 0:
-        return atom, np.empty((0, 2), dtype=np.int64), np.zeros(0), np.zeros(0, dtype=bool)
+        return atom, np.empty((0, 2), dtype=np.int64), np.zeros(0), np.zeros(0, dtype=np.int64)
     a, b = atom[edges[:, 0]], atom[edges[:, 1]]
     keep = a != b
     pairs = np.sort(np.column_stack([a[keep], b[keep]]), axis=1)
@@ -226,7 +226,7 @@ def _subtree_mask(tree: csr_matrix, v: int, parent: int) -> np.ndarray:
     return comp == comp[v]
 
 
-def partition_graph(n_units: int, edges: np.ndarray, costs: np.ndarray, soft: np.ndarray,
+def partition_graph(n_units: int, edges: np.ndarray, costs: np.ndarray, kind: np.ndarray,
                     households: np.ndarray, xy: np.ndarray, atom_labels: np.ndarray,
                     *, target: float, band: tuple[float, float], seed: int,
                     attempts: int = 12) -> PartitionResult:
@@ -240,8 +240,10 @@ def partition_graph(n_units: int, edges: np.ndarray, costs: np.ndarray, soft: np
         Adjacent unit pairs.
     costs : ndarray (m,)
         Edge costs (higher across barriers and compound walls).
-    soft : ndarray of bool (m,)
-        Whether an edge crosses a barrier or compound wall (cuts there are preferred).
+    kind : ndarray of int (m,)
+        0 for a plain edge, 1 across a compound wall, 2 across a barrier (road, river).
+        Cuts along walls and barriers are preferred, and barrier-bounded blocks that
+        can hold whole grids are planned on their own.
     households : ndarray (n,)
         Households per unit.
     xy : ndarray (n, 2)
@@ -256,7 +258,7 @@ def partition_graph(n_units: int, edges: np.ndarray, costs: np.ndarray, soft: np
     PartitionResult
         ``labels[i]`` is the grid (0..k-1) of unit ``i``.
     """
-    atom, pairs, acost, asoft = contract(atom_labels, n_units, edges, costs, soft)
+    atom, pairs, acost, akind = contract(atom_labels, n_units, edges, costs, kind)
     n_atoms = int(atom.max()) + 1 if n_units else 0
     weights = np.bincount(atom, weights=households, minlength=n_atoms)
     stats = np.column_stack([
@@ -266,16 +268,19 @@ def partition_graph(n_units: int, edges: np.ndarray, costs: np.ndarray, soft: np
         np.bincount(atom, weights=(xy ** 2).sum(axis=1), minlength=n_atoms),
     ])
     rng = np.random.default_rng(seed)
-    bis = Bisector(n_atoms, pairs, acost, asoft, weights, stats, band, rng, attempts)
+    bis = Bisector(n_atoms, pairs, acost, akind > 0, weights, stats, band, rng, attempts)
     n_comp, comp = connected_components(bis.cost, directed=False)
+    groups = block_groups(n_atoms, pairs, akind == 2, weights, target, band)
     atom_grid = np.full(n_atoms, -1, dtype=np.int64)
     notes: dict[int, str] = {}
     next_label = 0
-    for c in range(n_comp):
-        nodes = np.flatnonzero(comp == c)
+    for grp in np.unique(groups):
+        nodes = np.flatnonzero(groups == grp)
         h = float(weights[nodes].sum())
         k = choose_k(h, target, *band)
-        note = _component_note(c, n_comp, h, k, band)
+        c = int(comp[nodes[0]])
+        whole = n_comp > 1 and len(nodes) == int((comp == c).sum())
+        note = _component_note(c, n_comp if whole else 1, h, k, band)
         for part in bis.split(nodes, k):
             atom_grid[part] = next_label
             if note:
@@ -287,6 +292,51 @@ def partition_graph(n_units: int, edges: np.ndarray, costs: np.ndarray, soft: np
         atom_grid = refiner.run(atom_grid)
     labels = atom_grid[atom]
     return PartitionResult(labels=labels, notes=notes)
+
+
+def block_groups(n: int, pairs: np.ndarray, crossing: np.ndarray, weights: np.ndarray,
+                 target: float, band: tuple[float, float]) -> np.ndarray:
+    """Group barrier-bounded blocks so that each group can hold whole grids in band.
+
+    Blocks are the connected pieces left when edges across barriers are removed.
+    A block too small for a grid (or whose households no whole number of grids
+    fits) is merged with a neighbouring block, smallest first, preferring a
+    neighbour that makes the pair feasible. Grids then cross a road or river only
+    where a block alone cannot be balanced.
+    """
+    lo, hi = band
+    inside = pairs[~crossing]
+    graph = coo_matrix((np.ones(len(inside)), (inside[:, 0], inside[:, 1])), shape=(n, n))
+    _, piece = connected_components(graph, directed=False)
+    parent = list(range(int(piece.max()) + 1))
+    total = np.bincount(piece, weights=weights).tolist()
+    links = {(int(a), int(b)) for a, b in np.sort(piece[pairs[crossing]], axis=1) if a != b}
+
+    def find(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    def feasible(h: float) -> bool:
+        return h > 0 and lo <= h / choose_k(h, target, lo, hi) <= hi
+
+    while True:
+        nbrs: dict[int, set[int]] = {}
+        for a, b in links:
+            ra, rb = find(a), find(b)
+            if ra != rb:
+                nbrs.setdefault(ra, set()).add(rb)
+                nbrs.setdefault(rb, set()).add(ra)
+        weak = [r for r in nbrs if not feasible(total[r])]
+        if not weak:
+            break
+        r = min(weak, key=lambda x: (total[x], x))
+        q = min(nbrs[r], key=lambda x: (not feasible(total[r] + total[x]), total[x], x))
+        parent[r] = q
+        total[q] += total[r]
+    roots = np.array([find(int(p)) for p in piece])
+    return np.unique(roots, return_inverse=True)[1]
 
 
 def _component_note(c: int, n_comp: int, h: float, k: int, band: tuple[float, float]) -> str:

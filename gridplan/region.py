@@ -25,6 +25,7 @@ class RegionResult:
     polygons: list
     graph: CommunityGraph | None
     notes: dict[int, str] = field(default_factory=dict)
+    all_labels: np.ndarray | None = None  # labels of units and of filler points of empty blocks
 
 
 def atom_labels(compound_ids: pd.Series, households: np.ndarray, upper: float) -> np.ndarray:
@@ -64,18 +65,21 @@ def plan_region(geometry, units: gpd.GeoDataFrame, barrier_lines, params: PlanPa
                                       barriers=barrier_lines, compound=compound,
                                       mode=params.tessellation)
     with timer.stage("partition"):
-        soft = graph.crossing_edges() | (graph.compound[graph.edges[:, 0]]
-                                         != graph.compound[graph.edges[:, 1]])
+        wall = graph.compound[graph.edges[:, 0]] != graph.compound[graph.edges[:, 1]]
+        kind = np.where(graph.crossing_edges(), 2, np.where(wall, 1, 0))
         atoms = atom_labels(units.get("compound_id", pd.Series([None] * len(units))),
-                            graph.households, band[1])
-        part = partition_graph(graph.n, graph.edges, graph.edge_costs(), soft,
+                            graph.households[:len(units)], band[1])
+        fillers = graph.n - len(units)
+        atoms = np.concatenate([atoms, atoms.max(initial=-1) + 1 + np.arange(fillers)])
+        part = partition_graph(graph.n, graph.edges, graph.edge_costs(), kind,
                                graph.households, graph.xy, atoms, target=target, band=band,
                                seed=params.seed, attempts=params.attempts)
     with timer.stage("grids"):
-        k = int(part.labels.max()) + 1
+        k = int(part.labels.max()) + 1  # labels of filler points included
         polys = grid_polygons(graph.cells, graph.cell_unit, part.labels, graph.xy,
                               graph.households, k)
-    return RegionResult(geometry, part.labels, polys, graph, part.notes)
+    return RegionResult(geometry, part.labels[:len(units)], polys, graph, part.notes,
+                        all_labels=part.labels)
 
 
 def serial_order_of(result: RegionResult) -> np.ndarray:
@@ -122,10 +126,10 @@ def describe_grids(result: RegionResult, community, units: gpd.GeoDataFrame,
 
 
 def _barrier_crossings(result: RegionResult, k: int) -> np.ndarray:
-    """Road/river-bounded blocks each grid spans, minus one."""
-    if result.graph is None or len(result.labels) == 0:
+    """Road/river-bounded blocks each grid spans (empty blocks included), minus one."""
+    if result.graph is None or result.all_labels is None:
         return np.zeros(k, dtype=np.int64)
-    df = pd.DataFrame({"g": result.labels, "b": result.graph.block})
+    df = pd.DataFrame({"g": result.all_labels, "b": result.graph.block})
     spans = df.groupby("g")["b"].nunique().reindex(range(k), fill_value=1)
     return (spans.values - 1).astype(np.int64)
 
