@@ -120,7 +120,7 @@ def describe_grids(result: RegionResult, community, units: gpd.GeoDataFrame,
     rows["status"] = np.where(rows["households"] == 0, "empty",
                               np.where(rows["households"] < lo, "below_band",
                                        np.where(rows["households"] > hi, "above_band", "ok")))
-    rows["reason"] = [_reason(g, rows.loc[g], result, units, params) for g in range(k)]
+    rows["reason"] = _reasons(result, units, rows["status"].values, params)
     unit_grid = pd.DataFrame({"unit_id": units["unit_id"].values, "grid_code": codes[lab]})
     return rows.iloc[order].reset_index(drop=True), unit_grid
 
@@ -134,22 +134,35 @@ def _barrier_crossings(result: RegionResult, k: int) -> np.ndarray:
     return (spans.values - 1).astype(np.int64)
 
 
-def _reason(g: int, row: pd.Series, result: RegionResult, units: gpd.GeoDataFrame,
-            params: PlanParams) -> str:
-    """Why a grid is out of band (or what is special about it), in a planner's words."""
-    parts = []
-    if g in result.notes:
-        parts.append(result.notes[g])
-    mine = units.iloc[np.flatnonzero(result.labels == g)] if len(result.labels) else units
-    stair = mine[mine["unit_id"].astype(str).str.contains("#", regex=False)]
-    for building, subs in stair.groupby("building_id"):
-        whole = units[units["building_id"] == building]
-        parts.append(f"holds {len(subs)} of {len(whole)} stairwell sub-units of building "
-                     f"{building} ({int(whole['households'].sum())} households, split by "
-                     f"stairwell (单元) because it exceeds the band)")
-    if row["status"] in ("below_band", "above_band") and not result.notes.get(g):
-        biggest = int(mine["households"].max()) if len(mine) else 0
-        parts.append(f"could not be balanced within {params.band[0]:.0f}–{params.band[1]:.0f} "
-                     f"with whole units here (largest unit {biggest} households; compounds "
-                     "kept whole); a wider --tolerance or smaller units would help")
-    return "; ".join(parts)
+def _reasons(result: RegionResult, units: gpd.GeoDataFrame, status: np.ndarray,
+             params: PlanParams) -> list[str]:
+    """Why each grid is out of band (or what is special about it), in a planner's words."""
+    k = len(status)
+    parts: list[list[str]] = [[result.notes[g]] if result.notes.get(g) else [] for g in range(k)]
+    lab = result.labels
+    hh = units["households"].values
+    biggest = np.zeros(k)
+    if len(lab):
+        np.maximum.at(biggest, lab, hh)
+        _stairwell_reasons(parts, lab, units)
+    lo, hi = params.band
+    for g in range(k):
+        if status[g] in ("below_band", "above_band") and not result.notes.get(g):
+            parts[g].append(f"could not be balanced within {lo:.0f}–{hi:.0f} with whole units "
+                            f"here (largest unit {int(biggest[g])} households; compounds kept "
+                            "whole); a wider --tolerance or smaller units would help")
+    return ["; ".join(p) for p in parts]
+
+
+def _stairwell_reasons(parts: list[list[str]], lab: np.ndarray, units: gpd.GeoDataFrame) -> None:
+    """Name the buildings split by stairwell whose sub-units each grid holds."""
+    sub = units["unit_id"].astype(str).str.contains("#", regex=False).values
+    if not sub.any():
+        return
+    df = pd.DataFrame({"g": lab[sub], "b": units["building_id"].values[sub],
+                       "h": units["households"].values[sub]})
+    whole = df.groupby("b").agg(n=("h", "size"), h=("h", "sum"))
+    for (g, b), count in df.groupby(["g", "b"]).size().items():
+        parts[g].append(f"holds {count} of {whole.loc[b, 'n']} stairwell sub-units of building "
+                        f"{b} ({int(whole.loc[b, 'h'])} households, split by stairwell (单元) "
+                        "because it exceeds the band)")
