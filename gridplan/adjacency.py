@@ -209,7 +209,9 @@ def _voronoi_cells(pts: np.ndarray, community) -> tuple[np.ndarray, np.ndarray]:
         raw[invalid] = shapely.make_valid(raw[invalid], method="structure",
                                           keep_collapsed=False)
     shapely.prepare(community)
-    cells = shapely.intersection(raw, community, grid_size=GRID_SIZE)
+    inside = shapely.within(raw, community)
+    cells = raw.copy()
+    cells[~inside] = shapely.intersection(raw[~inside], community, grid_size=GRID_SIZE)
     return cells, raw
 
 

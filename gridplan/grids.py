@@ -36,7 +36,13 @@ def _union(parts: np.ndarray):
     """Union of polygon cells, polygonal parts only."""
     if len(parts) == 0:
         return shapely.Polygon()
-    merged = shapely.union_all(parts, grid_size=GRID_SIZE)
+    try:
+        merged = shapely.coverage_union_all(parts)
+        exact = merged.is_valid and merged.geom_type == "Polygon"
+    except shapely.errors.GEOSException:
+        exact = False
+    if not exact:  # cells clipped along a boundary may not form an exact coverage
+        merged = shapely.union_all(parts, grid_size=GRID_SIZE)
     return _polygonal(merged)
 
 

@@ -18,7 +18,7 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.sparse import coo_matrix, csr_matrix, triu
+from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import breadth_first_order, connected_components, minimum_spanning_tree
 
 from gridplan.refine import BalanceRefiner
@@ -87,16 +87,13 @@ def contract(labels_of_unit: np.ndarray, n_units: int, edges: np.ndarray, costs:
 class Bisector:
     """Recursive spanning-tree bisection over one connected graph of atoms."""
 
-    def __init__(self, n: int, pairs: np.ndarray, costs: np.ndarray, soft: np.ndarray,
+    def __init__(self, n: int, pairs: np.ndarray, costs: np.ndarray, zone: np.ndarray,
                  weights: np.ndarray, stats: np.ndarray, band: tuple[float, float],
                  rng: np.random.Generator, attempts: int) -> None:
         self.n = n
         i, j = pairs[:, 0], pairs[:, 1]
         self.cost = coo_matrix((costs, (i, j)), shape=(n, n)).tocsr()
-        flags = np.where(soft, 2.0, 1.0)
-        sym_i, sym_j = np.concatenate([i, j]), np.concatenate([j, i])
-        self.soft = coo_matrix((np.concatenate([flags, flags]), (sym_i, sym_j)),
-                               shape=(n, n)).tocsr()
+        self.zone = zone  # block and compound of each atom: cuts between zones are preferred
         self.weights = weights
         self.stats = stats  # per atom: count, sum x, sum y, sum x²+y²
         self.lo, self.hi = band
@@ -122,19 +119,19 @@ class Bisector:
         w = self.weights[nodes]
         total = float(w.sum())
         ranges = [self._range(total, k1, k2), self._range(total, k2, k1)]
-        upper = triu(self.cost[nodes][:, nodes]).tocsr()
-        soft = self.soft[nodes][:, nodes]
+        upper = self.cost[nodes][:, nodes]  # upper triangular: pairs are (i < j), nodes sorted
+        zone = self.zone[nodes]
         best = None
-        for attempt in range(self.attempts):
-            cand = self._best_cut(nodes, upper, soft, w, total, ranges, k1, k2)
+        for _ in range(self.attempts):
+            cand = self._best_cut(nodes, upper, zone, w, total, ranges, k1, k2)
             if best is None or cand[0] < best[0]:
                 best = cand
-            if best[0][0] == 0 and attempt >= 1:
+            if best[0][0] == 0:
                 break
-        (violation, _), tree, v, parent, subtree_gets_k1 = best
+        (violation, _), (order, pred), v, subtree_gets_k1 = best
         if violation > 0:
             self.failed.append(nodes)
-        inside = _subtree_mask(tree, v, parent)
+        inside = _subtree_mask(order, pred, v)
         a, b = nodes[inside], nodes[~inside]
         return (a, b, k1, k2) if subtree_gets_k1 else (a, b, k2, k1)
 
@@ -160,19 +157,18 @@ class Bisector:
                 return (mean * k_this, mean * k_this)
         return (lo, hi)
 
-    def _best_cut(self, nodes, upper, soft, w, total, ranges, k1, k2):
-        """Cut of one jittered minimum spanning tree: ((violation, score), tree, v, p, k1?)."""
+    def _best_cut(self, nodes, upper, zone, w, total, ranges, k1, k2):
+        """Cut of one jittered minimum spanning tree: ((violation, score), tree, v, k1?)."""
         jittered = upper.copy()
         jittered.data = jittered.data * self.rng.uniform(*JITTER, size=len(jittered.data))
         tree = minimum_spanning_tree(jittered)
-        tree = (tree + tree.T).tocsr()
         root = int(self.rng.integers(len(nodes)))
         order, pred = breadth_first_order(tree, root, directed=False, return_predecessors=True)
         acc = _subtree_sums(order, pred, np.column_stack([w, self.stats[nodes]]))
         child = order[1:]
         s = acc[child, 0]
         score = _inertia_score(acc[child, 1:], acc[root, 1:])
-        along = np.asarray(soft[child, pred[child]]).ravel() == 2.0
+        along = zone[child] != zone[pred[child]]
         score = np.where(along, score * BARRIER_CUT_BONUS, score)
         viol1 = _distance_outside(s, ranges[0])
         viol2 = _distance_outside(s, ranges[1])
@@ -182,8 +178,8 @@ class Bisector:
         dev = np.abs(s - total * share) / max(total / (k1 + k2), 1.0)
         key = np.lexsort((score + 0.5 * dev, np.round(viol, 6)))
         i = key[0]
-        return ((float(viol[i]), float(score[i] + 0.5 * dev[i])), tree, int(child[i]),
-                int(pred[child[i]]), bool(gets_k1[i]))
+        return ((float(viol[i]), float(score[i] + 0.5 * dev[i])), (order, pred), int(child[i]),
+                bool(gets_k1[i]))
 
 
 def _subtree_sums(order: np.ndarray, pred: np.ndarray, values: np.ndarray) -> np.ndarray:
@@ -215,21 +211,22 @@ def _distance_outside(s: np.ndarray, rng: tuple[float, float]) -> np.ndarray:
     return np.maximum(rng[0] - s, 0) + np.maximum(s - rng[1], 0)
 
 
-def _subtree_mask(tree: csr_matrix, v: int, parent: int) -> np.ndarray:
-    """Nodes on ``v``'s side once the tree edge ``v``–``parent`` is removed."""
-    cut = tree.copy()
-    for a, b in ((v, parent), (parent, v)):
-        start, end = cut.indptr[a], cut.indptr[a + 1]
-        cut.data[start + np.flatnonzero(cut.indices[start:end] == b)] = 0
-    cut.eliminate_zeros()
-    _, comp = connected_components(cut, directed=False)
-    return comp == comp[v]
+def _subtree_mask(order: np.ndarray, pred: np.ndarray, v: int) -> np.ndarray:
+    """Nodes in ``v``'s subtree of a BFS tree (``v`` and its descendants)."""
+    inside = [False] * len(order)
+    inside[v] = True
+    parents = pred.tolist()
+    start = int(np.flatnonzero(order == v)[0]) + 1
+    for u in order[start:].tolist():
+        if inside[parents[u]]:
+            inside[u] = True
+    return np.asarray(inside)
 
 
 def partition_graph(n_units: int, edges: np.ndarray, costs: np.ndarray, kind: np.ndarray,
                     households: np.ndarray, xy: np.ndarray, atom_labels: np.ndarray,
                     *, target: float, band: tuple[float, float], seed: int,
-                    attempts: int = 12) -> PartitionResult:
+                    attempts: int = 12, zones: np.ndarray | None = None) -> PartitionResult:
     """Partition one community's units into contiguous grids of about ``target`` households.
 
     Parameters
@@ -252,6 +249,8 @@ def partition_graph(n_units: int, edges: np.ndarray, costs: np.ndarray, kind: np
         Units sharing a label are kept in one grid (compounds that fit).
     target, band, seed, attempts
         Households per grid, allowed range, random seed, spanning trees tried per cut.
+    zones : ndarray (n,), optional
+        Block/compound label per unit; tree cuts between zones are preferred.
 
     Returns
     -------
@@ -268,7 +267,9 @@ def partition_graph(n_units: int, edges: np.ndarray, costs: np.ndarray, kind: np
         np.bincount(atom, weights=(xy ** 2).sum(axis=1), minlength=n_atoms),
     ])
     rng = np.random.default_rng(seed)
-    bis = Bisector(n_atoms, pairs, acost, akind > 0, weights, stats, band, rng, attempts)
+    zone = np.zeros(n_atoms, dtype=np.int64)
+    zone[atom] = np.zeros(n_units, dtype=np.int64) if zones is None else zones
+    bis = Bisector(n_atoms, pairs, acost, zone, weights, stats, band, rng, attempts)
     n_comp, comp = connected_components(bis.cost, directed=False)
     groups = block_groups(n_atoms, pairs, akind == 2, weights, target, band)
     atom_grid = np.full(n_atoms, -1, dtype=np.int64)
@@ -288,7 +289,7 @@ def partition_graph(n_units: int, edges: np.ndarray, costs: np.ndarray, kind: np
             next_label += 1
     if len(pairs):
         centres = stats[:, 1:3] / np.maximum(stats[:, :1], 1)
-        refiner = BalanceRefiner(bis.cost + bis.cost.T, weights, centres, band, soft=bis.soft)
+        refiner = BalanceRefiner(bis.cost + bis.cost.T, weights, centres, band, zone=zone)
         atom_grid = refiner.run(atom_grid)
     labels = atom_grid[atom]
     return PartitionResult(labels=labels, notes=notes)

@@ -28,16 +28,16 @@ class BalanceRefiner:
         Atom centroids, to prefer moves that keep grids compact.
     band : tuple of float
         Lower and upper household bounds.
-    soft : csr_matrix, optional
-        Entries equal to 2 mark edges across barriers or compound walls; moves that
-        would put such an edge inside a grid are taken only when nothing else works.
+    zone : ndarray, optional
+        Block/compound label per atom; moves that would join a grid only across a
+        zone boundary (a road, river or compound wall) are taken last.
     """
 
     def __init__(self, graph: csr_matrix, weights: np.ndarray, xy: np.ndarray,
-                 band: tuple[float, float], soft: csr_matrix | None = None) -> None:
+                 band: tuple[float, float], zone: np.ndarray | None = None) -> None:
         g = graph.tocsr()
         self.nbrs = [g.indices[g.indptr[i]:g.indptr[i + 1]].tolist() for i in range(g.shape[0])]
-        self.soft = soft
+        self.zone = zone
         self.w = weights.astype(float)
         self.xy = xy
         self.lo, self.hi = band
@@ -159,9 +159,9 @@ class BalanceRefiner:
         members = list(self.members[dst])
         centre = self.xy[members].mean(axis=0)
         dist = float(np.hypot(*(self.xy[a] - centre)))
-        if self.soft is not None:
+        if self.zone is not None:
             links = [b for b in self.nbrs[a] if self.labels[b] == dst]
-            if links and all(self.soft[a, b] == 2.0 for b in links):
+            if links and all(self.zone[a] != self.zone[b] for b in links):
                 dist *= 10.0
         return dist
 

@@ -73,7 +73,9 @@ def plan_region(geometry, units: gpd.GeoDataFrame, barrier_lines, params: PlanPa
         atoms = np.concatenate([atoms, atoms.max(initial=-1) + 1 + np.arange(fillers)])
         part = partition_graph(graph.n, graph.edges, graph.edge_costs(), kind,
                                graph.households, graph.xy, atoms, target=target, band=band,
-                               seed=params.seed, attempts=params.attempts)
+                               seed=params.seed, attempts=params.attempts,
+                               zones=graph.block * (graph.compound.max(initial=0) + 2)
+                               + graph.compound + 1)
     with timer.stage("grids"):
         k = int(part.labels.max()) + 1  # labels of filler points included
         polys = grid_polygons(graph.cells, graph.cell_unit, part.labels, graph.xy,
