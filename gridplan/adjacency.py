@@ -15,6 +15,8 @@ BARRIER_PENALTY = 25.0  # edge cost factor for crossing a road, railway or river
 COMPOUND_PENALTY = 6.0  # edge cost factor for crossing a compound (小区) boundary
 MAX_SAMPLES = 24  # boundary samples per footprint in footprint tessellation
 GRID_SIZE = 0.01  # metres: precision of overlay operations (robust snap-rounding)
+SNAP = 0.05  # metres: points closer than this are one tessellation seed
+TILING_SHARE = 0.6  # polygon units covering more of a community than this tile it
 
 
 @dataclass
@@ -40,6 +42,8 @@ class CommunityGraph:
     n_units : int
         Number of real units; entries past it are filler points (0 households) that
         stand for blocks holding no unit, so that every block is covered by a grid.
+    seed : ndarray (n,)
+        First unit at each unit's location; co-located units share that unit's cell.
     """
 
     xy: np.ndarray
@@ -50,6 +54,7 @@ class CommunityGraph:
     block: np.ndarray
     compound: np.ndarray
     n_units: int = -1
+    seed: np.ndarray | None = None
 
     @property
     def n(self) -> int:
@@ -95,8 +100,8 @@ def build_community_graph(community, unit_geoms: np.ndarray, households: np.ndar
         uses one point per unit; ``auto`` picks footprint for polygons.
     """
     n = len(unit_geoms)
-    xy = separate_duplicates(
-        shapely.get_coordinates(shapely.point_on_surface(unit_geoms)).reshape(n, 2))
+    xy = snap(shapely.get_coordinates(shapely.point_on_surface(unit_geoms)).reshape(n, 2))
+    seed = colocated_seed(xy)
     blocks = block_polygons(community, barriers)
     unit_block = _locate(blocks, xy)
     empty = np.setdiff1d(np.arange(len(blocks)), unit_block)
@@ -104,16 +109,21 @@ def build_community_graph(community, unit_geoms: np.ndarray, households: np.ndar
     geoms = np.concatenate([np.asarray(unit_geoms, dtype=object), fillers])
     xy = np.vstack([xy, shapely.get_coordinates(fillers).reshape(-1, 2)])
     block = np.concatenate([unit_block, empty])
-    pts, owner = _sample_points(geoms, xy, mode)
-    keep = (np.arange(len(pts)) < len(xy)) | (_locate(blocks, pts) == block[owner])
+    pts, owner, is_seed = _sample_points(geoms, xy, resolve_mode(mode, unit_geoms, community))
+    keep = is_seed | (_locate(blocks, pts) == block[owner])
     pts, owner = pts[keep], owner[keep]
     cells, edges = _tessellate_blocks(pts, owner, block[owner], blocks)
+    dup = np.flatnonzero(seed != np.arange(n))
+    if len(dup):
+        edges = np.unique(np.vstack([edges, np.sort(np.column_stack([dup, seed[dup]]), axis=1)]),
+                          axis=0)
     comp = np.full(n, -1) if compound is None else np.asarray(compound)
     return CommunityGraph(
         xy=xy, households=np.concatenate([np.asarray(households, dtype=np.int64),
                                           np.zeros(len(empty), dtype=np.int64)]),
         edges=edges, cells=cells, cell_unit=owner, block=block,
         compound=np.concatenate([comp, np.full(len(empty), -1)]), n_units=n,
+        seed=np.concatenate([seed, n + np.arange(len(empty))]),
     )
 
 
@@ -151,10 +161,27 @@ def _cross_block_edges(cells: np.ndarray, owner: np.ndarray, pt_block: np.ndarra
     return u[u[:, 0] != u[:, 1]]
 
 
-def _sample_points(geoms: np.ndarray, xy: np.ndarray, mode: str) -> tuple[np.ndarray, np.ndarray]:
-    """Points to tessellate around, and the unit owning each (deduplicated to 1 cm)."""
+def resolve_mode(mode: str, geoms: np.ndarray, community) -> str:
+    """``auto``: footprints for buildings, centroids for polygons that tile the area.
+
+    Units covering most of their community (census blocks, parcels) already are a
+    tessellation; Voronoi cells of their points follow them closely, while outline
+    samples of long shared edges interleave and cut cells into pieces.
+    """
+    if mode != "auto":
+        return mode
     polys = shapely.get_type_id(geoms) >= 3
-    use_footprint = mode == "footprint" or (mode == "auto" and polys.any())
+    if not polys.any():
+        return "centroid"
+    covered = float(shapely.area(geoms[polys]).sum()) / max(community.area, 1e-9)
+    return "centroid" if covered > TILING_SHARE else "footprint"
+
+
+def _sample_points(geoms: np.ndarray, xy: np.ndarray, mode: str
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Points to tessellate around, the unit owning each, and which are unit points."""
+    polys = shapely.get_type_id(geoms) >= 3
+    use_footprint = mode == "footprint"
     pts, owner = [xy], [np.arange(len(xy))]
     if use_footprint and polys.any():
         for i in np.flatnonzero(polys):
@@ -162,26 +189,23 @@ def _sample_points(geoms: np.ndarray, xy: np.ndarray, mode: str) -> tuple[np.nda
             if len(ring):
                 pts.append(ring)
                 owner.append(np.full(len(ring), i))
-    pts_all = np.vstack(pts)
+    pts_all = snap(np.vstack(pts))
     owner_all = np.concatenate(owner)
-    _, keep = np.unique(np.round(pts_all, 1), axis=0, return_index=True)
+    _, keep = np.unique(pts_all, axis=0, return_index=True)
     keep.sort()
-    return pts_all[keep], owner_all[keep]
+    return pts_all[keep], owner_all[keep], keep < len(xy)
 
 
-def separate_duplicates(xy: np.ndarray, step: float = 0.3) -> np.ndarray:
-    """Nudge unit points that share a location (to 0.1 m) apart, so each gets a cell."""
-    _, inverse, counts = np.unique(np.round(xy, 1), axis=0, return_inverse=True,
-                                   return_counts=True)
-    if len(counts) == 0 or counts.max() == 1:
-        return xy
-    xy = xy.copy()
-    seen: dict[int, int] = {}
-    for i, g in enumerate(inverse.ravel().tolist()):
-        if counts[g] > 1:
-            j = seen[g] = seen.get(g, -1) + 1
-            xy[i] += step * j
-    return xy
+def snap(xy: np.ndarray) -> np.ndarray:
+    """Snap coordinates to the ``SNAP`` grid, so points closer than that coincide exactly."""
+    return np.round(xy / SNAP) * SNAP
+
+
+def colocated_seed(xy: np.ndarray) -> np.ndarray:
+    """For each unit, the first unit at the same (snapped) location: co-located units
+    (e.g. address points of one building) share one cell and are kept in one grid."""
+    _, first, inverse = np.unique(xy, axis=0, return_index=True, return_inverse=True)
+    return first[inverse.ravel()]
 
 
 def _outline_samples(geom) -> np.ndarray:
@@ -201,8 +225,7 @@ def _voronoi_cells(pts: np.ndarray, community) -> tuple[np.ndarray, np.ndarray]:
         raw = np.array([shapely.envelope(community).buffer(1.0)])
     else:
         env = shapely.envelope(community).buffer(10.0)
-        coll = shapely.voronoi_polygons(shapely.multipoints(pts), extend_to=env, ordered=True,
-                                        tolerance=GRID_SIZE)
+        coll = shapely.voronoi_polygons(shapely.multipoints(pts), extend_to=env, ordered=True)
         raw = np.asarray(shapely.get_parts(coll))
     invalid = ~shapely.is_valid(raw)
     if invalid.any():
@@ -211,8 +234,16 @@ def _voronoi_cells(pts: np.ndarray, community) -> tuple[np.ndarray, np.ndarray]:
     shapely.prepare(community)
     inside = shapely.within(raw, community)
     cells = raw.copy()
-    cells[~inside] = shapely.intersection(raw[~inside], community, grid_size=GRID_SIZE)
+    cells[~inside] = [_clip(cell, community) for cell in raw[~inside]]
     return cells, raw
+
+
+def _clip(cell, community):
+    """Clip one cell exactly, or on the 1 cm grid where floating-point overlay fails."""
+    try:
+        return shapely.intersection(cell, community)
+    except shapely.errors.GEOSException:
+        return shapely.intersection(cell, community, grid_size=GRID_SIZE)
 
 
 def _cell_edges(pts: np.ndarray, owner: np.ndarray, raw: np.ndarray, community) -> np.ndarray:

@@ -31,7 +31,9 @@ def serial_order(xy: np.ndarray, area: float) -> np.ndarray:
     return np.lexsort((xy[:, 0], rows))
 
 
-def check_community_code(code: str | None, community_id: str, scheme: str) -> str | None:
+def check_community_code(code: str | None, community_id: str, scheme: str, *,
+                         source: str | None = None, field: str = "--community-code"
+                         ) -> str | None:
     """Validate a community division code for ``scheme``; ``None`` when absent."""
     if scheme not in CODE_SCHEMES:
         raise InputError(f"unknown code scheme {scheme!r}", field="--code-scheme",
@@ -43,7 +45,7 @@ def check_community_code(code: str | None, community_id: str, scheme: str) -> st
         text = text[:-2]
     if not _NBS12.match(text):
         raise InputError(f"community {community_id}: code {code!r} is not 12 digits",
-                         field="--community-code",
+                         source=source, field=field,
                          fix="give the 12-digit 统计用区划代码 as text, e.g. 370102001001")
     return text
 
@@ -61,6 +63,6 @@ def grid_code(community_code: str | None, community_id: str, serial: int) -> str
     if serial > 999:
         raise InputError(f"community {community_id} would need more than 999 grids",
                          fix="split the community first, or raise --target")
-    if community_code:
+    if isinstance(community_code, str) and community_code:
         return f"{community_code}{serial:03d}"
     return f"{community_id}-{serial:03d}"

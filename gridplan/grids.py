@@ -10,16 +10,19 @@ import shapely
 log = logging.getLogger(__name__)
 
 GRID_SIZE = 0.01  # metres, as in gridplan.adjacency
+MIN_HOLE = 1.0  # m²: holes smaller than this are overlay slivers, not real holes
 
 
 def grid_polygons(cells: np.ndarray, cell_unit: np.ndarray, unit_labels: np.ndarray,
-                  unit_xy: np.ndarray, weights: np.ndarray, k: int) -> list:
+                  unit_xy: np.ndarray, weights: np.ndarray, k: int) -> tuple[list, np.ndarray]:
     """One polygon per grid label ``0..k-1`` from the cells of its units.
 
     Cell fragments cut off from their grid (where a concave community boundary
     clips a cell in two) are handed to the neighbouring grid that shares the
     longest boundary with them, so each grid ends as one polygon wherever the
-    community itself is in one piece.
+    community itself is in one piece; units inside a handed-over fragment follow
+    it. Returns the polygons (on a 1 cm grid, without sliver holes) and the
+    possibly updated unit labels.
     """
     cell_label = unit_labels[cell_unit]
     keep = ~shapely.is_empty(cells)
@@ -29,7 +32,25 @@ def grid_polygons(cells: np.ndarray, cell_unit: np.ndarray, unit_labels: np.ndar
         geoms.append(_union(mine))
     anchors = [unit_xy[unit_labels == g] for g in range(k)]
     anchor_w = [weights[unit_labels == g] for g in range(k)]
-    return _absorb_fragments(geoms, anchors, anchor_w)
+    moves: list = []
+    geoms = _absorb_fragments(geoms, anchors, anchor_w, moves)
+    labels = unit_labels.copy()
+    for part, src, dst in moves:
+        mine = np.flatnonzero(labels == src)
+        inside = shapely.intersects_xy(part, unit_xy[mine, 0], unit_xy[mine, 1])
+        labels[mine[inside]] = dst
+    return [_tidy(g) for g in geoms], labels
+
+
+def _tidy(geom):
+    """Snap to the 1 cm grid and drop holes under 1 m² (overlay slivers between cells)."""
+    geom = _polygonal(shapely.set_precision(geom, GRID_SIZE))
+    polys = [shapely.Polygon(p.exterior, [r for r in p.interiors
+                                          if shapely.Polygon(r).area >= MIN_HOLE])
+             for p in shapely.get_parts(geom)]
+    if not polys:
+        return geom
+    return polys[0] if len(polys) == 1 else shapely.MultiPolygon(polys)
 
 
 def _union(parts: np.ndarray):
@@ -54,7 +75,8 @@ def _polygonal(geom):
     return shapely.union_all(polys) if polys else shapely.Polygon()
 
 
-def _absorb_fragments(geoms: list, anchors: list, anchor_w: list, passes: int = 3) -> list:
+def _absorb_fragments(geoms: list, anchors: list, anchor_w: list, moves: list,
+                      passes: int = 3) -> list:
     """Give each detached fragment of a grid to the neighbour sharing most boundary."""
     for _ in range(passes):
         moved = False
@@ -72,6 +94,7 @@ def _absorb_fragments(geoms: list, anchors: list, anchor_w: list, passes: int = 
                     rest.append(part)
                     continue
                 geoms[nb] = _polygonal(shapely.union(geoms[nb], part))
+                moves.append((part, g, nb))
                 moved = True
             geoms[g] = _polygonal(shapely.union_all([parts[main], *rest]))
         if not moved:
@@ -90,15 +113,21 @@ def _main_part(parts: list, xy: np.ndarray, w: np.ndarray) -> int:
 
 
 def _best_neighbour(part, geoms: list, own: int) -> int | None:
-    """Grid (other than ``own``) sharing the longest boundary with ``part``."""
+    """Grid (other than ``own``) sharing the longest boundary with ``part``, else the nearest."""
     best, best_len = None, 1e-6
+    nearest, nearest_d = None, 0.5  # metres: a fragment this close still counts as touching
     for h, other in enumerate(geoms):
-        if h == own or other.is_empty or not part.intersects(other):
+        if h == own or other.is_empty:
+            continue
+        d = part.distance(other)
+        if d < nearest_d:
+            nearest, nearest_d = h, d
+        if d > 0:
             continue
         length = shapely.length(shapely.intersection(part.boundary, other.boundary))
         if length > best_len:
             best, best_len = h, length
-    return best
+    return best if best is not None else nearest
 
 
 def polsby_popper(geoms: np.ndarray) -> np.ndarray:

@@ -24,8 +24,10 @@ def prepare_communities(gdf: gpd.GeoDataFrame, *, id_field: str = "id",
     ids = check_ids(gdf, id_field, what="communities", option="--community-id")
     if code_field is not None and code_field not in gdf.columns:
         check_ids(gdf, code_field, what="communities", option="--community-code")
+    src = source_of(gdf, "communities")
     codes = [check_community_code(gdf[code_field].iloc[i] if code_field else None, ids.iloc[i],
-                                  scheme) for i in range(len(gdf))]
+                                  scheme, source=src, field=code_field or "--community-code")
+             for i in range(len(gdf))]
     out = gpd.GeoDataFrame({"community_id": ids.values, "code": codes},
                            geometry=gdf.geometry.values, crs=gdf.crs)
     for extra in ("name", "name_en"):

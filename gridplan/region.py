@@ -28,8 +28,11 @@ class RegionResult:
     all_labels: np.ndarray | None = None  # labels of units and of filler points of empty blocks
 
 
-def atom_labels(compound_ids: pd.Series, households: np.ndarray, upper: float) -> np.ndarray:
+def atom_labels(compound_ids: pd.Series, households: np.ndarray, upper: float,
+                seed: np.ndarray | None = None) -> np.ndarray:
     """Label units so that each compound fitting under ``upper`` is one atom.
+
+    Units sharing a location (``seed``) are one atom too.
 
     Examples
     --------
@@ -37,12 +40,13 @@ def atom_labels(compound_ids: pd.Series, households: np.ndarray, upper: float) -
     ...             345).tolist()
     [0, 0, 1, 2, 3]
     """
+    seed = np.arange(len(households)) if seed is None else seed
     keys = compound_ids.astype(object).where(compound_ids.notna(), None).tolist()
     totals: dict[str, float] = {}
     for key, h in zip(keys, households, strict=True):
         if key is not None:
             totals[key] = totals.get(key, 0.0) + float(h)
-    labels = [f"x:{k}" if k is not None and totals[k] <= upper else f"u:{i}"
+    labels = [f"x:{k}" if k is not None and totals[k] <= upper else f"u:{seed[i]}"
               for i, k in enumerate(keys)]
     _, codes = np.unique(labels, return_inverse=True)
     # renumber by first appearance so labels follow unit order
@@ -68,7 +72,7 @@ def plan_region(geometry, units: gpd.GeoDataFrame, barrier_lines, params: PlanPa
         wall = graph.compound[graph.edges[:, 0]] != graph.compound[graph.edges[:, 1]]
         kind = np.where(graph.crossing_edges(), 2, np.where(wall, 1, 0))
         atoms = atom_labels(units.get("compound_id", pd.Series([None] * len(units))),
-                            graph.households[:len(units)], band[1])
+                            graph.households[:len(units)], band[1], graph.seed[:len(units)])
         fillers = graph.n - len(units)
         atoms = np.concatenate([atoms, atoms.max(initial=-1) + 1 + np.arange(fillers)])
         part = partition_graph(graph.n, graph.edges, graph.edge_costs(), kind,
@@ -78,10 +82,10 @@ def plan_region(geometry, units: gpd.GeoDataFrame, barrier_lines, params: PlanPa
                                + graph.compound + 1)
     with timer.stage("grids"):
         k = int(part.labels.max()) + 1  # labels of filler points included
-        polys = grid_polygons(graph.cells, graph.cell_unit, part.labels, graph.xy,
-                              graph.households, k)
-    return RegionResult(geometry, part.labels[:len(units)], polys, graph, part.notes,
-                        all_labels=part.labels)
+        polys, labels = grid_polygons(graph.cells, graph.cell_unit, part.labels, graph.xy,
+                                      graph.households, k)
+    return RegionResult(geometry, labels[:len(units)], polys, graph, part.notes,
+                        all_labels=labels)
 
 
 def serial_order_of(result: RegionResult) -> np.ndarray:

@@ -88,12 +88,14 @@ def assign_communities(units: gpd.GeoDataFrame, communities: gpd.GeoDataFrame,
                        notes: InputNotes) -> gpd.GeoDataFrame:
     """Place each unit in the community containing its representative point.
 
-    Units outside every community are dropped from planning and reported in ``notes``.
+    A point on a shared boundary goes to the first community listed. Units outside
+    every community are dropped from planning and reported in ``notes``.
     """
     pts = gpd.GeoDataFrame(geometry=representative_points(units.geometry), crs=units.crs,
                            index=units.index)
     joined = gpd.sjoin(pts, communities[["community_id", "geometry"]], how="left",
-                       predicate="within")
+                       predicate="intersects")
+    joined = joined.sort_values("index_right", kind="stable")
     joined = joined[~joined.index.duplicated(keep="first")]
     units = units.copy()
     units["community_id"] = joined["community_id"].reindex(units.index)
@@ -118,7 +120,9 @@ def tag_by_polygons(units: gpd.GeoDataFrame, polygons: gpd.GeoDataFrame | None,
         return pd.Series([None] * len(units), index=units.index, dtype=object)
     pts = gpd.GeoDataFrame(geometry=representative_points(units.geometry), crs=units.crs,
                            index=units.index)
-    joined = gpd.sjoin(pts, polygons[[id_column, "geometry"]], how="left", predicate="within")
+    joined = gpd.sjoin(pts, polygons[[id_column, "geometry"]], how="left",
+                       predicate="intersects")
+    joined = joined.sort_values("index_right", kind="stable")
     joined = joined[~joined.index.duplicated(keep="first")]
     return joined[id_column].reindex(units.index).rename(column)
 
