@@ -89,8 +89,9 @@ def build_community_graph(community, unit_geoms: np.ndarray, households: np.ndar
         The community boundary (metric CRS).
     unit_geoms : array of shapely geometries
         Unit footprints or points, all with a representative point inside ``community``.
-    households : array of int
-        Households per unit.
+    households : array of float
+        What grids are balanced on, per unit: households, or workload in
+        household-equivalents.
     barriers : shapely geometry, optional
         Lines (roads, railways, rivers) that bound blocks.
     compound : array of int, optional
@@ -119,8 +120,8 @@ def build_community_graph(community, unit_geoms: np.ndarray, households: np.ndar
                           axis=0)
     comp = np.full(n, -1) if compound is None else np.asarray(compound)
     return CommunityGraph(
-        xy=xy, households=np.concatenate([np.asarray(households, dtype=np.int64),
-                                          np.zeros(len(empty), dtype=np.int64)]),
+        xy=xy, households=np.concatenate([np.asarray(households, dtype=float),
+                                          np.zeros(len(empty))]),
         edges=edges, cells=cells, cell_unit=owner, block=block,
         compound=np.concatenate([comp, np.full(len(empty), -1)]), n_units=n,
         seed=np.concatenate([seed, n + np.arange(len(empty))]),

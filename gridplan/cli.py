@@ -55,6 +55,13 @@ def plan_options(f):
         click.option("--tessellation", default="auto", show_default=True,
                      type=click.Choice(["auto", "footprint", "centroid"]),
                      help="Cells around units: footprint outlines or one point per unit."),
+        click.option("--balance", default="households", show_default=True,
+                     type=click.Choice(["households", "workload"]),
+                     help="Balance grids on households, or on workload (visits per month "
+                          "from households and --special populations).")
+        ,
+        click.option("--special", "special_path", type=click.Path(dir_okay=False),
+                     help="special.csv (unit_id, category, count) for --balance workload."),
         click.option("-v", "--verbose", count=True, help="More log output (-v, -vv)."),
         click.option("--quiet", is_flag=True, help="No progress bars or summary."),
     ]
@@ -126,6 +133,34 @@ def demo_cmd(out_dir: str, data_dir: str | None, **kw) -> None:
         _fail(exc)
 
 
+@main.command("staff")
+@click.option("--plan", "plan_dir", required=True, type=click.Path(file_okay=False),
+              help="Folder of a plan (the --out of `gridplan plan`).")
+@click.option("--workers", "workers_path", required=True, type=click.Path(dir_okay=False),
+              help="workers.csv: worker_id, name, community_id, optional lon, lat, "
+                   "capacity_hours (per month, default 160).")
+@click.option("--special", "special_path", type=click.Path(dir_okay=False),
+              help="special.csv: unit_id, category, count (elderly_alone, high_risk_elderly, "
+                   "disabled, dibao, floating, correction, other).")
+@click.option("--osm", "osm_path", type=click.Path(dir_okay=False),
+              help="OSM extract whose street network measures walking tours.")
+@click.option("--workers-per-10k", "per_10k", default=18.0, show_default=True,
+              help="Staffing norm: workers per 10,000 residents.")
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
+              help="Output folder (may be the plan folder).")
+@click.option("-v", "--verbose", count=True, help="More log output (-v, -vv).")
+@click.option("--quiet", is_flag=True, help="No summary.")
+def staff_cmd(verbose: int, **kw) -> None:
+    """Workloads, staffing norm and worker assignment (min-cost flow) for a plan."""
+    _setup_logging(verbose)
+    from gridplan.run import run_staff
+
+    try:
+        run_staff(**kw)
+    except GridplanError as exc:
+        _fail(exc)
+
+
 def params_from(kw: dict, barrier_highways: str | None = None) -> PlanParams:
     """PlanParams from CLI options."""
     extra = {}
@@ -135,7 +170,8 @@ def params_from(kw: dict, barrier_highways: str | None = None) -> PlanParams:
     return PlanParams(target=kw["target"], tolerance=kw["tolerance"], seed=kw["seed"],
                       stairwell_households=kw["stairwell_households"],
                       community_households=kw.get("community_households", 3000),
-                      code_scheme=kw["code_scheme"], tessellation=kw["tessellation"], **extra)
+                      code_scheme=kw["code_scheme"], tessellation=kw["tessellation"],
+                      balance=kw.get("balance", "households"), **extra)
 
 
 if __name__ == "__main__":

@@ -32,6 +32,10 @@ class PlanParams:
         Households per derived community when no community layer is given.
     code_scheme : str
         Grid code scheme (``"nbs12+3"``: 12-digit community code + 3-digit serial).
+    balance : str
+        ``"households"``, or ``"workload"``: visits per month (households and special
+        populations, see :mod:`gridplan.workload`) scaled so that their total equals the
+        households' total; ``target`` then means an average grid's workload.
     tessellation : str
         ``"auto"`` (footprint-based for polygon units, point Voronoi otherwise),
         ``"footprint"`` or ``"centroid"``.
@@ -53,6 +57,7 @@ class PlanParams:
     tessellation: str = "auto"
     barrier_highways: tuple[str, ...] = field(default=DEFAULT_BARRIER_HIGHWAYS)
     attempts: int = 12
+    balance: str = "households"
 
     def __post_init__(self) -> None:
         from gridplan.errors import InputError
@@ -66,6 +71,9 @@ class PlanParams:
         if self.stairwell_households <= 0:
             raise InputError("stairwell_households must be positive",
                              field="--stairwell-households", fix="pass e.g. 100")
+        if self.balance not in ("households", "workload"):
+            raise InputError(f"unknown balance {self.balance!r}", field="--balance",
+                             fix="use households or workload")
         if self.tessellation not in ("auto", "footprint", "centroid"):
             raise InputError(f"unknown tessellation {self.tessellation!r}",
                              field="--tessellation", fix="use auto, footprint or centroid")

@@ -776,6 +776,9 @@ def write_demo(directory: str | Path, seed: int = DEMO_SEED) -> dict[str, Path]:
         logger.info("wrote %s (%d features, %d bytes)", path, len(layers[name]),
                     path.stat().st_size)
         paths[name] = path
+    from gridplan.demo_people import write_people
+
+    paths.update(write_people(directory))
     return paths
 
 

@@ -18,6 +18,7 @@ log = logging.getLogger(__name__)
 
 GRID_FIELDS = ["grid_code", "community_id", "households", "population", "units", "area_m2",
                "polsby_popper", "barrier_crossings", "status", "reason"]
+OPTIONAL_GRID_FIELDS = ["visit_equivalents", "workload_hours", "workers"]
 UNIT_FIELDS = ["unit_id", "grid_code", "community_id", "households"]
 OUTPUT_FILES = ("grids.geojson", "units.csv", "plan.gpkg", "report.json")
 
@@ -79,7 +80,8 @@ def write_plan(plan, out_dir: str | Path, extra: dict[str, Callable[[Path], None
 
 def _write_all(plan, folder: Path) -> None:
     """Write the four plan files into ``folder``."""
-    grids = plan.grids[[*GRID_FIELDS, "geometry"]]
+    extra = [c for c in OPTIONAL_GRID_FIELDS if c in plan.grids.columns]
+    grids = plan.grids[[*GRID_FIELDS, *extra, "geometry"]]
     write_geojson(grids, folder / "grids.geojson")
     plan.units[UNIT_FIELDS].to_csv(folder / "units.csv", index=False, encoding="utf-8")
     gpkg = folder / "plan.gpkg"
@@ -105,3 +107,25 @@ def _geometry_type(gdf: gpd.GeoDataFrame) -> str:
     if kinds <= {"Polygon", "MultiPolygon"}:
         return "MultiPolygon"
     return "Unknown"
+
+
+def read_plan(out_dir: str | Path):
+    """Read a plan written by :func:`write_plan` back (grids, units, communities, report)."""
+    from gridplan.config import PlanParams
+    from gridplan.errors import InputError
+    from gridplan.pipeline import Plan
+
+    folder = Path(out_dir)
+    gpkg, report = folder / "plan.gpkg", folder / "report.json"
+    if not gpkg.exists() or not report.exists():
+        raise InputError("no plan here (plan.gpkg and report.json are missing)",
+                         source=str(folder), fix="give the --out folder of a `gridplan plan` run")
+    layers = {name: gpd.read_file(gpkg, layer=name) for name in ("grids", "units",
+                                                                  "communities")}
+    layers["communities"]["code"] = layers["communities"]["code"].replace("", None)
+    with open(report, encoding="utf-8") as fh:
+        rep = json.load(fh)
+    params = dict(rep["params"])
+    params["barrier_highways"] = tuple(params.get("barrier_highways", ()))
+    return Plan(grids=layers["grids"], units=layers["units"],
+                communities=layers["communities"], params=PlanParams(**params), report=rep)

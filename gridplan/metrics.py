@@ -92,8 +92,9 @@ def summarize(plan, notes, stage_seconds: dict, runtime: float) -> dict:
     lo, hi = plan.params.band
     households = g["households"]
     with_hh = g[households > 0]
-    in_band = with_hh["households"].between(lo, hi)
-    dev = (with_hh["households"] - plan.params.target).abs() / plan.params.target
+    column = "visit_equivalents" if "visit_equivalents" in g else "households"
+    in_band = with_hh[column].between(lo, hi)
+    dev = (with_hh[column] - plan.params.target).abs() / plan.params.target
     status = g["status"].value_counts().to_dict()
     return {
         "communities": int(len(plan.communities)),
@@ -102,6 +103,7 @@ def summarize(plan, notes, stage_seconds: dict, runtime: float) -> dict:
         "households": int(households.sum()),
         "population": float(round(g["population"].sum(), 1)),
         "band": [lo, hi],
+        "balanced_on": column,
         "share_in_band": float(in_band.mean()) if len(with_hh) else 0.0,
         "max_deviation": float(round(dev.max(), 4)) if len(dev) else 0.0,
         "households_per_grid": _describe(with_hh["households"]),

@@ -21,6 +21,7 @@ from gridplan.inputs import check_overlaps, prepare_barriers, prepare_compounds
 from gridplan.layers import InputNotes, check_layer
 from gridplan.metrics import summarize, validate_plan
 from gridplan.units import assign_communities, split_large_buildings, tag_by_polygons
+from gridplan.workload import WorkloadParams, unit_visits
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +75,8 @@ class StageTimer:
 def plan(units: gpd.GeoDataFrame, communities: gpd.GeoDataFrame | None = None, *,
          compounds: gpd.GeoDataFrame | None = None, barriers: gpd.GeoDataFrame | None = None,
          study_area=None, params: PlanParams | None = None, notes: InputNotes | None = None,
-         progress: bool = False) -> Plan:
+         progress: bool = False, special: pd.DataFrame | None = None,
+         workload: WorkloadParams | None = None) -> Plan:
     """Plan grids of about ``params.target`` households in every community.
 
     Parameters
@@ -96,6 +98,9 @@ def plan(units: gpd.GeoDataFrame, communities: gpd.GeoDataFrame | None = None, *
         Notes collected while reading inputs; input checks add to them.
     progress : bool
         Show a progress bar over communities.
+    special, workload : optional
+        Special populations (unit_id, category, count) and workload weights, used
+        when ``params.balance == "workload"``.
 
     Examples
     --------
@@ -124,6 +129,11 @@ def plan(units: gpd.GeoDataFrame, communities: gpd.GeoDataFrame | None = None, *
         units = assign_communities(units, communities, notes)
         units = split_large_buildings(units, params.band[1], params.stairwell_households)
         units["compound_id"] = tag_by_polygons(units, compounds, "compound_id", "compound_id")
+        if params.balance == "workload":
+            wp = workload or WorkloadParams()
+            visits = unit_visits(units, special, wp)[0]
+            # workload in household-equivalents: same total as households, shared by visits
+            units["weight"] = visits * units["households"].sum() / max(visits.sum(), 1e-9)
     grids, unit_grid = [], []
     items = list(communities.itertuples(index=False))
     by_comm = dict(tuple(units.groupby("community_id", sort=False)))

@@ -56,6 +56,12 @@ def atom_labels(compound_ids: pd.Series, households: np.ndarray, upper: float,
     return rank[codes]
 
 
+def balance_weights(units: pd.DataFrame) -> np.ndarray:
+    """What grids are balanced on: households, or workload in household-equivalents."""
+    column = "weight" if "weight" in units else "households"
+    return units[column].to_numpy(float)
+
+
 def plan_region(geometry, units: gpd.GeoDataFrame, barrier_lines, params: PlanParams, timer,
                 *, target: float, band: tuple[float, float]) -> RegionResult:
     """Partition the units of one region into contiguous grids and draw their polygons."""
@@ -65,7 +71,7 @@ def plan_region(geometry, units: gpd.GeoDataFrame, barrier_lines, params: PlanPa
     geoms = units.geometry.values
     compound = pd.factorize(units["compound_id"])[0] if "compound_id" in units else None
     with timer.stage("adjacency"):
-        graph = build_community_graph(geometry, geoms, units["households"].values,
+        graph = build_community_graph(geometry, geoms, balance_weights(units),
                                       barriers=barrier_lines, compound=compound,
                                       mode=params.tessellation)
     with timer.stage("partition"):
@@ -104,6 +110,8 @@ def describe_grids(result: RegionResult, community, units: gpd.GeoDataFrame,
     for serial, g in enumerate(order, start=1):
         codes[g] = grid_code(community.code, community.community_id, serial)
     lab = result.labels
+    bal = np.bincount(lab, weights=balance_weights(units), minlength=k) if len(lab) else \
+        np.zeros(k)
     hh = np.bincount(lab, weights=units["households"].values, minlength=k) if len(lab) else \
         np.zeros(k)
     pop = np.bincount(lab, weights=units["population"].values, minlength=k) if len(lab) else \
@@ -123,9 +131,11 @@ def describe_grids(result: RegionResult, community, units: gpd.GeoDataFrame,
         "barrier_crossings": crossings,
         "geometry": polys,
     })
+    if "weight" in units:
+        rows["visit_equivalents"] = np.round(bal, 1)
     rows["status"] = np.where(rows["households"] == 0, "empty",
-                              np.where(rows["households"] < lo, "below_band",
-                                       np.where(rows["households"] > hi, "above_band", "ok")))
+                              np.where(bal < lo, "below_band",
+                                       np.where(bal > hi, "above_band", "ok")))
     rows["reason"] = _reasons(result, units, rows["status"].values, params)
     unit_grid = pd.DataFrame({"unit_id": units["unit_id"].values, "grid_code": codes[lab]})
     return rows.iloc[order].reset_index(drop=True), unit_grid

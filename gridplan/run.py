@@ -8,6 +8,8 @@ from pathlib import Path
 
 import click
 import geopandas as gpd
+import numpy as np
+import shapely
 
 from gridplan.errors import InputError
 from gridplan.export import write_plan
@@ -15,6 +17,7 @@ from gridplan.inputs import prepare_communities
 from gridplan.layers import InputNotes, read_vector
 from gridplan.pipeline import Plan, plan
 from gridplan.units import prepare_units
+from gridplan.workload import WorkloadParams
 
 log = logging.getLogger(__name__)
 
@@ -63,8 +66,13 @@ def load_inputs(kw: dict) -> dict:
     if osm is not None:
         compounds = compounds if compounds is not None else osm.compounds
         barriers = barriers if barriers is not None else osm.barriers
+    special = None
+    if kw.get("special_path"):
+        from gridplan.workload import read_special
+
+        special = read_special(kw["special_path"], units["building_id"], WorkloadParams())
     return {"units": units, "communities": communities, "compounds": compounds,
-            "barriers": barriers, "params": params, "notes": notes,
+            "barriers": barriers, "params": params, "notes": notes, "special": special,
             "study_area": study_area(osm) if osm is not None else None}
 
 
@@ -86,8 +94,17 @@ def run_demo(out_dir: Path, data_dir: str | None = None, **kw) -> Plan:
                 community_code="code", population=str(files["buildings"]),
                 unit_id="unit_id", households_field="households", population_field=None,
                 compounds=str(files["compounds"]), barriers=str(files["barriers"]),
-                out_dir=str(out_dir), with_map=True, osm=None)
-    return run_plan(**args)
+                out_dir=str(out_dir), with_map=True, osm=None,
+                special_path=kw.get("special_path") or _existing(files["special"]))
+    result = run_plan(**args)
+    if files["workers"].exists():
+        run_staff(plan_dir=str(out_dir), workers_path=str(files["workers"]), out_dir=str(out_dir),
+                  special_path=args["special_path"], quiet=kw.get("quiet", False))
+    return result
+
+
+def _existing(path: Path) -> str | None:
+    return str(path) if path.exists() else None
 
 
 DEMO_LAYERS = ("communities", "buildings", "compounds", "barriers")
@@ -104,6 +121,7 @@ def demo_files(data_dir: str | Path | None = None) -> dict[str, Path]:
         log.info("bundled demo data not found; generating it in %s", folder)
         write_demo(folder)
         files = {name: folder / f"{name}.geojson" for name in DEMO_LAYERS}
+    files.update(special=folder / "special.csv", workers=folder / "workers.csv")
     return files
 
 
@@ -116,6 +134,12 @@ def _write(result: Plan, out_dir: Path, with_map: bool) -> None:
     write_plan(result, out_dir, extra=extra)
 
 
+def _balanced_label(report: dict) -> str:
+    if report.get("balanced_on") == "visit_equivalents":
+        return "household-equivalents of workload"
+    return "households"
+
+
 def summary_text(result: Plan, out_dir: Path) -> str:
     """A short readable summary of a plan, printed at the end of a run."""
     r = result.report
@@ -125,8 +149,9 @@ def summary_text(result: Plan, out_dir: Path) -> str:
         "",
         f"gridplan: {r['grids']} grids in {r['communities']} communities "
         f"({r['units']} units, {r['households']} households)",
-        f"  in band {lo:.0f}–{hi:.0f} households: {100 * r['share_in_band']:.1f}% of grids "
-        f"with households; max deviation {100 * r['max_deviation']:.0f}%",
+        f"  in band {lo:.0f}–{hi:.0f} {_balanced_label(r)}: "
+        f"{100 * r['share_in_band']:.1f}% of grids with households; "
+        f"max deviation {100 * r['max_deviation']:.0f}%",
         f"  households per grid: {r['households_per_grid']}",
         f"  contiguous: {100 * r['contiguous_share']:.0f}%   mean Polsby-Popper: "
         f"{r['mean_polsby_popper']:.2f}   grids crossing barriers: "
@@ -144,4 +169,109 @@ def summary_text(result: Plan, out_dir: Path) -> str:
                  + " ".join(f"{k}={v:.1f}" for k, v in r["stage_seconds"].items()))
     lines.append(f"  wrote {out_dir}/: grids.geojson units.csv plan.gpkg report.json"
                  + (" map.html" if (out_dir / "map.html").exists() else ""))
+    return "\n".join(lines)
+
+
+def run_staff(plan_dir: str, workers_path: str, out_dir: str, special_path: str | None = None,
+              osm_path: str | None = None, per_10k: float = 18.0, quiet: bool = False,
+              workload: WorkloadParams | None = None) -> dict:
+    """``gridplan staff``: loads per grid, staffing per community, workers assigned."""
+    from gridplan.export import read_plan
+    from gridplan.staffing import (
+        assign_workers,
+        grid_loads,
+        inequality,
+        read_workers,
+        service_centres,
+        staffing_table,
+    )
+    from gridplan.workload import read_special, walking_network
+
+    plan_ = read_plan(plan_dir)
+    workload = workload or WorkloadParams()
+    special = (read_special(special_path, plan_.units["building_id"], workload)
+               if special_path else None)
+    workers = read_workers(workers_path, plan_.communities["community_id"])
+    street = walking_network(osm_path, plan_.crs) if osm_path else None
+    centres = service_centres(plan_.communities)
+    loads = grid_loads(plan_, special, workload, street, centres)
+    grid_xy = dict(zip(plan_.grids["grid_code"], shapely.get_coordinates(
+        shapely.point_on_surface(plan_.grids.geometry.values)), strict=True))
+    homes = _homes(workers, plan_.crs, centres)
+    assignment = assign_workers(loads, workers, grid_xy, homes)
+    staffing = staffing_table(plan_, workers, per_10k)
+    _attach(plan_, loads, assignment)
+    plan_.report["staffing"] = _staffing_report(staffing, assignment, per_10k)
+    plan_.report["load"] = {
+        "grid_hours": inequality(loads["workload_hours"]),
+        "worker_hours": inequality(assignment.workers.loc[assignment.workers["grids"] > 0,
+                                                          "hours"]),
+        "tours_on_street_network": int(loads["tour_on_network"].sum()),
+        "tours_straight_line": int((~loads["tour_on_network"]).sum()),
+        "unreached_points": len(street.unreached) if street else 0,
+        "weights": {"rates_per_month": workload.rates,
+                    "minutes_per_visit": workload.minutes_per_visit,
+                    "tours_per_month": workload.tours_per_month,
+                    "walking_speed_kmh": workload.walking_speed_kmh,
+                    "detour_factor": workload.detour_factor},
+    }
+    extra = {"workers.csv": lambda p: assignment.workers.to_csv(p, index=False),
+             "staffing.csv": lambda p: staffing.to_csv(p, index=False)}
+    write_plan(plan_, Path(out_dir), extra=extra)
+    if not quiet:
+        click.echo(staff_summary(plan_.report, staffing, Path(out_dir)))
+    return plan_.report
+
+
+def _homes(workers, crs, centres) -> dict:
+    """Home point of each worker in the plan's CRS, or their community's service centre."""
+    out = {w: centres[c] for w, c in zip(workers["worker_id"], workers["community_id"],
+                                         strict=True)}
+    if {"lon", "lat"} <= set(workers.columns):
+        known = workers.dropna(subset=["lon", "lat"])
+        pts = gpd.GeoSeries(gpd.points_from_xy(known["lon"], known["lat"]), crs=4326).to_crs(crs)
+        for w, p in zip(known["worker_id"], pts, strict=True):
+            out[w] = np.array([p.x, p.y])
+    return out
+
+
+def _attach(plan_, loads, assignment) -> None:
+    """Add ``workload_hours`` and ``workers`` to the plan's grids."""
+    g = plan_.grids
+    g["workload_hours"] = g["grid_code"].map(loads.set_index("grid_code")["workload_hours"])
+    g["workers"] = g["grid_code"].map(assignment.grids.set_index("grid_code")["worker_id"])
+
+
+def _staffing_report(staffing, assignment, per_10k: float) -> dict:
+    return {
+        "workers_per_10k": per_10k,
+        "required": int(staffing["required"].sum()),
+        "available": int(staffing["available"].sum()),
+        "shortfall": int((-staffing["balance"].clip(upper=0)).sum()),
+        "surplus": int(staffing["balance"].clip(lower=0).sum()),
+        "grids_without_worker": int(sum(assignment.missing.values())),
+        "workers_missing_to_cover_grids": assignment.missing,
+        "per_community": staffing.to_dict(orient="records"),
+    }
+
+
+def staff_summary(report: dict, staffing, out_dir: Path) -> str:
+    """A readable staffing and load summary."""
+    s, ld = report["staffing"], report["load"]
+    lines = ["", "gridplan staff: workers per community (norm "
+             f"{s['workers_per_10k']:g} per 10,000 residents, at least one per grid)",
+             staffing.to_string(index=False), "",
+             f"  required {s['required']}, available {s['available']}: shortfall "
+             f"{s['shortfall']}, surplus {s['surplus']}"]
+    if s["grids_without_worker"]:
+        where = ", ".join(f"{k}: {v} more worker(s) needed"
+                          for k, v in s["workers_missing_to_cover_grids"].items())
+        lines.append(f"  grids without a worker: {s['grids_without_worker']} ({where})")
+    lines += [f"  grid hours/month: CV {ld['grid_hours']['cv']:.3f}, max/min "
+              f"{ld['grid_hours']['max_min']}",
+              f"  worker hours/month: CV {ld['worker_hours']['cv']:.3f}, max/min "
+              f"{ld['worker_hours']['max_min']}",
+              f"  tours on the street network: {ld['tours_on_street_network']}, straight line × "
+              f"detour: {ld['tours_straight_line']}",
+              f"  wrote {out_dir}/: workers.csv staffing.csv grids.geojson plan.gpkg report.json"]
     return "\n".join(lines)
