@@ -195,6 +195,11 @@ def run_staff(plan_dir: str, workers_path: str, out_dir: str, special_path: str 
     street = walking_network(osm_path, plan_.crs) if osm_path else None
     centres = service_centres(plan_.communities)
     loads = grid_loads(plan_, special, workload, street, centres)
+    if street is not None and (~loads["tour_on_network"]).any():
+        fell = loads.loc[~loads["tour_on_network"], "grid_code"].tolist()
+        log.warning("the street network does not reach every building of %d grid(s) (%s); "
+                    "their tours use straight lines × %.1f", len(fell), ", ".join(fell[:10]),
+                    workload.detour_factor)
     grid_xy = dict(zip(plan_.grids["grid_code"], shapely.get_coordinates(
         shapely.point_on_surface(plan_.grids.geometry.values)), strict=True))
     homes = _homes(workers, plan_.crs, centres)
@@ -209,6 +214,8 @@ def run_staff(plan_dir: str, workers_path: str, out_dir: str, special_path: str 
         "tours_on_street_network": int(loads["tour_on_network"].sum()),
         "tours_straight_line": int((~loads["tour_on_network"]).sum()),
         "unreached_points": len(street.unreached) if street else 0,
+        "grids_tour_straight_line": (loads.loc[~loads["tour_on_network"], "grid_code"].tolist()
+                                     if street else []),
         "weights": {"rates_per_month": workload.rates,
                     "minutes_per_visit": workload.minutes_per_visit,
                     "tours_per_month": workload.tours_per_month,
