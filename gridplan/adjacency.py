@@ -7,7 +7,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import shapely
-from scipy.spatial import Delaunay, QhullError
 
 log = logging.getLogger(__name__)
 
@@ -249,7 +248,7 @@ def _clip(cell, community):
 
 def _cell_edges(pts: np.ndarray, owner: np.ndarray, raw: np.ndarray, community) -> np.ndarray:
     """Pairs of units whose cells share a boundary inside the community."""
-    pairs = _delaunay_pairs(pts, raw)
+    pairs = _shared_edge_pairs(raw)
     if len(pairs) == 0:
         return np.empty((0, 2), dtype=np.int64)
     clipped = ~shapely.within(raw, community)
@@ -267,25 +266,28 @@ def _cell_edges(pts: np.ndarray, owner: np.ndarray, raw: np.ndarray, community) 
     return np.unique(u, axis=0) if len(u) else np.empty((0, 2), dtype=np.int64)
 
 
-def _delaunay_pairs(pts: np.ndarray, raw: np.ndarray) -> np.ndarray:
-    """Neighbouring point pairs from a Delaunay triangulation (cell contacts if degenerate)."""
-    if len(pts) < 2:
+def _shared_edge_pairs(raw: np.ndarray) -> np.ndarray:
+    """Pairs of Voronoi cells sharing an edge: cells with two or more vertices in common.
+
+    Cells that meet at a single vertex (co-circular points, e.g. a square lattice of
+    buildings) are not neighbours, which a Delaunay triangulation would make them.
+    """
+    if len(raw) < 2:
         return np.empty((0, 2), dtype=np.int64)
-    if len(pts) >= 4:
-        try:
-            tri = Delaunay(pts)
-            s = tri.simplices
-            pairs = np.vstack([s[:, [0, 1]], s[:, [1, 2]], s[:, [0, 2]]])
-            pairs.sort(axis=1)
-            return np.unique(pairs, axis=0)
-        except QhullError:
-            log.debug("Delaunay failed (collinear points); using cell contacts")
-    tree = shapely.STRtree(raw)
-    i, j = tree.query(raw, predicate="intersects")
-    keep = i < j
-    i, j = i[keep], j[keep]
-    shared = shapely.length(shapely.intersection(raw[i], raw[j])) > 1e-6
-    return np.column_stack([i[shared], j[shared]]).astype(np.int64)
+    coords, cell = shapely.get_coordinates(raw, return_index=True)
+    _, vid = np.unique(np.round(coords, 6), axis=0, return_inverse=True)
+    vc = np.unique(np.column_stack([vid.ravel(), cell]), axis=0)  # (vertex, cell), sorted
+    pairs = []
+    for d in range(1, 8):  # a Voronoi vertex is shared by 3 cells, rarely more
+        same = vc[d:, 0] == vc[:-d, 0]
+        if not same.any():
+            break
+        pairs.append(np.column_stack([vc[:-d, 1][same], vc[d:, 1][same]]))
+    if not pairs:
+        return np.empty((0, 2), dtype=np.int64)
+    p = np.sort(np.vstack(pairs), axis=1)
+    uniq, counts = np.unique(p, axis=0, return_counts=True)
+    return uniq[counts >= 2].astype(np.int64)
 
 
 def block_polygons(community, barriers) -> np.ndarray:

@@ -19,8 +19,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import breadth_first_order, connected_components, minimum_spanning_tree
+from scipy.sparse.csgraph import connected_components
 
+from gridplan import kernels
 from gridplan.refine import BalanceRefiner
 
 log = logging.getLogger(__name__)
@@ -93,9 +94,14 @@ class Bisector:
         self.n = n
         i, j = pairs[:, 0], pairs[:, 1]
         self.cost = coo_matrix((costs, (i, j)), shape=(n, n)).tocsr()
-        self.zone = zone  # block and compound of each atom: cuts between zones are preferred
-        self.weights = weights
-        self.stats = stats  # per atom: count, sum x, sum y, sum x²+y²
+        sym = (self.cost + self.cost.T).tocsr()
+        sym.sort_indices()
+        self.csr = (sym.indptr.astype(np.int64), sym.indices.astype(np.int64),
+                    sym.data.astype(np.float64))
+        self.local = np.full(n, -1, dtype=np.int64)
+        self.zone = zone.astype(np.int64)  # block and compound of each atom: cuts between preferred
+        self.weights = weights.astype(np.float64)
+        self.stats = np.ascontiguousarray(stats, dtype=np.float64)  # count, Σx, Σy, Σx²+y²
         self.lo, self.hi = band
         self.rng = rng
         self.attempts = attempts
@@ -116,22 +122,26 @@ class Bisector:
 
     def _bisect(self, nodes: np.ndarray, k1: int, k2: int):
         """Best tree cut of ``nodes`` into parts for ``k1`` and ``k2`` grids."""
-        w = self.weights[nodes]
-        total = float(w.sum())
-        ranges = [self._range(total, k1, k2), self._range(total, k2, k1)]
-        upper = self.cost[nodes][:, nodes]  # upper triangular: pairs are (i < j), nodes sorted
-        zone = self.zone[nodes]
+        nodes = nodes.astype(np.int64)
+        total = float(self.weights[nodes].sum())
+        (lo1, hi1), (lo2, hi2) = self._range(total, k1, k2), self._range(total, k2, k1)
+        ptr, idx, cost = kernels.subgraph(*self.csr, nodes, self.local)
+        w, stats, zone = self.weights[nodes], self.stats[nodes], self.zone[nodes]
         best = None
         for _ in range(self.attempts):
-            cand = self._best_cut(nodes, upper, zone, w, total, ranges, k1, k2)
-            if best is None or cand[0] < best[0]:
-                best = cand
-            if best[0][0] == 0:
+            jittered = cost * self.rng.uniform(*JITTER, size=len(cost))
+            root = int(self.rng.integers(len(nodes)))
+            order, parent = kernels.prim(ptr, idx, jittered, root)
+            viol, score, v, gets_k1 = kernels.best_cut(order, parent, w, stats, zone, lo1, hi1,
+                                                       lo2, hi2, k1, k2, BARRIER_CUT_BONUS)
+            if best is None or (viol, score) < best[0]:
+                best = ((viol, score), order, parent, int(v), bool(gets_k1))
+            if viol == 0:
                 break
-        (violation, _), (order, pred), v, subtree_gets_k1 = best
+        (violation, _), order, parent, v, subtree_gets_k1 = best
         if violation > 0:
             self.failed.append(nodes)
-        inside = _subtree_mask(order, pred, v)
+        inside = kernels.subtree_mask(order, parent, v)
         a, b = nodes[inside], nodes[~inside]
         return (a, b, k1, k2) if subtree_gets_k1 else (a, b, k2, k1)
 
@@ -156,71 +166,6 @@ class Bisector:
             if lo > hi:
                 return (mean * k_this, mean * k_this)
         return (lo, hi)
-
-    def _best_cut(self, nodes, upper, zone, w, total, ranges, k1, k2):
-        """Cut of one jittered minimum spanning tree: ((violation, score), tree, v, k1?)."""
-        jittered = upper.copy()
-        jittered.data = jittered.data * self.rng.uniform(*JITTER, size=len(jittered.data))
-        tree = minimum_spanning_tree(jittered)
-        root = int(self.rng.integers(len(nodes)))
-        order, pred = breadth_first_order(tree, root, directed=False, return_predecessors=True)
-        acc = _subtree_sums(order, pred, np.column_stack([w, self.stats[nodes]]))
-        child = order[1:]
-        s = acc[child, 0]
-        score = _inertia_score(acc[child, 1:], acc[root, 1:])
-        along = zone[child] != zone[pred[child]]
-        score = np.where(along, score * BARRIER_CUT_BONUS, score)
-        viol1 = _distance_outside(s, ranges[0])
-        viol2 = _distance_outside(s, ranges[1])
-        gets_k1 = viol1 <= viol2
-        viol = np.minimum(viol1, viol2)
-        share = np.where(gets_k1, k1, k2) / (k1 + k2)
-        dev = np.abs(s - total * share) / max(total / (k1 + k2), 1.0)
-        key = np.lexsort((score + 0.5 * dev, np.round(viol, 6)))
-        i = key[0]
-        return ((float(viol[i]), float(score[i] + 0.5 * dev[i])), (order, pred), int(child[i]),
-                bool(gets_k1[i]))
-
-
-def _subtree_sums(order: np.ndarray, pred: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """Sum ``values`` over every subtree of a BFS tree (children before parents)."""
-    acc = values.astype(float).copy()
-    rows = acc.tolist()
-    parents = pred.tolist()
-    for v in order[:0:-1].tolist():
-        p = parents[v]
-        rv, rp = rows[v], rows[p]
-        for c in range(len(rp)):
-            rp[c] += rv[c]
-    return np.asarray(rows)
-
-
-def _inertia_score(sub: np.ndarray, tot: np.ndarray) -> np.ndarray:
-    """Moment of inertia of both sides of each cut, relative to the whole region's."""
-    n_in = sub[:, 0]
-    n_out = tot[0] - n_in
-    inert_in = sub[:, 3] - (sub[:, 1] ** 2 + sub[:, 2] ** 2) / np.maximum(n_in, 1e-9)
-    rest = tot[None, :] - sub
-    inert_out = rest[:, 3] - (rest[:, 1] ** 2 + rest[:, 2] ** 2) / np.maximum(n_out, 1e-9)
-    whole = tot[3] - (tot[1] ** 2 + tot[2] ** 2) / max(tot[0], 1e-9)
-    return (np.maximum(inert_in, 0) + np.maximum(inert_out, 0)) / max(whole, 1e-9)
-
-
-def _distance_outside(s: np.ndarray, rng: tuple[float, float]) -> np.ndarray:
-    """How far each value lies outside ``rng`` (0 inside)."""
-    return np.maximum(rng[0] - s, 0) + np.maximum(s - rng[1], 0)
-
-
-def _subtree_mask(order: np.ndarray, pred: np.ndarray, v: int) -> np.ndarray:
-    """Nodes in ``v``'s subtree of a BFS tree (``v`` and its descendants)."""
-    inside = [False] * len(order)
-    inside[v] = True
-    parents = pred.tolist()
-    start = int(np.flatnonzero(order == v)[0]) + 1
-    for u in order[start:].tolist():
-        if inside[parents[u]]:
-            inside[u] = True
-    return np.asarray(inside)
 
 
 def partition_graph(n_units: int, edges: np.ndarray, costs: np.ndarray, kind: np.ndarray,

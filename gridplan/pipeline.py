@@ -127,7 +127,8 @@ def plan(units: gpd.GeoDataFrame, communities: gpd.GeoDataFrame | None = None, *
         communities = check_overlaps(communities.to_crs(crs), notes)
     with timer.stage("units"):
         units = assign_communities(units, communities, notes)
-        units = split_large_buildings(units, params.band[1], params.stairwell_households)
+        units = split_large_buildings(units, params.band[1], params.stairwell_households,
+                                      communities)
         units["compound_id"] = tag_by_polygons(units, compounds, "compound_id", "compound_id")
         if params.balance == "workload":
             wp = workload or WorkloadParams()

@@ -26,6 +26,7 @@ class RegionResult:
     graph: CommunityGraph | None
     notes: dict[int, str] = field(default_factory=dict)
     all_labels: np.ndarray | None = None  # labels of units and of filler points of empty blocks
+    atoms: np.ndarray | None = None  # per unit: units with one atom label stay in one grid
 
 
 def atom_labels(compound_ids: pd.Series, households: np.ndarray, upper: float,
@@ -91,7 +92,7 @@ def plan_region(geometry, units: gpd.GeoDataFrame, barrier_lines, params: PlanPa
         polys, labels = grid_polygons(graph.cells, graph.cell_unit, part.labels, graph.xy,
                                       graph.households, k)
     return RegionResult(geometry, labels[:len(units)], polys, graph, part.notes,
-                        all_labels=labels)
+                        all_labels=labels, atoms=atoms[:len(units)])
 
 
 def serial_order_of(result: RegionResult) -> np.ndarray:
@@ -156,17 +157,21 @@ def _reasons(result: RegionResult, units: gpd.GeoDataFrame, status: np.ndarray,
     k = len(status)
     parts: list[list[str]] = [[result.notes[g]] if result.notes.get(g) else [] for g in range(k)]
     lab = result.labels
-    hh = units["households"].values
     biggest = np.zeros(k)
     if len(lab):
-        np.maximum.at(biggest, lab, hh)
+        atom_hh = np.bincount(result.atoms, weights=units["households"].to_numpy(float))
+        np.maximum.at(biggest, lab, atom_hh[result.atoms])
         _stairwell_reasons(parts, lab, units)
     lo, hi = params.band
     for g in range(k):
+        if status[g] == "empty" and not parts[g]:
+            parts[g].append("no households here: only units without households (schools, "
+                            "shops, offices...) or open land, joined to no neighbour")
         if status[g] in ("below_band", "above_band") and not result.notes.get(g):
             parts[g].append(f"could not be balanced within {lo:.0f}–{hi:.0f} with whole units "
-                            f"here (largest unit {int(biggest[g])} households; compounds kept "
-                            "whole); a wider --tolerance or smaller units would help")
+                            f"here (largest building or group kept whole — a compound or units "
+                            f"at one address — has {int(biggest[g])} households); a wider "
+                            "--tolerance or smaller units would help")
     return ["; ".join(p) for p in parts]
 
 

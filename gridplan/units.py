@@ -128,21 +128,27 @@ def tag_by_polygons(units: gpd.GeoDataFrame, polygons: gpd.GeoDataFrame | None,
 
 
 def split_large_buildings(units: gpd.GeoDataFrame, upper: float,
-                          stairwell_households: int) -> gpd.GeoDataFrame:
+                          stairwell_households: int,
+                          communities: gpd.GeoDataFrame | None = None) -> gpd.GeoDataFrame:
     """Split each unit above ``upper`` households into virtual stairwell (单元) sub-units.
 
     A building of ``h`` households becomes ``ceil(h / stairwell_households)`` sub-units
     with ids ``<unit_id>#1``, ``#2``... whose footprints are equal strips along the
-    building's long axis and whose households add up to ``h``.
+    building's long axis and whose households add up to ``h``. A point building
+    becomes a short row of points 0.3 m apart, laid towards the inside of its
+    community (given ``communities``), so none falls outside it.
     """
     big = units["households"] > upper
     if not big.any():
         return units
+    inner = ({} if communities is None else
+             dict(zip(communities["community_id"],
+                      shapely.point_on_surface(communities.geometry.values), strict=True)))
     rows = []
     for _, row in units.loc[big].iterrows():
         n = math.ceil(row["households"] / stairwell_households)
         shares = _even_split(int(row["households"]), n)
-        pieces = _strips(row.geometry, n)
+        pieces = _strips(row.geometry, n, inner.get(row.get("community_id")))
         for i, (hh, geom) in enumerate(zip(shares, pieces, strict=True), start=1):
             sub = row.copy()
             sub["unit_id"] = f"{row['unit_id']}#{i}"
@@ -162,11 +168,16 @@ def _even_split(total: int, n: int) -> list[int]:
     return [base + (1 if i < extra else 0) for i in range(n)]
 
 
-def _strips(geom, n: int) -> list:
-    """Cut a footprint into ``n`` strips across its long axis (points: a tiny row)."""
+def _strips(geom, n: int, towards=None) -> list:
+    """Cut a footprint into ``n`` strips across its long axis (points: a short row)."""
     if geom.geom_type == "Point" or geom.area == 0:
-        c = geom.centroid
-        return [shapely.Point(c.x + 0.5 * i, c.y) for i in range(n)]
+        c = np.array(shapely.get_coordinates(geom.centroid)[0])
+        step = np.array([0.3, 0.0])
+        if towards is not None:
+            d = shapely.get_coordinates(towards)[0] - c
+            if np.hypot(*d) > 0:
+                step = 0.3 * d / np.hypot(*d)
+        return [shapely.Point(*(c + i * step)) for i in range(n)]
     rect = geom.minimum_rotated_rectangle
     coords = np.asarray(rect.exterior.coords)[:4]
     edges = np.diff(np.vstack([coords, coords[:1]]), axis=0)
