@@ -1,0 +1,1 @@
+"""Benchmarks of gridplan on synthetic cities (see bench/README.md)."""

@@ -1,0 +1,439 @@
+"""Benchmark gridplan against METIS on synthetic cities of growing size.
+
+Run from the repository root::
+
+    .venv/bin/python -m bench.run_bench --sizes 1000,10000,100000 --json /tmp/bench.json
+
+Each size runs in three subprocesses, so that the peak memory of each is its own:
+
+1. ``generate``: build the synthetic city (:func:`bench.synthetic.synthetic_city`) and
+   pickle it to a temporary folder; its time is reported apart and is not part of
+   either tool's figures.
+2. ``gridplan``: load the pickles, ``prepare_units`` / ``prepare_communities``, then
+   ``plan(...)`` end to end (the timed figure), with the per-stage seconds of the
+   plan's report and the peak resident memory of the process.
+3. ``metis``: load the units, build their adjacency graph (polygons sharing an edge,
+   one graph for the whole city, communities ignored) and split it with
+   ``pymetis.part_graph`` into ``k = households / 300`` contiguous parts weighted by
+   households.
+
+Both partitions are then measured with one yardstick on the unit polygons: share of
+parts in the 255–345 band, share of parts whose units form one connected piece of
+the unit graph, Polsby-Popper of the dissolved unit polygons and the largest
+relative deviation from 300.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import pickle
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import shapely
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+
+from bench.synthetic import csr_graph, synthetic_city, unit_adjacency
+
+log = logging.getLogger("bench")
+
+ROOT = Path(__file__).resolve().parents[1]
+TARGET = 300
+TOLERANCE = 0.15
+BAND = (TARGET * (1 - TOLERANCE), TARGET * (1 + TOLERANCE))
+STAGES = ("layers", "units", "adjacency", "partition", "grids", "metrics")
+
+
+def _load_average() -> list[float]:
+    """1, 5 and 15 minute load averages (other processes compete for the cores)."""
+    return [round(x, 2) for x in os.getloadavg()]
+
+
+def peak_mb() -> float:
+    """Peak resident memory of this process so far, in MB (Linux ``ru_maxrss`` is KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+# ---------------------------------------------------------------------------
+# quality on the unit polygons (one yardstick for both tools)
+
+
+def partition_quality(geoms: np.ndarray, pairs: np.ndarray, labels: np.ndarray,
+                      households: np.ndarray, *, band: tuple[float, float] = BAND,
+                      target: float = TARGET) -> dict:
+    """Quality of a partition of unit polygons into parts.
+
+    Parameters
+    ----------
+    geoms : ndarray of shapely.Polygon
+        Unit polygons (a tiling).
+    pairs : ndarray (m, 2)
+        Adjacent unit pairs (from :func:`bench.synthetic.unit_adjacency`).
+    labels : ndarray (n,) of int
+        Part of each unit.
+    households : ndarray (n,)
+        Households of each unit.
+    band : tuple of float
+        Lower and upper household bound of an in-band part (inclusive).
+    target : float
+        Households aimed at per part.
+
+    Returns
+    -------
+    dict
+        ``parts`` (non-empty), ``share_in_band`` and ``max_deviation`` over parts with
+        households, ``contiguous_share`` (units of the part connected in the unit graph),
+        ``polygon_share`` (dissolved part is one Polygon) and ``mean_polsby_popper`` of
+        the dissolved parts.
+    """
+    labels = np.asarray(labels, dtype=np.int64)
+    _, labels = np.unique(labels, return_inverse=True)
+    k = int(labels.max()) + 1
+    hh = np.bincount(labels, weights=households, minlength=k)
+    with_hh = hh[hh > 0]
+    in_band = (with_hh >= band[0]) & (with_hh <= band[1])
+    same = labels[pairs[:, 0]] == labels[pairs[:, 1]]
+    inner = pairs[same]
+    n = len(labels)
+    g = coo_matrix((np.ones(len(inner), dtype=np.int8), (inner[:, 0], inner[:, 1])),
+                   shape=(n, n))
+    _, comp = connected_components(g, directed=False)
+    pieces = np.bincount(np.unique(np.column_stack([labels, comp]), axis=0)[:, 0], minlength=k)
+    dissolved = dissolve(geoms, labels, k)
+    area, perim = shapely.area(dissolved), shapely.length(dissolved)
+    pp = np.where(perim > 0, 4 * np.pi * area / np.maximum(perim, 1e-12) ** 2, 0.0)
+    return {
+        "parts": k,
+        "share_in_band": float(in_band.mean()) if len(with_hh) else 0.0,
+        "max_deviation": float(np.abs(with_hh - target).max() / target) if len(with_hh) else 0.0,
+        "contiguous_share": float((pieces == 1).mean()),
+        "polygon_share": float((shapely.get_type_id(dissolved) == 3).mean()),
+        "mean_polsby_popper": float(pp.mean()),
+    }
+
+
+def dissolve(geoms: np.ndarray, labels: np.ndarray, k: int) -> np.ndarray:
+    """Coverage union of the polygons of each label ``0..k-1`` (labels all present)."""
+    order = np.argsort(labels, kind="stable")
+    starts = np.searchsorted(labels[order], np.arange(k + 1))
+    return np.array([shapely.coverage_union_all(geoms[order[a:b]])
+                     for a, b in zip(starts[:-1], starts[1:], strict=True)], dtype=object)
+
+
+# ---------------------------------------------------------------------------
+# workers (each in its own process)
+
+
+def _load(data: Path, name: str):
+    with open(data / f"{name}.pkl", "rb") as f:
+        return pickle.load(f)
+
+
+def _dump(data: Path, name: str, obj) -> None:
+    with open(data / f"{name}.pkl", "wb") as f:
+        pickle.dump(obj, f, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def work_generate(n: int, seed: int, data: Path) -> dict:
+    """Generate the city of ``n`` units and pickle it into ``data``."""
+    t0 = time.perf_counter()
+    units, communities = synthetic_city(n, seed=seed)
+    seconds = time.perf_counter() - t0
+    _dump(data, "units", units)
+    _dump(data, "communities", communities)
+    log.info("[%d] generated %d units, %d communities, %d households in %.1f s", n, len(units),
+             len(communities), int(units["households"].sum()), seconds)
+    return {"generate_seconds": round(seconds, 3), "units": len(units),
+            "communities": len(communities), "households": int(units["households"].sum()),
+            "peak_mb": round(peak_mb(), 1)}
+
+
+def work_gridplan(n: int, seed: int, data: Path, tessellation: str, progress: bool,
+                  yardstick: bool) -> dict:
+    """Run ``gridplan.pipeline.plan`` on the pickled city and measure it."""
+    from gridplan.config import PlanParams
+    from gridplan.inputs import prepare_communities
+    from gridplan.pipeline import plan
+    from gridplan.units import prepare_units
+
+    raw_units, raw_comm = _load(data, "units"), _load(data, "communities")
+    t0 = time.perf_counter()
+    units = prepare_units(raw_units, unit_id="unit_id", households="households")
+    communities = prepare_communities(raw_comm, id_field="id")
+    prepare = time.perf_counter() - t0
+    params = PlanParams(target=TARGET, tolerance=TOLERANCE, seed=seed,
+                        tessellation=tessellation)
+    log.info("[%d] gridplan: planning %d units in %d communities (tessellation=%s)", n,
+             len(units), len(communities), tessellation)
+    t0, c0 = time.perf_counter(), time.process_time()
+    result = plan(units, communities, params=params, progress=progress)
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    peak = peak_mb()
+    rep = result.report
+    stages = dict(rep["stage_seconds"])
+    stages["other"] = round(rep["runtime_seconds"] - sum(stages.values()), 3)
+    out = {
+        "wall_seconds": round(wall, 3), "cpu_seconds": round(cpu, 3),
+        "prepare_seconds": round(prepare, 3), "load_average": _load_average(),
+        "stage_seconds": stages, "peak_mb": round(peak, 1), "grids": rep["grids"],
+        "share_in_band": rep["share_in_band"], "contiguous_share": rep["contiguous_share"],
+        "mean_polsby_popper": rep["mean_polsby_popper"], "max_deviation": rep["max_deviation"],
+    }
+    log.info("[%d] gridplan: %d grids in %.1f s, peak %.0f MB, %.2f%% in band", n,
+             rep["grids"], wall, peak, 100 * rep["share_in_band"])
+    if yardstick:
+        t0 = time.perf_counter()
+        geoms = raw_units.geometry.values
+        pairs = unit_adjacency(geoms)
+        code = dict(zip(result.units["unit_id"], result.units["grid_code"], strict=True))
+        _, labels = np.unique(np.array([code[u] for u in raw_units["unit_id"]], dtype=object)
+                              .astype(str), return_inverse=True)
+        out["yardstick"] = partition_quality(geoms, pairs, labels,
+                                             raw_units["households"].values)
+        log.info("[%d] gridplan: measured on the unit polygons in %.1f s", n,
+                 time.perf_counter() - t0)
+    return out
+
+
+def work_metis(n: int, seed: int, data: Path) -> dict:
+    """Split the pickled city's unit graph with pymetis (contiguous k-way) and measure it."""
+    import pymetis
+
+    units = _load(data, "units")
+    geoms = units.geometry.values
+    hh = units["households"].values.astype(np.int64)
+    t0, c0 = time.perf_counter(), time.process_time()
+    pairs = unit_adjacency(geoms)
+    xadj, adjncy = csr_graph(len(units), pairs)
+    graph_s, graph_cpu = time.perf_counter() - t0, time.process_time() - c0
+    k = max(1, round(float(hh.sum()) / TARGET))
+    log.info("[%d] metis: graph of %d units, %d edges in %.1f s; splitting into %d parts", n,
+             len(units), len(pairs), graph_s, k)
+    dtype = pymetis.zero_copy_dtype()
+    t0, c0 = time.perf_counter(), time.process_time()
+    result = pymetis.part_graph(
+        k, adjacency=pymetis.CSRAdjacency(adj_starts=xadj.astype(dtype),
+                                          adjacent=adjncy.astype(dtype)),
+        vweights=hh.astype(dtype), options=pymetis.Options(contig=1, seed=seed))
+    part_s, part_cpu = time.perf_counter() - t0, time.process_time() - c0
+    peak = peak_mb()
+    labels = np.asarray(result.vertex_part, dtype=np.int64)
+    log.info("[%d] metis: %d parts in %.1f s, peak %.0f MB", n, k, part_s, peak)
+    t0 = time.perf_counter()
+    quality = partition_quality(geoms, pairs, labels, hh)
+    log.info("[%d] metis: measured in %.1f s", n, time.perf_counter() - t0)
+    return {"graph_seconds": round(graph_s, 3), "partition_seconds": round(part_s, 3),
+            "wall_seconds": round(graph_s + part_s, 3),
+            "cpu_seconds": round(graph_cpu + part_cpu, 3),
+            "partition_cpu_seconds": round(part_cpu, 3), "load_average": _load_average(),
+            "peak_mb": round(peak, 1), "k": k,
+            "edge_cut": int(result.edge_cuts), **quality}
+
+
+# ---------------------------------------------------------------------------
+# driver
+
+
+def run_worker(kind: str, n: int, args: argparse.Namespace, data: Path) -> dict:
+    """Run one worker in a fresh Python process; its result, or ``{"error": ...}``."""
+    result_file = data / f"{kind}.json"
+    cmd = [sys.executable, "-m", "bench.run_bench", "--worker", kind, "--sizes", str(n),
+           "--seed", str(args.seed), "--data", str(data), "--result", str(result_file),
+           "--tessellation", args.tessellation]
+    if args.progress:
+        cmd.append("--progress")
+    if args.no_yardstick:
+        cmd.append("--no-yardstick")
+    t0 = time.perf_counter()
+    try:
+        proc = subprocess.run(cmd, cwd=ROOT, timeout=args.timeout, check=False)
+    except subprocess.TimeoutExpired:
+        log.error("[%d] %s: timed out after %s s", n, kind, args.timeout)
+        return {"error": f"timeout after {args.timeout} s"}
+    if proc.returncode != 0:
+        why = "killed by the OS (out of memory?)" if proc.returncode in (-9, 137) else \
+            f"exit code {proc.returncode}"
+        if result_file.exists():
+            why = json.loads(result_file.read_text()).get("error", why)
+        log.error("[%d] %s failed: %s", n, kind, why)
+        return {"error": why}
+    out = json.loads(result_file.read_text())
+    out["process_seconds"] = round(time.perf_counter() - t0, 3)
+    return out
+
+
+def bench_size(n: int, args: argparse.Namespace) -> dict:
+    """Generate, plan and (unless skipped) METIS-partition one city size."""
+    with tempfile.TemporaryDirectory(prefix=f"gridplan-bench-{n}-") as tmp:
+        data = Path(tmp)
+        row = {"size": n, "generate": run_worker("generate", n, args, data)}
+        if "error" in row["generate"]:
+            return row
+        row["gridplan"] = run_worker("gridplan", n, args, data)
+        if not args.skip_metis:
+            row["metis"] = run_worker("metis", n, args, data)
+    return row
+
+
+def _pct(x) -> str:
+    return "-" if x is None else f"{100 * x:.2f}%"
+
+
+def _num(x, fmt: str = ".1f") -> str:
+    return "-" if x is None else format(x, fmt)
+
+
+def format_table(rows: list[dict]) -> str:
+    """The results as a text table, one line per size and tool."""
+    head = (f"{'size':>7} {'tool':<8} {'wall s':>7} {'cpu s':>7} {'peak MB':>8} {'grids':>6} "
+            f"{'in band':>8} {'contig':>8} {'PP':>6} {'maxdev':>6} | "
+            f"{'band*':>8} {'contig*':>8} {'poly*':>8} {'PP*':>6} | detail (s)")
+    lines = [head, "-" * len(head)]
+    for row in rows:
+        n, gen = row["size"], row["generate"]
+        if "error" in gen:
+            lines.append(f"{n:>7} generate failed: {gen['error']}")
+            continue
+        lines.append(f"{n:>7} {'city':<8} {gen['generate_seconds']:>7.1f} {'':>7} "
+                     f"{gen['peak_mb']:>8.0f} {'':>6} {'':>8} {'':>8} {'':>6} {'':>6} | "
+                     f"{'':>8} {'':>8} {'':>8} {'':>6} | {gen['communities']} communities, "
+                     f"{gen['households']} households (generation, not counted)")
+        for tool in ("gridplan", "metis"):
+            if tool not in row:
+                continue
+            r = row[tool]
+            if "error" in r:
+                lines.append(f"{n:>7} {tool:<8} failed: {r['error']}")
+                continue
+            ys = r.get("yardstick", r)
+            if tool == "gridplan":
+                detail = " ".join(f"{k} {v:.1f}" for k, v in r["stage_seconds"].items())
+                grids = r["grids"]
+            else:
+                detail = (f"graph {r['graph_seconds']:.1f} part_graph "
+                          f"{r['partition_seconds']:.1f} (k={r['k']})")
+                grids = r["parts"]
+            lines.append(
+                f"{n:>7} {tool:<8} {r['wall_seconds']:>7.1f} {_num(r.get('cpu_seconds')):>7} "
+                f"{r['peak_mb']:>8.0f} {grids:>6} "
+                f"{_pct(r['share_in_band']):>8} {_pct(r['contiguous_share']):>8} "
+                f"{r['mean_polsby_popper']:>6.3f} {r['max_deviation']:>6.3f} | "
+                f"{_pct(ys.get('share_in_band')):>8} {_pct(ys.get('contiguous_share')):>8} "
+                f"{_pct(ys.get('polygon_share')):>8} "
+                f"{_num(ys.get('mean_polsby_popper'), '.3f'):>6} | {detail}"
+                + (f"; load {r['load_average'][0]:.1f}" if "load_average" in r else ""))
+    lines.append("")
+    lines.append("wall s / cpu s: gridplan = plan() end to end; metis = graph build + "
+                 "part_graph; stage seconds are wall clock; load = 1-minute load average. "
+                 "contig: gridplan = grids that are one Polygon; metis = parts connected in "
+                 "the unit graph.")
+    lines.append("* = one yardstick for both tools on the unit polygons: in band, connected in "
+                 "the unit graph, dissolved part is one Polygon, Polsby-Popper of the dissolve.")
+    return "\n".join(lines)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Command-line options."""
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--sizes", default="1000,10000,100000",
+                   help="comma-separated unit counts (default 1000,10000,100000)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the city and both tools")
+    p.add_argument("--tessellation", default="centroid",
+                   choices=("centroid", "auto", "footprint"),
+                   help="gridplan tessellation; the synthetic units are Voronoi cells, not "
+                        "building footprints, so 'centroid' (default) is the faithful choice")
+    p.add_argument("--skip-metis", action="store_true", help="do not run pymetis")
+    p.add_argument("--no-yardstick", action="store_true",
+                   help="skip measuring gridplan's grids on the unit polygons")
+    p.add_argument("--timeout", type=float, default=None, help="seconds per worker process")
+    p.add_argument("--progress", action="store_true", help="gridplan progress bar")
+    p.add_argument("--json", type=Path, help="write all figures to this JSON file")
+    p.add_argument("--note", default="", help="free text stored with the figures (e.g. the "
+                   "gridplan commit when benchmarking a copy outside git)")
+    p.add_argument("--worker", choices=("generate", "gridplan", "metis"), help=argparse.SUPPRESS)
+    p.add_argument("--data", type=Path, help=argparse.SUPPRESS)
+    p.add_argument("--result", type=Path, help=argparse.SUPPRESS)
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark (or, with ``--worker``, one worker of it)."""
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(name)s %(message)s", datefmt="%H:%M:%S")
+    sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
+    if args.worker:
+        return _run_worker_here(args, sizes[0])
+    log.info("benchmarking gridplan from %s", _gridplan_source())
+    rows = []
+    for n in sizes:
+        log.info("=== %d units ===", n)
+        rows.append(bench_size(n, args))
+        if args.json:  # write as we go, so a long run leaves its finished sizes
+            _write_json(args.json, rows, args)
+    print(format_table(rows))
+    return 0
+
+
+def _run_worker_here(args: argparse.Namespace, n: int) -> int:
+    """Body of a worker process: run it, write its figures (or its error) to ``--result``."""
+    try:
+        if args.worker == "generate":
+            out = work_generate(n, args.seed, args.data)
+        elif args.worker == "gridplan":
+            out = work_gridplan(n, args.seed, args.data, args.tessellation, args.progress,
+                                not args.no_yardstick)
+        else:
+            out = work_metis(n, args.seed, args.data)
+    except Exception as exc:  # report any failure of the tool under test, then fail
+        log.exception("[%d] %s worker failed", n, args.worker)
+        args.result.write_text(json.dumps({"error": f"{type(exc).__name__}: {exc}"[:300],
+                                           "peak_mb": round(peak_mb(), 1)}))
+        return 1
+    args.result.write_text(json.dumps(out))
+    return 0
+
+
+def _write_json(path: Path, rows: list[dict], args: argparse.Namespace) -> None:
+    meta = {"date": time.strftime("%Y-%m-%d %H:%M"), "machine": platform.platform(),
+            "cpus": _cpu_count(), "python": platform.python_version(), "seed": args.seed,
+            "tessellation": args.tessellation, "band": list(BAND), "note": args.note,
+            **_gridplan_source()}
+    path.write_text(json.dumps({"meta": meta, "results": rows}, indent=2))
+
+
+def _gridplan_source() -> dict:
+    """Where the benchmarked gridplan came from: its folder, git commit and local edits."""
+    import gridplan
+
+    folder = Path(gridplan.__file__).resolve().parent
+    out = {"gridplan_path": str(folder)}
+    try:
+        git = ["git", "-C", str(folder)]
+        out["gridplan_commit"] = subprocess.run(
+            [*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+            check=True).stdout.strip()
+        out["gridplan_modified"] = bool(subprocess.run(
+            [*git, "status", "--porcelain", "--", "."], capture_output=True, text=True,
+            check=True).stdout.strip())
+    except (OSError, subprocess.CalledProcessError):
+        out["gridplan_commit"] = None  # not a git checkout (e.g. a snapshot)
+    return out
+
+
+def _cpu_count() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
