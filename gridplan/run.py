@@ -245,7 +245,9 @@ def _homes(workers, crs, centres) -> dict:
 def _attach(plan_, loads, assignment) -> None:
     """Add ``workload_hours`` and ``workers`` to the plan's grids."""
     g = plan_.grids
-    g["workload_hours"] = g["grid_code"].map(loads.set_index("grid_code")["workload_hours"])
+    by_code = loads.set_index("grid_code")
+    for column in ("special_cases", "tour_m", "workload_hours"):
+        g[column] = g["grid_code"].map(by_code[column])
     g["workers"] = g["grid_code"].map(assignment.grids.set_index("grid_code")["worker_id"])
 
 

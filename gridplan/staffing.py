@@ -168,13 +168,14 @@ def _read_flow(flow, loads, workers, grid_xy, homes) -> Assignment:
         grid_rows.append({"grid_code": row.grid_code, "worker_id": w,
                           "travel_m": round(travel, 1)})
     grids = pd.DataFrame(grid_rows).merge(loads, on="grid_code")
+    sums = {c: (c, "sum") for c in ("households", "special_cases", "tour_m", "travel_m")
+            if c in grids.columns}
     per = grids.groupby("worker_id").agg(grids=("grid_code", "size"),
                                          grid_codes=("grid_code", lambda s: " ".join(s)),
-                                         households=("households", "sum"),
-                                         hours=("workload_hours", "sum"))
+                                         **sums, hours=("workload_hours", "sum"))
     w = workers.set_index("worker_id")
     table = w[["name", "community_id", "capacity_hours"]].join(per, how="left")
-    table = table.fillna({"grids": 0, "households": 0, "hours": 0.0, "grid_codes": ""})
+    table = table.fillna({"grids": 0, "hours": 0.0, "grid_codes": "", **dict.fromkeys(sums, 0)})
     table = table.reset_index().rename(columns={"index": "worker_id"})
     open_grids = grids[grids["worker_id"] == UNASSIGNED].groupby("community_id").size()
     return Assignment(grids=grids[["grid_code", "worker_id", "travel_m"]], workers=table,
