@@ -15,6 +15,7 @@ COMPOUND_PENALTY = 6.0  # edge cost factor for crossing a compound (小区) boun
 MAX_SAMPLES = 24  # boundary samples per footprint in footprint tessellation
 GRID_SIZE = 0.01  # metres: precision of overlay operations (robust snap-rounding)
 SNAP = 0.05  # metres: points closer than this are one tessellation seed
+MIN_SHARED_EDGE = 0.05  # metres: cells meeting along less are not neighbours
 TILING_SHARE = 0.6  # polygon units covering more of a community than this tile it
 
 
@@ -276,18 +277,32 @@ def _shared_edge_pairs(raw: np.ndarray) -> np.ndarray:
         return np.empty((0, 2), dtype=np.int64)
     coords, cell = shapely.get_coordinates(raw, return_index=True)
     _, vid = np.unique(np.round(coords, 6), axis=0, return_inverse=True)
-    vc = np.unique(np.column_stack([vid.ravel(), cell]), axis=0)  # (vertex, cell), sorted
-    pairs = []
+    vid = vid.ravel()
+    first = np.zeros(vid.max() + 1, dtype=np.int64)
+    first[vid[::-1]] = np.arange(len(vid))[::-1]
+    vxy = coords[first]  # one coordinate per vertex id
+    vc = np.unique(np.column_stack([vid, cell]), axis=0)  # (vertex, cell), sorted
+    pairs, verts = [], []
     for d in range(1, 8):  # a Voronoi vertex is shared by 3 cells, rarely more
         same = vc[d:, 0] == vc[:-d, 0]
         if not same.any():
             break
         pairs.append(np.column_stack([vc[:-d, 1][same], vc[d:, 1][same]]))
+        verts.append(vc[d:, 0][same])
     if not pairs:
         return np.empty((0, 2), dtype=np.int64)
     p = np.sort(np.vstack(pairs), axis=1)
-    uniq, counts = np.unique(p, axis=0, return_counts=True)
-    return uniq[counts >= 2].astype(np.int64)
+    v = np.concatenate(verts)
+    order = np.lexsort((v, p[:, 1], p[:, 0]))
+    p, v = p[order], v[order]
+    new = np.ones(len(p), dtype=bool)
+    new[1:] = np.any(p[1:] != p[:-1], axis=1)
+    start = np.flatnonzero(new)
+    counts = np.diff(np.append(start, len(p)))
+    two = start[counts >= 2]
+    # the shared edge runs between the pair's shared vertices: drop mere pinches
+    length = np.hypot(*(vxy[v[two + 1]] - vxy[v[two]]).T)
+    return p[two[length >= MIN_SHARED_EDGE]].astype(np.int64)
 
 
 def block_polygons(community, barriers) -> np.ndarray:

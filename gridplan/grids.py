@@ -43,8 +43,13 @@ def grid_polygons(cells: np.ndarray, cell_unit: np.ndarray, unit_labels: np.ndar
 
 
 def _tidy(geom):
-    """Snap to the 1 cm grid and drop holes under 1 m² (overlay slivers between cells)."""
-    geom = _polygonal(shapely.set_precision(geom, GRID_SIZE))
+    """Snap to the 1 cm grid and drop holes under 1 m² (overlay slivers between cells).
+
+    Snapping is skipped where it would cut a thin neck and split the grid.
+    """
+    snapped = _polygonal(shapely.set_precision(geom, GRID_SIZE))
+    if shapely.get_num_geometries(snapped) <= shapely.get_num_geometries(geom):
+        geom = snapped
     polys = [shapely.Polygon(p.exterior, [r for r in p.interiors
                                           if shapely.Polygon(r).area >= MIN_HOLE])
              for p in shapely.get_parts(geom)]
