@@ -148,6 +148,8 @@ def demo_cmd(out_dir: str, data_dir: str | None, **kw) -> None:
               help="Staffing norm: workers per 10,000 residents.")
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
               help="Output folder (may be the plan folder).")
+@click.option("--map/--no-map", "with_map", default=True, show_default=True,
+              help="Also write map.html with workloads and workers.")
 @click.option("-v", "--verbose", count=True, help="More log output (-v, -vv).")
 @click.option("--quiet", is_flag=True, help="No summary.")
 def staff_cmd(verbose: int, **kw) -> None:

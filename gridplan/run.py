@@ -99,7 +99,8 @@ def run_demo(out_dir: Path, data_dir: str | None = None, **kw) -> Plan:
     result = run_plan(**args)
     if files["workers"].exists():
         run_staff(plan_dir=str(out_dir), workers_path=str(files["workers"]), out_dir=str(out_dir),
-                  special_path=args["special_path"], quiet=kw.get("quiet", False))
+                  special_path=args["special_path"], quiet=kw.get("quiet", False),
+                  with_map=True)
     return result
 
 
@@ -174,7 +175,7 @@ def summary_text(result: Plan, out_dir: Path) -> str:
 
 def run_staff(plan_dir: str, workers_path: str, out_dir: str, special_path: str | None = None,
               osm_path: str | None = None, per_10k: float = 18.0, quiet: bool = False,
-              workload: WorkloadParams | None = None) -> dict:
+              workload: WorkloadParams | None = None, with_map: bool = False) -> dict:
     """``gridplan staff``: loads per grid, staffing per community, workers assigned."""
     from gridplan.export import read_plan
     from gridplan.staffing import (
@@ -224,6 +225,10 @@ def run_staff(plan_dir: str, workers_path: str, out_dir: str, special_path: str 
     }
     extra = {"workers.csv": lambda p: assignment.workers.to_csv(p, index=False),
              "staffing.csv": lambda p: staffing.to_csv(p, index=False)}
+    if with_map:
+        from maps.coverage import save_plan_map
+
+        extra["map.html"] = lambda p: save_plan_map(plan_, p)
     write_plan(plan_, Path(out_dir), extra=extra)
     if not quiet:
         click.echo(staff_summary(plan_.report, staffing, Path(out_dir)))

@@ -16,7 +16,8 @@ LABELS = {
     "zh": {"grid": "网格编码", "community": "社区", "households": "户数", "status": "状态",
            "reason": "说明", "grids": "网格", "communities": "社区边界",
            "legend": "户数偏离目标", "ok": "达标", "below_band": "偏少", "above_band": "偏多",
-           "empty": "无住户", "title": "网格规划"},
+           "empty": "无住户", "title": "网格规划", "workload_hours": "月工作量(小时)",
+           "workers": "网格员"},
     "en": {"grid": "Grid code", "community": "Community", "households": "Households",
            "status": "Status", "reason": "Reason", "grids": "Grids",
            "communities": "Communities", "legend": "Households vs target", "ok": "in band",
@@ -43,8 +44,9 @@ def deviation_colour(households: float, target: float) -> str:
 def plan_map(plan, lang: str = "zh") -> folium.Map:
     """A folium map of a plan: grids by deviation, community outlines, legend, layers."""
     t = {**LABELS["en"], **LABELS.get(lang, {})}
+    optional = [c for c in ("workload_hours", "workers") if c in plan.grids.columns]
     grids = to_rfc7946(plan.grids[["grid_code", "community_id", "households", "status",
-                                   "reason", "geometry"]])
+                                   "reason", *optional, "geometry"]])
     grids["status_label"] = grids["status"].map(lambda s: f"{t.get(s, s)} / {s}")
     grids["fill"] = [deviation_colour(h, plan.params.target) for h in grids["households"]]
     comm = to_rfc7946(plan.communities[["community_id", "geometry"]])
@@ -57,8 +59,10 @@ def plan_map(plan, lang: str = "zh") -> folium.Map:
         style_function=lambda f: {"fillColor": f["properties"]["fill"], "color": "#333",
                                   "weight": 1, "fillOpacity": 0.6},
         tooltip=folium.GeoJsonTooltip(
-            fields=["grid_code", "community_id", "households", "status_label", "reason"],
-            aliases=[t["grid"], t["community"], t["households"], t["status"], t["reason"]]),
+            fields=["grid_code", "community_id", "households", *optional, "status_label",
+                    "reason"],
+            aliases=[t["grid"], t["community"], t["households"], *(t[c] for c in optional),
+                     t["status"], t["reason"]]),
     ).add_to(m)
     folium.GeoJson(comm, name=f"{t['communities']} / Communities",
                    style_function=lambda f: {"fill": False, "color": "#000", "weight": 3}
