@@ -315,10 +315,29 @@ def block_polygons(community, barriers) -> np.ndarray:
         return whole
     noded = shapely.union_all([community.boundary, lines], grid_size=GRID_SIZE)
     faces = np.asarray(shapely.get_parts(shapely.polygonize(shapely.get_parts(noded))))
-    faces = faces[shapely.area(faces) > 1.0]
     inside = shapely.within(shapely.point_on_surface(faces), community)
-    faces = faces[inside]
+    faces = _merge_slivers(faces[inside])
     return faces if len(faces) > 1 else whole
+
+
+def _merge_slivers(faces: np.ndarray, min_area: float = 1.0) -> np.ndarray:
+    """Join faces under ``min_area`` (slivers where lines nearly meet) to the neighbouring
+    face sharing the longest boundary, so that blocks still cover the community."""
+    small = shapely.area(faces) < min_area
+    if not small.any() or small.all():
+        return faces
+    big = list(faces[~small])
+    for sliver in faces[small]:
+        shared = [shapely.length(shapely.intersection(sliver.boundary, b.boundary))
+                  for b in big]
+        i = int(np.argmax(shared)) if max(shared) > 0 else int(np.argmin(
+            [sliver.distance(b) for b in big]))
+        merged = shapely.union(big[i], sliver)
+        if merged.geom_type not in ("Polygon", "MultiPolygon"):
+            merged = shapely.union_all([p for p in shapely.get_parts(merged)
+                                        if p.geom_type in ("Polygon", "MultiPolygon")])
+        big[i] = merged
+    return np.asarray(big, dtype=object)
 
 
 def _locate(blocks: np.ndarray, xy: np.ndarray) -> np.ndarray:

@@ -62,13 +62,19 @@ def _union(parts: np.ndarray):
     """Union of polygon cells, polygonal parts only."""
     if len(parts) == 0:
         return shapely.Polygon()
-    try:
-        merged = shapely.coverage_union_all(parts)
-        exact = merged.is_valid and merged.geom_type == "Polygon"
-    except shapely.errors.GEOSException:
-        exact = False
-    if not exact:  # cells clipped along a boundary may not form an exact coverage
-        merged = shapely.union_all(parts, grid_size=GRID_SIZE)
+    merged = None
+    for union in (shapely.coverage_union_all, shapely.union_all):
+        try:
+            merged = union(parts)
+        except shapely.errors.GEOSException:
+            continue
+        if merged.is_valid and merged.geom_type == "Polygon":
+            return merged
+    # cells clipped along a boundary may not form an exact coverage: snap-round them
+    snapped = shapely.union_all(parts, grid_size=GRID_SIZE)
+    if merged is None or not merged.is_valid or (
+            shapely.get_num_geometries(snapped) <= shapely.get_num_geometries(merged)):
+        merged = snapped
     return _polygonal(merged)
 
 

@@ -69,7 +69,7 @@ def test_layers_have_the_documented_columns(layers: dict[str, gpd.GeoDataFrame])
 
 def test_written_files_match_committed_files(written: dict[str, Path]) -> None:
     assert sorted(written) == sorted([*LAYERS, "special", "workers"])
-    for name, path in written.items():
+    for path in written.values():
         committed = DEMO_DIR / path.name
         assert committed.exists(), f"{committed} missing: run python -m gridplan.demo"
         assert path.read_bytes() == committed.read_bytes(), (
