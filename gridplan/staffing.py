@@ -183,11 +183,11 @@ def _read_flow(flow, loads, workers, grid_xy, homes) -> Assignment:
 
 
 def inequality(values) -> dict:
-    """Coefficient of variation and max/min ratio of a set of loads."""
+    """Coefficient of variation and max/min ratio of a set of loads (``None`` if min is 0)."""
     v = np.asarray(values, dtype=float)
     v = v[np.isfinite(v)]
     if len(v) == 0 or v.mean() == 0:
         return {"cv": 0.0, "max_min": 1.0, "n": int(len(v))}
     return {"cv": round(float(v.std() / v.mean()), 4),
-            "max_min": round(float(v.max() / v.min()), 3) if v.min() > 0 else float("inf"),
+            "max_min": round(float(v.max() / v.min()), 3) if v.min() > 0 else None,
             "n": int(len(v))}
