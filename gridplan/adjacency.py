@@ -67,9 +67,14 @@ class CommunityGraph:
             return np.zeros(0)
         a, b = self.edges[:, 0], self.edges[:, 1]
         dist = np.hypot(*(self.xy[a] - self.xy[b]).T) + 1.0
-        cross = self.block[a] != self.block[b]
+        kind = self.edge_kind()
+        return dist * (1 + BARRIER_PENALTY * (kind == 2)) * (1 + COMPOUND_PENALTY * (kind == 1))
+
+    def edge_kind(self) -> np.ndarray:
+        """Per edge: 2 across a barrier, 1 across a compound wall only, 0 otherwise."""
+        a, b = self.edges[:, 0], self.edges[:, 1]
         wall = self.compound[a] != self.compound[b]
-        return dist * (1 + BARRIER_PENALTY * cross) * (1 + COMPOUND_PENALTY * wall)
+        return np.where(self.crossing_edges(), 2, np.where(wall, 1, 0))
 
     def crossing_edges(self) -> np.ndarray:
         """Whether each edge crosses a barrier."""

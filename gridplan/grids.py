@@ -7,9 +7,10 @@ import logging
 import numpy as np
 import shapely
 
+from gridplan.adjacency import GRID_SIZE
+
 log = logging.getLogger(__name__)
 
-GRID_SIZE = 0.01  # metres, as in gridplan.adjacency
 MIN_HOLE = 1.0  # m²: holes smaller than this are overlay slivers, not real holes
 
 

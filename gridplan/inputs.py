@@ -8,7 +8,7 @@ import shapely
 
 from gridplan.codes import check_community_code
 from gridplan.errors import InputError
-from gridplan.layers import InputNotes, check_ids, check_layer, source_of
+from gridplan.layers import InputNotes, check_ids, check_layer, require_field, source_of
 
 
 def prepare_communities(gdf: gpd.GeoDataFrame, *, id_field: str = "id",
@@ -23,7 +23,7 @@ def prepare_communities(gdf: gpd.GeoDataFrame, *, id_field: str = "id",
     gdf = check_layer(gdf, what="communities", notes=notes, polygons_only=True)
     ids = check_ids(gdf, id_field, what="communities", option="--community-id")
     if code_field is not None and code_field not in gdf.columns:
-        check_ids(gdf, code_field, what="communities", option="--community-code")
+        require_field(gdf, code_field, what="communities", option="--community-code")
     src = source_of(gdf, "communities")
     codes = [check_community_code(gdf[code_field].iloc[i] if code_field else None, ids.iloc[i],
                                   scheme, source=src, field=code_field or "--community-code")

@@ -69,7 +69,7 @@ def choose_k(households: float, target: float, lo: float, hi: float) -> int:
     return min((lo_k, lo_k + 1), key=lambda k: abs(households / k - target))
 
 
-def contract(labels_of_unit: np.ndarray, n_units: int, edges: np.ndarray, costs: np.ndarray,
+def contract(labels_of_unit: np.ndarray, edges: np.ndarray, costs: np.ndarray,
              soft: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Contract units into atoms (compounds kept whole): atom id per unit and atom edges."""
     _, atom = np.unique(labels_of_unit, return_inverse=True)
@@ -91,7 +91,6 @@ class Bisector:
     def __init__(self, n: int, pairs: np.ndarray, costs: np.ndarray, zone: np.ndarray,
                  weights: np.ndarray, stats: np.ndarray, band: tuple[float, float],
                  rng: np.random.Generator, attempts: int) -> None:
-        self.n = n
         i, j = pairs[:, 0], pairs[:, 1]
         self.cost = coo_matrix((costs, (i, j)), shape=(n, n)).tocsr()
         sym = (self.cost + self.cost.T).tocsr()
@@ -105,7 +104,6 @@ class Bisector:
         self.lo, self.hi = band
         self.rng = rng
         self.attempts = attempts
-        self.failed: list[np.ndarray] = []
 
     def split(self, nodes: np.ndarray, k: int) -> list[np.ndarray]:
         """Split connected ``nodes`` into ``k`` connected parts."""
@@ -138,9 +136,7 @@ class Bisector:
                 best = ((viol, score), order, parent, int(v), bool(gets_k1))
             if viol == 0:
                 break
-        (violation, _), order, parent, v, subtree_gets_k1 = best
-        if violation > 0:
-            self.failed.append(nodes)
+        _, order, parent, v, subtree_gets_k1 = best
         inside = kernels.subtree_mask(order, parent, v)
         a, b = nodes[inside], nodes[~inside]
         return (a, b, k1, k2) if subtree_gets_k1 else (a, b, k2, k1)
@@ -202,7 +198,7 @@ def partition_graph(n_units: int, edges: np.ndarray, costs: np.ndarray, kind: np
     PartitionResult
         ``labels[i]`` is the grid (0..k-1) of unit ``i``.
     """
-    atom, pairs, acost, akind = contract(atom_labels, n_units, edges, costs, kind)
+    atom, pairs, acost, akind = contract(atom_labels, edges, costs, kind)
     n_atoms = int(atom.max()) + 1 if n_units else 0
     weights = np.bincount(atom, weights=households, minlength=n_atoms)
     stats = np.column_stack([

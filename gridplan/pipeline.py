@@ -167,7 +167,8 @@ def derive_communities(units: gpd.GeoDataFrame, compounds, barrier_lines, study_
     The same engine one level up: the study area is one region, split into
     contiguous parts along barriers with a looser tolerance.
     """
-    area = shapely.convex_hull(shapely.union_all(units.geometry.values)).buffer(50.0)
+    area = shapely.convex_hull(shapely.multipoints(
+        shapely.get_coordinates(units.geometry.values))).buffer(50.0)
     if study_area is not None:
         area = shapely.union(area, gpd.GeoSeries([study_area], crs=4326).to_crs(crs).iloc[0])
     sub = units.copy()

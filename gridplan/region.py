@@ -76,13 +76,11 @@ def plan_region(geometry, units: gpd.GeoDataFrame, barrier_lines, params: PlanPa
                                       barriers=barrier_lines, compound=compound,
                                       mode=params.tessellation)
     with timer.stage("partition"):
-        wall = graph.compound[graph.edges[:, 0]] != graph.compound[graph.edges[:, 1]]
-        kind = np.where(graph.crossing_edges(), 2, np.where(wall, 1, 0))
         atoms = atom_labels(units.get("compound_id", pd.Series([None] * len(units))),
                             graph.households[:len(units)], band[1], graph.seed[:len(units)])
-        fillers = graph.n - len(units)
+        fillers = graph.n - graph.n_units
         atoms = np.concatenate([atoms, atoms.max(initial=-1) + 1 + np.arange(fillers)])
-        part = partition_graph(graph.n, graph.edges, graph.edge_costs(), kind,
+        part = partition_graph(graph.n, graph.edges, graph.edge_costs(), graph.edge_kind(),
                                graph.households, graph.xy, atoms, target=target, band=band,
                                seed=params.seed, attempts=params.attempts,
                                zones=graph.block * (graph.compound.max(initial=0) + 2)

@@ -46,9 +46,10 @@ def grid_loads(plan, special: pd.DataFrame | None = None, params: WorkloadParams
     df = pd.DataFrame({"grid_code": units["grid_code"].values, "v": visits, "c": cases,
                        "x": pts[:, 0], "y": pts[:, 1], "h": units["households"].values,
                        "b": units["building_id"].astype(str).values})
+    by_grid = dict(tuple(df.groupby("grid_code", sort=False)))
     rows = []
     for g in plan.grids.itertuples(index=False):
-        mine = df[df["grid_code"] == g.grid_code]
+        mine = by_grid.get(g.grid_code, df.iloc[0:0])
         stops = mine[mine["h"] > 0].drop_duplicates("b")[["x", "y"]].to_numpy()
         tour, on_net = tour_length(stops, centres[g.community_id], street=street,
                                    detour=params.detour_factor)

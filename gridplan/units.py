@@ -12,7 +12,7 @@ import shapely
 from shapely.affinity import rotate
 
 from gridplan.errors import InputError
-from gridplan.layers import InputNotes, check_counts, check_ids, source_of
+from gridplan.layers import InputNotes, check_counts, check_ids, require_field, source_of
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +39,10 @@ def prepare_units(population: gpd.GeoDataFrame, *, unit_id: str = "unit_id",
         raise InputError("household size must be positive", field="--household-size",
                          fix="pass e.g. 2.6")
     what = "population"
-    id_field = unit_id if unit_id in population.columns else _fallback_id(population, unit_id)
+    if unit_id not in population.columns:
+        population = population.copy()
+        unit_id = _fallback_id(population, unit_id)
+    id_field = unit_id
     ids = check_ids(population, id_field, what=what, option="--unit-id")
     hh_field = households or ("households" if population_field is None else None)
     if hh_field is not None:
@@ -68,13 +71,16 @@ def prepare_units(population: gpd.GeoDataFrame, *, unit_id: str = "unit_id",
 
 
 def _fallback_id(gdf: gpd.GeoDataFrame, wanted: str) -> str:
-    """Use ``wanted`` if present, else a common id column, else make ids from the row order."""
+    """A common id column when ``unit_id`` is absent, else ids from the row order.
+
+    Adds the ``unit_id`` column to ``gdf`` (a copy made by the caller) in the last case.
+    """
     for name in ("unit_id", "id", "osm_id", "GEOID10", "GEOID20", "GEOID"):
         if name in gdf.columns:
             log.info("population id field %r not found; using %r", wanted, name)
             return name
     if wanted != "unit_id":
-        check_ids(gdf, wanted, what="population", option="--unit-id")  # raises: missing field
+        require_field(gdf, wanted, what="population", option="--unit-id")
     gdf["unit_id"] = [f"u{i}" for i in range(len(gdf))]
     return "unit_id"
 
@@ -91,14 +97,8 @@ def assign_communities(units: gpd.GeoDataFrame, communities: gpd.GeoDataFrame,
     A point on a shared boundary goes to the first community listed. Units outside
     every community are dropped from planning and reported in ``notes``.
     """
-    pts = gpd.GeoDataFrame(geometry=representative_points(units.geometry), crs=units.crs,
-                           index=units.index)
-    joined = gpd.sjoin(pts, communities[["community_id", "geometry"]], how="left",
-                       predicate="intersects")
-    joined = joined.sort_values("index_right", kind="stable")
-    joined = joined[~joined.index.duplicated(keep="first")]
     units = units.copy()
-    units["community_id"] = joined["community_id"].reindex(units.index)
+    units["community_id"] = tag_by_polygons(units, communities, "community_id", "community_id")
     outside = units["community_id"].isna()
     if outside.any():
         notes.units_outside = units.loc[outside, "unit_id"].astype(str).tolist()

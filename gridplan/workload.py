@@ -58,8 +58,7 @@ class WorkloadParams:
         if category not in self.rates:
             raise InputError(f"unknown special-population category {category!r}",
                              field="category",
-                             fix=f"use one of {', '.join(sorted(self.rates))} or give its "
-                                 "rate with --rate CATEGORY=VISITS_PER_MONTH")
+                             fix=f"use one of {', '.join(sorted(self.rates))}")
         return self.rates[category]
 
 
