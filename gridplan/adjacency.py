@@ -142,9 +142,9 @@ def _tessellate_blocks(pts: np.ndarray, owner: np.ndarray, pt_block: np.ndarray,
         idx = np.flatnonzero(pt_block == b)
         if len(idx) == 0:
             continue
-        c, raw = _voronoi_cells(pts[idx], poly)
+        c, raw, clipped = _voronoi_cells(pts[idx], poly)
         cells[idx] = c
-        edges.append(_cell_edges(pts[idx], owner[idx], raw, poly))
+        edges.append(_cell_edges(owner[idx], raw, clipped, poly))
     if len(blocks) > 1:
         edges.append(_cross_block_edges(cells, owner, pt_block))
     edges = [e for e in edges if len(e)]
@@ -225,8 +225,9 @@ def _outline_samples(geom) -> np.ndarray:
     return coords
 
 
-def _voronoi_cells(pts: np.ndarray, community) -> tuple[np.ndarray, np.ndarray]:
-    """Voronoi cells of ``pts`` clipped to the community, and the unclipped cells."""
+def _voronoi_cells(pts: np.ndarray, community) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Voronoi cells of ``pts`` clipped to the community, the unclipped cells, and which
+    cells needed clipping."""
     if len(pts) == 1:
         raw = np.array([shapely.envelope(community).buffer(1.0)])
     else:
@@ -241,7 +242,7 @@ def _voronoi_cells(pts: np.ndarray, community) -> tuple[np.ndarray, np.ndarray]:
     inside = shapely.within(raw, community)
     cells = raw.copy()
     cells[~inside] = [_clip(cell, community) for cell in raw[~inside]]
-    return cells, raw
+    return cells, raw, ~inside
 
 
 def _clip(cell, community):
@@ -252,12 +253,12 @@ def _clip(cell, community):
         return shapely.intersection(cell, community, grid_size=GRID_SIZE)
 
 
-def _cell_edges(pts: np.ndarray, owner: np.ndarray, raw: np.ndarray, community) -> np.ndarray:
+def _cell_edges(owner: np.ndarray, raw: np.ndarray, clipped: np.ndarray,
+                community) -> np.ndarray:
     """Pairs of units whose cells share a boundary inside the community."""
     pairs = _shared_edge_pairs(raw)
     if len(pairs) == 0:
         return np.empty((0, 2), dtype=np.int64)
-    clipped = ~shapely.within(raw, community)
     check = clipped[pairs[:, 0]] & clipped[pairs[:, 1]]
     if check.any():
         a, b = raw[pairs[check, 0]], raw[pairs[check, 1]]
