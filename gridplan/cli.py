@@ -176,5 +176,9 @@ def params_from(kw: dict, barrier_highways: str | None = None) -> PlanParams:
                       balance=kw.get("balance", "households"), **extra)
 
 
+from maps.cli import map_cmd  # noqa: E402
+
+main.add_command(map_cmd)
+
 if __name__ == "__main__":
     main()
