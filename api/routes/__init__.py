@@ -1,0 +1,1 @@
+"""Routers of the web API, one module per topic."""
