@@ -1,27 +1,23 @@
 """Coverage maps: layers, labels, offline HTML, GCJ-02 overlays, the ``gridplan map`` command."""
+# ruff: noqa: F811  (pytest fixtures imported from map_fixtures)
 
 from __future__ import annotations
 
 import copy
 import re
-from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
 import pytest
 import shapely
-from conftest import assert_plan_rules, run_cli
+from conftest import run_cli
+from map_fixtures import DEMO, demo, demo_dir  # noqa: F401
 
-from gridplan.export import read_plan
-from gridplan.inputs import prepare_communities
-from gridplan.layers import read_vector
-from gridplan.units import prepare_units
 from maps.assets import libraries_installed
 from maps.coverage import MapOptions, deviation_colour, render_html, save_plan_map
 from maps.gcj02 import wgs84_to_gcj02
 from maps.layers import light_geojson, service_points, uncovered_units, walking_bands
 
-DEMO = Path(__file__).resolve().parents[1] / "data" / "boundaries"
 needs_libs = pytest.mark.skipif(not libraries_installed(),
                                 reason="maps/node_modules missing: run `npm ci --prefix maps`")
 EXTERNAL = re.compile(r"<(?:script|link|img|iframe)\b[^>]*?(?:src|href)\s*=\s*[\"']?(https?:)?//",
@@ -31,28 +27,6 @@ EXTERNAL = re.compile(r"<(?:script|link|img|iframe)\b[^>]*?(?:src|href)\s*=\s*[\
 def unescape(text: str) -> str:
     """Page text with the JSON ``\\uXXXX`` escapes folium writes turned back into characters."""
     return re.sub(r"\\u([0-9a-fA-F]{4})", lambda m: chr(int(m.group(1), 16)), text)
-
-
-@pytest.fixture(scope="module")
-def demo_dir(tmp_path_factory) -> Path:
-    from gridplan.run import run_demo
-
-    out = tmp_path_factory.mktemp("demo")
-    run_demo(out_dir=out, quiet=True, target=300, tolerance=0.15, seed=0,
-             stairwell_households=100, code_scheme="nbs12+3", tessellation="auto",
-             balance="households", verbose=0)
-    return out
-
-
-@pytest.fixture(scope="module")
-def demo(demo_dir):
-    plan = read_plan(demo_dir)
-    units = prepare_units(read_vector(DEMO / "buildings.geojson", what="population"),
-                          unit_id="unit_id", households="households")
-    comms = prepare_communities(read_vector(DEMO / "communities.geojson", what="communities"),
-                                id_field="id", code_field="code")
-    assert_plan_rules(plan, units, comms)
-    return plan
 
 
 def test_deviation_colour_bins():
