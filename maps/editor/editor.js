@@ -20,7 +20,8 @@
       stale: "方案已被他人修改,已重新加载", refused: "操作被拒绝", fix: "解决办法",
       hint: "点击格子移入当前网格;右键格子选为当前网格", merged: "已合并",
       nothing_selected: "没有选中格子", grids_count: "网格数", total_households: "总户数",
-      hours: "小时", workers: "网格员", current: "当前"
+      hours: "小时", workers: "网格员", current: "当前",
+      zoom_in: "放大地图以显示并移动格子"
     },
     en: {
       title: "Grid editor", move: "Click to move", box: "Box", lasso: "Lasso",
@@ -40,7 +41,8 @@
       stale: "The plan was changed elsewhere; reloaded", refused: "Refused", fix: "Fix",
       hint: "Click a cell to move it into the active grid; right-click picks the active grid",
       merged: "merged", nothing_selected: "No cells selected", grids_count: "Grids",
-      total_households: "Households", hours: "h", workers: "Workers", current: "current"
+      total_households: "Households", hours: "h", workers: "Workers", current: "current",
+      zoom_in: "Zoom in to see and move cells"
     }
   };
   var TILES = {
@@ -59,6 +61,7 @@
     mode: "move", gcj: false, busy: false, diffCells: {}, versions: []
   };
   var map, renderer, cellLayer, gridLayer, labelLayer, baseLayer;
+  var timing = {};  // milliseconds of the last load and edit, read by bench/editor_bench.py
 
   function t(key) { return (T[S.lang] && T[S.lang][key]) || T.en[key] || key; }
   function $(id) { return document.getElementById(id); }
@@ -96,12 +99,14 @@
 
   function post(path, payload) {
     setBusy(true, t("saving"));
+    var t0 = performance.now();
     return track(fetch(apiUrl(path), {
       method: "POST", headers: headers(true), body: JSON.stringify(payload || {})
     }).then(function (r) {
       return r.json().catch(function () { return {}; }).then(function (j) { return { r: r, j: j }; });
     })).then(function (rj) {
       var r = rj.r, j = rj.j;
+      timing.request_ms = performance.now() - t0;
       setBusy(false);
       if (r.ok) { S.etag = j.etag || r.headers.get("ETag") || S.etag; return j; }
       handleError(r.status, j);
@@ -176,6 +181,7 @@
     map.pm.setGlobalOptions({ snappable: false });
     map.pm.setLang(S.lang === "zh" ? "zh" : "en");
     map.on("pm:create", onDrawn);
+    map.on("zoomend", syncCells);
     map.attributionControl.setPrefix("");
     setBaseMap();
   }
@@ -215,15 +221,33 @@
 
   function gridStyle(f) {
     var p = f.properties;
+    var filled = !!gridLayer && !S.cellsShown;
     return {
-      renderer: renderer, fill: false, weight: p.grid_code === S.active ? 4 : 2,
+      renderer: renderer, fill: filled, fillColor: gridColour(p.grid_code || ""),
+      fillOpacity: p.grid_code === S.active ? 0.75 : 0.45, weight: p.grid_code === S.active ? 4 : 2,
       color: p.contiguous === false ? "#d00" : (p.locked ? "#555" : "#1a1a1a"),
       dashArray: p.locked ? "6 4" : null
     };
   }
 
+  // Large plans draw their cells only from CELL_ZOOM on (grids are filled and clickable below
+  // it), so the editor is interactive quickly; small plans always show their cells.
+  var CELL_LIMIT = 3000, CELL_ZOOM = 16;
+
+  function cellsVisible() { return !S.lazy || map.getZoom() >= CELL_ZOOM; }
+
   function drawAll(fit) {
     [cellLayer, gridLayer, labelLayer].forEach(function (l) { if (l) map.removeLayer(l); });
+    cellLayer = null;
+    S.lazy = Object.keys(S.cells).length > CELL_LIMIT;
+    gridLayer = L.geoJSON(null, { style: gridStyle, pmIgnore: true });
+    S.order.forEach(function (code) { addGridShape(code); });
+    gridLayer.addTo(map);
+    if (fit && gridLayer.getLayers().length) map.fitBounds(gridLayer.getBounds());
+    syncCells();
+  }
+
+  function buildCells() {
     cellLayer = L.geoJSON(null, {
       style: cellStyle, pmIgnore: true,
       onEachFeature: function (f, layer) {
@@ -236,10 +260,26 @@
       var c = S.cells[id];
       cellLayer.addData({ type: "Feature", properties: c.f.properties, geometry: display(c.f.geometry) });
     });
-    gridLayer = L.geoJSON(null, { style: gridStyle, interactive: false, pmIgnore: true });
-    S.order.forEach(function (code) { addGridShape(code); });
-    cellLayer.addTo(map); gridLayer.addTo(map);
-    if (fit && gridLayer.getLayers().length) map.fitBounds(gridLayer.getBounds());
+    return cellLayer;
+  }
+
+  function ensureCells() { return cellLayer || buildCells(); }
+
+  // show or hide the cells for the current zoom; grids take the clicks while cells are hidden
+  function syncCells() {
+    if (!gridLayer) return;
+    var vis = cellsVisible();
+    if (vis) {
+      ensureCells();
+      if (!map.hasLayer(cellLayer)) { cellLayer.addTo(map); gridLayer.eachLayer(function (l) { l.bringToFront(); }); }
+    } else if (cellLayer && map.hasLayer(cellLayer)) {
+      map.removeLayer(cellLayer);
+    }
+    if (vis !== S.cellsShown) {
+      S.cellsShown = vis;
+      body.dataset.cells = vis ? "1" : "0";
+      gridLayer.eachLayer(function (l) { l.options.interactive = !vis; l.setStyle(gridStyle(l.feature)); });
+    }
   }
 
   function addGridShape(code) {
@@ -247,8 +287,11 @@
     if (!g || !g.geometry) return;
     if (g.layer) gridLayer.removeLayer(g.layer);
     var tmp = L.geoJSON({ type: "Feature", properties: g.properties, geometry: display(g.geometry) },
-                        { style: gridStyle, interactive: false, pmIgnore: true });
+                        { style: gridStyle, pmIgnore: true });
     g.layer = tmp.getLayers()[0];
+    g.layer.options.interactive = !S.cellsShown;
+    g.layer.on("click", function (e) { L.DomEvent.stop(e); onGridClick(code, e); });
+    g.layer.on("contextmenu", function (e) { L.DomEvent.stop(e); setActive(code); });
     gridLayer.addLayer(g.layer);
   }
 
@@ -262,13 +305,17 @@
   // ---- loading -----------------------------------------------------------------------------
   function loadAll() {
     setBusy(true, t("loading"));
+    var t0 = performance.now();
     return Promise.all([getJSON(""), getJSON("/grids"), getJSON("/cells")]).then(function (rs) {
+      var t1 = performance.now();
+      timing.fetch_ms = t1 - t0;
       S.info = rs[0].body; S.etag = rs[0].etag || rs[0].body.etag; S.version = rs[0].body.version;
       setGrids(rs[1].body.features);
       setCells(rs[2].body.features);
       drawAll(!S.loadedOnce);
       S.loadedOnce = true;
       renderInfo(); renderTable(); updateButtons(); setExportLinks();
+      timing.draw_ms = performance.now() - t1;
       setBusy(false);
       loadVersions();
     }).catch(function (e) { setBusy(false); message("error", esc(String(e))); throw e; });
@@ -290,7 +337,9 @@
 
   function reloadCells() {
     return getJSON("/cells").then(function (r) {
-      setCells(r.body.features); drawAll(false); renderTable();
+      setCells(r.body.features);
+      if (cellLayer) { map.removeLayer(cellLayer); cellLayer = null; }
+      syncCells();
     });
   }
 
@@ -302,6 +351,7 @@
 
   // ---- edits -------------------------------------------------------------------------------
   function applyEdit(res, opts) {
+    var t0 = performance.now();
     opts = opts || {};
     S.version = res.version;
     if (S.info) { S.info.version = res.version; if (res.metrics) S.info.metrics = res.metrics; }
@@ -324,6 +374,7 @@
     Object.keys(changed).forEach(addGridShape);
     (res.warnings || []).forEach(function (w) { message("warning", esc(w)); });
     renderTable(changed); renderInfo(); updateButtons();
+    timing.apply_ms = performance.now() - t0;
     markPanelUpdated();
     if (opts.cellsMoved) {
       opts.cellsMoved.forEach(function (id) {
@@ -394,6 +445,15 @@
     if (S.mode === "move" && code !== S.active) { clearMessages(); moveCells([id], S.active); }
   }
 
+  function onGridClick(code, e) {
+    if (e.originalEvent && (e.originalEvent.shiftKey || e.originalEvent.altKey) || !S.active) {
+      setActive(code); return;
+    }
+    if (S.busy) return;
+    if (S.mode === "merge") { mergeWith(code); return; }
+    if (code !== S.active) message("info", esc(t("zoom_in")));
+  }
+
   function setActive(code) {
     var prev = S.active;
     S.active = code;
@@ -426,6 +486,7 @@
     map.removeLayer(layer);
     if (S.mode === "split") { splitGrid(toData(geom)).then(function () { setMode("split"); }); return; }
     var ring = geom.coordinates[0];
+    ensureCells();
     var ids = Object.keys(S.cells).filter(function (id) {
       var c = S.cells[id];
       if (!c.layer) return false;
@@ -571,7 +632,7 @@
   }
 
   window.gridEditor = {
-    state: S, setActive: setActive, moveCells: moveCells, splitGrid: splitGrid, mergeWith: mergeWith,
+    state: S, timing: timing, setActive: setActive, moveCells: moveCells, splitGrid: splitGrid, mergeWith: mergeWith,
     setMode: setMode, reload: loadAll, showDiff: showDiff, panelUpdates: 0, panelUpdatedAt: null,
     ready: false, cellCentre: function (id) {
       var c = S.cells[id]; if (!c || !c.layer) return null;
