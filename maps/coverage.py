@@ -22,6 +22,7 @@ from maps.layers import (
     DEFAULT_BANDS,
     DETOUR,
     Bands,
+    feature_collection,
     light_geojson,
     service_points,
     uncovered_units,
@@ -144,8 +145,9 @@ def plan_map(plan, lang: str = "zh", options: MapOptions | None = None) -> foliu
     grids = _grid_frame(plan, t)
     _add_grids(m, light(grids), t, plan.params.target)
     comm = light(plan.communities[["community_id", "geometry"]])
-    folium.GeoJson(comm, name=label(t, "communities"), style_function=lambda f: {
-        "fill": False, "color": "#000", "weight": 3}).add_to(m)
+    folium.GeoJson(feature_collection(comm), name=label(t, "communities"),
+                   style_function=lambda f: {"fill": False, "color": "#000", "weight": 3}
+                   ).add_to(m)
     if opt.barriers is not None:
         _add_barriers(m, light(_lines(opt.barriers, plan.crs)), t)
     _add_units(m, light(_unit_frame(plan, bands)), t)
@@ -212,19 +214,19 @@ def _add_grids(m: folium.Map, grids: gpd.GeoDataFrame, t: dict, target: int) -> 
                *(label(t, c) for c in optional), label(t, "status"), label(t, "reason")]
     keep = [*fields, "fill", *(["load_fill"] if "load_fill" in grids else []), "geometry"]
     data = grids[keep]
-    folium.GeoJson(data, name=label(t, "grids"), style_function=lambda f: {
+    folium.GeoJson(feature_collection(data), name=label(t, "grids"), style_function=lambda f: {
         "fillColor": f["properties"]["fill"], "color": "#333", "weight": 1,
         "fillOpacity": 0.6}, tooltip=folium.GeoJsonTooltip(fields=fields, aliases=aliases),
     ).add_to(m)
     if "load_fill" in grids:
-        folium.GeoJson(data, name=label(t, "workload_layer"), show=False,
+        folium.GeoJson(feature_collection(data), name=label(t, "workload_layer"), show=False,
                        style_function=lambda f: {"fillColor": f["properties"]["load_fill"],
                                                  "color": "#555", "weight": 1,
                                                  "fillOpacity": 0.7},
                        tooltip=folium.GeoJsonTooltip(fields=fields, aliases=aliases)).add_to(m)
     if "workers" in grids:
         colours = _worker_colours(grids["workers"])
-        folium.GeoJson(data, name=label(t, "worker_layer"), show=False,
+        folium.GeoJson(feature_collection(data), name=label(t, "worker_layer"), show=False,
                        style_function=lambda f: {
                            "fillColor": colours[f["properties"]["workers"]],
                            "color": "#222", "weight": 1, "fillOpacity": 0.6},
@@ -243,7 +245,8 @@ def _add_bands(m: folium.Map, bands: gpd.GeoDataFrame, t: dict) -> None:
         return
     order = {b: i for i, b in enumerate(sorted(bands["band_m"].unique()))}
     bands = bands.assign(band=bands["band_m"].map(lambda b: f"≤ {b:.0f} m"))
-    folium.GeoJson(bands, name=label(t, "bands"), show=False, style_function=lambda f: {
+    folium.GeoJson(feature_collection(bands), name=label(t, "bands"), show=False,
+                   style_function=lambda f: {
         "fillColor": BAND_COLOURS[min(order[f["properties"]["band_m"]], 3)],
         "color": "#54278f", "weight": 0.5, "fillOpacity": 0.45},
         tooltip=folium.GeoJsonTooltip(fields=["community_id", "band"],
@@ -266,7 +269,8 @@ def _lines(barriers: gpd.GeoDataFrame, crs) -> gpd.GeoDataFrame:
 def _add_barriers(m: folium.Map, barriers: gpd.GeoDataFrame, t: dict) -> None:
     if barriers.empty:
         return
-    folium.GeoJson(barriers, name=label(t, "barriers"), style_function=lambda f: {
+    folium.GeoJson(feature_collection(barriers), name=label(t, "barriers"),
+                   style_function=lambda f: {
         "color": "#08519c", "weight": 2.5, "dashArray": "6 4", "fill": False},
         tooltip=folium.GeoJsonTooltip(fields=["kind"], aliases=[label(t, "barrier")]),
     ).add_to(m)
@@ -280,7 +284,8 @@ def _unit_frame(plan, bands: Bands) -> gpd.GeoDataFrame:
 
 
 def _add_units(m: folium.Map, units: gpd.GeoDataFrame, t: dict) -> None:
-    folium.GeoJson(units, name=label(t, "units"), show=len(units) <= UNITS_SHOWN_UP_TO,
+    folium.GeoJson(feature_collection(units), name=label(t, "units"),
+                   show=len(units) <= UNITS_SHOWN_UP_TO,
                    style_function=lambda f: {"color": "#444", "weight": 0.5, "fillOpacity": 0.1,
                                              "fillColor": "#fff"},
                    tooltip=folium.GeoJsonTooltip(
@@ -293,7 +298,7 @@ def _add_uncovered(m: folium.Map, units: gpd.GeoDataFrame, t: dict) -> None:
     if units.empty:
         return
     units = units.assign(why=units["why"].map(lambda w: label(t, w)))
-    folium.GeoJson(units, name=label(t, "uncovered"), style_function=lambda f: {
+    folium.GeoJson(feature_collection(units), name=label(t, "uncovered"), style_function=lambda f: {
         "color": "#e31a1c", "weight": 2, "fillColor": "#e31a1c", "fillOpacity": 0.5},
         tooltip=folium.GeoJsonTooltip(fields=["unit_id", "households", "grid_code", "why"],
                                       aliases=[label(t, "unit"), label(t, "households"),
@@ -303,7 +308,7 @@ def _add_uncovered(m: folium.Map, units: gpd.GeoDataFrame, t: dict) -> None:
 
 def _add_points(m: folium.Map, points: gpd.GeoDataFrame, t: dict) -> None:
     points = points.assign(source=points["source"].map(lambda s: label(t, s)))
-    folium.GeoJson(points, name=label(t, "centres"),
+    folium.GeoJson(feature_collection(points), name=label(t, "centres"),
                    marker=folium.CircleMarker(radius=7, color="#000", weight=2,
                                               fill_color="#ffd92f", fill_opacity=1),
                    tooltip=folium.GeoJsonTooltip(fields=["community_id", "source"],
@@ -404,6 +409,9 @@ def save_plan_map(plan, path: str | Path, lang: str = "zh",
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; a map is as readable as any output
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
 
@@ -210,5 +211,24 @@ def light_geojson(gdf: gpd.GeoDataFrame, simplify_m: float = 1.0, digits: int = 
     return out
 
 
-__all__ = ["Bands", "DEFAULT_BANDS", "DETOUR", "light_geojson", "service_points",
-           "uncovered_units", "walking_bands"]
+def feature_collection(gdf: gpd.GeoDataFrame) -> dict:
+    """A GeoJSON FeatureCollection dict of ``gdf`` (already in EPSG:4326), built in bulk.
+
+    Much faster than ``gdf.__geo_interface__`` for tens of thousands of features.
+
+    Examples
+    --------
+    >>> fc = feature_collection(light_geojson(plan.grids))  # doctest: +SKIP
+    >>> fc["type"]  # doctest: +SKIP
+    'FeatureCollection'
+    """
+    geoms = shapely.to_geojson(gdf.geometry.values)
+    props = json.loads(pd.DataFrame(gdf.drop(columns=gdf.geometry.name)).to_json(
+        orient="records", force_ascii=False))
+    return {"type": "FeatureCollection",
+            "features": [{"type": "Feature", "properties": p, "geometry": json.loads(g)}
+                         for p, g in zip(props, geoms, strict=True)]}
+
+
+__all__ = ["Bands", "DEFAULT_BANDS", "DETOUR", "feature_collection", "light_geojson",
+           "service_points", "uncovered_units", "walking_bands"]

@@ -150,6 +150,7 @@ def test_save_replaces_file_atomically(demo, tmp_path):
     save_plan_map(demo, path, lang="en", options=MapOptions(tiles="none"))
     assert path.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
     assert [p.name for p in tmp_path.iterdir()] == ["map.html"]
+    assert path.stat().st_mode & 0o044 == 0o044  # readable like the other outputs
 
 
 def test_cli_map_writes_html(demo_dir, tmp_path):
