@@ -60,11 +60,25 @@ def external(urls: list[str]) -> list[str]:
 
 
 class PageLog:
-    """Every request and JavaScript error of a Playwright page."""
+    """Every request and JavaScript error of a Playwright page.
+
+    ``errors`` holds uncaught exceptions and console errors; answers with an error status
+    (a refused edit's 422, a missing tile's 404) are expected in some tests and are kept
+    apart in ``failed_loads``.
+    """
 
     def __init__(self, page) -> None:
         self.requests: list[str] = []
         self.errors: list[str] = []
+        self.failed_loads: list[str] = []
         page.on("request", lambda r: self.requests.append(r.url))
         page.on("pageerror", lambda e: self.errors.append(str(e)))
-        page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
+        page.on("console", self._console)
+
+    def _console(self, msg) -> None:
+        if msg.type != "error":
+            return
+        if msg.text.startswith("Failed to load resource"):
+            self.failed_loads.append(msg.text)
+        else:
+            self.errors.append(msg.text)

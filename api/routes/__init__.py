@@ -1,1 +1,1 @@
-"""Routers of the web API, one module per topic."""
+"""Routers, one per resource."""

@@ -21,7 +21,7 @@
       hint: "点击格子移入当前网格;右键格子选为当前网格", merged: "已合并",
       nothing_selected: "没有选中格子", grids_count: "网格数", total_households: "总户数",
       hours: "小时", workers: "网格员", current: "当前",
-      zoom_in: "放大地图以显示并移动格子"
+      zoom_in: "放大地图以显示并移动格子", in_band: "达标网格"
     },
     en: {
       title: "Grid editor", move: "Click to move", box: "Box", lasso: "Lasso",
@@ -42,7 +42,7 @@
       hint: "Click a cell to move it into the active grid; right-click picks the active grid",
       merged: "merged", nothing_selected: "No cells selected", grids_count: "Grids",
       total_households: "Households", hours: "h", workers: "Workers", current: "current",
-      zoom_in: "Zoom in to see and move cells"
+      zoom_in: "Zoom in to see and move cells", in_band: "in band"
     }
   };
   var TILES = {
@@ -124,7 +124,7 @@
       message("error", t("need_key"));
     } else if (typeof d === "object" && d.problem) {
       var v = (d.violations || []).map(function (x) {
-        return "<li>" + esc(typeof x === "string" ? x : JSON.stringify(x)) + "</li>";
+        return "<li>" + esc(typeof x === "string" ? x : (x.message || JSON.stringify(x))) + "</li>";
       }).join("");
       message("error", "<b>" + t("refused") + ":</b> " + esc(d.problem) +
               (d.fix ? "<br>" + t("fix") + ": " + esc(d.fix) : "") + (v ? "<ul>" + v + "</ul>" : ""),
@@ -345,8 +345,12 @@
 
   function loadVersions() {
     return getJSON("/versions").then(function (r) {
-      S.versions = r.body; renderVersions();
-    }).catch(function () { /* versions are optional for editing */ });
+      var b = r.body;
+      S.versions = Array.isArray(b) ? b : (b.versions || []);
+      S.canUndo = Array.isArray(b) ? null : !!(b.can_undo && b.can_undo.length);
+      S.canRedo = Array.isArray(b) ? null : !!(b.can_redo && b.can_redo.length);
+      renderVersions(); updateButtons();
+    }).catch(function (e) { message("error", esc(String(e))); });
   }
 
   // ---- edits -------------------------------------------------------------------------------
@@ -509,13 +513,12 @@
   function renderInfo() {
     var el = $("plan-info");
     if (!S.info) { el.innerHTML = ""; return; }
-    var m = S.info.metrics || {};
+    var m = S.info.metrics || S.info.report || {};
     var hh = 0; S.order.forEach(function (c) { hh += S.grids[c].properties.households || 0; });
     var rows = [[t("version"), S.version], [t("grids_count"), S.order.length], [t("total_households"), hh]];
-    Object.keys(m).forEach(function (k) {
-      var v = m[k];
-      if (typeof v === "number") rows.push([k, Math.round(v * 1000) / 1000]);
-    });
+    if (typeof m.share_in_band === "number") rows.push([t("in_band"), (100 * m.share_in_band).toFixed(1) + "%"]);
+    var bad = S.order.filter(function (c) { return S.grids[c].properties.contiguous === false; }).length;
+    rows.push([t("not_contiguous"), bad]);
     el.innerHTML = "<div><b>" + esc(S.info.name || S.plan) + "</b></div>" + rows.slice(0, 9).map(function (r) {
       return '<span class="kv">' + esc(r[0]) + ': <b data-key="' + esc(r[0]) + '">' + esc(r[1]) + "</b></span> ";
     }).join("") + '<div class="hint">' + esc(t("hint")) + "</div>";
@@ -556,10 +559,24 @@
     ol.innerHTML = (S.versions || []).slice().reverse().map(function (v) {
       var cur = v.version === S.version;
       return '<li data-version="' + v.version + '" class="' + (cur ? "current" : "") + '">v' + v.version +
-        " " + esc(v.op || "") + " " + esc(v.summary || "") + (v.author ? " · " + esc(v.author) : "") +
+        " " + esc(v.op || "") + " " + esc(summaryText(v.summary)) + (v.author ? " · " + esc(v.author) : "") +
         (cur ? " (" + esc(t("current")) + ")" : ' <button class="diff">' + esc(t("diff")) +
         '</button><button class="restore">' + esc(t("restore")) + "</button>") + "</li>";
     }).join("");
+  }
+
+  function summaryText(x) {
+    if (x == null) return "";
+    if (typeof x !== "object") return String(x);
+    return Object.keys(x).filter(function (k) {
+      var v = x[k];
+      return k !== "op" && v != null && v !== "" && !(Array.isArray(v) && !v.length);
+    }).map(function (k) {
+      var v = x[k];
+      if (Array.isArray(v)) v = v.length > 3 ? v.slice(0, 3).join(",") + "…(" + v.length + ")" : v.join(",");
+      else if (v && typeof v === "object") v = JSON.stringify(v);
+      return k + "=" + v;
+    }).join(" ").slice(0, 120);
   }
 
   function showDiff(from) {
@@ -579,10 +596,8 @@
     var has = !!S.active && !!S.grids[S.active];
     ["split-half", "lock"].forEach(function (id) { $(id).disabled = !has; });
     if (has) $("lock").textContent = S.grids[S.active].properties.locked ? t("unlock") : t("lock");
-    var vs = S.versions || [];
-    var maxV = vs.reduce(function (a, v) { return Math.max(a, v.version); }, S.version || 0);
-    $("undo").disabled = !(S.version > 1);
-    $("redo").disabled = !(maxV > S.version);
+    $("undo").disabled = S.canUndo === false || !(S.version > 1);
+    $("redo").disabled = !S.canRedo;
   }
 
   function setExportLinks() {
