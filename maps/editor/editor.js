@@ -239,7 +239,8 @@
   function drawAll(fit) {
     [cellLayer, gridLayer, labelLayer].forEach(function (l) { if (l) map.removeLayer(l); });
     cellLayer = null;
-    S.lazy = Object.keys(S.cells).length > CELL_LIMIT;
+    S.lazy = Math.max(Object.keys(S.cells).length,
+                      (S.info && S.info.report && S.info.report.units) || 0) > CELL_LIMIT;
     gridLayer = L.geoJSON(null, { style: gridStyle, pmIgnore: true });
     S.order.forEach(function (code) { addGridShape(code); });
     gridLayer.addTo(map);
@@ -303,15 +304,21 @@
   }
 
   // ---- loading -----------------------------------------------------------------------------
+  // Grids first; a large plan is interactive as soon as its grids are drawn (cells show only
+  // from CELL_ZOOM), so its cells arrive in the background; a small plan waits for them.
   function loadAll() {
     setBusy(true, t("loading"));
     var t0 = performance.now();
-    return Promise.all([getJSON(""), getJSON("/grids"), getJSON("/cells")]).then(function (rs) {
-      var t1 = performance.now();
-      timing.fetch_ms = t1 - t0;
+    return Promise.all([getJSON(""), getJSON("/grids")]).then(function (rs) {
       S.info = rs[0].body; S.etag = rs[0].etag || rs[0].body.etag; S.version = rs[0].body.version;
       setGrids(rs[1].body.features);
-      setCells(rs[2].body.features);
+      var units = (S.info.report && S.info.report.units) || 0;
+      var cells = fetchCells();
+      if (units > CELL_LIMIT) return null;
+      return cells;
+    }).then(function () {
+      var t1 = performance.now();
+      timing.fetch_ms = t1 - t0;
       drawAll(!S.loadedOnce);
       S.loadedOnce = true;
       renderInfo(); renderTable(); updateButtons(); setExportLinks();
@@ -319,6 +326,21 @@
       setBusy(false);
       loadVersions();
     }).catch(function (e) { setBusy(false); message("error", esc(String(e))); throw e; });
+  }
+
+  // fetch the cells of the current version; only the latest request is applied
+  function fetchCells() {
+    var seq = S.cellSeq = (S.cellSeq || 0) + 1;
+    S.cellsLoaded = false;
+    return getJSON("/cells?version=" + S.version).then(function (r) {
+      if (seq !== S.cellSeq) return;
+      setCells(r.body.features);
+      S.cellsLoaded = true;
+      timing.cells_loaded_at = performance.now();
+      body.dataset.cellsLoaded = "1";
+      if (cellLayer) { map.removeLayer(cellLayer); cellLayer = null; }
+      if (gridLayer) syncCells();
+    });
   }
 
   function setGrids(features) {
@@ -335,13 +357,7 @@
     features.forEach(function (f) { S.cells[f.properties.cell_id] = { f: f, layer: null }; });
   }
 
-  function reloadCells() {
-    return getJSON("/cells").then(function (r) {
-      setCells(r.body.features);
-      if (cellLayer) { map.removeLayer(cellLayer); cellLayer = null; }
-      syncCells();
-    });
-  }
+  function reloadCells() { return fetchCells(); }
 
   function loadVersions() {
     return getJSON("/versions").then(function (r) {
