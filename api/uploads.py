@@ -334,6 +334,9 @@ def _sniff(head: bytes, path: Path, source: str) -> str:
         raise UploadError(415, "an SQLite database that is not a GeoPackage", source=source,
                           fix="export the layer as a GeoPackage (.gpkg)")
     text = _text_head(head)
+    if text is None and b"\x00" not in head:
+        raise UploadError(400, "text that is not UTF-8 (GBK?)", source=source,
+                          fix="save the file as UTF-8 (Excel: 'CSV UTF-8')")
     if text is None:
         raise UploadError(415, "unrecognised binary content", source=source,
                           fix=f"upload {ACCEPTED}")
