@@ -46,6 +46,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
+from xml.parsers import expat
 
 from gridplan.errors import GridplanError, InputError
 
@@ -54,6 +55,7 @@ log = logging.getLogger(__name__)
 MB = 1024 * 1024
 CHUNK = 1024 * 1024
 HEAD = 64 * 1024  # bytes inspected to recognise a format
+JSON_TYPE_CHECK_BYTES = 16 * MB  # larger JSON is not parsed whole just to read its "type"
 RATIO_MIN_BYTES = MB  # members smaller than this are not ratio-checked (tiny files compress well)
 
 SHAPEFILE_PARTS = (".shp", ".shx", ".dbf", ".prj", ".cpg", ".qix", ".sbn", ".sbx", ".shp.xml")
@@ -394,8 +396,8 @@ def _check_content(kind: str, path: Path, source: str, limits: UploadLimits) -> 
 def check_json(path: Path, *, source: str, max_depth: int = 64) -> None:
     """Refuse JSON nested deeper than ``max_depth`` (streaming; strings and escapes skipped).
 
-    Then parse it and require a GeoJSON object (``Feature``, ``FeatureCollection``
-    or a geometry).
+    Then, for files up to 16 MB, parse it and require a GeoJSON object (``Feature``,
+    ``FeatureCollection`` or a geometry); larger files are left to the vector reader.
 
     Examples
     --------
@@ -412,6 +414,8 @@ def check_json(path: Path, *, source: str, max_depth: int = 64) -> None:
         raise UploadError(400, f"JSON nested deeper than {max_depth} levels", source=source,
                           fix="upload a GeoJSON FeatureCollection (features need only a few "
                               "levels of nesting)")
+    if path.stat().st_size > JSON_TYPE_CHECK_BYTES:
+        return  # parsing it whole here would cost GBs; the vector reader names what is wrong
     try:
         with open(path, encoding="utf-8-sig") as fh:
             data = json.load(fh)
@@ -474,34 +478,65 @@ def json_depth(path: Path, limit: int | None = None) -> int:
 def check_osm_xml(path: Path, *, source: str, max_bytes: int) -> None:
     """Refuse XML that is not OSM, declares a DOCTYPE/entities, or inflates past ``max_bytes``.
 
-    The whole (decompressed) stream is read once to measure its size.
+    The (decompressed) stream is read once: its size is counted and its start fed
+    to expat until the root element appears, so a DOCTYPE hidden after a long
+    comment is still seen. No entity is ever resolved.
     """
     opener = {".bz2": bz2.open, ".gz": gzip.open}.get(path.suffix, open)
-    total, head = 0, b""
+    prolog = _XMLProlog(source)
+    total = 0
     try:
         with opener(path, "rb") as fh:
             while chunk := fh.read(CHUNK):
-                if len(head) < HEAD:
-                    head += chunk[:HEAD]
                 total += len(chunk)
                 if total > max_bytes:
                     raise UploadError(
                         400, f"the file decompresses to more than {_human(max_bytes)}",
                         source=source, fix="upload a smaller OSM extract")
+                prolog.feed(chunk)
     except (OSError, EOFError, ValueError) as exc:
         raise UploadError(400, f"the compressed data is corrupt ({exc})", source=source,
                           fix="upload the .osm.bz2 file again") from exc
-    text = _text_head(head) or ""
-    if re.search(r"<!(DOCTYPE|ENTITY)", text, re.IGNORECASE):
+    prolog.finish()
+
+
+class _XMLProlog:
+    """Feeds XML to expat until the root element; refuses DOCTYPE and entity declarations."""
+
+    def __init__(self, source: str) -> None:
+        self.source, self.root = source, None
+        self.parser = expat.ParserCreate()
+        self.parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
+        self.parser.StartDoctypeDeclHandler = self._doctype
+        self.parser.EntityDeclHandler = self._doctype
+        self.parser.StartElementHandler = self._start
+
+    def _doctype(self, *_args) -> None:
         raise UploadError(400, "XML with a DOCTYPE or entity declarations is not accepted",
-                          source=source, fix="upload a plain OSM XML extract")
-    root = re.search(r"<([A-Za-z_][\w.\-:]*)", re.sub(r"<\?.*?\?>|<!--.*?-->", "", text,
-                                                       flags=re.DOTALL))
-    if root is None or root.group(1) != "osm":
-        name = root.group(1) if root else "none"
-        raise UploadError(415, f"XML whose root element is <{name}>, not <osm>",
-                          source=source,
-                          fix="upload an OpenStreetMap XML extract (.osm or .osm.bz2)")
+                          source=self.source, fix="upload a plain OSM XML extract")
+
+    def _start(self, name: str, _attrs) -> None:
+        self.root = name
+        self.parser.StartElementHandler = None
+        if name != "osm":
+            raise UploadError(415, f"XML whose root element is <{name}>, not <osm>",
+                              source=self.source,
+                              fix="upload an OpenStreetMap XML extract (.osm or .osm.bz2)")
+
+    def feed(self, chunk: bytes) -> None:
+        if self.root is not None:
+            return
+        try:
+            self.parser.Parse(chunk, False)
+        except expat.ExpatError as exc:
+            raise UploadError(400, f"not well-formed XML ({expat.ErrorString(exc.code)}, "
+                                   f"line {exc.lineno})", source=self.source,
+                              fix="upload the OSM extract again, complete") from exc
+
+    def finish(self) -> None:
+        if self.root is None:
+            raise UploadError(400, "XML without a root element", source=self.source,
+                              fix="upload an OpenStreetMap XML extract (.osm or .osm.bz2)")
 
 
 def _check_csv(path: Path, source: str) -> None:

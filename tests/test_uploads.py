@@ -199,6 +199,18 @@ def test_xml_with_doctype_refused(dest: Path) -> None:
     assert err.status == 400 and "DOCTYPE" in err.problem
 
 
+def test_doctype_after_a_long_comment_refused(dest: Path) -> None:
+    xml = (b'<?xml version="1.0"?><!-- <osm> ' + b"x" * 200_000 + b' -->'
+           b'<!DOCTYPE osm [<!ENTITY a "aaaa">]><osm>&a;</osm>')
+    err = refused(bz2.compress(xml), "x.osm.bz2", dest)
+    assert err.status == 400 and "DOCTYPE" in err.problem
+
+
+def test_malformed_xml_refused(dest: Path) -> None:
+    err = refused(b"<<osm>", "x.osm", dest)
+    assert err.status == 400 and "not well-formed XML" in err.problem
+
+
 def test_non_geojson_json_refused(dest: Path) -> None:
     err = refused(b'{"layers": []}', "a.json", dest)
     assert err.status == 415 and "not GeoJSON" in err.problem
