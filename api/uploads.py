@@ -828,14 +828,23 @@ def _renamed(exc: InputError, saved: SavedUpload) -> InputError:
 
 
 def _vector(saved: SavedUpload, options: dict, what: str):
-    from gridplan.layers import InputNotes, check_layer, read_vector
+    """The layer as read (CRS assigned if asked); checks are left to the ``prepare_*`` step."""
+    import pyogrio
 
-    gdf = read_vector(saved.path, what=what, layer=options.get("layer"))
+    from gridplan.layers import InputNotes, read_vector
+
+    layer = options.get("layer")
+    if saved.fmt == "gpkg" and layer is None:
+        names = [str(n) for n in pyogrio.list_layers(saved.path)[:, 0]]
+        if len(names) > 1:
+            raise InputError(f"the GeoPackage holds {len(names)} layers "
+                             f"({', '.join(names[:10])})",
+                             fix=f"name the {what} layer to read (layer=...)")
+    gdf = read_vector(saved.path, what=what, layer=layer)
     gdf.attrs["source"] = saved.original_name
     if gdf.crs is None and options.get("crs"):
         gdf = gdf.set_crs(options["crs"])
-    notes = InputNotes()
-    return check_layer(gdf, what=what, notes=notes, polygons_only=what == "communities"), notes
+    return gdf, InputNotes()
 
 
 def _read_communities(saved: SavedUpload, options: dict) -> UploadedLayer:
@@ -849,9 +858,11 @@ def _read_communities(saved: SavedUpload, options: dict) -> UploadedLayer:
 
 
 def _read_population(saved: SavedUpload, options: dict) -> UploadedLayer:
+    from gridplan.layers import check_layer
     from gridplan.units import prepare_units
 
     gdf, notes = _vector(saved, options, "population")
+    gdf = check_layer(gdf, what="population", notes=notes)
     out = prepare_units(gdf, unit_id=options.get("unit_id", "unit_id"),
                         households=options.get("households"),
                         population_field=options.get("population_field"),

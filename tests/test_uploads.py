@@ -130,6 +130,17 @@ def test_geopackage_population_upload(dest: Path, tmp_path: Path) -> None:
     assert layer.summary["crs"] == "EPSG:32650" and layer.summary["features"] == len(buildings)
 
 
+def test_geopackage_with_several_layers_needs_a_name(dest: Path, tmp_path: Path,
+                                                    communities) -> None:
+    path = tmp_path / "two.gpkg"
+    pyogrio.write_dataframe(communities, path, layer="社区", driver="GPKG")
+    pyogrio.write_dataframe(communities, path, layer="other", driver="GPKG", append=True)
+    saved = save(path.read_bytes(), "two.gpkg", dest)
+    with pytest.raises(InputError, match="holds 2 layers \\(社区, other\\)"):
+        read_upload(saved, "communities")
+    assert read_upload(saved, "communities", layer="社区").summary["features"] == len(communities)
+
+
 def test_zip_holding_one_geopackage(dest: Path, tmp_path: Path, communities) -> None:
     path = tmp_path / "c.gpkg"
     pyogrio.write_dataframe(communities, path, driver="GPKG")
@@ -386,6 +397,21 @@ def test_missing_field_duplicate_ids_and_nan(dest: Path) -> None:
         read_upload(saved, "population", households="households")
 
 
+def test_invalid_geometry_repaired_and_reported(dest: Path) -> None:
+    bowtie = shapely.Polygon([(116.30, 39.90), (116.31, 39.91), (116.31, 39.90),
+                              (116.30, 39.91)])
+    saved = save(geojson([feature({"id": "c", "code": None}, bowtie)]), "c.geojson", dest)
+    layer = read_upload(saved, "communities")
+    assert layer.notes["repaired_geometries"] == {"communities": 1}
+    assert layer.data.geometry.is_valid.all()
+
+
+def test_points_as_communities_is_422(dest: Path) -> None:
+    saved = save(geojson([feature({"id": "c"}, shapely.Point(116.3, 39.9))]), "c.geojson", dest)
+    with pytest.raises(InputError, match="must hold polygons"):
+        read_upload(saved, "communities")
+
+
 def test_empty_layer_and_wrong_kind(dest: Path) -> None:
     saved = save(geojson([]), "e.geojson", dest)
     with pytest.raises(InputError, match="cannot be read|empty"):
@@ -416,3 +442,16 @@ def test_bz2_bomb_and_non_osm_bz2_refused(dest: Path) -> None:
     assert err.status == 415 and "<gpx>, not <osm>" in err.problem
     err = refused(b"BZh91AY&SYgarbage", "a.osm.bz2", dest)
     assert err.status == 400 and "compressed data is corrupt" in err.problem
+
+
+def test_shapefile_without_prj_needs_a_crs(dest: Path, tmp_path: Path, communities) -> None:
+    data = shapefile_zip(communities.to_crs(32650), tmp_path)
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        members = {n: zf.read(n) for n in zf.namelist() if not n.endswith(".prj")}
+    saved = save(zip_bytes(members), "c.zip", dest)
+    with pytest.raises(InputError, match="has no coordinate reference system") as info:
+        read_upload(saved, "communities")
+    assert info.value.source == "c.zip" and "--crs" in info.value.fix
+    layer = read_upload(saved, "communities", crs="EPSG:32650")
+    assert layer.summary["crs"] == "EPSG:32650"
+    assert layer.summary["bbox_4326"] == pytest.approx(list(communities.total_bounds), abs=1e-6)
