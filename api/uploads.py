@@ -307,7 +307,7 @@ def _inspect(raw: Path, filename: str, source: str, limits: UploadLimits
     """Recognise ``raw``, check it and move it to its final server-side name."""
     with open(raw, "rb") as fh:
         head = fh.read(HEAD)
-    kind = _sniff(head, raw, source)
+    kind = _sniff(head, source)
     _check_extension(kind, filename, source)
     if kind == "zip":
         fmt, path, members = _unzip(raw, source, limits)
@@ -319,7 +319,7 @@ def _inspect(raw: Path, filename: str, source: str, limits: UploadLimits
     return kind.split(".")[0], final, []
 
 
-def _sniff(head: bytes, path: Path, source: str) -> str:
+def _sniff(head: bytes, source: str) -> str:
     """The container or format the first bytes reveal."""
     if head.startswith(b"PK\x03\x04"):
         return "zip"

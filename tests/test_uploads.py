@@ -14,7 +14,10 @@ import geopandas as gpd
 import pyogrio
 import pytest
 import shapely
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from api import uploads
 from api.uploads import (
     SavedUpload,
     UploadError,
@@ -455,3 +458,29 @@ def test_shapefile_without_prj_needs_a_crs(dest: Path, tmp_path: Path, communiti
     layer = read_upload(saved, "communities", crs="EPSG:32650")
     assert layer.summary["crs"] == "EPSG:32650"
     assert layer.summary["bbox_4326"] == pytest.approx(list(communities.total_bounds), abs=1e-6)
+
+
+def _true_depth(value) -> int:
+    if isinstance(value, dict):
+        return 1 + max((_true_depth(v) for v in value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max((_true_depth(v) for v in value), default=0)
+    return 0
+
+
+tricky_text = st.text(alphabet='[]{}"\\\\ab网', max_size=6)
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | tricky_text,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(tricky_text, inner, max_size=3),
+    max_leaves=20)
+
+
+@settings(max_examples=150, deadline=None)
+@given(value=json_values, chunk=st.integers(1, 9))
+def test_json_depth_matches_the_parser(tmp_path_factory, value, chunk) -> None:
+    """Any JSON, cut into chunks of any size (escapes split across chunks included)."""
+    path = tmp_path_factory.mktemp("depth") / "v.json"
+    path.write_text(json.dumps(value, ensure_ascii=False), encoding="utf-8")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(uploads, "CHUNK", chunk)
+        assert json_depth(path) == _true_depth(value)
