@@ -11,6 +11,7 @@ import sys
 import textwrap
 import time
 import zipfile
+from pathlib import Path
 
 import geopandas as gpd
 import pyogrio
@@ -29,7 +30,7 @@ def client(tmp_path_factory):
 
 
 def _upload(client, path_or_bytes, name, kind, **form):
-    data = path_or_bytes if isinstance(path_or_bytes, bytes) else open(path_or_bytes, "rb").read()
+    data = path_or_bytes if isinstance(path_or_bytes, bytes) else Path(path_or_bytes).read_bytes()
     return client.post("/layers", files={"file": (name, data)}, data={"kind": kind, **form},
                        headers=WRITE)
 
