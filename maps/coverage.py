@@ -21,12 +21,14 @@ from maps.labels import LABELS, label
 from maps.layers import (
     DEFAULT_BANDS,
     DETOUR,
+    UNASSIGNED,
     Bands,
     feature_collection,
     light_geojson,
     service_points,
     uncovered_units,
     walking_bands,
+    worker_text,
 )
 
 log = logging.getLogger(__name__)
@@ -187,7 +189,8 @@ def _inline_libraries(m: folium.Map) -> None:
 
 def _grid_frame(plan, t: dict) -> gpd.GeoDataFrame:
     cols = ["grid_code", "community_id", "households", "status", "reason"]
-    extra = [c for c in ("workload_hours", "workers") if c in plan.grids.columns]
+    extra = [c for c in ("workload_hours", "workers") if c in plan.grids.columns
+             and plan.grids[c].notna().any()]
     grids = plan.grids[[*cols, *extra, "geometry"]].copy()
     grids["status_label"] = grids["status"].map(lambda s: f"{t.get(s, s)} / {s}")
     grids["fill"] = [deviation_colour(h, plan.params.target) for h in grids["households"]]
@@ -198,7 +201,11 @@ def _grid_frame(plan, t: dict) -> gpd.GeoDataFrame:
                               for h in hours]
         grids.attrs["load_edges"] = edges
     if "workers" in grids:
-        grids["workers"] = grids["workers"].fillna("(unassigned)").astype(str)
+        text = grids["workers"].map(worker_text)
+        if text.isna().all():  # never staffed: no worker layer
+            grids = grids.drop(columns="workers")
+        else:
+            grids["workers"] = text.fillna(UNASSIGNED)
     return grids
 
 
@@ -236,7 +243,7 @@ def _add_grids(m: folium.Map, grids: gpd.GeoDataFrame, t: dict, target: int) -> 
 def _worker_colours(workers: pd.Series) -> dict[str, str]:
     out = {}
     for i, w in enumerate(sorted(workers.unique())):
-        out[w] = "#000000" if w == "(unassigned)" else WORKER_PALETTE[i % len(WORKER_PALETTE)]
+        out[w] = "#000000" if w == UNASSIGNED else WORKER_PALETTE[i % len(WORKER_PALETTE)]
     return out
 
 

@@ -175,14 +175,30 @@ def uncovered_units(plan, walk_m: pd.Series, max_walk: float) -> pd.DataFrame:
     units = plan.units
     no_worker = pd.Series(False, index=units.index)
     if "workers" in plan.grids.columns:
-        held = plan.grids.set_index("grid_code")["workers"]
-        lacking = held.isna() | (held.astype(str) == UNASSIGNED) | (held.astype(str) == "")
-        no_worker = units["grid_code"].map(lacking).fillna(False).astype(bool)
+        held = plan.grids.set_index("grid_code")["workers"].map(worker_text)
+        if held.notna().any():  # staffed: a grid nobody holds leaves its households uncovered
+            lacking = held.isna() | (held == UNASSIGNED)
+            no_worker = units["grid_code"].map(lacking).fillna(False).astype(bool)
     beyond = walk_m > max_walk
     pick = (no_worker | beyond) & (units["households"] > 0)
     out = units.loc[pick].copy()
     out["why"] = np.where(no_worker[pick], "no_worker", "beyond_walk")
     return out
+
+
+def worker_text(value) -> str | None:
+    """The worker(s) of a grid as text: a list (from the API) joined, nothing → ``None``.
+
+    Examples
+    --------
+    >>> worker_text(["C01-W1", "C01-W2"]), worker_text([]), worker_text("C01-W3")
+    ('C01-W1, C01-W2', None, 'C01-W3')
+    """
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return None
+    if isinstance(value, list | tuple | np.ndarray):
+        return ", ".join(map(str, value)) or None
+    return str(value) or None
 
 
 def light_geojson(gdf: gpd.GeoDataFrame, simplify_m: float = 1.0, digits: int = 6,
@@ -231,4 +247,4 @@ def feature_collection(gdf: gpd.GeoDataFrame) -> dict:
 
 
 __all__ = ["Bands", "DEFAULT_BANDS", "DETOUR", "feature_collection", "light_geojson",
-           "service_points", "uncovered_units", "walking_bands"]
+           "service_points", "uncovered_units", "walking_bands", "worker_text"]

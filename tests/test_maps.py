@@ -180,3 +180,21 @@ def test_cli_map_bad_input(demo_dir, tmp_path, args, needle):
 def test_cli_map_not_a_plan(tmp_path):
     r = run_cli("map", "--plan", tmp_path, "--out", tmp_path / "m.html")
     assert r.exit_code == 2 and "no plan here" in r.stderr
+
+
+def test_worker_lists_from_the_api(demo):
+    stored = copy.copy(demo)
+    stored.grids = demo.grids.copy()
+    stored.grids["workers"] = [[] for _ in range(len(stored.grids))]  # stored, never staffed
+    bands = walking_bands(stored, service_points(stored))
+    assert (uncovered_units(stored, bands.unit_walk_m, 1e9)["why"] == "no_worker").sum() == 0
+    text = unescape(render_html(stored, lang="en", options=MapOptions(tiles="none")))
+    assert "Worker assignment" not in text
+    stored.grids["workers"] = [["W1", "W2"]] + [[] for _ in range(len(stored.grids) - 1)]
+    unc = uncovered_units(stored, bands.unit_walk_m, 1e9)
+    first = stored.grids["grid_code"].iloc[0]
+    assert first not in set(unc["grid_code"])
+    assert set(unc["grid_code"]) == set(stored.grids["grid_code"].iloc[1:]) & set(
+        stored.units.loc[stored.units["households"] > 0, "grid_code"])
+    text = unescape(render_html(stored, lang="en", options=MapOptions(tiles="none")))
+    assert "Worker assignment" in text and "W1, W2" in text
