@@ -182,6 +182,7 @@ def serve_cmd(host: str, port: int, data_dir: str | None, demo: bool, verbose: i
     from api.settings import Settings
 
     _setup_logging(max(verbose, 1))
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     settings = Settings(**({"data_dir": data_dir} if data_dir else {}))
     try:
         app = create_app(settings)
