@@ -65,3 +65,71 @@ def microgrids_cmd(plan_dir: str, out_dir: str | None, target: int, lower: int, 
             click.echo(summary_text(micro, out))
 
     _run(verbose, job)
+
+
+@click.command("replan")
+@click.option("--plan", "plan_dir", required=True, type=click.Path(file_okay=False),
+              help="Folder of the plan in force (the --out of `gridplan plan`).")
+@click.option("--population", required=True, type=click.Path(dir_okay=False),
+              help="The new buildings, points or blocks with households (same ids as before "
+                   "for units that stayed).")
+@click.option("--unit-id", default="unit_id", show_default=True, help="Unit id field.")
+@click.option("--households", "households_field", default=None,
+              help="Field with households per unit.")
+@click.option("--population-field", default=None,
+              help="Field with residents per unit (households = residents ÷ household size).")
+@click.option("--household-size", default=2.6, show_default=True,
+              help="Residents per household, with --population-field.")
+@click.option("--lock", default="", help="Comma-separated grid codes never to change (a true "
+              "'locked' column in the plan's grids locks them too).")
+@click.option("--max-moved", type=click.IntRange(min=0), default=None,
+              help="Most existing households that may change grid [default: no limit; the "
+                   "fewest needed are moved either way].")
+@click.option("--compounds", type=click.Path(dir_okay=False),
+              help="Compound (小区) polygons, kept whole where grids are redrawn.")
+@click.option("--barriers", type=click.Path(dir_okay=False),
+              help="Roads, railways, rivers followed where grids are redrawn.")
+@click.option("--crs", default=None, help="CRS for input files that declare none.")
+@click.option("--out", "out_dir", default=None, type=click.Path(file_okay=False),
+              help="Output folder [default: <plan>/replan].")
+@click.option("--compare/--no-compare", default=True, show_default=True,
+              help="Also plan from scratch and report what that would move.")
+@click.option("--map/--no-map", "with_map", default=True, show_default=True,
+              help="Also write diff_map.html.")
+@click.option("-v", "--verbose", count=True, help="More log output (-v, -vv).")
+@click.option("--quiet", is_flag=True, help="No summary.")
+def replan_cmd(plan_dir: str, population: str, unit_id: str, households_field: str | None,
+               population_field: str | None, household_size: float, lock: str,
+               max_moved: int | None, compounds: str | None, barriers: str | None,
+               crs: str | None, out_dir: str | None, compare: bool, with_map: bool,
+               verbose: int, quiet: bool) -> None:
+    """Re-plan after households change, moving as few households as possible.
+
+    Grids still in band keep their codes and boundaries, locked grids never change,
+    new grids take the next free serial. Writes the new plan, changes.csv (unit, old
+    grid, new grid, households) and diff_map.html, and compares with a fresh plan.
+
+    \b
+    Example:
+      gridplan replan --plan out/demo --population new.gpkg --households households \\
+                      --lock 990101001001003 --max-moved 300 --out out/replan
+    """
+    def job() -> None:
+        from gridplan.export import read_plan
+        from gridplan.replan import replan, summary_text, write_replan
+        from gridplan.run import _read
+        from gridplan.units import prepare_units
+
+        old = read_plan(plan_dir)
+        pop = _read(population, "population", crs)
+        units = prepare_units(pop, unit_id=unit_id, households=households_field,
+                              population_field=population_field, household_size=household_size)
+        result = replan(old, units, lock=lock.split(","), max_moved=max_moved,
+                        compounds=_read(compounds, "compounds", crs),
+                        barriers=_read(barriers, "barriers", crs), compare=compare)
+        out = Path(out_dir) if out_dir else Path(plan_dir) / "replan"
+        write_replan(result, out, with_map=with_map)
+        if not quiet:
+            click.echo(summary_text(result, out))
+
+    _run(verbose, job)

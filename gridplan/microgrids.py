@@ -169,10 +169,10 @@ def _split_units(plan: Plan, params: MicroParams) -> gpd.GeoDataFrame:
     split = split_large_buildings(units, params.upper, params.stairwell_households, regions)
     community_of = dict(zip(plan.grids["grid_code"], plan.grids["community_id"], strict=True))
     split["community_id"] = split["grid_code"].map(community_of)
-    return _keep_inside(split, plan.grids.set_index("grid_code").geometry)
+    return clip_to_grids(split, plan.grids.set_index("grid_code").geometry)
 
 
-def _keep_inside(units: gpd.GeoDataFrame, grid_geom: pd.Series) -> gpd.GeoDataFrame:
+def clip_to_grids(units: gpd.GeoDataFrame, grid_geom: pd.Series) -> gpd.GeoDataFrame:
     """Clip stairwell strips to their grid, so each sub-unit's point lies in its grid.
 
     A footprint (a census block, say) may reach past its grid's edge; a strip cut from
@@ -285,4 +285,5 @@ def summary_text(micro: MicroPlan, out_dir: Path) -> str:
     ])
 
 
-__all__ = ["MicroParams", "MicroPlan", "plan_microgrids", "validate_micro", "write_microgrids"]
+__all__ = ["MicroParams", "MicroPlan", "clip_to_grids", "plan_microgrids", "validate_micro",
+           "write_microgrids"]
