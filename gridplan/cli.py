@@ -176,9 +176,10 @@ def params_from(kw: dict, barrier_highways: str | None = None) -> PlanParams:
                       balance=kw.get("balance", "households"), **extra)
 
 
-from gridplan.cli_regrid import microgrids_cmd, replan_cmd  # noqa: E402
+from gridplan.cli_regrid import merge_cmd, microgrids_cmd, replan_cmd  # noqa: E402
 
 main.add_command(microgrids_cmd)
+main.add_command(merge_cmd)
 main.add_command(replan_cmd)
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from gridplan.errors import GridplanError
+from gridplan.errors import GridplanError, InputError
 
 
 def _run(verbose: int, job) -> None:
@@ -133,3 +133,87 @@ def replan_cmd(plan_dir: str, population: str, unit_id: str, households_field: s
             click.echo(summary_text(result, out))
 
     _run(verbose, job)
+
+
+@click.command("merge")
+@click.option("--layers", "layers", multiple=True, type=click.Path(dir_okay=False),
+              help="Department grid layers (any CRS): --layers a.gpkg b.gpkg ...")
+@click.argument("more_layers", nargs=-1, type=click.Path(dir_okay=False))
+@click.option("--names", default=None,
+              help="Comma-separated department names, one per layer [default: file names].")
+@click.option("--id-field", default=None,
+              help="Field holding each department grid's id [default: the first of grid_code, "
+                   "grid_id, code, id, name].")
+@click.option("--plan", "plan_dir", default=None, type=click.Path(file_okay=False),
+              help="Plan whose grids become the unified grids.")
+@click.option("--population", type=click.Path(dir_okay=False),
+              help="Without --plan: units to plan the unified grids from.")
+@click.option("--households", "households_field", default="households", show_default=True,
+              help="With --population: field with households per unit.")
+@click.option("--unit-id", default="unit_id", show_default=True,
+              help="With --population: unit id field.")
+@click.option("--communities", type=click.Path(dir_okay=False),
+              help="With --population: community polygons (derived when absent).")
+@click.option("--community-id", default="id", show_default=True, help="Community id field.")
+@click.option("--community-code", default=None, help="Field with the 12-digit division code.")
+@click.option("--crs", default=None, help="CRS for input files that declare none.")
+@click.option("--out", "out_dir", default=None, type=click.Path(file_okay=False),
+              help="Output folder [default: the plan folder; required without --plan].")
+@click.option("-v", "--verbose", count=True, help="More log output (-v, -vv).")
+@click.option("--quiet", is_flag=True, help="No summary.")
+def merge_cmd(layers: tuple[str, ...], more_layers: tuple[str, ...], names: str | None,
+              id_field: str | None, plan_dir: str | None, out_dir: str | None, verbose: int,
+              quiet: bool, **inputs) -> None:
+    """Merge departments' grid layers into one (多网合一): overlaps, gaps, conflicts, crosswalk.
+
+    Each department's grids are overlaid on the communities and units of a plan:
+    per community, households and area covered twice (overlaps) or not at all (gaps)
+    and department grids crossing community boundaries (conflicts). The plan's grids
+    are the unified layer; crosswalk.csv maps every old grid to new grids with the
+    share of its households, so each department can re-map its records.
+
+    \b
+    Examples:
+      gridplan merge --layers zongzhi.gpkg chengguan.gpkg minzheng.gpkg --plan out/demo
+      gridplan merge --layers a.gpkg b.gpkg --population b.gpkg --out out/merged
+    """
+    def job() -> None:
+        from gridplan.merge import merge_departments, read_department, summary_text, write_merge
+
+        paths = [*layers, *more_layers]
+        labels = [n.strip() for n in names.split(",")] if names else [None] * len(paths)
+        if len(labels) != len(paths):
+            raise InputError(f"{len(labels)} names for {len(paths)} layers", field="--names",
+                             fix="give one name per layer, separated by commas")
+        depts = dict(read_department(p, id_field=id_field, name=n)
+                     for p, n in zip(paths, labels, strict=True))
+        if len(depts) != len(paths):
+            raise InputError("two layers have the same department name", field="--names",
+                             fix="give distinct --names")
+        plan_, out = _merge_plan(plan_dir, out_dir, inputs)
+        result = merge_departments(plan_, depts)
+        write_merge(result, out)
+        if not quiet:
+            click.echo(summary_text(result, out))
+
+    _run(verbose, job)
+
+
+def _merge_plan(plan_dir: str | None, out_dir: str | None, inputs: dict):
+    """The plan to merge onto: read from --plan, or made (and written) from --population."""
+    from gridplan.export import read_plan
+
+    if plan_dir:
+        return read_plan(plan_dir), Path(out_dir or plan_dir)
+    if not inputs.get("population") or not out_dir:
+        raise InputError("no plan to merge onto", field="--plan",
+                         fix="pass --plan DIR, or --population FILE with --out DIR")
+    from gridplan.export import write_plan
+    from gridplan.pipeline import plan
+    from gridplan.run import load_inputs
+
+    kw = dict(inputs, target=300, tolerance=0.15, seed=0, stairwell_households=100,
+              code_scheme="nbs12+3", tessellation="auto", population_field=None)
+    plan_ = plan(**load_inputs(kw))
+    write_plan(plan_, out_dir)
+    return plan_, Path(out_dir)

@@ -109,8 +109,8 @@ def _free_spot(layers: dict[str, gpd.GeoDataFrame], width: float, depth: float,
     return rects[ok][int(np.argmin(dist))]
 
 
-def department_layers(plan, *, cell: float = 500.0, shift: tuple[float, float] = (35.0, -25.0),
-                      grow: float = 12.0, shrink: float = 8.0) -> dict[str, gpd.GeoDataFrame]:
+def department_layers(plan, *, cell: float = 500.0, shift: tuple[float, float] = (30.0, -20.0),
+                      grow: float = 6.0, shrink: float = 8.0) -> dict[str, gpd.GeoDataFrame]:
     """Three departments' grid layers derived from a plan, each with its own flaws.
 
     - ``governance`` (综治): the plan's grids shifted by ``shift`` metres and grown by
