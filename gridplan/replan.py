@@ -184,6 +184,8 @@ def replan(old: Plan, population: gpd.GeoDataFrame, *, lock=(), max_moved: int |
     state = _initial_state(old, ctx, locked_codes(old, lock))
     budget = float("inf") if max_moved is None else float(max_moved)
     messages: list[str] = []
+    if old.params.balance == "workload":
+        messages.append("the plan was balanced on workload; the re-plan balances households")
     for cid in old.communities["community_id"]:
         _repair_community(state, ctx, str(cid), budget, messages)
     new_plan = _assemble(state, ctx, old, notes, time.perf_counter() - t0)
@@ -285,20 +287,22 @@ def _repair_community(state: _State, ctx: _Context, cid: str, budget: float,
                       messages: list[str]) -> None:
     """Try the local repairs, keep the one leaving fewest grids out of band, then fewest moved.
 
-    Candidates, from the least to the most disruptive: boundary moves alone; overgrown
+    Candidates, from the least to the most disruptive: nothing; boundary moves alone; overgrown
     grids split off their new units (old units stay) then boundary moves; overgrown
     grids re-planned on their own then boundary moves; the community's unlocked grids
-    re-planned together. Candidates over the budget are dropped.
+    re-planned together. Candidates over the budget are dropped; among the rest the one
+    with fewest grids out of band wins, then fewest households outside the band, then
+    fewest households moved.
     """
+    _absorb_emptied(state, cid)
     bad = _out_of_band(state, ctx, cid)
     if not bad:
         return
     trials = {name: _attempt(state, ctx, cid, budget, name) for name in REPAIRS}
     fits = {n: t for n, t in trials.items() if t.moved() <= budget}
-    score = {n: (len(_out_of_band(t, ctx, cid)), t.moved(), len(t.new)) for n, t in fits.items()}
-    best = min(score, key=lambda n: (score[n], REPAIRS.index(n))) if fits else None
-    if best is not None:
-        _adopt(state, trials[best])
+    score = {n: _score(t, ctx, cid) for n, t in fits.items()}
+    best = min(score, key=lambda n: (score[n], REPAIRS.index(n)))
+    _adopt(state, trials[best])
     still = _out_of_band(state, ctx, cid)
     whole = trials["community"]
     if best == "community":
@@ -316,12 +320,46 @@ def _repair_community(state: _State, ctx: _Context, cid: str, budget: float,
                         "(whole buildings, compounds or locked grids leave no better split)")
 
 
-REPAIRS = ("moves", "split_new", "split", "community")
+REPAIRS = ("none", "moves", "split_new", "split", "community")
+
+
+def _score(state: _State, ctx: _Context, cid: str) -> tuple[int, float, int, int]:
+    """Grids out of band, households outside the band, households moved, new grids."""
+    lo, hi = ctx.params.band
+    bad = _out_of_band(state, ctx, cid)
+    sums = state.sums()
+    outside = sum(max(lo - sums[c], 0) + max(sums[c] - hi, 0) for c in bad)
+    return len(bad), round(float(outside)), state.moved(), len(state.new)
+
+
+def _absorb_emptied(state: _State, cid: str) -> None:
+    """Retire unlocked grids the change left without households; a neighbour takes the area.
+
+    The neighbour sharing the longest boundary takes it, so no household changes grid.
+    """
+    sums = state.sums()
+    for code in [c for c in state.codes_of(cid) if sums[c] == 0 and state.before.get(c, 0) > 0
+                 and c not in state.locked]:
+        others = [c for c in state.codes_of(cid) if c != code and c not in state.locked]
+        shared = [state.polys[code].boundary.intersection(state.polys[c].boundary).length
+                  for c in others]
+        if not others or max(shared) <= 0:
+            continue
+        heir = others[int(np.argmax(shared))]
+        merged = shapely.union(state.polys[heir], state.polys[code])
+        if merged.geom_type != "Polygon":
+            continue
+        state.polys[heir] = merged
+        state.reshaped.add(heir)
+        state.units.loc[state.units["grid_code"] == code, "grid_code"] = heir  # units without hh
+        del state.polys[code], state.community[code]
 
 
 def _attempt(state: _State, ctx: _Context, cid: str, budget: float, how: str) -> _State:
     """A copy of ``state`` with community ``cid`` repaired one way (see :data:`REPAIRS`)."""
     trial = state.copy()
+    if how == "none":
+        return trial
     if how == "community":
         _replan_part(trial, ctx, cid)
         return trial
