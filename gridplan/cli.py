@@ -169,11 +169,10 @@ def params_from(kw: dict, barrier_highways: str | None = None) -> PlanParams:
     if barrier_highways:
         extra["barrier_highways"] = tuple(v.strip() for v in barrier_highways.split(",")
                                           if v.strip())
-    return PlanParams(target=kw["target"], tolerance=kw["tolerance"], seed=kw["seed"],
-                      stairwell_households=kw["stairwell_households"],
-                      community_households=kw.get("community_households", 3000),
-                      code_scheme=kw["code_scheme"], tessellation=kw["tessellation"],
-                      balance=kw.get("balance", "households"), **extra)
+    names = ("target", "tolerance", "seed", "stairwell_households", "community_households",
+             "code_scheme", "tessellation", "balance")
+    given = {n: kw[n] for n in names if kw.get(n) is not None}
+    return PlanParams(**given, **extra)
 
 
 from gridplan.cli_regrid import merge_cmd, microgrids_cmd, replan_cmd  # noqa: E402

@@ -44,6 +44,11 @@ class Plan:
         The parameters the plan was made with.
     report : dict
         Counts, quality figures, input notes and runtime per stage.
+    cells : GeoDataFrame, optional
+        Parcels a planner moves between grids (``cell_id, community_id, grid_code,
+        block``); each grid is the union of its parcels. Units carry their ``cell_id``.
+    cell_edges : DataFrame, optional
+        Neighbouring parcels ``a, b`` and whether a barrier lies between (``crossing``).
     """
 
     grids: gpd.GeoDataFrame
@@ -51,6 +56,8 @@ class Plan:
     communities: gpd.GeoDataFrame
     params: PlanParams
     report: dict = field(default_factory=dict)
+    cells: gpd.GeoDataFrame | None = None
+    cell_edges: pd.DataFrame | None = None
 
     @property
     def crs(self):
@@ -135,7 +142,7 @@ def plan(units: gpd.GeoDataFrame, communities: gpd.GeoDataFrame | None = None, *
             visits = unit_visits(units, special, wp)[0]
             # workload in household-equivalents: same total as households, shared by visits
             units["weight"] = visits * units["households"].sum() / max(visits.sum(), 1e-9)
-    grids, unit_grid = [], []
+    grids, unit_grid, cells, edges = [], [], [], []
     items = list(communities.itertuples(index=False))
     by_comm = dict(tuple(units.groupby("community_id", sort=False)))
     bar = tqdm(items, desc="planning communities", unit="community", disable=not progress)
@@ -144,10 +151,17 @@ def plan(units: gpd.GeoDataFrame, communities: gpd.GeoDataFrame | None = None, *
         result = region.plan_region(comm.geometry, sub, barrier_lines, params, timer,
                                     target=params.target, band=params.band)
         g, ug = region.describe_grids(result, comm, sub, params)
+        with timer.stage("parcels"):
+            c, ug["cell_id"], e = region.describe_parcels(result, comm, sub)
         grids.append(g)
         unit_grid.append(ug)
+        cells.append(c)
+        edges.append(e)
     with timer.stage("metrics"):
         plan_ = _assemble(grids, unit_grid, units, communities, params, crs)
+        plan_.cells = gpd.GeoDataFrame(pd.concat(cells, ignore_index=True), geometry="geometry",
+                                       crs=crs)
+        plan_.cell_edges = pd.concat(edges, ignore_index=True)
         validate_plan(plan_)
     plan_.report = summarize(plan_, notes, timer.seconds, time.perf_counter() - t_start)
     log.info("planned %d grids in %d communities from %d units (%d households); %.0f%% in band",
@@ -198,8 +212,8 @@ def _assemble(grids, unit_grid, units, communities, params, crs) -> Plan:
     grid_df = gpd.GeoDataFrame(pd.concat(grids, ignore_index=True), geometry="geometry", crs=crs)
     ug = pd.concat(unit_grid, ignore_index=True)
     u = units.merge(ug, on="unit_id", how="left")
-    u = u[["unit_id", "building_id", "grid_code", "community_id", "households", "population",
-           "geometry"]]
+    u = u[["unit_id", "building_id", "grid_code", "cell_id", "community_id", "households",
+           "population", "geometry"]]
     comm = communities.copy()
     hh = u.groupby("community_id")["households"].sum()
     comm["households"] = comm["community_id"].map(hh).fillna(0).astype(np.int64)
