@@ -406,7 +406,7 @@ def _split_new(state: _State, ctx: _Context, code: str) -> None:
         return
     graph = _graph(state.polys[code], sub, ctx)
     lab = _with_fillers(graph, new.astype(int))
-    polys, labels = grid_polygons(graph.cells, graph.cell_unit, lab, graph.xy,
+    polys, labels, _ = grid_polygons(graph.cells, graph.cell_unit, lab, graph.xy,
                                   graph.households, 2)
     if any(p.geom_type != "Polygon" for p in polys):
         return
@@ -558,7 +558,7 @@ def _redraw(state: _State, ctx: _Context, changed: list[str]) -> None:
     graph = _graph(area, sub, ctx)
     pos = {c: i for i, c in enumerate(changed)}
     lab = _with_fillers(graph, sub["grid_code"].map(pos).to_numpy(int))
-    polys, labels = grid_polygons(graph.cells, graph.cell_unit, lab, graph.xy, graph.households,
+    polys, labels, _ = grid_polygons(graph.cells, graph.cell_unit, lab, graph.xy, graph.households,
                                   len(changed))
     u.loc[index, "grid_code"] = [changed[i] for i in labels[:graph.n_units]]
     for c, p in zip(changed, polys, strict=True):
