@@ -63,7 +63,8 @@ def scenarios(layers: dict) -> dict:
     return out
 
 
-def run(name: str, old, new_layers: dict, inputs: dict) -> list[dict]:
+def run(name: str, old, new_layers: dict, inputs: dict, svg: Path | None = None
+        ) -> list[dict]:
     """Re-plan under each budget, and plan from scratch; one row per run."""
     units = prepare_units(new_layers["buildings"].to_crs(4326).to_crs(old.crs),
                           unit_id="unit_id", households="households")
@@ -73,6 +74,10 @@ def run(name: str, old, new_layers: dict, inputs: dict) -> list[dict]:
         res = replan(old, units, max_moved=budget, compounds=new_layers["compounds"],
                      barriers=inputs["barriers"], compare=budget is None)
         wall = time.perf_counter() - t0
+        if svg is not None and budget is None:
+            from maps.diff import diff_svg
+
+            svg.write_text(diff_svg(res.plan, res.old, res.changes), encoding="utf-8")
         r = res.summary["replan"]
         label = "replan, no budget" if budget is None else f"replan, max-moved {budget}"
         rows.append(dict(scenario=name, run=label, **_pick(r), wall=wall))
@@ -90,14 +95,17 @@ def _pick(r: dict) -> dict:
 def main(argv: list[str] | None = None) -> int:
     """Print one table of all runs."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.parse_args(argv)
+    parser.add_argument("--svg", type=Path, default=None,
+                        help="also draw the new-compound re-plan as an SVG figure here")
+    args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     with tempfile.TemporaryDirectory() as tmp:
         old, inputs = demo_plan(Path(tmp))
     layers = generate_demo()
     rows = []
     for name, new_layers in scenarios(layers).items():
-        rows += run(name, old, new_layers, inputs)
+        rows += run(name, old, new_layers, inputs,
+                    args.svg if name == "new compound" else None)
     head = (f"{'scenario':<16} {'run':<24} {'hh moved':>8} {'units':>6} {'grids chg':>9} "
             f"{'out of band':>11} {'grids':>5} {'wall s':>7}")
     print(head)  # noqa: T201 - a benchmark's output

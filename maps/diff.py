@@ -8,6 +8,8 @@ from pathlib import Path
 
 import folium
 import geopandas as gpd
+import numpy as np
+import shapely
 
 from gridplan.export import to_rfc7946
 
@@ -111,6 +113,66 @@ def _legend() -> str:
             f'<b>{zh["title"]} / {en["title"]}</b>{rows}</div>')
 
 
+def diff_svg(new_plan, old_plan, changes, width: int = 900) -> str:
+    """A static SVG of a re-plan (for documents): grids by change, old outlines, units changed.
+
+    Examples
+    --------
+    >>> svg = diff_svg(result.plan, result.old, result.changes)   # doctest: +SKIP
+    """
+    zh, en = LABELS["zh"], LABELS["en"]
+    minx, miny, maxx, maxy = new_plan.grids.total_bounds
+    scale = width / (maxx - minx)
+    height = int((maxy - miny) * scale) + 90
+
+    def path(geom) -> str:
+        rings = []
+        for poly in shapely.get_parts(geom):
+            for ring in (poly.exterior, *poly.interiors):
+                xy = np.asarray(ring.coords)
+                pts = " L".join(f"{(x - minx) * scale:.1f} {(maxy - y) * scale:.1f}"
+                                for x, y in xy[:, :2])
+                rings.append(f"M{pts} Z")
+        return " ".join(rings)
+
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+           f'viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="13">',
+           '<rect width="100%" height="100%" fill="white"/>']
+    for geom, kind in zip(new_plan.grids.geometry.values, new_plan.grids["change"], strict=True):
+        out.append(f'<path d="{path(geom)}" fill="{FILL[kind]}" fill-opacity="0.75" '
+                   'stroke="#333" stroke-width="0.8" fill-rule="evenodd"/>')
+    for geom in new_plan.communities.geometry.values:
+        out.append(f'<path d="{path(geom)}" fill="none" stroke="#000" stroke-width="3"/>')
+    touched = set(changes["old_grid"].dropna()) | set(
+        new_plan.grids.loc[new_plan.grids["change"].isin(["reshaped", "new"]), "grid_code"])
+    for geom in old_plan.grids.loc[old_plan.grids["grid_code"].isin(touched)].geometry.values:
+        out.append(f'<path d="{path(geom)}" fill="none" stroke="#000" stroke-width="1.6" '
+                   'stroke-dasharray="6 4"/>')
+    where = dict(zip(new_plan.units["unit_id"].astype(str), new_plan.units.geometry, strict=True))
+    for kind in ("moved", "new"):
+        for uid in changes.loc[changes["change"] == kind, "unit_id"]:
+            if uid in where:
+                p = where[uid].representative_point()
+                out.append(f'<circle cx="{(p.x - minx) * scale:.1f}" '
+                           f'cy="{(maxy - p.y) * scale:.1f}" r="4" fill="{MARK[kind]}"/>')
+    y = height - 45
+    items = [(FILL[k], f"{zh[k]} / {en[k]}") for k in FILL] + [
+        (MARK["moved"], f"{zh['moved']} / {en['moved']}"),
+        (MARK["new"], f"{zh['added']} / {en['added']}")]
+    x = 10
+    for colour, text in items:
+        out.append(f'<rect x="{x}" y="{y}" width="14" height="14" fill="{colour}"/>'
+                   f'<text x="{x + 18}" y="{y + 12}">{html.escape(text)}</text>')
+        x += 32 + sum(13 if ord(ch) > 0x2E80 else 7 for ch in text)
+        if x > width - 150:
+            x, y = 10, y + 22
+    out.append(f'<text x="10" y="{height - 52}">{html.escape(zh["title"])} / '
+               f'{html.escape(en["title"])} — {html.escape(zh["old"])} / '
+               f'{html.escape(en["old"])}: - - -</text>')
+    out.append("</svg>")
+    return "\n".join(out)
+
+
 def save_diff_map(new_plan, old_plan, changes, path: str | Path) -> Path:
     """Write the re-plan's diff map as a standalone HTML file."""
     path = Path(path)
@@ -119,4 +181,4 @@ def save_diff_map(new_plan, old_plan, changes, path: str | Path) -> Path:
     return path
 
 
-__all__ = ["diff_map", "save_diff_map"]
+__all__ = ["diff_map", "diff_svg", "save_diff_map"]
