@@ -490,11 +490,7 @@ def _refine(state: _State, ctx: _Context, cid: str, bad: list[str], budget: floa
     if len(area_codes) < 2:
         return
     u = state.units
-    index = u.index[u["grid_code"].isin(area_codes)]
-    sub = u.loc[index]
-    area = shapely.union_all([state.polys[c] for c in area_codes])
-    graph = _graph(area, sub, ctx)
-    pos = {c: i for i, c in enumerate(area_codes)}
+    index, sub, graph, pos = _area_graph(state, ctx, area_codes)
     lab = np.concatenate([sub["grid_code"].map(pos).to_numpy(int),
                           _filler_labels(graph, state, area_codes)])
     home_unit = sub["old_grid"].map(pos).fillna(-1).to_numpy(int)
@@ -533,6 +529,14 @@ def _refine(state: _State, ctx: _Context, cid: str, bad: list[str], budget: floa
     _redraw(state, ctx, changed)
 
 
+def _area_graph(state: _State, ctx: _Context, codes: list[str]):
+    """Units of grids ``codes`` (index, rows), their graph over the grids' area, code → label."""
+    index = state.units.index[state.units["grid_code"].isin(codes)]
+    sub = state.units.loc[index]
+    area = shapely.union_all([state.polys[c] for c in codes])
+    return index, sub, _graph(area, sub, ctx), {c: i for i, c in enumerate(codes)}
+
+
 def _graph(area, sub: gpd.GeoDataFrame, ctx: _Context):
     compound = pd.factorize(sub["compound_id"])[0] if "compound_id" in sub else None
     return build_community_graph(area, sub.geometry.values, sub["households"].to_numpy(float),
@@ -552,14 +556,10 @@ def _filler_labels(graph, state: _State, codes: list[str]) -> np.ndarray:
 def _redraw(state: _State, ctx: _Context, changed: list[str]) -> None:
     """Redraw the polygons of ``changed`` grids inside the area they held before."""
     u = state.units
-    index = u.index[u["grid_code"].isin(changed)]
-    sub = u.loc[index]
-    area = shapely.union_all([state.polys[c] for c in changed])
-    graph = _graph(area, sub, ctx)
-    pos = {c: i for i, c in enumerate(changed)}
+    index, sub, graph, pos = _area_graph(state, ctx, changed)
     lab = _with_fillers(graph, sub["grid_code"].map(pos).to_numpy(int))
-    polys, labels, _ = grid_polygons(graph.cells, graph.cell_unit, lab, graph.xy, graph.households,
-                                  len(changed))
+    polys, labels, _ = grid_polygons(graph.cells, graph.cell_unit, lab, graph.xy,
+                                     graph.households, len(changed))
     u.loc[index, "grid_code"] = [changed[i] for i in labels[:graph.n_units]]
     for c, p in zip(changed, polys, strict=True):
         state.polys[c] = p

@@ -10,7 +10,6 @@ import pandas as pd
 import pytest
 import shapely
 from conftest import (
-    DATA,
     METRIC_CRS,
     X0,
     Y0,
@@ -21,6 +20,7 @@ from conftest import (
     run_cli,
     units_frame,
 )
+from providence import blocks, needs_providence, precincts, providence_plan
 
 from gridplan.config import PlanParams
 from gridplan.errors import InputError
@@ -153,19 +153,12 @@ def test_merge_bad_input_exits_2(demo_dir, tmp_path):
     assert not (tmp_path / "y").exists()
 
 
-@pytest.mark.realdata
-@pytest.mark.skipif(not (DATA / "providence").is_dir(), reason="real data not found")
-def test_real_data_tracts_onto_precinct_grids(tmp_path):
-    from gridplan.inputs import prepare_communities
-    from gridplan.units import prepare_units
-
-    blocks = gpd.read_file(DATA / "providence" / "blocks.zip")
-    comms = prepare_communities(gpd.read_file(DATA / "providence" / "precincts.zip"),
-                                id_field="NAME").iloc[:4]
-    p = plan(prepare_units(blocks, unit_id="GEOID10", population_field="TOTPOP"), comms,
-             params=PlanParams())
+@needs_providence
+def test_real_data_tracts_onto_precinct_grids():
+    comms = precincts(4)
+    p = providence_plan(4)
     # census tracts (blocks dissolved by tract) as a department's grids: real, misaligned shapes
-    tracts = blocks.assign(tract=blocks["GEOID10"].str[:11]).dissolve("tract").reset_index()
+    tracts = blocks().assign(tract=blocks()["GEOID10"].str[:11]).dissolve("tract").reset_index()
     tracts = tracts[tracts.intersects(shapely.union_all(comms.to_crs(tracts.crs)
                                                         .geometry.values))]
     layer = department_layer(tracts[["tract", "geometry"]], name="tracts", id_field="tract")

@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 import shapely
 from conftest import (
-    DATA,
     POINT_SLACK,
     X0,
     Y0,
@@ -20,6 +19,7 @@ from conftest import (
     run_cli,
     units_frame,
 )
+from providence import needs_providence, providence_plan
 
 from gridplan.config import PlanParams
 from gridplan.errors import InputError
@@ -139,22 +139,12 @@ def test_failed_run_leaves_earlier_outputs(demo_plan_dir: Path, tmp_path: Path, 
     assert not any(p.name.startswith(".gridplan-") for p in tmp_path.iterdir())
 
 
-@pytest.mark.realdata
-@pytest.mark.skipif(not (DATA / "providence").is_dir(), reason="real data not found")
+@needs_providence
 def test_real_data_microgrids(tmp_path: Path):
-    import geopandas as gpd
-
-    from gridplan.inputs import prepare_communities
-    from gridplan.units import prepare_units
-
-    blocks = gpd.read_file(DATA / "providence" / "blocks.zip")
-    units = prepare_units(blocks, unit_id="GEOID10", population_field="TOTPOP")
-    comms = prepare_communities(gpd.read_file(DATA / "providence" / "precincts.zip"),
-                                id_field="NAME")
-    first = comms.iloc[:3]
-    p = plan(units, first, params=PlanParams())
+    p = providence_plan(3)
     write_plan(p, tmp_path)
-    micro = plan_microgrids(read_plan(tmp_path))
-    check_micro(micro, read_plan(tmp_path))
+    parent = read_plan(tmp_path)
+    micro = plan_microgrids(parent)
+    check_micro(micro, parent)
     assert len(micro.microgrids) > len(p.grids)
     assert np.isclose(micro.microgrids["households"].sum(), p.grids["households"].sum())

@@ -11,7 +11,6 @@ import pandas as pd
 import pytest
 import shapely
 from conftest import (
-    DATA,
     X0,
     Y0,
     assert_plan_rules,
@@ -24,6 +23,7 @@ from conftest import (
 )
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from providence import block_units, blocks, needs_providence, precincts, providence_plan
 
 from gridplan.config import PlanParams
 from gridplan.errors import InputError
@@ -237,26 +237,17 @@ def test_demo_cli_bad_lock_exits_2(demo_run, tmp_path):
     assert "--lock" in res.stderr and not (tmp_path / "x").exists()
 
 
-@pytest.mark.realdata
-@pytest.mark.skipif(not (DATA / "providence").is_dir(), reason="real data not found")
-def test_real_data_replan(tmp_path):
-    from gridplan.inputs import prepare_communities
-    from gridplan.units import prepare_units
-
-    blocks = gpd.read_file(DATA / "providence" / "blocks.zip")
-    comms = prepare_communities(gpd.read_file(DATA / "providence" / "precincts.zip"),
-                                id_field="NAME").iloc[:3]
-    units = prepare_units(blocks, unit_id="GEOID10", population_field="TOTPOP")
-    old = plan(units, comms, params=PlanParams())
-    grown = blocks.copy()
+@needs_providence
+def test_real_data_replan():
+    old = providence_plan(3)
+    grown = blocks().copy()
     first = old.units.loc[old.units["grid_code"] == old.grids["grid_code"].iloc[0], "unit_id"]
     more = grown["GEOID10"].isin(first.str.split("#").str[0])
     grown.loc[more, "TOTPOP"] = grown.loc[more, "TOTPOP"] * 2  # one grid's blocks double
-    new_units = prepare_units(grown, unit_id="GEOID10", population_field="TOTPOP")
+    new_units = block_units(grown)
     res = replan(old, new_units, max_moved=300)
     assert res.summary["replan"]["households_moved"] <= 300
-    assert_plan_rules(res.plan, new_units, comms)
-
+    assert_plan_rules(res.plan, new_units, precincts(3))
 
 
 def test_locks_persist_and_replan_chains(demo_run, tmp_path):
