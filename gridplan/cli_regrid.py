@@ -175,7 +175,7 @@ def merge_cmd(layers: tuple[str, ...], more_layers: tuple[str, ...], names: str 
     \b
     Examples:
       gridplan merge --layers zongzhi.gpkg chengguan.gpkg minzheng.gpkg --plan out/demo
-      gridplan merge --layers a.gpkg b.gpkg --population b.gpkg --out out/merged
+      gridplan merge --layers a.gpkg b.gpkg --population buildings.gpkg --out out/merged
     """
     def job() -> None:
         from gridplan.merge import merge_departments, read_department, summary_text, write_merge

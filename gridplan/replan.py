@@ -184,6 +184,10 @@ def replan(old: Plan, population: gpd.GeoDataFrame, *, lock=(), max_moved: int |
     state = _initial_state(old, ctx, locked_codes(old, lock))
     budget = float("inf") if max_moved is None else float(max_moved)
     messages: list[str] = []
+    known = int(state.units["old_grid"].notna().sum())
+    if known < 0.5 * len(old.units):
+        messages.append(f"only {known} of the {len(old.units)} planned units were found by id in "
+                        "the new population; the others count as new, not moved: check --unit-id")
     if old.params.balance == "workload":
         messages.append("the plan was balanced on workload; the re-plan balances households")
     for cid in old.communities["community_id"]:

@@ -269,3 +269,10 @@ def test_locks_persist_and_replan_chains(demo_run, tmp_path):
     assert report["replan"]["locked"] == [locked]
     assert report["replan"]["replan"]["households_moved"] == 0
     assert report["replan"]["replan"]["grids_changed"] == 0
+
+
+def test_population_with_other_ids_is_flagged(old):
+    raw = _raw_old().assign(unit_id=lambda d: "x" + d["unit_id"])
+    res = replan(old, prep_units(raw), compare=False)
+    assert res.summary["replan"]["households_moved"] == 0
+    assert any("found by id" in n for n in res.summary["notes"])
