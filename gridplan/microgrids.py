@@ -138,8 +138,7 @@ def plan_microgrids(plan: Plan, params: MicroParams | None = None,
                disable=not progress)
     for grid in bar:
         sub = by_grid.get(grid.grid_code, units.iloc[0:0])
-        result = region.plan_region(grid.geometry, sub, None, engine, timer,
-                                    target=params.target, band=params.band)
+        result = _plan_grid(grid.geometry, sub, engine, params, timer)
         parent = SimpleNamespace(code=str(grid.grid_code), community_id=str(grid.grid_code))
         g, ug = region.describe_grids(result, parent, sub, engine)
         g["community_id"] = grid.community_id
@@ -158,6 +157,40 @@ def plan_microgrids(plan: Plan, params: MicroParams | None = None,
     log.info("%d micro-grids in %d grids; %.0f%% in band", len(micro), len(plan.grids),
              100 * out.report["share_in_band"])
     return out
+
+
+def _plan_grid(geometry, sub: gpd.GeoDataFrame, engine: PlanParams, params: MicroParams,
+               timer: StageTimer) -> region.RegionResult:
+    """Micro-grids of one grid; one more or one fewer is tried when some fall out of band.
+
+    The engine picks the count whose mean is nearest the target without looking at
+    building sizes; with whole buildings of about the target size, a neighbouring
+    count can put every micro-grid in band. Fewest out of band wins, then the count
+    the engine chose.
+    """
+    result = region.plan_region(geometry, sub, None, engine, timer, target=params.target,
+                                band=params.band)
+    if _outside(result, sub, params) == 0:
+        return result
+    k, total = len(result.polygons), float(sub["households"].sum())
+    best, best_bad = result, _outside(result, sub, params)
+    for other in (k + 1, k - 1):
+        aim = total / max(other, 1)
+        if other < 1 or not params.lower <= aim <= params.upper:
+            continue
+        trial = region.plan_region(geometry, sub, None, engine, timer, target=aim,
+                                   band=params.band)
+        bad = _outside(trial, sub, params)
+        if bad < best_bad:
+            best, best_bad = trial, bad
+    return best
+
+
+def _outside(result: region.RegionResult, sub: gpd.GeoDataFrame, params: MicroParams) -> int:
+    """Micro-grids with households outside the band."""
+    hh = np.bincount(result.labels, weights=sub["households"].to_numpy(float),
+                     minlength=len(result.polygons)) if len(sub) else np.zeros(1)
+    return int(((hh > 0) & ((hh < params.lower) | (hh > params.upper))).sum())
 
 
 def _split_units(plan: Plan, params: MicroParams) -> gpd.GeoDataFrame:

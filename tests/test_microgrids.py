@@ -148,3 +148,15 @@ def test_real_data_microgrids(tmp_path: Path):
     check_micro(micro, parent)
     assert len(micro.microgrids) > len(p.grids)
     assert np.isclose(micro.microgrids["households"].sum(), p.grids["households"].sum())
+
+
+def test_neighbouring_count_tried_when_buildings_are_coarse():
+    # 300 households in six buildings of 50: the mean nearest 55 is five micro-grids (one of
+    # 100), but six micro-grids of 50 are all in band, and are kept
+    units = prep_units(units_frame(lattice(3, 2, households=50)))
+    comms = prep_communities(communities_frame(
+        [("C1", None, shapely.box(X0, Y0, X0 + 150, Y0 + 100))]))
+    p = plan(units, comms, params=PlanParams())
+    micro = plan_microgrids(p)
+    check_micro(micro, p)
+    assert len(micro.microgrids) == 6 and set(micro.microgrids["status"]) == {"ok"}
