@@ -207,5 +207,11 @@ def params_from(kw: dict, barrier_highways: str | None = None) -> PlanParams:
     return PlanParams(**given, **extra)
 
 
+from gridplan.cli_regrid import merge_cmd, microgrids_cmd, replan_cmd  # noqa: E402
+
+main.add_command(microgrids_cmd)
+main.add_command(merge_cmd)
+main.add_command(replan_cmd)
+
 if __name__ == "__main__":
     main()
