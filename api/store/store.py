@@ -217,8 +217,17 @@ class Store:
         return version
 
     # ---- editing ---------------------------------------------------------------------------
-    def state(self, plan_id: str) -> tuple[int, PlanState]:
-        """The editable state of the plan's head version (cached while it stays the head)."""
+    def state(self, plan_id: str, head: int | None = None) -> tuple[int, PlanState]:
+        """The editable state of the plan's head version (cached while it stays the head).
+
+        With ``head`` (just read by the caller) a cached state at that version or later
+        is returned without asking the database again; an edit computed on it commits
+        only if ``head`` is still the plan's head.
+        """
+        with self._state_lock:
+            cached = self._states.get(plan_id)
+            if cached and head is not None and cached[0] >= head:
+                return cached
         head = self.head(plan_id)
         with self._state_lock:
             cached = self._states.get(plan_id)
