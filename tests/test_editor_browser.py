@@ -98,6 +98,11 @@ class Editor:
         return self.page.evaluate("([lat, lon]) => window.gridEditor.containerPoint(lat, lon)",
                                   [lat, lon])
 
+    def zoom_to(self, lon: float, lat: float, zoom: int = 18) -> None:
+        self.page.evaluate("([lat, lon, z]) => window.gridEditor.map().setView([lat, lon], z, "
+                           "{animate: false}) && null", [lat, lon, zoom])
+        self.page.wait_for_timeout(100)
+
     def click_at(self, lon: float, lat: float) -> None:
         xy = self.point(lon, lat)
         self.page.mouse.click(xy["x"], xy["y"])
@@ -304,3 +309,52 @@ def test_language_toggle(editor):
     assert editor.page.locator("#undo").inner_text() == "Undo"
     editor.page.locator("#lang").click()
     assert editor.page.locator("#undo").inner_text() == "撤销"
+
+
+def test_forced_move_shows_contiguity_warning_and_lock(editor, demo_plan):
+    cells = demo_plan.cells.set_index("cell_id")
+    active = neighbours(demo_plan)[0][0]
+    comm = demo_plan.grids.set_index("grid_code")["community_id"][active]
+    shape = demo_plan.grids.set_index("grid_code").geometry[active]
+    far = cells[(cells["community_id"] == comm) & (cells["grid_code"] != active)
+                & (cells.geometry.distance(shape) > 50)]
+    far = far[far.index.map(lambda c: cell_households(demo_plan, c) > 0)]
+    cell = far.index[0]
+    pt = cells.loc[[cell]].geometry.representative_point().to_crs(4326).iloc[0]
+    editor.pick(active)
+    editor.page.check("#force")
+    n = editor.updates()
+    editor.click_at(pt.x, pt.y)
+    editor.settle(n)
+    row = editor.page.locator(f'#grid-table tr[data-code="{active}"]')
+    assert "不连续" in row.inner_text()
+    assert editor.page.locator("#messages .warning").count() >= 1
+    n = editor.updates()
+    editor.page.locator("#lock").click()
+    editor.settle(n)
+    assert "🔒" in row.inner_text()
+    assert editor.page.locator("#lock").inner_text() == "解锁"
+
+
+def test_lasso_moves_cells_inside_the_drawn_polygon(editor, demo_plan):
+    active, cell, other, _, _ = neighbours(demo_plan)[0]
+    cells = demo_plan.cells.to_crs(4326).set_index("cell_id")
+    b = cells.geometry.bounds
+    cx, cy = (b["minx"] + b["maxx"]) / 2, (b["miny"] + b["maxy"]) / 2
+    x, y, d = cx[cell], cy[cell], 6e-5
+    ring = [(x - d, y - d), (x + d, y - d), (x, y + d)]
+    tri = shapely.Polygon(ring)
+    inside = [c for c in cells.index if cells["grid_code"][c] != active
+              and tri.contains(shapely.Point(cx[c], cy[c]))]
+    assert cell in inside
+    h = sum(cell_households(demo_plan, c) for c in inside)
+    editor.pick(active)
+    before = editor.households(active)
+    editor.zoom_to(x, y)
+    editor.page.locator("#mode-lasso").click()
+    n = editor.updates()
+    for lon, lat in [*ring, ring[0]]:  # clicking the first point again closes the polygon
+        editor.click_at(lon, lat)
+        editor.page.wait_for_timeout(150)
+    editor.settle(n)
+    assert editor.households(active) == before + h

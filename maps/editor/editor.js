@@ -234,6 +234,8 @@
   // it), so the editor is interactive quickly; small plans always show their cells.
   var CELL_LIMIT = 3000, CELL_ZOOM = 16;
 
+  function drawing() { return S.mode === "box" || S.mode === "lasso" || S.mode === "split"; }
+
   function cellsVisible() { return !S.lazy || map.getZoom() >= CELL_ZOOM; }
 
   function drawAll(fit) {
@@ -253,7 +255,10 @@
       style: cellStyle, pmIgnore: true,
       onEachFeature: function (f, layer) {
         S.cells[f.properties.cell_id].layer = layer;
-        layer.on("click", function (e) { L.DomEvent.stop(e); onCellClick(f.properties.cell_id, e); });
+        layer.on("click", function (e) {
+          if (drawing()) return;  // the drawing tool takes the click
+          L.DomEvent.stop(e); onCellClick(f.properties.cell_id, e);
+        });
         layer.on("contextmenu", function (e) { L.DomEvent.stop(e); setActive(S.cells[f.properties.cell_id].f.properties.grid_code); });
       }
     });
@@ -291,7 +296,10 @@
                         { style: gridStyle, pmIgnore: true });
     g.layer = tmp.getLayers()[0];
     g.layer.options.interactive = !S.cellsShown;
-    g.layer.on("click", function (e) { L.DomEvent.stop(e); onGridClick(code, e); });
+    g.layer.on("click", function (e) {
+      if (drawing()) return;
+      L.DomEvent.stop(e); onGridClick(code, e);
+    });
     g.layer.on("contextmenu", function (e) { L.DomEvent.stop(e); setActive(code); });
     gridLayer.addLayer(g.layer);
   }
