@@ -48,7 +48,7 @@ def parse_bands(text: str) -> tuple[float, ...]:
               help="Service centre points (with community_id, or placed by location). "
                    "Without it each community's most central unit stands in.")
 @click.option("--barriers", type=click.Path(dir_okay=False),
-              help="Roads, railways, rivers (lines) to draw.")
+              help="Roads, railways, rivers (lines) to draw (default: those of --osm).")
 @click.option("--osm", "osm_path", type=click.Path(dir_okay=False),
               help="OSM extract: walking bands follow its street network "
                    "(else straight line × 1.3).")
@@ -102,13 +102,18 @@ def write_map(plan_dir, out_path, *, lang: str = "zh", tiles: str = "osm", gcj02
         raise InputError("the output folder does not exist", source=str(out.parent),
                          fix="create it or choose another --out")
     plan = read_plan(plan_dir)
-    street = None
+    street = osm_barriers = None
     if osm_path:
+        from gridplan.osm import read_osm
         from gridplan.workload import walking_network
 
         street = walking_network(osm_path, plan.crs)
+        if not barriers:
+            osm_barriers = read_osm(osm_path, barrier_highways=plan.params.barrier_highways
+                                    ).barriers
     opts = MapOptions(tiles=tiles, gcj02=gcj02, bands_m=tuple(bands), simplify_m=simplify_m,
                       centres=read_vector(centres, what="service centres") if centres else None,
-                      barriers=read_vector(barriers, what="barriers") if barriers else None,
+                      barriers=(read_vector(barriers, what="barriers") if barriers
+                                else osm_barriers),
                       street=street)
     return save_plan_map(plan, out, lang=lang, options=opts)

@@ -369,8 +369,9 @@ def _centre_note(t: dict, sources: set) -> str:
 
 def _uncovered_note(t: dict, plan, uncovered, bands: Bands) -> str:
     by = uncovered.groupby("why")["households"].sum()
-    lines = [label(t, "no_worker_count").format(n=int(by.get("no_worker", 0))),
-             label(t, "beyond_count").format(n=int(by.get("beyond_walk", 0)),
+    staffed = "workers" in plan.grids and plan.grids["workers"].map(worker_text).notna().any()
+    lines = [label(t, "no_worker_count").format(n=int(by.get("no_worker", 0)))] if staffed else []
+    lines += [label(t, "beyond_count").format(n=int(by.get("beyond_walk", 0)),
                                              m=f"{bands.polygons['band_m'].max():.0f}"
                                              if not bands.polygons.empty else "?")]
     outside = plan.report.get("input", {}).get("households_outside_communities", 0)

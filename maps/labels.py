@@ -21,9 +21,9 @@ LABELS: dict[str, dict[str, str]] = {
         "bands_network": "walking distance on the street network (OSM)",
         "bands_straight": "straight-line distance × {detour} (no street network given)",
         "uncovered": "Households left uncovered", "no_worker": "grid has no worker",
-        "beyond_walk": "beyond the last walking band",
+        "beyond_walk": "beyond the last walking band or off the street network",
         "no_worker_count": "{n} households in grids without a worker",
-        "beyond_count": "{n} households beyond {m} m walk",
+        "beyond_count": "{n} households beyond {m} m walk (or off the street network)",
         "outside_count": "{n} households outside every community (not planned)",
     },
     "zh": {
@@ -41,9 +41,9 @@ LABELS: dict[str, dict[str, str]] = {
         "bands_network": "按路网(OSM)计算的步行距离",
         "bands_straight": "直线距离 × {detour}(未提供路网)",
         "uncovered": "未覆盖住户 / Uncovered", "no_worker": "网格无网格员",
-        "beyond_walk": "超出最远步行圈",
+        "beyond_walk": "超出最远步行圈或不在路网上",
         "no_worker_count": "无网格员的网格内 {n} 户",
-        "beyond_count": "步行超过 {m} 米 {n} 户",
+        "beyond_count": "步行超过 {m} 米(或不在路网上){n} 户",
         "outside_count": "{n} 户不在任何社区内(未规划)",
     },
 }

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import re
+from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
@@ -13,6 +14,7 @@ import shapely
 from conftest import run_cli
 from map_fixtures import DEMO, demo, demo_dir  # noqa: F401
 
+from gridplan.export import read_plan
 from maps.assets import libraries_installed
 from maps.coverage import MapOptions, deviation_colour, render_html, save_plan_map
 from maps.gcj02 import wgs84_to_gcj02
@@ -198,3 +200,34 @@ def test_worker_lists_from_the_api(demo):
         stored.units.loc[stored.units["households"] > 0, "grid_code"])
     text = unescape(render_html(stored, lang="en", options=MapOptions(tiles="none")))
     assert "Worker assignment" in text and "W1, W2" in text
+
+
+WUDAOKOU = Path(__file__).resolve().parents[2] / "shared" / "data" / "beijing_wudaokou.osm.bz2"
+
+
+@pytest.mark.realdata
+@pytest.mark.skipif(not WUDAOKOU.exists(), reason="real data not found")
+def test_network_bands_on_real_streets(tmp_path):
+    from gridplan.workload import walking_network
+
+    out = tmp_path / "plan"
+    assert run_cli("plan", "--osm", WUDAOKOU, "--out", out, "--no-map",
+                   "--quiet").exit_code == 0
+    plan = read_plan(out)
+    street = walking_network(WUDAOKOU, plan.crs)
+    pts = service_points(plan)
+    bands = walking_bands(plan, pts, (500, 1000), street=street)
+    assert bands.method == "network" and len(bands.polygons) >= len(pts)
+    unit_xy = shapely.get_coordinates(shapely.point_on_surface(plan.units.geometry.values))
+    centre = pts.set_index("community_id").geometry
+    cxy = np.array([[centre[c].x, centre[c].y] for c in plan.units["community_id"]])
+    straight = np.hypot(*(unit_xy - cxy).T)
+    walk = bands.unit_walk_m.to_numpy()
+    reached = np.isfinite(walk)
+    assert reached.mean() > 0.5
+    assert (walk[reached] >= straight[reached] - 1e-6).all()  # no shortcut through walls
+    r = run_cli("map", "--plan", out, "--out", tmp_path / "m.html", "--osm", WUDAOKOU,
+                "--tiles", "none", "--lang", "en")
+    assert r.exit_code == 0, r.stderr
+    text = unescape((tmp_path / "m.html").read_text(encoding="utf-8"))
+    assert "street network (OSM)" in text and "Barriers (roads, rivers)" in text
