@@ -358,3 +358,24 @@ def test_lasso_moves_cells_inside_the_drawn_polygon(editor, demo_plan):
         editor.page.wait_for_timeout(150)
     editor.settle(n)
     assert editor.households(active) == before + h
+
+
+def test_closed_reads_load_once_the_key_is_given(browser, tmp_path, demo_plan):
+    from api.app import create_app
+    from api.settings import Settings
+
+    app = create_app(Settings(data_dir=tmp_path, api_keys=f"tester:{KEY}", open_reads=False))
+    app.state.store.create_plan(demo_plan, name="closed", author="tests", plan_id="closed")
+    with serve(app) as url:
+        context = browser.new_context(viewport={"width": 1200, "height": 800})
+        page = context.new_page()
+        log = PageLog(page)
+        page.goto(f"{url}/plans/closed/editor")
+        page.wait_for_selector("#messages .error")
+        assert page.evaluate("window.gridEditor.ready") is False
+        page.fill("#api-key", KEY)
+        page.dispatch_event("#api-key", "change")
+        page.wait_for_function("window.gridEditor.ready")
+        assert page.locator("#grid-table tbody tr").count() == 60
+        assert log.errors == [] and external(log.requests) == []
+        context.close()

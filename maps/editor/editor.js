@@ -661,7 +661,10 @@
     $("tile-url").addEventListener("change", function () { localStorage.setItem("gridplan.tileUrl", $("tile-url").value); setBaseMap(); });
     $("tile-gcj").addEventListener("change", function () { localStorage.setItem("gridplan.tileGcj", $("tile-gcj").checked ? "1" : "0"); setBaseMap(); });
     $("api-key").value = localStorage.getItem("gridplan.apiKey") || "";
-    $("api-key").addEventListener("change", function () { localStorage.setItem("gridplan.apiKey", $("api-key").value); });
+    $("api-key").addEventListener("change", function () {
+      localStorage.setItem("gridplan.apiKey", $("api-key").value);
+      if (!S.loadedOnce) loadAll().then(becomeReady);  // reads may need the key too
+    });
     document.addEventListener("keydown", function (e) {
       if (e.target.tagName === "INPUT") return;
       if ((e.ctrlKey || e.metaKey) && e.key === "z") { e.preventDefault(); if (!$("undo").disabled) $("undo").click(); }
@@ -691,10 +694,13 @@
   initMap();
   applyLang();
   setMode("move");
-  loadAll().then(function () {
+  function becomeReady() {
+    if (window.gridEditor.ready) return;
     window.gridEditor.ready = true;
     window.gridEditor.readyAt = performance.now();
     body.dataset.ready = "1";
     document.dispatchEvent(new CustomEvent("gridplan:ready"));
-  });
+  }
+
+  loadAll().then(becomeReady, function () { /* shown in the panel; a key may fix it */ });
 })();
