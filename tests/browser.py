@@ -47,6 +47,21 @@ def serve(app, port: int | None = None) -> Iterator[str]:
         thread.join(timeout=10)
 
 
+@contextmanager
+def chromium():
+    """Debian's Chromium under Playwright, headless (skips the test without Playwright)."""
+    import pytest
+
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True,
+                                    args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
 def external(urls: list[str]) -> list[str]:
     """The URLs among ``urls`` that leave this machine (not localhost, file: or data:)."""
     out = []

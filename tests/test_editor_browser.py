@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import shapely
-from browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, PageLog, external, serve
+from browser import ARTIFACTS, CHROMIUM, PageLog, chromium, external, serve
 
 from maps.assets import libraries_installed
 from maps.gcj02 import wgs84_to_gcj02
@@ -50,11 +50,8 @@ def base_url(app):
 
 @pytest.fixture(scope="module")
 def browser():
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+    with chromium() as b:
         yield b
-        b.close()
 
 
 @pytest.fixture
@@ -137,6 +134,13 @@ def neighbours(plan, n: int = 1) -> list[tuple[str, str, str, float, float]]:
     return out
 
 
+def box_centres(plan):
+    """Cells in lon/lat and the centres of their bounding boxes (what box and lasso test)."""
+    cells = plan.cells.to_crs(4326).set_index("cell_id")
+    b = cells.geometry.bounds
+    return cells, (b["minx"] + b["maxx"]) / 2, (b["miny"] + b["maxy"]) / 2
+
+
 def cell_households(plan, cell: str) -> int:
     return int(plan.units.loc[plan.units["cell_id"] == cell, "households"].sum())
 
@@ -168,9 +172,7 @@ def test_move_by_click_updates_panel_then_undo_and_redo(editor, demo_plan):
 
 def test_box_selection_moves_every_cell_inside(editor, demo_plan):
     active, cell, other, _, _ = neighbours(demo_plan)[0]
-    cells = demo_plan.cells.to_crs(4326).set_index("cell_id")
-    b = cells.geometry.bounds
-    cx, cy = (b["minx"] + b["maxx"]) / 2, (b["miny"] + b["maxy"]) / 2
+    cells, cx, cy = box_centres(demo_plan)
     x, y, d = cx[cell], cy[cell], 3e-5
     inside = cells.index[(abs(cx - x) < d) & (abs(cy - y) < d)
                          & (cells["grid_code"] != active)]
@@ -338,9 +340,7 @@ def test_forced_move_shows_contiguity_warning_and_lock(editor, demo_plan):
 
 def test_lasso_moves_cells_inside_the_drawn_polygon(editor, demo_plan):
     active, cell, other, _, _ = neighbours(demo_plan)[0]
-    cells = demo_plan.cells.to_crs(4326).set_index("cell_id")
-    b = cells.geometry.bounds
-    cx, cy = (b["minx"] + b["maxx"]) / 2, (b["miny"] + b["maxy"]) / 2
+    cells, cx, cy = box_centres(demo_plan)
     x, y, d = cx[cell], cy[cell], 6e-5
     ring = [(x - d, y - d), (x + d, y - d), (x, y + d)]
     tri = shapely.Polygon(ring)

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import pytest
-from browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, PageLog, external
+from browser import ARTIFACTS, CHROMIUM, PageLog, chromium, external
 from map_fixtures import demo, demo_dir  # noqa: F401
 
 from maps.assets import libraries_installed
@@ -17,11 +17,8 @@ pytestmark = [
 
 @pytest.fixture(scope="module")
 def browser():
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+    with chromium() as b:
         yield b
-        b.close()
 
 
 @pytest.fixture(scope="module")
