@@ -60,7 +60,7 @@
     etag: null, version: null, info: null, grids: {}, cells: {}, order: [], active: null,
     mode: "move", gcj: false, busy: false, diffCells: {}, versions: []
   };
-  var map, renderer, cellLayer, gridLayer, labelLayer, baseLayer;
+  var map, renderer, cellLayer, gridLayer, baseLayer;
   var timing = {};  // milliseconds of the last load and edit, read by bench/editor_bench.py
 
   function t(key) { return (T[S.lang] && T[S.lang][key]) || T.en[key] || key; }
@@ -127,8 +127,7 @@
         return "<li>" + esc(typeof x === "string" ? x : (x.message || JSON.stringify(x))) + "</li>";
       }).join("");
       message("error", "<b>" + t("refused") + ":</b> " + esc(d.problem) +
-              (d.fix ? "<br>" + t("fix") + ": " + esc(d.fix) : "") + (v ? "<ul>" + v + "</ul>" : ""),
-              true);
+              (d.fix ? "<br>" + t("fix") + ": " + esc(d.fix) : "") + (v ? "<ul>" + v + "</ul>" : ""));
     } else {
       message("error", esc(status + ": " + JSON.stringify(d)));
     }
@@ -143,11 +142,12 @@
     body.dataset.busy = on ? "1" : "0";
   }
 
-  function message(kind, html, raw) {
+  // html: already escaped by the caller
+  function message(kind, html) {
     var box = $("messages");
     var div = document.createElement("div");
     div.className = "msg " + kind;
-    div.innerHTML = raw ? html : html;
+    div.innerHTML = html;
     box.prepend(div);
     while (box.children.length > 4) box.removeChild(box.lastChild);
   }
@@ -239,7 +239,7 @@
   function cellsVisible() { return !S.lazy || map.getZoom() >= CELL_ZOOM; }
 
   function drawAll(fit) {
-    [cellLayer, gridLayer, labelLayer].forEach(function (l) { if (l) map.removeLayer(l); });
+    [cellLayer, gridLayer].forEach(function (l) { if (l) map.removeLayer(l); });
     cellLayer = null;
     S.lazy = Math.max(Object.keys(S.cells).length,
                       (S.info && S.info.report && S.info.report.units) || 0) > CELL_LIMIT;
