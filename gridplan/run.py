@@ -46,7 +46,8 @@ def load_inputs(kw: dict) -> dict:
         from gridplan.osm import read_osm, study_area
 
         osm = read_osm(kw["osm"], barrier_highways=params.barrier_highways,
-                       dwelling_area=kw.get("dwelling_area", 90.0))
+                       dwelling_area=kw.get("dwelling_area", 90.0),
+                       dedicated_tags=params.dedicated_tags)
     if kw.get("population"):
         pop = _read(kw["population"], "population", kw.get("crs"))
         units = prepare_units(pop, unit_id=kw.get("unit_id", "unit_id"),
@@ -66,6 +67,14 @@ def load_inputs(kw: dict) -> dict:
     if osm is not None:
         compounds = compounds if compounds is not None else osm.compounds
         barriers = barriers if barriers is not None else osm.barriers
+    dedicated = _read(kw.get("dedicated_path"), "dedicated sites", kw.get("crs"))
+    if dedicated is None and osm is not None and len(osm.dedicated):
+        dedicated = osm.dedicated
+    previous = None
+    if kw.get("previous_dir"):
+        from gridplan.export import read_plan
+
+        previous = read_plan(kw["previous_dir"])
     special = None
     if kw.get("special_path"):
         from gridplan.workload import read_special
@@ -73,6 +82,7 @@ def load_inputs(kw: dict) -> dict:
         special = read_special(kw["special_path"], units["building_id"], WorkloadParams())
     return {"units": units, "communities": communities, "compounds": compounds,
             "barriers": barriers, "params": params, "notes": notes, "special": special,
+            "dedicated": dedicated, "previous": previous,
             "study_area": study_area(osm) if osm is not None else None}
 
 
