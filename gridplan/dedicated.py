@@ -13,17 +13,13 @@ import shapely
 from gridplan import region
 from gridplan.config import PlanParams
 from gridplan.errors import InputError
+from gridplan.explain import feasible
 from gridplan.layers import InputNotes, check_layer, source_of
 
 log = logging.getLogger(__name__)
 
 SITE_COLUMNS = ["site_id", "kind", "name", "geometry"]
 KIND_FIELDS = ("kind", "type", "amenity", "landuse", "office", "shop")
-KIND_ZH = {
-    "school": "学校", "university": "高校", "college": "学院", "hospital": "医院",
-    "marketplace": "市场", "townhall": "政府机关", "government": "政府机关",
-    "industrial": "工业园区", "mall": "商场", "enterprise": "企业", "site": "单位",
-}
 
 
 def parse_tags(tags: Sequence[str]) -> dict[str, list[str]]:
@@ -223,6 +219,14 @@ def _merge(site, piece):
     return merged
 
 
+def _join_notes(first: tuple[str, str], other) -> tuple[str, str]:
+    """Two notes as one (English, Chinese) pair; ``other`` may be English text or None."""
+    if not other:
+        return first
+    en, zh = other if isinstance(other, tuple) else (other, "")
+    return f"{first[0]}; {en}", "；".join(p for p in (first[1], zh) if p)
+
+
 def _combine(geometry, units, mine, site_polys, where, planned, barrier_lines, params,
              timer) -> region.RegionResult:
     """One region result from the dedicated grids and the planned pieces around them."""
@@ -247,6 +251,14 @@ def _combine(geometry, units, mine, site_polys, where, planned, barrier_lines, p
             atoms[idx] = res.atoms + atoms.max(initial=-1) + 1
         polygons.extend(res.polygons)
         notes.update({k0 + g: text for g, text in res.notes.items()})
+        total = float(region.balance_weights(sub).sum())
+        if not feasible(total, params.band):
+            lo, hi = params.band
+            cut = (f"this part of the community, cut off by dedicated grids, has {total:.0f} "
+                   f"households and cannot form whole grids of {lo:.0f}–{hi:.0f}",
+                   f"该部分被专属网格隔开，有{total:.0f}户，无法均分为{lo:.0f}–{hi:.0f}户的网格")
+            for g in range(len(res.polygons)):
+                notes[k0 + g] = _join_notes(cut, notes.get(k0 + g))
         crossings.extend(region.barrier_crossings(res, len(res.polygons)).tolist())
     k = len(polygons)
     types = np.array(["dedicated"] * n_sites + ["comprehensive"] * (k - n_sites), dtype=object)

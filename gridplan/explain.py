@@ -8,7 +8,12 @@ import numpy as np
 import pandas as pd
 
 from gridplan.config import PlanParams
-from gridplan.dedicated import KIND_ZH
+
+KIND_ZH = {
+    "school": "学校", "university": "高校", "college": "学院", "hospital": "医院",
+    "marketplace": "市场", "townhall": "政府机关", "government": "政府机关",
+    "industrial": "工业园区", "mall": "商场", "enterprise": "企业", "site": "单位",
+}
 
 EMPTY_EN = ("no households here: only units without households (schools, shops, offices...) "
             "or open land, joined to no neighbour")
@@ -85,8 +90,13 @@ class Explainer:
                      sites: dict[int, dict]) -> tuple[list[str], list[str]]:
         """English and Chinese reason of each grid (empty string when nothing to say)."""
         k = len(status)
-        en: list[list[str]] = [[notes[g]] if notes.get(g) else [] for g in range(k)]
+        en: list[list[str]] = [[] for _ in range(k)]
         zh: list[list[str]] = [[] for _ in range(k)]
+        for g, note in notes.items():  # English text, or an (English, Chinese) pair
+            e, z = note if isinstance(note, tuple) else (note, "")
+            en[g].append(e)
+            if z:
+                zh[g].append(z)
         for g, site in sites.items():
             en[g].append(f"dedicated grid (专属网格) for {site['kind']} {site['name']} "
                          f"({site['site_id']}), kept out of the household balance".replace(
@@ -211,7 +221,7 @@ class Explainer:
         lo, hi = self.params.band
         biggest = self._biggest()
         pieces = sorted({biggest[g][:2] for g in bad.index if g in biggest}, reverse=True)
-        pieces = [p for p in pieces if p[0] > (hi - lo) / 2]
+        pieces = [p for p in pieces if p[0] >= hi - lo]
         if not pieces:
             return
         listed = ", ".join(f"{name} ({h:.0f})" for h, name in pieces[:3])

@@ -24,7 +24,7 @@ class RegionResult:
     labels: np.ndarray
     polygons: list
     graph: CommunityGraph | None
-    notes: dict[int, str] = field(default_factory=dict)
+    notes: dict[int, str | tuple[str, str]] = field(default_factory=dict)  # en or (en, zh)
     all_labels: np.ndarray | None = None  # labels of units and of filler points of empty blocks
     atoms: np.ndarray | None = None  # per unit: units with one atom label stay in one grid
     grid_types: np.ndarray | None = None  # per grid: "comprehensive" (default) or "dedicated"

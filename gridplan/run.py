@@ -169,6 +169,7 @@ def summary_text(result: Plan, out_dir: Path) -> str:
         f"{r['grids_crossing_barriers']} ({r['barrier_crossings']} crossings)",
         "  status: " + ", ".join(f"{k} {v}" for k, v in sorted(st.items())),
     ]
+    lines += _dedicated_lines(r) + _explanation_lines(r)
     inp = r["input"]
     if inp["units_outside_communities"]:
         lines.append(f"  left out: {inp['units_outside_communities']} units "
@@ -181,6 +182,31 @@ def summary_text(result: Plan, out_dir: Path) -> str:
     lines.append(f"  wrote {out_dir}/: grids.geojson units.csv plan.gpkg report.json"
                  + (" map.html" if (out_dir / "map.html").exists() else ""))
     return "\n".join(lines)
+
+
+MAX_EXPLAINED = 8  # communities explained in the printed summary (all are in report.json)
+
+
+def _dedicated_lines(report: dict) -> list[str]:
+    d = report.get("dedicated") or {}
+    if not d.get("grids"):
+        return []
+    kinds = ", ".join(f"{k} {v}" for k, v in sorted(d["by_kind"].items()))
+    return [f"  dedicated grids (专属网格): {d['grids']} ({kinds}) with {d['households']} "
+            "households, outside the household balance"]
+
+
+def _explanation_lines(report: dict) -> list[str]:
+    """Why grids miss the band, per community, in English and Chinese."""
+    found = report.get("explanations") or []
+    if not found:
+        return []
+    lines = ["  why grids miss the band (report.json \"explanations\" has all):"]
+    for e in found[:MAX_EXPLAINED]:
+        lines += [f"    {e['text']}", f"    {e['text_zh']}"]
+    if len(found) > MAX_EXPLAINED:
+        lines.append(f"    ... and {len(found) - MAX_EXPLAINED} more communities")
+    return lines
 
 
 def run_staff(plan_dir: str, workers_path: str, out_dir: str, special_path: str | None = None,
