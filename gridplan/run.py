@@ -105,7 +105,8 @@ def run_demo(out_dir: Path, data_dir: str | None = None, **kw) -> Plan:
                 unit_id="unit_id", households_field="households", population_field=None,
                 compounds=str(files["compounds"]), barriers=str(files["barriers"]),
                 out_dir=str(out_dir), with_map=True, osm=None,
-                special_path=kw.get("special_path") or _existing(files["special"]))
+                special_path=kw.get("special_path") or _existing(files["special"]),
+                dedicated_path=kw.get("dedicated_path") or _existing(files["dedicated"]))
     result = run_plan(**args)
     if files["workers"].exists():
         run_staff(plan_dir=str(out_dir), workers_path=str(files["workers"]), out_dir=str(out_dir),
@@ -132,7 +133,8 @@ def demo_files(data_dir: str | Path | None = None) -> dict[str, Path]:
         log.info("bundled demo data not found; generating it in %s", folder)
         write_demo(folder)
         files = {name: folder / f"{name}.geojson" for name in DEMO_LAYERS}
-    files.update(special=folder / "special.csv", workers=folder / "workers.csv")
+    files.update(special=folder / "special.csv", workers=folder / "workers.csv",
+                 dedicated=folder / "dedicated.geojson")
     return files
 
 
