@@ -86,6 +86,9 @@ class PlanParams:
         get_scheme(self.code_scheme)
         check_object_class(self.object_class)
         object.__setattr__(self, "dedicated_tags", tuple(self.dedicated_tags))
+        from gridplan.dedicated import parse_tags
+
+        parse_tags(self.dedicated_tags)
         if self.dedicated_min_area < 0:
             raise InputError("dedicated_min_area must be 0 or more",
                              field="--dedicated-min-area", fix="pass an area in m², e.g. 5000")
