@@ -232,6 +232,18 @@ class Explainer:
         zh.append(f"这些网格含有较大的不可拆分部分（楼栋、小区或同一地址）：{listed_zh}；"
                   f"网格只能按此粒度增减，而区间宽度仅{hi - lo:.0f}户。")
 
+    def _coarse_towers(self, grids: list[int]) -> set:
+        """Split buildings whose stairwell units are the largest whole piece of one of ``grids``."""
+        hh = self.units["households"].to_numpy(float)
+        atom_hh = np.bincount(self.atoms, weights=hh)[self.atoms]
+        sub = self.units["unit_id"].astype(str).str.contains("#", regex=False).to_numpy()
+        out = set()
+        for g in grids:
+            mine = np.flatnonzero(self.labels == g)
+            top = mine[atom_hh[mine] == atom_hh[mine].max()] if len(mine) else mine
+            out |= set(self.units["building_id"].to_numpy()[top[sub[top]]])
+        return out
+
     def _split_tips(self, bad: pd.DataFrame, en: list[str], zh: list[str]) -> list[dict]:
         """Sentences and suggestions for buildings split by stairwell in out-of-band grids."""
         if self.splits.empty:
@@ -240,6 +252,7 @@ class Explainer:
         sub = self.units["unit_id"].astype(str).str.contains("#", regex=False).to_numpy()
         involved = set(self.units["building_id"].to_numpy()[sub & np.isin(self.labels,
                                                                           list(codes))])
+        coarse = self._coarse_towers(list(codes))
         tips = []
         s = self.params.stairwell_households
         finer = max(1, s // 2)
@@ -250,6 +263,8 @@ class Explainer:
                       f"of about {h / n:.0f} (--stairwell-households {s}).")
             zh.append(f"{b}楼有{h}户，按单元拆分为{n}个约{h / n:.0f}户的单元"
                       f"（--stairwell-households {s}）。")
+            if b not in coarse:  # its units are not what keeps a grid out of band
+                continue
             tips.append(_tip("--stairwell-households", finer,
                              f"splits the {h}-household building {b} into {n2} units of about "
                              f"{h / n2:.0f}, finer pieces to balance with",
