@@ -188,16 +188,13 @@ def params_from(kw: dict, barrier_highways: str | None = None) -> PlanParams:
     if barrier_highways:
         extra["barrier_highways"] = tuple(v.strip() for v in barrier_highways.split(",")
                                           if v.strip())
-    return PlanParams(target=kw["target"], tolerance=kw["tolerance"], seed=kw["seed"],
-                      stairwell_households=kw["stairwell_households"],
-                      community_households=kw.get("community_households", 3000),
-                      code_scheme=kw["code_scheme"], tessellation=kw["tessellation"],
-                      balance=kw.get("balance", "households"),
-                      object_class=kw.get("object_class", "000000"),
-                      dedicated_tags=tuple(t.strip() for t in
-                                           (kw.get("dedicated_tags") or "").split(",")
-                                           if t.strip()),
-                      dedicated_min_area=kw.get("dedicated_min_area", 5000.0), **extra)
+    names = ("target", "tolerance", "seed", "stairwell_households", "community_households",
+             "code_scheme", "tessellation", "balance", "object_class", "dedicated_min_area")
+    given = {n: kw[n] for n in names if kw.get(n) is not None}
+    if kw.get("dedicated_tags") is not None:
+        given["dedicated_tags"] = tuple(t.strip() for t in kw["dedicated_tags"].split(",")
+                                        if t.strip())
+    return PlanParams(**given, **extra)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Sequence
 
@@ -15,6 +16,7 @@ from gridplan.config import PlanParams
 from gridplan.errors import InputError
 from gridplan.explain import feasible
 from gridplan.layers import InputNotes, check_layer, source_of
+from gridplan.parcels import MIN_SHARED, region_parcels
 
 log = logging.getLogger(__name__)
 
@@ -153,7 +155,8 @@ def community_sites(geometry, sites: gpd.GeoDataFrame | None, min_area: float
 
 
 def plan_community(geometry, units: gpd.GeoDataFrame, sites: gpd.GeoDataFrame | None,
-                   barrier_lines, params: PlanParams, timer) -> region.RegionResult:
+                   barrier_lines, params: PlanParams, timer, community_id: str = ""
+                   ) -> region.RegionResult:
     """Plan one community: a dedicated grid per site, comprehensive grids elsewhere.
 
     Units whose representative point lies in a site belong to its dedicated grid.
@@ -189,7 +192,7 @@ def plan_community(geometry, units: gpd.GeoDataFrame, sites: gpd.GeoDataFrame | 
         site_polys[host] = _merge(site_polys[host], piece)
         where[where == slot] = host
     return _combine(geometry, units, mine, site_polys, where, planned, barrier_lines, params,
-                    timer)
+                    timer, community_id)
 
 
 def _locate(pts: np.ndarray, polys: list) -> np.ndarray:
@@ -228,7 +231,7 @@ def _join_notes(first: tuple[str, str], other) -> tuple[str, str]:
 
 
 def _combine(geometry, units, mine, site_polys, where, planned, barrier_lines, params,
-             timer) -> region.RegionResult:
+             timer, cid: str) -> region.RegionResult:
     """One region result from the dedicated grids and the planned pieces around them."""
     n_sites = len(site_polys)
     labels = np.full(len(units), -1, dtype=np.int64)
@@ -236,6 +239,7 @@ def _combine(geometry, units, mine, site_polys, where, planned, barrier_lines, p
     polygons = list(site_polys)
     notes: dict[int, str] = {}
     crossings = [0] * n_sites
+    runs = []  # (unit positions, region result, first grid label) of each planned piece
     for s in range(n_sites):
         inside = np.flatnonzero(where == s)
         labels[inside] = s
@@ -246,6 +250,7 @@ def _combine(geometry, units, mine, site_polys, where, planned, barrier_lines, p
         res = region.plan_region(piece, sub, barrier_lines, params, timer,
                                  target=params.target, band=params.band)
         k0 = len(polygons)
+        runs.append((idx, res, k0))
         labels[idx] = res.labels + k0
         if res.atoms is not None:
             atoms[idx] = res.atoms + atoms.max(initial=-1) + 1
@@ -263,6 +268,54 @@ def _combine(geometry, units, mine, site_polys, where, planned, barrier_lines, p
     k = len(polygons)
     types = np.array(["dedicated"] * n_sites + ["comprehensive"] * (k - n_sites), dtype=object)
     log.debug("community with %d dedicated grid(s) and %d comprehensive", n_sites, k - n_sites)
-    return region.RegionResult(geometry, labels, polygons, None, notes, atoms=atoms,
-                               grid_types=types, crossings=np.asarray(crossings, dtype=np.int64),
-                               sites=mine.drop(columns="geometry").to_dict("records"))
+    result = region.RegionResult(geometry, labels, polygons, None, notes, atoms=atoms,
+                                 grid_types=types,
+                                 crossings=np.asarray(crossings, dtype=np.int64),
+                                 sites=mine.drop(columns="geometry").to_dict("records"))
+    result.parcels = functools.partial(_parcels, cid, units["unit_id"].to_numpy(object),
+                                       site_polys, where, runs)
+    return result
+
+
+def _parcels(cid: str, unit_ids: np.ndarray, site_polys: list, where: np.ndarray, runs: list,
+             codes: np.ndarray) -> tuple[pd.DataFrame, np.ndarray, pd.DataFrame]:
+    """Parcels of a community with dedicated grids: one per site, the pieces' own elsewhere.
+
+    Filler parcels of piece ``j`` are named ``~<community>/<j>.<n>`` so that names stay
+    unique across pieces; a site's parcel is ``~<community>/site<s>`` (block -1).
+    """
+    cells = [pd.DataFrame({"cell_id": [f"~{cid}/site{s + 1}" for s in range(len(site_polys))],
+                           "community_id": cid, "grid_code": codes[:len(site_polys)],
+                           "block": -1, "geometry": site_polys})]
+    unit_cell = np.empty(len(unit_ids), dtype=object)
+    for s in range(len(site_polys)):
+        unit_cell[where == s] = f"~{cid}/site{s + 1}"
+    edges = []
+    for j, (idx, res, k0) in enumerate(runs, start=1):
+        c, uc, e = region_parcels(res, cid, unit_ids[idx], codes[k0:k0 + len(res.polygons)])
+        prefix = f"~{cid}/"
+
+        def rename(v, j=j, prefix=prefix):
+            return f"{prefix}{j}.{v[len(prefix):]}" if str(v).startswith(prefix) else v
+        c["cell_id"] = c["cell_id"].map(rename)
+        e = e.assign(a=e["a"].map(rename), b=e["b"].map(rename))
+        unit_cell[idx] = [rename(v) for v in uc]
+        cells.append(c)
+        edges.append(e)
+    cells_df = pd.concat(cells, ignore_index=True)
+    edges.append(_site_edges(cells_df, len(site_polys)))
+    return cells_df, unit_cell, pd.concat(edges, ignore_index=True)
+
+
+def _site_edges(cells: pd.DataFrame, n_sites: int) -> pd.DataFrame:
+    """Parcels touching each site parcel along more than ``MIN_SHARED`` metres."""
+    geoms = cells["geometry"].to_numpy(object)
+    ids = cells["cell_id"].to_numpy(object)
+    tree = shapely.STRtree(geoms)
+    rows = set()
+    for i in range(n_sites):
+        for j in tree.query(geoms[i], predicate="intersects"):
+            shared = shapely.intersection(shapely.boundary(geoms[i]), shapely.boundary(geoms[j]))
+            if j != i and shapely.length(shared) > MIN_SHARED:
+                rows.add((*sorted((ids[i], ids[j])), False))
+    return pd.DataFrame(sorted(rows), columns=["a", "b", "crossing"])

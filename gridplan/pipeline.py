@@ -45,6 +45,11 @@ class Plan:
         The parameters the plan was made with.
     report : dict
         Counts, quality figures, input notes and runtime per stage.
+    cells : GeoDataFrame, optional
+        Parcels a planner moves between grids (``cell_id, community_id, grid_code,
+        block``); each grid is the union of its parcels. Units carry their ``cell_id``.
+    cell_edges : DataFrame, optional
+        Neighbouring parcels ``a, b`` and whether a barrier lies between (``crossing``).
     """
 
     grids: gpd.GeoDataFrame
@@ -52,6 +57,8 @@ class Plan:
     communities: gpd.GeoDataFrame
     params: PlanParams
     report: dict = field(default_factory=dict)
+    cells: gpd.GeoDataFrame | None = None
+    cell_edges: pd.DataFrame | None = None
 
     @property
     def crs(self):
@@ -145,7 +152,7 @@ def plan(units: gpd.GeoDataFrame, communities: gpd.GeoDataFrame | None = None, *
             visits = unit_visits(units, special, wp)[0]
             # workload in household-equivalents: same total as households, shared by visits
             units["weight"] = visits * units["households"].sum() / max(visits.sum(), 1e-9)
-    grids, unit_grid, explanations = [], [], []
+    grids, unit_grid, cells, edges, explanations = [], [], [], [], []
     before = _previous_grids(previous, crs)
     items = list(communities.itertuples(index=False))
     by_comm = dict(tuple(units.groupby("community_id", sort=False)))
@@ -153,15 +160,22 @@ def plan(units: gpd.GeoDataFrame, communities: gpd.GeoDataFrame | None = None, *
     for comm in bar:
         sub = by_comm.get(comm.community_id, units.iloc[0:0])
         result = dedicated_grids.plan_community(comm.geometry, sub, sites, barrier_lines, params,
-                                                timer)
+                                                timer, comm.community_id)
         g, ug = region.describe_grids(result, comm, sub, params,
                                       previous=before.get(comm.community_id))
         if g.attrs.get("explanation"):
             explanations.append(g.attrs["explanation"])
+        with timer.stage("parcels"):
+            c, ug["cell_id"], e = region.describe_parcels(result, comm, sub)
         grids.append(g)
         unit_grid.append(ug)
+        cells.append(c)
+        edges.append(e)
     with timer.stage("metrics"):
         plan_ = _assemble(grids, unit_grid, units, communities, params, crs)
+        plan_.cells = gpd.GeoDataFrame(pd.concat(cells, ignore_index=True), geometry="geometry",
+                                       crs=crs)
+        plan_.cell_edges = pd.concat(edges, ignore_index=True)
         validate_plan(plan_)
     plan_.report = summarize(plan_, notes, timer.seconds, time.perf_counter() - t_start)
     plan_.report["explanations"] = explanations
@@ -232,8 +246,8 @@ def _assemble(grids, unit_grid, units, communities, params, crs) -> Plan:
     grid_df = gpd.GeoDataFrame(pd.concat(grids, ignore_index=True), geometry="geometry", crs=crs)
     ug = pd.concat(unit_grid, ignore_index=True)
     u = units.merge(ug, on="unit_id", how="left")
-    u = u[["unit_id", "building_id", "grid_code", "community_id", "households", "population",
-           "geometry"]]
+    u = u[["unit_id", "building_id", "grid_code", "cell_id", "community_id", "households",
+           "population", "geometry"]]
     comm = communities.copy()
     hh = u.groupby("community_id")["households"].sum()
     comm["households"] = comm["community_id"].map(hh).fillna(0).astype(np.int64)

@@ -13,6 +13,7 @@ from gridplan.adjacency import CommunityGraph, build_community_graph
 from gridplan.codes import grid_code, serial_order, spatial_serials, stable_serials
 from gridplan.config import PlanParams
 from gridplan.grids import grid_polygons, polsby_popper
+from gridplan.parcels import region_parcels
 from gridplan.partition import partition_graph
 
 
@@ -30,6 +31,10 @@ class RegionResult:
     grid_types: np.ndarray | None = None  # per grid: "comprehensive" (default) or "dedicated"
     crossings: np.ndarray | None = None  # per grid barrier crossings, when known beforehand
     sites: list[dict] | None = None  # site_id, kind, name of dedicated grids 0..len-1
+    fragments: list = field(default_factory=list)  # (part, from, to) cell fragments handed over
+    drawn_labels: np.ndarray | None = None  # labels the cells were drawn with, before hand-overs
+    codes: np.ndarray | None = None  # grid code per label, once describe_grids has named them
+    parcels: object = None  # (cells, unit_cell, edges) when made up from several regions
 
 
 def atom_labels(compound_ids: pd.Series, households: np.ndarray, upper: float,
@@ -90,10 +95,11 @@ def plan_region(geometry, units: gpd.GeoDataFrame, barrier_lines, params: PlanPa
                                + graph.compound + 1)
     with timer.stage("grids"):
         k = int(part.labels.max()) + 1  # labels of filler points included
-        polys, labels = grid_polygons(graph.cells, graph.cell_unit, part.labels, graph.xy,
+        polys, labels, moves = grid_polygons(graph.cells, graph.cell_unit, part.labels, graph.xy,
                                       graph.households, k)
     return RegionResult(geometry, labels[:len(units)], polys, graph, part.notes,
-                        all_labels=labels, atoms=atoms[:len(units)])
+                        all_labels=labels, atoms=atoms[:len(units)], fragments=moves,
+                        drawn_labels=part.labels)
 
 
 def serial_order_of(result: RegionResult) -> np.ndarray:
@@ -121,6 +127,7 @@ def describe_grids(result: RegionResult, community, units: gpd.GeoDataFrame,
     codes = np.array([grid_code(community.code, community.community_id, int(s),
                                 scheme=params.code_scheme, object_class=params.object_class)
                       for s in serials], dtype=object)
+    result.codes = codes
     lab = result.labels
     bal = np.bincount(lab, weights=balance_weights(units), minlength=k) if len(lab) else \
         np.zeros(k)
@@ -163,6 +170,30 @@ def describe_grids(result: RegionResult, community, units: gpd.GeoDataFrame,
     rows = rows.iloc[np.argsort(serials, kind="stable")].reset_index(drop=True)
     rows.attrs["explanation"] = explanation
     return rows, unit_grid
+
+
+def grid_codes(result: RegionResult, community, order: np.ndarray | None = None) -> np.ndarray:
+    """Grid code of each grid label of a planned community (serials in reading order).
+
+    The codes :func:`describe_grids` gave (in the plan's scheme, serials possibly kept
+    from a previous plan) once it has run; else the default scheme's spatial serials.
+    """
+    if result.codes is not None:
+        return result.codes
+    order = serial_order_of(result) if order is None else order
+    codes = np.empty(len(result.polygons), dtype=object)
+    for serial, g in enumerate(order, start=1):
+        codes[g] = grid_code(community.code, community.community_id, serial)
+    return codes
+
+
+def describe_parcels(result: RegionResult, community, units: gpd.GeoDataFrame
+                     ) -> tuple[pd.DataFrame, np.ndarray, pd.DataFrame]:
+    """Parcels of a planned community, the parcel of each unit and parcel adjacency."""
+    if result.parcels is not None:
+        return result.parcels(grid_codes(result, community))
+    return region_parcels(result, community.community_id, units["unit_id"].to_numpy(object),
+                          grid_codes(result, community))
 
 
 def barrier_crossings(result: RegionResult, k: int) -> np.ndarray:

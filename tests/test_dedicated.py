@@ -74,6 +74,12 @@ def test_school_in_the_north_east_is_one_dedicated_grid():
     assert (comp["status"] == "ok").all()
     assert p.report["share_in_band"] == 1.0
     assert p.report["dedicated"] == {"grids": 1, "households": 300, "by_kind": {"school": 1}}
+    # the site is one parcel, its units lie on it, and it neighbours the parcels around it
+    code = ded["grid_code"].iloc[0]
+    assert p.cells.loc[p.cells["grid_code"] == code, "cell_id"].tolist() == ["~A/site1"]
+    assert (p.units.loc[p.units["grid_code"] == code, "cell_id"] == "~A/site1").all()
+    touching = p.cell_edges[(p.cell_edges["a"] == "~A/site1") | (p.cell_edges["b"] == "~A/site1")]
+    assert {"u2_2", "u2_3", "u3_1", "u4_1", "u5_1"} <= set(touching["a"]) | set(touching["b"])
     # the school is the north-east grid: serials run north→south, west→east over all grids
     assert g["grid_code"].tolist() == [f"110108001001{i:03d}" for i in range(1, 5)]
 
@@ -107,6 +113,7 @@ def test_site_cutting_the_community_in_two():
     for reason in comp["reason"]:
         assert "cut off by dedicated grids, has 400 households" in reason
     assert all("被专属网格隔开" in r for r in comp["reason_zh"])
+    assert p.cells["cell_id"].is_unique and len(p.cells) >= 17
     west = comp[comp.geometry.centroid.x < X0 + 100]
     assert shapely.equals(west.geometry.iloc[0], shapely.box(X0, Y0, X0 + 100, Y0 + 200))
 
