@@ -177,8 +177,9 @@ def summary_text(result: Plan, out_dir: Path) -> str:
         f"gridplan: {r['grids']} grids in {r['communities']} communities "
         f"({r['units']} units, {r['households']} households)",
         f"  in band {lo:.0f}–{hi:.0f} {_balanced_label(r)}: "
-        f"{100 * r['share_in_band']:.1f}% of grids with households; "
-        f"max deviation {100 * r['max_deviation']:.0f}%",
+        + (f"{100 * r['share_in_band']:.1f}% of grids with households; "
+           f"max deviation {100 * r['max_deviation']:.0f}%" if r["households_per_grid"]
+           else "no comprehensive grid with households"),
         f"  households per grid: {r['households_per_grid']}",
         f"  contiguous: {100 * r['contiguous_share']:.0f}%   mean Polsby-Popper: "
         f"{r['mean_polsby_popper']:.2f}   grids crossing barriers: "

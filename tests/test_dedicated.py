@@ -33,6 +33,7 @@ from gridplan.demo import generate_demo
 from gridplan.errors import InputError
 from gridplan.osm import read_osm
 from gridplan.pipeline import plan
+from maps.coverage import DEDICATED_COLOUR, save_plan_map
 
 COMMUNITY = shapely.box(X0, Y0, X0 + 300, Y0 + 200)
 
@@ -181,6 +182,8 @@ def test_cli_dedicated_layer(tmp_path):
     doc = json.loads((out / "grids.geojson").read_text(encoding="utf-8"))
     types = sorted(f["properties"]["grid_type"] for f in doc["features"])
     assert types == ["comprehensive"] * 3 + ["dedicated"]
+    html = save_plan_map(p, tmp_path / "map.html").read_text(encoding="utf-8")
+    assert "专属网格" in html and DEDICATED_COLOUR in html
     missing = run_cli(*plan_args(up, cp, tmp_path / "o2", ["--dedicated",
                                                            tmp_path / "none.geojson"]))
     assert missing.exit_code == 2
