@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -104,7 +105,7 @@ class Explainer:
             zh[g].append(f"专属网格：{KIND_ZH.get(site['kind'], site['kind'])}{site['name']}"
                          f"（{site['site_id']}），不参与户数均衡")
         self._stairwells(en, zh)
-        biggest = self._biggest()
+        biggest = self._biggest
         for g in range(k):
             if status[g] == "empty" and not en[g]:
                 en[g].append(EMPTY_EN)
@@ -115,29 +116,30 @@ class Explainer:
                 zh[g].append(z)
         return ["; ".join(p) for p in en], ["；".join(p) for p in zh]
 
+    @functools.cached_property
     def _biggest(self) -> dict[int, tuple[float, str, str]]:
         """Per grid: households, English and Chinese name of its largest whole-kept piece."""
         if len(self.labels) == 0:
             return {}
         hh = self.units["households"].to_numpy(float)
         atom_hh = np.bincount(self.atoms, weights=hh)
+        ids, first, count = np.unique(self.atoms, return_index=True, return_counts=True)
+        first_of = dict(zip(ids.tolist(), first.tolist(), strict=True))
+        count_of = dict(zip(ids.tolist(), count.tolist(), strict=True))
         df = pd.DataFrame({"g": self.labels, "a": self.atoms, "h": atom_hh[self.atoms]})
         top = df.sort_values(["h", "a"], ascending=[False, True]).drop_duplicates("g")
-        out = {}
-        for g, a, h in top.itertuples(index=False):
-            members = np.flatnonzero(self.atoms == a)
-            out[int(g)] = (h, *self._piece_name(members))
-        return out
+        return {int(g): (h, *self._piece_name(first_of[a], count_of[a]))
+                for g, a, h in top.itertuples(index=False)}
 
-    def _piece_name(self, members: np.ndarray) -> tuple[str, str]:
-        u = self.units.iloc[members]
-        comp = u["compound_id"].iloc[0] if "compound_id" in u else None
-        if len(members) > 1 and comp is not None and not pd.isna(comp):
+    def _piece_name(self, first: int, count: int) -> tuple[str, str]:
+        u = self.units.iloc[first]
+        comp = u["compound_id"] if "compound_id" in u.index else None
+        if count > 1 and comp is not None and not pd.isna(comp):
             return f"compound {comp}", f"小区{comp}"
-        b = u["building_id"].iloc[0]
-        if len(members) > 1:
-            return f"{len(members)} units at one address ({b}…)", f"同一地址的{len(members)}个单位"
-        if "#" in str(u["unit_id"].iloc[0]):
+        b = u["building_id"]
+        if count > 1:
+            return f"{count} units at one address ({b}…)", f"同一地址的{count}个单位"
+        if "#" in str(u["unit_id"]):
             return f"a stairwell sub-unit of building {b}", f"{b}楼的一个单元"
         return f"building {b}", f"{b}楼"
 
@@ -219,7 +221,7 @@ class Explainer:
     def _coarse(self, bad: pd.DataFrame, en: list[str], zh: list[str]) -> None:
         """Say so when whole-kept pieces in out-of-band grids are large for the band."""
         lo, hi = self.params.band
-        biggest = self._biggest()
+        biggest = self._biggest
         pieces = sorted({biggest[g][:2] for g in bad.index if g in biggest}, reverse=True)
         pieces = [p for p in pieces if p[0] >= hi - lo]
         if not pieces:
@@ -235,14 +237,13 @@ class Explainer:
     def _coarse_towers(self, grids: list[int]) -> set:
         """Split buildings whose stairwell units are the largest whole piece of one of ``grids``."""
         hh = self.units["households"].to_numpy(float)
-        atom_hh = np.bincount(self.atoms, weights=hh)[self.atoms]
-        sub = self.units["unit_id"].astype(str).str.contains("#", regex=False).to_numpy()
-        out = set()
-        for g in grids:
-            mine = np.flatnonzero(self.labels == g)
-            top = mine[atom_hh[mine] == atom_hh[mine].max()] if len(mine) else mine
-            out |= set(self.units["building_id"].to_numpy()[top[sub[top]]])
-        return out
+        df = pd.DataFrame({"g": self.labels, "h": np.bincount(self.atoms, weights=hh)[self.atoms],
+                           "sub": self.units["unit_id"].astype(str).str.contains(
+                               "#", regex=False).to_numpy(),
+                           "b": self.units["building_id"].to_numpy()})
+        df = df[df["g"].isin(grids)]
+        top = df[df["h"] == df.groupby("g")["h"].transform("max")]
+        return set(top.loc[top["sub"], "b"])
 
     def _split_tips(self, bad: pd.DataFrame, en: list[str], zh: list[str]) -> list[dict]:
         """Sentences and suggestions for buildings split by stairwell in out-of-band grids."""
