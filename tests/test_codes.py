@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import json
 
+import geopandas as gpd
 import numpy as np
+import pandas as pd
 import pytest
 import shapely
 from conftest import (
+    DATA,
+    REALDATA_FIGURES,
     X0,
     Y0,
     assert_plan_rules,
@@ -238,3 +242,58 @@ def test_previous_folder_without_a_plan_is_an_input_error(tmp_path):
     up, cp = cli_inputs(tmp_path, units, comms)
     r = run_cli(*plan_args(up, cp, tmp_path / "out", ["--previous", tmp_path / "nothing"]))
     assert r.exit_code == 2 and "no plan here" in r.output
+
+
+# --- real division codes and a real re-plan (../shared/data) ---------------------------------
+
+JINAN = DATA / "divisions" / "villages_jinan_3701.csv"
+
+
+@pytest.mark.realdata
+@pytest.mark.parametrize("scheme", CODE_SCHEMES)
+def test_every_jinan_division_code_builds_valid_grid_codes(scheme):
+    """All 5,758 统计用区划代码 of 济南市 pass, and their grid codes read back."""
+    if not JINAN.exists():
+        pytest.skip(f"{JINAN} is absent (real data lives in ../shared/data)")
+    codes = pd.read_csv(JINAN, dtype=str)["code"]
+    assert len(codes) == 5758
+    s = get_scheme(scheme)
+    for code in codes:
+        text = check_community_code(code, "x", scheme)
+        full = grid_code(text, "x", 1, scheme=scheme, object_class="010100")
+        assert s.pattern.fullmatch(full) and grid_serial(full, scheme) == 1
+        assert full[6:18] == text if s.object_class else full.startswith(text)
+
+
+@pytest.mark.realdata
+def test_providence_replan_keeps_codes(tmp_path):
+    """Precincts carrying 济南 community codes, planned in 20 digits, then re-planned."""
+    blocks, precincts = DATA / "providence" / "blocks.zip", DATA / "providence" / "precincts.zip"
+    if not (JINAN.exists() and blocks.exists()):
+        pytest.skip("real data is absent (../shared/data)")
+    comm = gpd.read_file(precincts)
+    jinan = pd.read_csv(JINAN, dtype=str)
+    comm["code"] = jinan.loc[jinan["name"].str.contains("社区"), "code"].head(len(comm)).values
+    comm_path = tmp_path / "precincts.gpkg"
+    comm.to_file(comm_path)
+    base = ["plan", "--communities", comm_path, "--community-id", "NAME", "--community-code",
+            "code", "--population", blocks, "--unit-id", "GEOID10", "--population-field",
+            "TOTPOP", "--code-scheme", "cjt349-20", "--quiet", "--no-map"]
+    first, second = tmp_path / "first", tmp_path / "second"
+    assert run_cli(*base, "--out", first).exit_code == 0
+    r = run_cli(*base, "--out", second, "--previous", first, "--target", "320")
+    assert r.exit_code == 0, r.output
+    units = gpd.read_file(blocks)
+    units = gpd.GeoDataFrame({"unit_id": units["GEOID10"].astype(str),
+                              "households": np.rint(units["TOTPOP"] / 2.6).astype(np.int64)},
+                             geometry=units.geometry, crs=units.crs)
+    old, new = load_plan_dir(first), load_plan_dir(second)
+    for p in (old, new):
+        assert_plan_rules(p, units)
+        assert p.grids["grid_code"].str.fullmatch(r"\d{20}").all()
+    kept = new.report["previous_plan"]
+    REALDATA_FIGURES.append({"dataset": f"providence re-plan ({kept['codes_kept']} of "
+                                        f"{kept['grids']} codes kept)", **{
+        k: new.report[k] for k in ("grids", "households", "share_in_band", "contiguous_share",
+                                   "runtime_seconds")}, "wall_seconds": 0.0})
+    assert kept["codes_kept"] >= 0.8 * min(len(old.grids), len(new.grids))
