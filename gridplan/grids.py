@@ -44,6 +44,17 @@ def grid_polygons(cells: np.ndarray, cell_unit: np.ndarray, unit_labels: np.ndar
     return [_tidy(g) for g in geoms], labels, moves
 
 
+def outline(parts) -> object:
+    """The polygon of a grid from its parcels: their union, tidied like a planned grid's.
+
+    Examples
+    --------
+    >>> outline([shapely.box(0, 0, 1, 1), shapely.box(1, 0, 2, 1)]).area
+    2.0
+    """
+    return _tidy(_union(np.asarray(parts, dtype=object)))
+
+
 def _tidy(geom):
     """Snap to the 1 cm grid and drop holes under 1 m² (overlay slivers between cells).
 

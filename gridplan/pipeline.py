@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -84,8 +84,9 @@ def plan(units: gpd.GeoDataFrame, communities: gpd.GeoDataFrame | None = None, *
          compounds: gpd.GeoDataFrame | None = None, barriers: gpd.GeoDataFrame | None = None,
          study_area=None, params: PlanParams | None = None, notes: InputNotes | None = None,
          progress: bool = False, special: pd.DataFrame | None = None,
-         workload: WorkloadParams | None = None, dedicated: gpd.GeoDataFrame | None = None,
-         previous: Plan | None = None) -> Plan:
+         workload: WorkloadParams | None = None,
+         on_progress: Callable[[str, float], None] | None = None,
+         dedicated: gpd.GeoDataFrame | None = None, previous: Plan | None = None) -> Plan:
     """Plan grids of about ``params.target`` households in every community.
 
     Parameters
@@ -110,6 +111,8 @@ def plan(units: gpd.GeoDataFrame, communities: gpd.GeoDataFrame | None = None, *
     special, workload : optional
         Special populations (unit_id, category, count) and workload weights, used
         when ``params.balance == "workload"``.
+    on_progress : callable, optional
+        Called as ``on_progress(stage, fraction_done)`` while planning (for job status).
     dedicated : GeoDataFrame, optional
         Sites (``site_id``, ``kind``, ``name``, polygons; see
         :func:`gridplan.dedicated.prepare_sites`) that each become a dedicated grid
@@ -157,7 +160,9 @@ def plan(units: gpd.GeoDataFrame, communities: gpd.GeoDataFrame | None = None, *
     items = list(communities.itertuples(index=False))
     by_comm = dict(tuple(units.groupby("community_id", sort=False)))
     bar = tqdm(items, desc="planning communities", unit="community", disable=not progress)
-    for comm in bar:
+    for i, comm in enumerate(bar):
+        if on_progress is not None:
+            on_progress("planning communities", i / max(len(items), 1))
         sub = by_comm.get(comm.community_id, units.iloc[0:0])
         result = dedicated_grids.plan_community(comm.geometry, sub, sites, barrier_lines, params,
                                                 timer, comm.community_id)
