@@ -24,6 +24,8 @@ from conftest import (
     run_cli,
     units_frame,
 )
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from gridplan.codes import (
     CODE_SCHEMES,
@@ -297,3 +299,41 @@ def test_providence_replan_keeps_codes(tmp_path):
         k: new.report[k] for k in ("grids", "households", "share_in_band", "contiguous_share",
                                    "runtime_seconds")}, "wall_seconds": 0.0})
     assert kept["codes_kept"] >= 0.8 * min(len(old.grids), len(new.grids))
+
+
+# --- properties -----------------------------------------------------------------------------
+
+@given(scheme=st.sampled_from(CODE_SCHEMES), data=st.data(),
+       comm=st.from_regex(r"\A\d{12}\Z"), obj=st.from_regex(r"\A\d{6}\Z"))
+def test_codes_round_trip(scheme, data, comm, obj):
+    s = get_scheme(scheme)
+    serial = data.draw(st.integers(0 if s.whole_zero else 1, s.max_serial))
+    code = grid_code(comm, "C", serial, scheme=scheme, object_class=obj)
+    assert is_grid_code(code, scheme) and grid_serial(code, scheme) == serial
+    assert comm in code and (code.startswith(obj) if s.object_class else code.startswith(comm))
+
+
+def _strips(cuts: list[int]) -> list:
+    """Boxes cutting the strip 0–100 × 0–10 at ``cuts``."""
+    edges = [0.0, *sorted(set(cuts)), 100.0]
+    return [shapely.box(a, 0, b, 10) for a, b in zip(edges, edges[1:], strict=False) if b > a]
+
+
+@settings(deadline=None)  # the first call imports scipy
+@given(old_cuts=st.lists(st.integers(1, 99), max_size=6),  # strips of 10 m² or more
+       new_cuts=st.lists(st.integers(1, 99), max_size=6),
+       old_serials=st.lists(st.integers(1, 50), min_size=7, max_size=7, unique=True))
+def test_stable_serials_properties(old_cuts, new_cuts, old_serials):
+    old = list(zip(old_serials, _strips(old_cuts), strict=False))
+    new = _strips(new_cuts)
+    serials = stable_serials(new, np.arange(len(new)), old)
+    assert len(set(serials.tolist())) == len(new)
+    top = max(s for s, _ in old)
+    for poly, s in zip(new, serials, strict=True):
+        if s <= top:  # a kept serial: the grid shares ground with that old grid
+            geom = dict(old)[s]
+            assert shapely.area(shapely.intersection(poly, geom)) > 1.0
+    fresh = sorted(s for s in serials.tolist() if s > top)
+    assert fresh == list(range(top + 1, top + 1 + len(fresh)))
+    if new_cuts == old_cuts:  # nothing changed: every grid keeps its serial
+        assert serials.tolist() == [s for s, _ in old]
