@@ -96,6 +96,30 @@ class PlanState:
             self.grid_cells[g].add(c)
         for u, g in self.unit_grid.items():
             self.grid_units[g].add(u)
+        self._tally = dict.fromkeys(("grids", "households", "with_households", "in_band",
+                                     "not_contiguous"), 0)
+        for row in self.grids.values():
+            self._count(row, 1)
+
+    def _count(self, row: dict, sign: int) -> None:
+        """Add (``sign=1``) or remove (``-1``) a grid row from the running totals."""
+        lo, hi = self.band
+        hh = row.get("households", 0)
+        t = self._tally
+        t["grids"] += sign
+        t["households"] += sign * int(hh)
+        t["with_households"] += sign * (hh > 0)
+        t["in_band"] += sign * (hh > 0 and lo <= hh <= hi)
+        t["not_contiguous"] += sign * (row.get("contiguous", True) is False)
+
+    def metrics(self) -> dict:
+        """Counts of the current version: grids, households, share in band, broken grids."""
+        t = self._tally
+        share = t["in_band"] / t["with_households"] if t["with_households"] else 0.0
+        return {"grids": t["grids"], "households": t["households"],
+                "share_in_band": round(share, 4),
+                "grids_out_of_band": t["with_households"] - t["in_band"],
+                "grids_not_contiguous": t["not_contiguous"], "band": list(self.band)}
 
     @classmethod
     def from_plan(cls, plan) -> PlanState:
@@ -221,6 +245,10 @@ class PlanState:
             self.unit_grid[u] = g
             self.grid_units.setdefault(g, set()).add(u)
         for code, row in delta.grids.items():
+            if code in self.grids:
+                self._count(self.grids[code], -1)
+            if row is not None:
+                self._count(row, 1)
             if row is None:
                 self.grids.pop(code, None)
                 self.grid_cells.pop(code, None)

@@ -4,18 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-import geopandas as gpd
 import shapely
 from fastapi import APIRouter, Depends, Path, Response
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from pyproj import CRS
 
 from api import geojson
 from api.deps import get_store, if_match, writer
 from api.errors import HTTPProblem
 from api.history import redo, restore, undo
 from api.store import Store, etag
-from gridplan.editing import Delta
+from gridplan.editing import GRID_ATTRS, Delta
 
 router = APIRouter(prefix="/plans/{plan_id}", tags=["edits"])
 
@@ -84,32 +82,17 @@ PlanId = Annotated[str, Path(max_length=64)]
 def edit_response(store: Store, plan_id: str, version: int, delta: Delta,
                   response: Response) -> dict:
     """The new version, its ETag, changed grids as GeoJSON, metrics and warnings."""
-    info = store.plan_info(plan_id)
-    live = {c: r for c, r in delta.grids.items() if r is not None}
-    changed = gpd.GeoDataFrame(list(live.values()), geometry="geometry",
-                               crs=CRS.from_wkt(info["crs"])) if live else None
+    live = [r for r in delta.grids.values() if r is not None]
+    g4326 = store.to_lonlat(plan_id, [r["geometry"] for r in live])
+    props = [{k: r.get(k) for k in GRID_ATTRS} for r in live]
     tag = etag(plan_id, version)
     response.headers["ETag"] = tag
     _, state = store.state(plan_id)
     return {"version": version, "etag": tag,
-            "changed": geojson.as_dict(changed, "grid_code") if changed is not None else
-            {"type": "FeatureCollection", "features": []},
+            "changed": geojson.rows_dict(props, g4326, "grid_code"),
             "deleted": [c for c, r in delta.grids.items() if r is None],
             "summary": delta.summary, "warnings": delta.warnings,
-            "metrics": state_metrics(state)}
-
-
-def state_metrics(state) -> dict:
-    """Counts of the current version, from the editable state."""
-    lo, hi = state.band
-    rows = list(state.grids.values())
-    with_hh = [r for r in rows if r["households"] > 0]
-    inside = sum(lo <= r["households"] <= hi for r in with_hh)
-    return {"grids": len(rows), "households": int(sum(r["households"] for r in rows)),
-            "share_in_band": round(inside / len(with_hh), 4) if with_hh else 0.0,
-            "grids_out_of_band": len(with_hh) - inside,
-            "grids_not_contiguous": sum(not r.get("contiguous", True) for r in rows),
-            "band": [lo, hi]}
+            "metrics": state.metrics()}
 
 
 def _commit(store: Store, plan_id: str, head: int, delta: Delta, author: str,
@@ -135,8 +118,7 @@ def _metric(store: Store, plan_id: str, geometry: dict | None, kind: str):
     if not (-180 <= x0 <= x1 <= 180 and -90 <= y0 <= y1 <= 90):
         raise HTTPProblem(422, f"the {kind} is not in longitude/latitude",
                           "send coordinates as [longitude, latitude] (EPSG:4326)")
-    crs = CRS.from_wkt(store.plan_info(plan_id)["crs"])
-    return gpd.GeoSeries([geom], crs=4326).to_crs(crs).iloc[0]
+    return store.to_metric(plan_id, [geom])[0]
 
 
 def geojson_text(geometry: dict) -> str:

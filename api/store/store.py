@@ -12,7 +12,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from pyproj import CRS
+from pyproj import CRS, Transformer
 from sqlalchemy import and_, create_engine, delete, event, func, insert, select, update
 from sqlalchemy.engine import Engine
 
@@ -72,12 +72,34 @@ class Store:
             event.listen(self.engine, "connect", _sqlite_pragmas)
         self.write_lock = threading.Lock()
         self._states: dict[str, tuple[int, PlanState]] = {}
+        self._crs: dict[str, tuple[CRS, Transformer, Transformer]] = {}
         self._state_lock = threading.Lock()
         from api.store.migrate import upgrade
 
         upgrade(self.engine)
 
     # ---- geometry helpers ----------------------------------------------------------------
+    def plan_crs(self, plan_id: str) -> tuple[CRS, Transformer, Transformer]:
+        """A plan's metric CRS with transformers to and from longitude/latitude (cached)."""
+        if plan_id not in self._crs:
+            crs = CRS.from_wkt(self.plan_info(plan_id)["crs"])
+            self._crs[plan_id] = (
+                crs, Transformer.from_crs(crs, s.SRID, always_xy=True),
+                Transformer.from_crs(s.SRID, crs, always_xy=True))
+        return self._crs[plan_id]
+
+    def to_lonlat(self, plan_id: str, geoms) -> np.ndarray:
+        """Geometries from the plan's metric CRS to longitude/latitude."""
+        fwd = self.plan_crs(plan_id)[1]
+        return shapely.transform(np.asarray(geoms, dtype=object),
+                                 lambda xy: np.column_stack(fwd.transform(xy[:, 0], xy[:, 1])))
+
+    def to_metric(self, plan_id: str, geoms) -> np.ndarray:
+        """Geometries from longitude/latitude to the plan's metric CRS."""
+        back = self.plan_crs(plan_id)[2]
+        return shapely.transform(np.asarray(geoms, dtype=object),
+                                 lambda xy: np.column_stack(back.transform(xy[:, 0], xy[:, 1])))
+
     def _geom_in(self, geoms) -> list:
         geoms = np.asarray(geoms, dtype=object)
         if self.is_pg:
@@ -120,7 +142,8 @@ class Store:
         for col, default in (("locked", False), ("workers", None), ("contiguous", True)):
             if col not in grids:
                 grids[col] = [default if default is not None else [] for _ in range(len(grids))]
-        grid_rows = self._grid_rows(plan_id, grids, 1)
+        grid_rows = self._grid_rows(plan_id, grids.drop(columns="geometry").to_dict("records"),
+                                    grids.geometry.to_crs(s.SRID).values, 1)
         with self.write_lock, self.engine.begin() as conn:
             conn.execute(insert(s.plans).values(
                 id=plan_id, name=name, crs=crs.to_wkt(), params=_jsonable(plan.params.to_dict()),
@@ -156,13 +179,11 @@ class Store:
         log.info("stored plan %s (%d grids, %d units)", plan_id, len(grids), len(units))
         return self.plan_info(plan_id)
 
-    def _grid_rows(self, plan_id: str, grids: gpd.GeoDataFrame, version: int) -> list[dict]:
-        """grid_versions rows from grid rows (GeoDataFrame in any CRS)."""
-        g4326 = grids.geometry.to_crs(s.SRID).values
+    def _grid_rows(self, plan_id: str, rows: list[dict], g4326, version: int) -> list[dict]:
+        """grid_versions rows from grid rows and their longitude/latitude outlines."""
         bounds = shapely.bounds(g4326)
         wkb = self._geom_in(g4326)
-        attrs = [_jsonable({k: row.get(k) for k in GRID_ATTRS})
-                 for row in grids.drop(columns="geometry").to_dict("records")]
+        attrs = [_jsonable({k: row.get(k) for k in GRID_ATTRS}) for row in rows]
         return [{"plan_id": plan_id, "grid_code": a["grid_code"], "version": version,
                  "deleted": False, "attrs": a, "geom": w, "minx": b[0], "miny": b[1],
                  "maxx": b[2], "maxy": b[3]}
@@ -240,10 +261,8 @@ class Store:
     def commit(self, plan_id: str, expected: int, delta: Delta, *, author: str, op: str,
                target: int | None = None) -> int:
         """Append ``delta`` as the version after ``expected``; refuse if that is not the head."""
-        info = self.plan_info(plan_id)
-        crs = CRS.from_wkt(info["crs"])
         version = expected + 1
-        rows = self._delta_grid_rows(plan_id, delta, version, crs)
+        rows = self._delta_grid_rows(plan_id, delta, version)
         stamp = now()
         with self.write_lock, self.engine.begin() as conn:
             moved = conn.execute(update(s.plans).where(and_(
@@ -291,14 +310,14 @@ class Store:
             {"plan_id": plan_id, "kind": k, "member_id": m, "grid_code": g}
             for k, m, g in members])
 
-    def _delta_grid_rows(self, plan_id: str, delta: Delta, version: int, crs) -> list[dict]:
+    def _delta_grid_rows(self, plan_id: str, delta: Delta, version: int) -> list[dict]:
         live = {c: r for c, r in delta.grids.items() if r is not None}
         rows = [{"plan_id": plan_id, "grid_code": c, "version": version, "deleted": True,
                  "attrs": None, "geom": None, "minx": None, "miny": None, "maxx": None,
                  "maxy": None} for c, r in delta.grids.items() if r is None]
         if live:
-            gdf = gpd.GeoDataFrame(list(live.values()), geometry="geometry", crs=crs)
-            rows += self._grid_rows(plan_id, gdf, version)
+            g4326 = self.to_lonlat(plan_id, [r["geometry"] for r in live.values()])
+            rows += self._grid_rows(plan_id, list(live.values()), g4326, version)
         return rows
 
     # ---- history -------------------------------------------------------------------------
@@ -364,12 +383,11 @@ class Store:
     def state_delta(self, plan_id: str, version: int, cells: list[str], units: list[str],
                     codes: list[str]) -> Delta:
         """A delta setting the listed parcels, units and grids to their state at ``version``."""
-        crs = CRS.from_wkt(self.plan_info(plan_id)["crs"])
         rows = self.grid_rows_at(plan_id, version, codes)
         live = {c: r for c, r in rows.items() if r is not None}
         if live:
-            geoms = gpd.GeoSeries([r["geometry"] for r in live.values()], crs=s.SRID).to_crs(crs)
-            for r, geom in zip(live.values(), geoms.values, strict=True):
+            geoms = self.to_metric(plan_id, [r["geometry"] for r in live.values()])
+            for r, geom in zip(live.values(), geoms, strict=True):
                 r["geometry"] = geom
         return Delta(cell_grid=self.members_at(plan_id, version, "c", cells) if cells else {},
                      unit_grid=self.members_at(plan_id, version, "u", units) if units else {},
