@@ -269,3 +269,34 @@ def test_real_campuses_become_dedicated_grids(tmp_path, name):
     assert p.report["dedicated"]["grids"] == len(ded) > 0
     assert (ded.geometry.area >= 5000 - 1).all()
     REALDATA_FIGURES.append({"dataset": f"{name} (dedicated)", **_figures(p)})
+
+
+def test_demo_parcels_are_single_polygons_and_edits_keep_grids_whole():
+    """Around sites the rest of a community is concave: a cell cut in two is two parcels,
+    so a move the parcel graph calls contiguous leaves one polygon."""
+    import random
+
+    from gridplan.editing import EditRefused, PlanState
+
+    layers = generate_demo()
+    u, c = prep_units(layers["buildings"]), prep_communities(layers["communities"])
+    p = plan(u, c, compounds=layers["compounds"], barriers=layers["barriers"],
+             dedicated=layers["dedicated"])
+    assert set(p.cells.geometry.geom_type) == {"Polygon"}
+    state = PlanState.from_plan(p)
+    rng = random.Random(4)
+    cells, moves = sorted(state.cell_grid), 0
+    while moves < 60:
+        cell = rng.choice(cells)
+        others = sorted({state.cell_grid[n] for n in state.nbrs[cell]} - {state.cell_grid[cell]})
+        if not others:
+            continue
+        try:
+            delta = state.move([cell], rng.choice(others))
+        except EditRefused:
+            continue
+        state.apply(delta)
+        moves += 1
+        for code, row in delta.grids.items():
+            if row is not None and row["contiguous"]:
+                assert row["geometry"].geom_type == "Polygon", (moves, cell, code)
