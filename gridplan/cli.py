@@ -201,6 +201,7 @@ def serve_cmd(host: str, port: int, data_dir: str | None, demo: bool, verbose: i
     from api.settings import Settings
 
     _setup_logging(max(verbose, 1))
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     settings = Settings(**({"data_dir": data_dir} if data_dir else {}))
     try:
         app = create_app(settings)
@@ -227,6 +228,12 @@ def params_from(kw: dict, barrier_highways: str | None = None) -> PlanParams:
                                         if t.strip())
     return PlanParams(**given, **extra)
 
+
+from gridplan.cli_regrid import merge_cmd, microgrids_cmd, replan_cmd  # noqa: E402
+
+main.add_command(microgrids_cmd)
+main.add_command(merge_cmd)
+main.add_command(replan_cmd)
 
 if __name__ == "__main__":
     main()

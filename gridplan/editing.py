@@ -71,20 +71,22 @@ class PlanState:
     def __init__(self, cells, edges, units, unit_grid: dict, cell_grid: dict, grids: dict,
                  community_codes: dict, band: tuple[float, float], *,
                  code_scheme: str = "nbs12+3", object_class: str = "000000") -> None:
-        self.cell_geom = dict(zip(cells["cell_id"], cells.geometry.values, strict=True))
-        self.cell_comm = dict(zip(cells["cell_id"], cells["community_id"], strict=True))
-        self.cell_block = dict(zip(cells["cell_id"], cells["block"], strict=True))
+        cell_ids, unit_ids = _list(cells["cell_id"]), _list(units["unit_id"])
+        self.cell_geom = dict(zip(cell_ids, cells.geometry.values, strict=True))
+        self.cell_comm = dict(zip(cell_ids, _list(cells["community_id"]), strict=True))
+        self.cell_block = dict(zip(cell_ids, _list(cells["block"]), strict=True))
         self.nbrs: dict[str, set] = {c: set() for c in self.cell_geom}
-        for a, b in zip(edges["a"], edges["b"], strict=True):
+        for a, b in zip(_list(edges["a"]), _list(edges["b"]), strict=True):
             self.nbrs[a].add(b)
             self.nbrs[b].add(a)
-        self.unit_hh = dict(zip(units["unit_id"], units["households"].astype(int), strict=True))
-        self.unit_pop = dict(zip(units["unit_id"], units["population"].astype(float),
+        self.unit_hh = dict(zip(unit_ids, units["households"].astype(int).tolist(), strict=True))
+        self.unit_pop = dict(zip(unit_ids, units["population"].astype(float).tolist(),
                                  strict=True))
         self.cell_units: dict[str, list] = {c: [] for c in self.cell_geom}
-        for u, c in zip(units["unit_id"], units["cell_id"], strict=True):
+        unit_cells = _list(units["cell_id"])
+        for u, c in zip(unit_ids, unit_cells, strict=True):
             self.cell_units[c].append(u)
-        self.unit_cell = dict(zip(units["unit_id"], units["cell_id"], strict=True))
+        self.unit_cell = dict(zip(unit_ids, unit_cells, strict=True))
         self.unit_grid, self.cell_grid = dict(unit_grid), dict(cell_grid)
         self.grids = {code: dict(row) for code, row in grids.items()}
         self.community_codes = dict(community_codes)
@@ -407,6 +409,11 @@ class PlanState:
             labels[order[np.searchsorted(np.cumsum(hh[order]), total / 2):]] = 1
         small = 1 if hh[labels == 1].sum() <= hh[labels == 0].sum() else 0
         return {c for c, lab in zip(cells, labels, strict=True) if lab == small}
+
+
+def _list(column) -> list:
+    """A column as a plain Python list (fast to iterate, whatever the pandas dtype)."""
+    return column.to_numpy(dtype=object).tolist()
 
 
 def _band_gap(households: float, lo: float, hi: float) -> float:

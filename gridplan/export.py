@@ -19,7 +19,8 @@ log = logging.getLogger(__name__)
 GRID_FIELDS = ["grid_code", "community_id", "households", "population", "units", "area_m2",
                "polsby_popper", "barrier_crossings", "status", "reason"]
 OPTIONAL_GRID_FIELDS = ["grid_type", "site_kind", "site_name", "reason_zh", "visit_equivalents",
-                        "special_cases", "tour_m", "workload_hours", "workers"]
+                        "special_cases", "tour_m", "workload_hours", "workers", "change",
+                        "locked"]
 UNIT_FIELDS = ["unit_id", "grid_code", "community_id", "households"]
 OUTPUT_FILES = ("grids.geojson", "units.csv", "plan.gpkg", "report.json")
 
@@ -58,15 +59,36 @@ def write_plan(plan, out_dir: str | Path, extra: dict[str, Callable[[Path], None
     dict
         File name → final path.
     """
+    writers = {"plan": lambda folder: _write_all(plan, folder)}
+    writers.update({name: _into(name, w) for name, w in (extra or {}).items()})
+    return write_files(out_dir, writers, [*OUTPUT_FILES, *(extra or {})])
+
+
+def _into(name: str, writer: Callable[[Path], None]) -> Callable[[Path], None]:
+    """A writer of the file ``name`` inside a given folder."""
+    return lambda folder: writer(folder / name)
+
+
+def write_files(out_dir: str | Path, writers: dict[str, Callable[[Path], None]],
+                names: list[str]) -> dict[str, Path]:
+    """Run ``writers`` into a temporary folder, then move ``names`` into ``out_dir``.
+
+    Nothing in ``out_dir`` is replaced unless every writer succeeded.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> d = tempfile.mkdtemp()
+    >>> sorted(write_files(d, {"a": lambda f: (f / "a.txt").write_text("x")}, ["a.txt"]))
+    ['a.txt']
+    """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".gridplan-", dir=out))
     try:
-        _write_all(plan, tmp)
-        for name, writer in (extra or {}).items():
-            writer(tmp / name)
+        for writer in writers.values():
+            writer(tmp)
         written = {}
-        names = [*OUTPUT_FILES, *(extra or {})]
         for name in names:
             target = out / name
             if target.is_dir():

@@ -163,3 +163,15 @@ def test_a_killed_writer_leaves_the_last_version_intact(client, tmp_path):
     current = store.grid_frame(plan_id).set_index("grid_code")["households"]
     replayed = store.plan_at(plan_id, head).grids.set_index("grid_code")["households"]
     assert current.sort_index().equals(replayed.sort_index())
+
+
+def test_staffing_with_an_uploaded_worker_table(client):
+    plan_id = add_demo(client)
+    up = _upload(client, demo_files()["workers"], "workers.csv", "workers")
+    assert up.status_code == 201, up.json()
+    s = client.get(f"/plans/{plan_id}/staffing?workers={up.json()['id']}").json()
+    c04 = next(c for c in s["communities"] if c["community_id"] == "C04")
+    assert c04["balance"] == -4 and s["shortfall"] >= 4  # the demo leaves C04 short of 4
+    comm = _upload(client, demo_files()["communities"], "c.geojson", "communities")
+    r = client.get(f"/plans/{plan_id}/staffing?workers={comm.json()['id']}")
+    assert r.status_code == 422

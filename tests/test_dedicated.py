@@ -31,6 +31,7 @@ from gridplan.config import DEFAULT_DEDICATED_TAGS, PlanParams
 from gridplan.dedicated import parse_tags, prepare_sites
 from gridplan.demo import generate_demo
 from gridplan.errors import InputError
+from gridplan.metrics import validate_plan
 from gridplan.osm import read_osm
 from gridplan.pipeline import plan
 from maps.coverage import DEDICATED_COLOUR, save_plan_map
@@ -300,3 +301,35 @@ def test_demo_parcels_are_single_polygons_and_edits_keep_grids_whole():
         for code, row in delta.grids.items():
             if row is not None and row["contiguous"]:
                 assert row["geometry"].geom_type == "Polygon", (moves, cell, code)
+
+
+def test_replan_keeps_dedicated_grids_and_the_code_scheme():
+    """A re-plan for a new compound leaves the 8 dedicated grids as they were and names new
+    grids in the plan's 14-digit scheme."""
+    from gridplan.codes import grid_serial
+    from gridplan.demo_changes import add_compound
+    from gridplan.replan import replan
+
+    layers = generate_demo()
+    u, c = prep_units(layers["buildings"]), prep_communities(layers["communities"])
+    params = PlanParams(code_scheme="cjt213-14")
+    old = plan(u, c, compounds=layers["compounds"], barriers=layers["barriers"],
+               dedicated=layers["dedicated"], params=params)
+    new_layers = add_compound(layers)
+    new_units = prep_units(new_layers["buildings"])
+    res = replan(old, new_units, compounds=new_layers["compounds"],
+                 barriers=new_layers["barriers"], compare=False)
+    p = res.plan
+    validate_plan(p)
+    before = old.grids[old.grids["grid_type"] == "dedicated"].set_index("grid_code")
+    after = p.grids[p.grids["grid_type"] == "dedicated"].set_index("grid_code")
+    assert sorted(after.index) == sorted(before.index)
+    assert (after["status"] == "dedicated").all() and (after["change"] == "kept").all()
+    assert after["site_name"].sort_index().tolist() == before["site_name"].sort_index().tolist()
+    for code in before.index:
+        assert shapely.equals_exact(after.geometry[code], before.geometry[code], 1e-6)
+    assert p.grids["grid_code"].str.fullmatch(r"\d{14}").all()
+    assert not p.grids["grid_code"].duplicated().any()
+    new_codes = set(p.grids["grid_code"]) - set(old.grids["grid_code"])
+    assert new_codes and all(grid_serial(x, "cjt213-14") > 1 for x in new_codes)
+    assert p.report["share_in_band"] > 0 and p.report["dedicated"]["grids"] == 8

@@ -87,7 +87,7 @@ def edit_response(store: Store, plan_id: str, version: int, delta: Delta,
     props = [{k: r.get(k) for k in GRID_ATTRS} for r in live]
     tag = etag(plan_id, version)
     response.headers["ETag"] = tag
-    _, state = store.state(plan_id)
+    _, state = store.state(plan_id, version)
     return {"version": version, "etag": tag,
             "changed": geojson.rows_dict(props, g4326, "grid_code"),
             "deleted": [c for c, r in delta.grids.items() if r is None],
@@ -136,7 +136,7 @@ def move(plan_id: PlanId, body: Move, response: Response, author: str = Depends(
     band, unless ``force`` is true; never allowed across a community boundary or for a
     locked grid.
     """
-    _, state = store.state(plan_id)
+    _, state = store.state(plan_id, head)
     if body.cells:
         delta = state.move(body.cells, body.to_grid, force=body.force)
     else:
@@ -148,7 +148,7 @@ def move(plan_id: PlanId, body: Move, response: Response, author: str = Depends(
 def merge(plan_id: PlanId, body: Merge, response: Response, author: str = Depends(writer),
           head: int = Depends(if_match), store: Store = Depends(get_store)) -> dict:
     """Merge the second grid into the first, which keeps its code."""
-    _, state = store.state(plan_id)
+    _, state = store.state(plan_id, head)
     delta = state.merge(body.grids[0], body.grids[1], force=body.force)
     return _commit(store, plan_id, head, delta, author, response)
 
@@ -157,7 +157,7 @@ def merge(plan_id: PlanId, body: Merge, response: Response, author: str = Depend
 def split(plan_id: PlanId, body: Split, response: Response, author: str = Depends(writer),
           head: int = Depends(if_match), store: Store = Depends(get_store)) -> dict:
     """Split a grid along a drawn line, around a drawn polygon, or in two balanced halves."""
-    _, state = store.state(plan_id)
+    _, state = store.state(plan_id, head)
     delta = state.split(body.grid, line=_metric(store, plan_id, body.line, "line"),
                         polygon=_metric(store, plan_id, body.polygon, "polygon"),
                         force=body.force)
@@ -168,7 +168,7 @@ def split(plan_id: PlanId, body: Split, response: Response, author: str = Depend
 def lock(plan_id: PlanId, body: Lock, response: Response, author: str = Depends(writer),
          head: int = Depends(if_match), store: Store = Depends(get_store)) -> dict:
     """Locked grids refuse every edit until unlocked."""
-    _, state = store.state(plan_id)
+    _, state = store.state(plan_id, head)
     return _commit(store, plan_id, head, state.lock(body.grids, body.locked), author, response)
 
 
@@ -176,7 +176,7 @@ def lock(plan_id: PlanId, body: Lock, response: Response, author: str = Depends(
 def workers(plan_id: PlanId, body: Workers, response: Response, author: str = Depends(writer),
             head: int = Depends(if_match), store: Store = Depends(get_store)) -> dict:
     """Set the community workers (网格员) of a grid."""
-    _, state = store.state(plan_id)
+    _, state = store.state(plan_id, head)
     return _commit(store, plan_id, head, state.set_workers(body.grid, body.workers), author,
                    response)
 

@@ -217,8 +217,17 @@ class Store:
         return version
 
     # ---- editing ---------------------------------------------------------------------------
-    def state(self, plan_id: str) -> tuple[int, PlanState]:
-        """The editable state of the plan's head version (cached while it stays the head)."""
+    def state(self, plan_id: str, head: int | None = None) -> tuple[int, PlanState]:
+        """The editable state of the plan's head version (cached while it stays the head).
+
+        With ``head`` (just read by the caller) a cached state at that version or later
+        is returned without asking the database again; an edit computed on it commits
+        only if ``head`` is still the plan's head.
+        """
+        with self._state_lock:
+            cached = self._states.get(plan_id)
+            if cached and head is not None and cached[0] >= head:
+                return cached
         head = self.head(plan_id)
         with self._state_lock:
             cached = self._states.get(plan_id)
@@ -233,16 +242,17 @@ class Store:
         info = self.plan_info(plan_id)
         crs = CRS.from_wkt(info["crs"])
         with self.engine.connect() as conn:
-            cells = pd.DataFrame(conn.execute(select(
+            cells = pd.DataFrame(_tuples(conn.execute(select(
                 s.cells.c.cell_id, s.cells.c.community_id, s.cells.c.block, s.cells.c.geom
-            ).where(s.cells.c.plan_id == plan_id)).all(),
+            ).where(s.cells.c.plan_id == plan_id))),
                 columns=["cell_id", "community_id", "block", "geom"])
-            edges = pd.DataFrame(conn.execute(select(s.cell_edges.c.a, s.cell_edges.c.b).where(
-                s.cell_edges.c.plan_id == plan_id)).all(), columns=["a", "b"])
-            units = pd.DataFrame(conn.execute(select(
+            edges = pd.DataFrame(_tuples(conn.execute(select(s.cell_edges.c.a, s.cell_edges.c.b)
+                                                      .where(s.cell_edges.c.plan_id == plan_id))),
+                                 columns=["a", "b"])
+            units = pd.DataFrame(_tuples(conn.execute(select(
                 s.units.c.unit_id, s.units.c.cell_id, s.units.c.community_id,
                 s.units.c.households, s.units.c.population).where(
-                s.units.c.plan_id == plan_id)).all(),
+                s.units.c.plan_id == plan_id))),
                 columns=["unit_id", "cell_id", "community_id", "households", "population"])
             assign = conn.execute(select(s.assignments_head.c.kind, s.assignments_head.c.member_id,
                                          s.assignments_head.c.grid_code).where(
@@ -499,9 +509,9 @@ class Store:
         cells, _ = self.layer_frame(plan_id, "cells", version)
         comm, _ = self.layer_frame(plan_id, "communities")
         with self.engine.connect() as conn:
-            edges = pd.DataFrame(conn.execute(select(
+            edges = pd.DataFrame(_tuples(conn.execute(select(
                 s.cell_edges.c.a, s.cell_edges.c.b, s.cell_edges.c.crossing).where(
-                s.cell_edges.c.plan_id == plan_id)).all(), columns=["a", "b", "crossing"])
+                s.cell_edges.c.plan_id == plan_id))), columns=["a", "b", "crossing"])
         hh = units.groupby("community_id")["households"].sum()
         comm["households"] = comm["community_id"].map(hh).fillna(0).astype(int)
         comm["grids"] = comm["community_id"].map(grids.groupby("community_id").size())
@@ -543,6 +553,11 @@ class Store:
         with self.engine.connect() as conn:
             return [dict(r) for r in conn.execute(
                 select(t).order_by(t.c.created.desc())).mappings()]
+
+
+def _tuples(result) -> list[tuple]:
+    """Rows as plain tuples (pandas inspects Row objects slowly, attribute by attribute)."""
+    return [tuple(r) for r in result]
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:
