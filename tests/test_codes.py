@@ -337,3 +337,15 @@ def test_stable_serials_properties(old_cuts, new_cuts, old_serials):
     assert fresh == list(range(top + 1, top + 1 + len(fresh)))
     if new_cuts == old_cuts:  # nothing changed: every grid keeps its serial
         assert serials.tolist() == [s for s, _ in old]
+
+
+def test_edits_name_new_grids_in_the_plan_scheme():
+    from gridplan.editing import PlanState
+
+    units, comms = _two_communities()
+    u = prep_units(units)
+    c = prepare_communities(comms, id_field="id", code_field="code", scheme="cjt349-20")
+    p = plan(u, c, params=PlanParams(code_scheme="cjt349-20", object_class="990000"))
+    state = PlanState.from_plan(p)
+    assert state.next_code("A") == "99000011010800100105"
+    assert state.next_code("B") == "99000011010800100202"
