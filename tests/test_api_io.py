@@ -152,10 +152,12 @@ def test_a_killed_writer_leaves_the_last_version_intact(client, tmp_path):
     proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE,
                             cwd=os.getcwd())
     assert proc.stdout.readline().strip() == b"ready"
-    time.sleep(3.0)
+    store = client.app.state.store
+    deadline = time.monotonic() + 60
+    while store.head(plan_id) < 5 and time.monotonic() < deadline:
+        time.sleep(0.05)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    store = client.app.state.store
     head = store.head(plan_id)
     assert head > 2  # it was killed while writing, after several edits
     assert [v["version"] for v in store.versions(plan_id)] == list(range(1, head + 1))

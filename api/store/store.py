@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -74,6 +76,7 @@ class Store:
         self._states: dict[str, tuple[int, PlanState]] = {}
         self._crs: dict[str, tuple[CRS, Transformer, Transformer]] = {}
         self._state_lock = threading.Lock()
+        self._edit_locks: dict[str, threading.Lock] = {}
         from api.store.migrate import upgrade
 
         upgrade(self.engine)
@@ -237,6 +240,15 @@ class Store:
         with self._state_lock:
             self._states[plan_id] = (head, state)
         return head, state
+
+    @contextmanager
+    def edit_lock(self, plan_id: str) -> Iterator[None]:
+        """Edits of one plan run one at a time in this process (the head's compare-and-swap
+        guards across processes)."""
+        with self._state_lock:
+            lock = self._edit_locks.setdefault(plan_id, threading.Lock())
+        with lock:
+            yield
 
     def _load_state(self, plan_id: str) -> PlanState:
         info = self.plan_info(plan_id)
