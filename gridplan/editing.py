@@ -69,7 +69,8 @@ class PlanState:
     """
 
     def __init__(self, cells, edges, units, unit_grid: dict, cell_grid: dict, grids: dict,
-                 community_codes: dict, band: tuple[float, float]) -> None:
+                 community_codes: dict, band: tuple[float, float], *,
+                 code_scheme: str = "nbs12+3", object_class: str = "000000") -> None:
         cell_ids, unit_ids = _list(cells["cell_id"]), _list(units["unit_id"])
         self.cell_geom = dict(zip(cell_ids, cells.geometry.values, strict=True))
         self.cell_comm = dict(zip(cell_ids, _list(cells["community_id"]), strict=True))
@@ -90,6 +91,7 @@ class PlanState:
         self.grids = {code: dict(row) for code, row in grids.items()}
         self.community_codes = dict(community_codes)
         self.band = band
+        self.code_scheme, self.object_class = code_scheme, object_class
         self.grid_cells: dict[str, set] = {g: set() for g in self.grids}
         self.grid_units: dict[str, set] = {g: set() for g in self.grids}
         for c, g in self.cell_grid.items():
@@ -139,7 +141,8 @@ class PlanState:
         return cls(plan.cells, plan.cell_edges, plan.units,
                    dict(zip(plan.units["unit_id"], plan.units["grid_code"], strict=True)),
                    dict(zip(plan.cells["cell_id"], plan.cells["grid_code"], strict=True)),
-                   grids, codes, tuple(plan.params.band))
+                   grids, codes, tuple(plan.params.band), code_scheme=plan.params.code_scheme,
+                   object_class=plan.params.object_class)
 
     # ---- edits -------------------------------------------------------------------------
     def move(self, cells: list[str], to_grid: str, *, force: bool = False) -> Delta:
@@ -261,7 +264,8 @@ class PlanState:
         """The first free grid code of a community."""
         serial = sum(1 for r in self.grids.values() if r["community_id"] == community_id) + 1
         while True:
-            code = grid_code(self.community_codes.get(community_id), community_id, serial)
+            code = grid_code(self.community_codes.get(community_id), community_id, serial,
+                             scheme=self.code_scheme, object_class=self.object_class)
             if code not in self.grids:
                 return code
             serial += 1

@@ -18,8 +18,9 @@ log = logging.getLogger(__name__)
 
 GRID_FIELDS = ["grid_code", "community_id", "households", "population", "units", "area_m2",
                "polsby_popper", "barrier_crossings", "status", "reason"]
-OPTIONAL_GRID_FIELDS = ["visit_equivalents", "special_cases", "tour_m", "workload_hours",
-                        "workers", "change", "locked"]
+OPTIONAL_GRID_FIELDS = ["grid_type", "site_kind", "site_name", "reason_zh", "visit_equivalents",
+                        "special_cases", "tour_m", "workload_hours", "workers", "change",
+                        "locked"]
 UNIT_FIELDS = ["unit_id", "grid_code", "community_id", "households"]
 OUTPUT_FILES = ("grids.geojson", "units.csv", "plan.gpkg", "report.json")
 

@@ -12,7 +12,6 @@ never change; new grids take the next free serial of their community.
 from __future__ import annotations
 
 import logging
-import re
 import time
 from dataclasses import dataclass, field
 
@@ -26,7 +25,7 @@ from scipy.spatial import cKDTree
 
 from gridplan import region
 from gridplan.adjacency import block_polygons, build_community_graph
-from gridplan.codes import grid_code
+from gridplan.codes import grid_code, grid_serial
 from gridplan.errors import InputError
 from gridplan.grids import grid_polygons, polsby_popper
 from gridplan.inputs import prepare_barriers, prepare_compounds
@@ -148,6 +147,11 @@ def locked_codes(old: Plan, lock: list[str] | tuple[str, ...] = ()) -> set[str]:
     return codes
 
 
+def dedicated_codes(old: Plan) -> set[str]:
+    """Dedicated grids (专属网格) of a plan: their site decides them, a re-plan keeps them."""
+    return set(old.grids.loc[old.grids["status"].astype(str) == "dedicated", "grid_code"])
+
+
 def replan(old: Plan, population: gpd.GeoDataFrame, *, lock=(), max_moved: int | None = None,
            compounds: gpd.GeoDataFrame | None = None, barriers: gpd.GeoDataFrame | None = None,
            compare: bool = True) -> ReplanResult:
@@ -181,7 +185,7 @@ def replan(old: Plan, population: gpd.GeoDataFrame, *, lock=(), max_moved: int |
                          fix="pass a household count such as 300")
     notes = InputNotes()
     ctx = _Context.make(old, population, compounds, barriers, notes)
-    state = _initial_state(old, ctx, locked_codes(old, lock))
+    state = _initial_state(old, ctx, locked_codes(old, lock) | dedicated_codes(old))
     budget = float("inf") if max_moved is None else float(max_moved)
     messages: list[str] = []
     known = int(state.units["old_grid"].notna().sum())
@@ -198,7 +202,8 @@ def replan(old: Plan, population: gpd.GeoDataFrame, *, lock=(), max_moved: int |
                                   new_plan, state)}
     if compare:
         summary["fresh"] = fresh_figures(old, ctx)
-    summary.update(max_moved=max_moved, locked=sorted(state.locked), notes=messages)
+    summary.update(max_moved=max_moved, locked=sorted(state.locked - dedicated_codes(old)),
+                   notes=messages)
     new_plan.report["replan"] = summary
     for m in messages:
         log.info(m)
@@ -261,7 +266,7 @@ def _initial_state(old: Plan, ctx: _Context, locked: set[str]) -> _State:
     u = clip_to_grids(u, pd.Series(polys))
     used = {}
     for code, cid in grid_comm.items():
-        used[cid] = max(used.get(cid, 0), _serial(code))
+        used[cid] = max(used.get(cid, 0), _serial(code, old.params.code_scheme))
     before = dict(zip(old.grids["grid_code"], old.grids["households"], strict=True))
     return _State(u, polys, grid_comm, locked, used=used, before=before)
 
@@ -271,9 +276,11 @@ def _nearest_grid(grids: gpd.GeoDataFrame, geom, cid: str) -> str:
     return str(mine["grid_code"].iloc[int(np.argmin(mine.geometry.distance(geom).values))])
 
 
-def _serial(code: str) -> int:
-    m = re.search(r"(\d{3})$", str(code))
-    return int(m.group(1)) if m else 0
+def _serial(code: str, scheme: str = "nbs12+3") -> int:
+    try:
+        return grid_serial(code, scheme)
+    except InputError:
+        return 0
 
 
 def _out_of_band(state: _State, ctx: _Context, cid: str) -> list[str]:
@@ -387,7 +394,8 @@ def _next_code(state: _State, ctx: _Context, cid: str) -> str:
     state.used[cid] = state.used.get(cid, 0) + 1
     comm = ctx.communities.set_index("community_id").loc[cid]
     code = comm["code"] if isinstance(comm["code"], str) and comm["code"] else None
-    return grid_code(code, cid, state.used[cid])
+    return grid_code(code, cid, state.used[cid], scheme=ctx.params.code_scheme,
+                     object_class=ctx.params.object_class)
 
 
 def _split_grid(state: _State, ctx: _Context, code: str) -> None:
@@ -592,10 +600,18 @@ def _assemble(state: _State, ctx: _Context, old: Plan, notes: InputNotes,
     hh = rows["households"]
     rows["status"] = np.where(hh == 0, "empty", np.where(hh < lo, "below_band",
                                                          np.where(hh > hi, "above_band", "ok")))
-    rows["change"] = [_change_kind(state, c) for c in codes]
-    rows["locked"] = [c in state.locked for c in codes]
+    ded = dedicated_codes(old)
+    rows["status"] = np.where(rows["grid_code"].isin(ded), "dedicated", rows["status"])
+    for column in ("grid_type", "site_kind", "site_name"):
+        old_col = old_rows[column] if column in old_rows.columns else pd.Series(dtype=object)
+        rows[column] = [old_col.get(c, "") if c in ded else
+                        ("comprehensive" if column == "grid_type" else "") for c in codes]
+    rows["change"] = ["kept" if c in ded else _change_kind(state, c) for c in codes]
+    rows["locked"] = [c in state.locked and c not in ded for c in codes]
     rows["reason"] = [_reason(state, old_rows, c, s, lo, hi)
                       for c, s in zip(codes, rows["status"], strict=True)]
+    rows["reason_zh"] = [_reason_zh(state, old_rows, c, s, lo, hi)
+                         for c, s in zip(codes, rows["status"], strict=True)]
     units = u[["unit_id", "building_id", "grid_code", "community_id", "households",
                "population", "geometry"]].reset_index(drop=True)
     comm = old.communities.copy()
@@ -620,6 +636,8 @@ def _change_kind(state: _State, code: str) -> str:
 
 def _reason(state: _State, old_rows: pd.DataFrame, code: str, status: str, lo: float,
             hi: float) -> str:
+    if status == "dedicated":
+        return str(old_rows["reason"].get(code, ""))
     if code in state.locked:
         return "locked (锁定): kept as it was" + (f"; {status} after the change"
                                                  if status != "ok" else "")
@@ -631,6 +649,23 @@ def _reason(state: _State, old_rows: pd.DataFrame, code: str, status: str, lo: f
     was = f" (had {int(before)} before)" if before is not None else ""
     return (f"still outside {lo:.0f}–{hi:.0f} after re-planning{was}: whole buildings, locked "
             "neighbours or the --max-moved budget leave no better split")
+
+
+def _reason_zh(state: _State, old_rows: pd.DataFrame, code: str, status: str, lo: float,
+               hi: float) -> str:
+    """:func:`_reason` in Chinese."""
+    if status == "dedicated":
+        return str(old_rows["reason_zh"].get(code, "")) if "reason_zh" in old_rows else ""
+    if code in state.locked:
+        return "锁定：保持原样" + ("" if status == "ok" else "；变更后不在区间内")
+    if status == "ok":
+        return ""
+    if status == "empty":
+        return "变更后此处已无住户"
+    before = old_rows["households"].get(code)
+    was = f"（原有{int(before)}户）" if before is not None else ""
+    return (f"重新规划后仍不在{lo:.0f}–{hi:.0f}户区间内{was}：整栋楼、锁定的相邻网格或 "
+            "--max-moved 上限使其无法更好划分")
 
 
 def _crossings(state: _State, ctx: _Context, codes: list[str], old_rows) -> np.ndarray:

@@ -38,6 +38,7 @@ BINS = [(-1e9, -0.30, "#2166ac"), (-0.30, -0.15, "#67a9cf"), (-0.15, -0.05, "#a6
         (-0.05, 0.05, "#1b7837"), (0.05, 0.15, "#a6dba0"), (0.15, 0.30, "#ef8a62"),
         (0.30, 1e9, "#b2182b")]
 EMPTY = "#bdbdbd"
+DEDICATED_COLOUR = "#8073ac"  # dedicated grids (专属网格): outside the household balance
 WORKLOAD_COLOURS = ["#fee5d9", "#fcae91", "#fb6a4a", "#de2d26", "#a50f15"]
 BAND_COLOURS = ["#6a51a3", "#9e9ac8", "#dadaeb", "#f2f0f7"]
 WORKER_PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
@@ -144,7 +145,7 @@ def plan_map(plan, lang: str = "zh", options: MapOptions | None = None) -> foliu
         return light_geojson(gdf, simplify_m=opt.simplify_m, gcj02=shift)
 
     _add_bands(m, light(bands.polygons), t)
-    grids = _grid_frame(plan, t)
+    grids = _grid_frame(plan, t, lang)
     _add_grids(m, light(grids), t, plan.params.target)
     comm = light(plan.communities[["community_id", "geometry"]])
     folium.GeoJson(feature_collection(comm), name=label(t, "communities"),
@@ -187,13 +188,17 @@ def _inline_libraries(m: folium.Map) -> None:
     head.add_child(folium.Element(f"<script>{inline_js('leaflet.js')}</script>"), name="ljs")
 
 
-def _grid_frame(plan, t: dict) -> gpd.GeoDataFrame:
+def _grid_frame(plan, t: dict, lang: str) -> gpd.GeoDataFrame:
     cols = ["grid_code", "community_id", "households", "status", "reason"]
     extra = [c for c in ("workload_hours", "workers") if c in plan.grids.columns
              and plan.grids[c].notna().any()]
     grids = plan.grids[[*cols, *extra, "geometry"]].copy()
+    if lang == "zh" and "reason_zh" in plan.grids.columns:
+        grids["reason"] = plan.grids["reason_zh"]
     grids["status_label"] = grids["status"].map(lambda s: f"{t.get(s, s)} / {s}")
-    grids["fill"] = [deviation_colour(h, plan.params.target) for h in grids["households"]]
+    grids["fill"] = [DEDICATED_COLOUR if s == "dedicated" else deviation_colour(
+        h, plan.params.target) for h, s in zip(grids["households"], grids["status"],
+                                               strict=True)]
     if "workload_hours" in grids:
         hours = grids["workload_hours"].astype(float)
         edges = _quantile_edges(hours)
@@ -335,6 +340,8 @@ def _legend(t: dict, plan, points, bands: Bands, uncovered, grids) -> str:
     parts = [f'<b>{html.escape(label(t, "legend"))} ({plan.params.target})</b>']
     parts += [_swatch(c, _bin_label(lo, hi)) for lo, hi, c in BINS]
     parts.append(_swatch(EMPTY, label(t, "empty")))
+    if (grids["status"] == "dedicated").any():
+        parts.append(_swatch(DEDICATED_COLOUR, label(t, "dedicated")))
     edges = grids.attrs.get("load_edges")
     if edges:
         parts.append(f'<b>{html.escape(label(t, "workload_hours"))}</b>')

@@ -121,7 +121,7 @@ def test_exports_read_back(client, fmt, tmp_path):
             gdf = pd.read_csv(zf.open(name), encoding="utf-8-sig")
     else:
         gdf = gpd.read_parquet(path)
-    assert len(gdf) == 60 and int(gdf["households"].sum()) == 17761
+    assert len(gdf) == 68 and int(gdf["households"].sum()) == 17761  # 8 dedicated grids
     assert client.get(f"/plans/{plan_id}/export?format=kml").status_code == 422
 
 

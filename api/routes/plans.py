@@ -123,7 +123,8 @@ def plan_metrics(p) -> dict:
     """Counts and balance of a plan's grids."""
     g = p.grids
     lo, hi = p.params.band
-    with_hh = g[g["households"] > 0]
+    dedicated = g["status"].eq("dedicated") if "status" in g else g["households"] < 0
+    with_hh = g[(g["households"] > 0) & ~dedicated]  # dedicated grids are not balanced
     contiguous = g["contiguous"].astype(bool) if "contiguous" in g else g.geometry.geom_type.eq(
         "Polygon")
     return {"grids": len(g), "households": int(g["households"].sum()),

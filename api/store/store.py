@@ -278,7 +278,9 @@ class Store:
         cell_grid = {m: g for k, m, g in assign if k == "c"}
         rows = {r["grid_code"]: r for r in grids.to_dict("records")}
         band = tuple(info["params"]["band"]) if "band" in info["params"] else _band(info)
-        return PlanState(cell_gdf, edges, units, unit_grid, cell_grid, rows, comm, band)
+        return PlanState(cell_gdf, edges, units, unit_grid, cell_grid, rows, comm, band,
+                         code_scheme=info["params"].get("code_scheme", "nbs12+3"),
+                         object_class=info["params"].get("object_class", "000000"))
 
     def commit(self, plan_id: str, expected: int, delta: Delta, *, author: str, op: str,
                target: int | None = None) -> int:
