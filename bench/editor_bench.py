@@ -46,7 +46,7 @@ def moves(plan_dir: Path, n: int) -> list[tuple[str, str, float, float]]:
     cells = plan.cells.set_index("cell_id")
     grid = cells["grid_code"]
     pts = cells.geometry.representative_point().to_crs(4326)
-    edges = plan.cell_edges[~plan.cell_edges["crossing"]]
+    edges = plan.cell_edges[~plan.cell_edges["crossing"].astype(bool)]
     out, used = [], set()
     for a, b in zip(edges["a"], edges["b"], strict=True):
         if grid[a] != grid[b] and a not in used and b not in used and grid[a] not in used:

@@ -123,7 +123,7 @@ def neighbours(plan, n: int = 1) -> list[tuple[str, str, str, float, float]]:
     cells = plan.cells.set_index("cell_id")
     grid = cells["grid_code"]
     pts = cells.geometry.representative_point().to_crs(4326)
-    edges = plan.cell_edges[~plan.cell_edges["crossing"]]
+    edges = plan.cell_edges[~plan.cell_edges["crossing"].astype(bool)]
     out, used = [], set()
     for a, b in zip(edges["a"], edges["b"], strict=True):
         if grid[a] != grid[b] and not {grid[a], grid[b]} & used:
@@ -265,14 +265,15 @@ def test_versions_diff_highlights_and_restore(editor, demo_plan):
     assert editor.page.evaluate("window.gridEditor.state.version") == 3
 
 
-def test_export_buttons_download(editor, plan_id):
+def test_export_buttons_download(editor, plan_id, demo_plan):
     href = editor.page.get_attribute("#export-geojson", "href")
     assert href == f"/plans/{plan_id}/export?format=geojson"
     assert editor.page.get_attribute("#export-gpkg", "href").endswith("format=gpkg")
     with editor.page.expect_download() as dl:
         editor.page.locator("#export-geojson").click()
     data = json.loads(Path(dl.value.path()).read_text(encoding="utf-8"))
-    assert data["type"] == "FeatureCollection" and len(data["features"]) == 60
+    assert data["type"] == "FeatureCollection"
+    assert len(data["features"]) == len(demo_plan.grids)
     with editor.page.expect_download() as dl:
         editor.page.locator("#export-gpkg").click()
     assert Path(dl.value.path()).read_bytes()[:15] == b"SQLite format 3"
@@ -376,6 +377,6 @@ def test_closed_reads_load_once_the_key_is_given(browser, tmp_path, demo_plan):
         page.fill("#api-key", KEY)
         page.dispatch_event("#api-key", "change")
         page.wait_for_function("window.gridEditor.ready")
-        assert page.locator("#grid-table tbody tr").count() == 60
+        assert page.locator("#grid-table tbody tr").count() == len(demo_plan.grids)
         assert log.errors == [] and external(log.requests) == []
         context.close()
