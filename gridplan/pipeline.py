@@ -15,6 +15,7 @@ import shapely
 from tqdm.auto import tqdm
 
 from gridplan import region
+from gridplan.community import NearbyLines, plan_community
 from gridplan.config import PlanParams
 from gridplan.errors import InputError
 from gridplan.inputs import check_overlaps, prepare_barriers, prepare_compounds
@@ -118,9 +119,10 @@ def plan(units: gpd.GeoDataFrame, communities: gpd.GeoDataFrame | None = None, *
         units = units.to_crs(crs)
         compounds = _to_crs(prepare_compounds(compounds, notes), crs)
         barriers = _to_crs(prepare_barriers(barriers, notes), crs)
-        barrier_lines = None if barriers is None else shapely.union_all(barriers.geometry.values)
     if communities is None:
         with timer.stage("communities"):
+            barrier_lines = None if barriers is None else shapely.union_all(
+                barriers.geometry.values)
             communities = derive_communities(units, compounds, barrier_lines, study_area, params,
                                              crs)
     else:
@@ -138,12 +140,11 @@ def plan(units: gpd.GeoDataFrame, communities: gpd.GeoDataFrame | None = None, *
     grids, unit_grid = [], []
     items = list(communities.itertuples(index=False))
     by_comm = dict(tuple(units.groupby("community_id", sort=False)))
+    near = NearbyLines(barriers)
     bar = tqdm(items, desc="planning communities", unit="community", disable=not progress)
     for comm in bar:
         sub = by_comm.get(comm.community_id, units.iloc[0:0])
-        result = region.plan_region(comm.geometry, sub, barrier_lines, params, timer,
-                                    target=params.target, band=params.band)
-        g, ug = region.describe_grids(result, comm, sub, params)
+        g, ug = plan_community(comm, sub, near.around(comm.geometry), params, timer)
         grids.append(g)
         unit_grid.append(ug)
     with timer.stage("metrics"):

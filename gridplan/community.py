@@ -1,0 +1,86 @@
+"""Community: plan one community from its units and nearby barriers (the unit of parallel work)."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from gridplan import region
+from gridplan.config import PlanParams
+
+BARRIER_REACH = 1.0  # metres around a community within which barrier lines matter
+
+
+class NearbyLines:
+    """Barrier lines near each community, found with one spatial index.
+
+    A community's blocks depend only on the barrier lines within
+    :data:`BARRIER_REACH` of it, so each community is planned with the union of those
+    lines instead of the union of every line of the district (or province).
+
+    Examples
+    --------
+    >>> lines = gpd.GeoSeries([shapely.LineString([(0, 0), (10, 0)]),
+    ...                        shapely.LineString([(500, 0), (510, 0)])])
+    >>> len(NearbyLines(gpd.GeoDataFrame(geometry=lines)).around(shapely.box(0, -5, 9, 5)))
+    1
+    """
+
+    def __init__(self, barriers: gpd.GeoDataFrame | None) -> None:
+        self.geoms = None if barriers is None or len(barriers) == 0 else barriers.geometry.values
+        self.tree = None if self.geoms is None else shapely.STRtree(self.geoms)
+
+    def around(self, geometry) -> np.ndarray | None:
+        """Barrier lines whose extent reaches ``geometry`` (in their stored order)."""
+        if self.tree is None:
+            return None
+        idx = np.sort(self.tree.query(shapely.buffer(geometry, BARRIER_REACH)))
+        return np.asarray(self.geoms[idx])
+
+
+def plan_community(community, units: gpd.GeoDataFrame, barriers: np.ndarray | None,
+                   params: PlanParams, timer) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Plan the grids of one community: partition its units and describe the grids.
+
+    This is all the work one community needs, and it needs nothing from its
+    neighbours: :func:`gridplan.pipeline.plan` calls it in a loop and
+    :mod:`gridplan.distributed` calls it on cluster workers, so both give the same
+    grids for the same seed.
+
+    Parameters
+    ----------
+    community : object
+        With ``community_id``, ``code`` and ``geometry`` (a row of the communities layer).
+    units : GeoDataFrame
+        The community's units (metric CRS), in plan order, with ``compound_id``.
+    barriers : ndarray of shapely geometries, optional
+        Barrier lines near the community (:meth:`NearbyLines.around`).
+    params : PlanParams
+        Plan parameters.
+    timer : StageTimer
+        Collects seconds per stage.
+
+    Returns
+    -------
+    grids, unit_grid : DataFrame
+        What :func:`gridplan.region.describe_grids` returns for the community.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> from gridplan.pipeline import StageTimer
+    >>> pts = gpd.GeoDataFrame({"unit_id": ["a", "b"], "building_id": ["a", "b"],
+    ...                         "households": [150, 150], "population": [390.0, 390.0],
+    ...                         "compound_id": [None, None]},
+    ...                        geometry=gpd.points_from_xy([10, 60], [10, 10]), crs=32650)
+    >>> comm = SimpleNamespace(community_id="C1", code=None, geometry=shapely.box(0, 0, 80, 20))
+    >>> grids, unit_grid = plan_community(comm, pts, None, PlanParams(), StageTimer())
+    >>> grids["households"].tolist()
+    [300]
+    """
+    lines = None if barriers is None or len(barriers) == 0 else shapely.union_all(barriers)
+    result = region.plan_region(community.geometry, units, lines, params, timer,
+                                target=params.target, band=params.band)
+    return region.describe_grids(result, community, units, params)
