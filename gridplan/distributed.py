@@ -66,6 +66,7 @@ log = logging.getLogger(__name__)
 
 ORDER = ["_sub", "_part", "_pos"]  # sort key that restores the in-process unit order
 MERGE_BATCH = 200  # communities read at once while merging
+CONNECT_TIMEOUT = "20s"  # waiting for a Dask scheduler
 
 
 class PartialPlanError(GridplanError):
@@ -371,7 +372,7 @@ def dask_client(workers: int | None = None, scheduler: str | None = None):
                          fix='pip install "gridplan[scale]"') from exc
     if scheduler:
         try:
-            client = Client(scheduler, timeout="20s")
+            client = Client(scheduler, timeout=CONNECT_TIMEOUT)
         except OSError as exc:
             raise InputError(f"cannot reach the Dask scheduler at {scheduler} ({exc})",
                              field="--scheduler",
