@@ -54,8 +54,8 @@ def run_partitioned(**kw) -> SimpleNamespace:
     from gridplan.run import _read, summary_text
 
     _refuse_unsupported(kw)
-    if kw.get("verbose", 0) < 2:
-        logging.getLogger("distributed").setLevel(logging.WARNING)
+    if kw.get("verbose", 0) < 2:  # Dask's own INFO lines (here and in worker processes)
+        os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "warning")
     params = params_from(kw, kw.get("barrier_highways"))
     notes = InputNotes()
     crs = kw.get("crs")
