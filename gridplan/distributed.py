@@ -180,8 +180,26 @@ def safe_name(community_id: str) -> str:
 
 
 def peak_mb() -> float:
-    """Peak resident memory of this process so far, in MB (Linux ``ru_maxrss`` is KiB)."""
+    """Peak resident memory of this process, in MB: since :func:`reset_peak` where Linux
+    allows it (``VmHWM``), else since the process started (``ru_maxrss``)."""
+    with contextlib.suppress(OSError), open("/proc/self/status", encoding="ascii") as fh:
+        for line in fh:
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def reset_peak() -> None:
+    """In a Dask worker process, restart the peak-memory count (Linux), so that each
+    task reports its own peak; elsewhere do nothing (the caller may be measuring)."""
+    try:
+        from distributed import get_worker
+
+        get_worker()
+    except (ImportError, ValueError):
+        return
+    with contextlib.suppress(OSError), open("/proc/self/clear_refs", "w") as fh:
+        fh.write("5")
 
 
 @contextlib.contextmanager
@@ -212,6 +230,7 @@ def prepare_partition(index: int, part: Partition, options: UnitOptions,
     """
     from gridplan.units import prepare_units
 
+    reset_peak()
     notes = InputNotes()
     raw = read_partition(part)
     if raw.crs is None and options.crs:
@@ -250,11 +269,11 @@ def prepare_partition(index: int, part: Partition, options: UnitOptions,
     return summary
 
 
-def _write_json(path: Path, obj) -> None:
+def _write_json(path: Path, obj, indent: int | None = None) -> None:
     """Write JSON next to ``path`` and rename it into place."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(obj, ensure_ascii=False))
+    tmp.write_text(json.dumps(obj, ensure_ascii=False, indent=indent), encoding="utf-8")
     os.replace(tmp, path)
 
 
@@ -266,6 +285,7 @@ def plan_one(community: SimpleNamespace, shards: list[str], barriers: np.ndarray
              params: PlanParams, crs, work: Path) -> dict:
     """Plan one community from its shards, check the rules, write ``WORK/plans/<id>/``."""
     t0 = time.perf_counter()
+    reset_peak()
     units = _community_units(shards, crs)
     dup = units["unit_id"][units["unit_id"].duplicated()]
     if len(dup):
@@ -477,17 +497,28 @@ def plan_partitioned(population: str | Path, communities: gpd.GeoDataFrame,
         seconds = client.run(warm_up)
         log.info("kernels ready on %d workers (%s s)", len(seconds),
                  ", ".join(f"{v:.1f}" for v in seconds.values()))
-    prepared = _prepare_all(parts, options, communities, compounds, params, work, client,
-                            retries, progress)
+    timer = StageTimer()
+    with timer.stage("prepare"):
+        prepared = _prepare_all(parts, options, communities, compounds, params, work, client,
+                                retries, progress)
     counts = _shards_by_community(prepared)
-    done, failed = _plan_all(communities, counts, barriers, params, crs, work, client, retries,
-                             progress, outcome)
+    with timer.stage("plan"):
+        done, failed = _plan_all(communities, counts, barriers, params, crs, work, client,
+                                 retries, progress, outcome)
     if failed:
         raise PartialPlanError(_failure_text(failed, "communities", len(done), work))
     notes = _merge_notes(notes, prepared)
-    kind = _unit_kind(prepared)
-    outcome.report = merge_plans(communities, done, params, crs, notes, work, out, kind,
-                                 time.perf_counter() - t_start)
+    with timer.stage("merge"):
+        report = merge_plans(communities, done, params, crs, notes, work, out,
+                             _unit_kind(prepared), time.perf_counter() - t_start)
+    report["partitioned"].update(
+        partitions=len(parts), resumed=outcome.resumed, wall_seconds=timer.seconds,
+        prepare_peak_mb_max=max((s["peak_mb"] for s in prepared), default=0.0),
+        largest_community_units=max((d["units"] for d in done.values()), default=0),
+        workers=0 if client is None else len(client.scheduler_info()["workers"]))
+    report["runtime_seconds"] = round(time.perf_counter() - t_start, 3)
+    _write_json(out / "report.json", report, indent=2)  # now with the merge's time
+    outcome.report = report
     return outcome
 
 
@@ -706,7 +737,7 @@ def _report(grids: gpd.GeoDataFrame, comm: gpd.GeoDataFrame, done: dict[str, dic
     report = summarize(light, notes, stages, runtime)
     report["partitioned"] = {
         "community_seconds_max": max((d["seconds"] for d in done.values()), default=0.0),
-        "worker_peak_mb_max": max((d["peak_mb"] for d in done.values()), default=0.0),
-        "stage_seconds_are": "summed over communities (CPU time across workers)",
+        "plan_peak_mb_max": max((d["peak_mb"] for d in done.values()), default=0.0),
+        "stage_seconds_are": "summed over communities (busy time across workers)",
     }
     return report
