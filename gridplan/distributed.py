@@ -25,6 +25,7 @@ and the others stay written for the next run.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import logging
@@ -202,6 +203,34 @@ def reset_peak() -> None:
         fh.write("5")
 
 
+def write_frame(gdf: gpd.GeoDataFrame, path: Path) -> None:
+    """Write a frame as Parquet with WKB geometry, renamed into place when complete.
+
+    Intermediate files carry no CRS: parsing one costs ~30 ms, more than reading a
+    community's units, so the CRS travels with the task instead (:func:`parse_crs`).
+    """
+    df = pd.DataFrame(gdf.drop(columns="geometry"))
+    df["geometry"] = shapely.to_wkb(gdf.geometry.values)
+    tmp = path.with_name(f".{path.name}.tmp")
+    df.to_parquet(tmp, index=False)
+    os.replace(tmp, path)
+
+
+def read_frame(path: str | Path, crs) -> gpd.GeoDataFrame:
+    """Read a frame written by :func:`write_frame`."""
+    df = pd.read_parquet(path)
+    geoms = shapely.from_wkb(df.pop("geometry").values)
+    return gpd.GeoDataFrame(df, geometry=geoms, crs=crs)
+
+
+@functools.lru_cache(maxsize=8)
+def parse_crs(text: str):
+    """A CRS from its text, parsed once per process."""
+    from pyproj import CRS
+
+    return CRS.from_user_input(text)
+
+
 @contextlib.contextmanager
 def atomic_folder(target: Path) -> Iterator[Path]:
     """A temporary folder beside ``target``, renamed to ``target`` when the block ends."""
@@ -255,9 +284,7 @@ def prepare_partition(index: int, part: Partition, options: UnitOptions,
     for cid, grp in units.groupby("community_id", sort=False):
         shard = work / "units" / safe_name(cid) / f"p{index:06d}.parquet"
         shard.parent.mkdir(parents=True, exist_ok=True)
-        tmp = shard.with_suffix(".tmp")
-        grp.to_parquet(tmp, index=False)
-        os.replace(tmp, shard)
+        write_frame(grp, shard)
     summary = {"partition": part.name, "units": len(units),
                "counts": {str(k): int(v) for k, v in
                           units.groupby("community_id", sort=False).size().items()},
@@ -282,10 +309,11 @@ def _write_json(path: Path, obj, indent: int | None = None) -> None:
 
 
 def plan_one(community: SimpleNamespace, shards: list[str], barriers: np.ndarray | None,
-             params: PlanParams, crs, work: Path) -> dict:
+             params: PlanParams, crs_text: str, work: Path) -> dict:
     """Plan one community from its shards, check the rules, write ``WORK/plans/<id>/``."""
     t0 = time.perf_counter()
     reset_peak()
+    crs = parse_crs(crs_text)
     units = _community_units(shards, crs)
     dup = units["unit_id"][units["unit_id"].duplicated()]
     if len(dup):
@@ -302,9 +330,9 @@ def plan_one(community: SimpleNamespace, shards: list[str], barriers: np.ndarray
     result = _assemble([g], [ug], units, comm, params, crs)
     validate_plan(result)
     with atomic_folder(work / "plans" / safe_name(community.community_id)) as tmp:
-        result.grids.to_parquet(tmp / "grids.parquet", index=False)
-        result.units.to_parquet(tmp / "units.parquet", index=False)
-        result.communities.to_parquet(tmp / "community.parquet", index=False)
+        write_frame(result.grids, tmp / "grids.parquet")
+        write_frame(result.units, tmp / "units.parquet")
+        write_frame(result.communities, tmp / "community.parquet")
         done = {"community_id": community.community_id, "grids": len(result.grids),
                 "units": len(result.units), "stage_seconds": timer.seconds,
                 "seconds": round(time.perf_counter() - t0, 3), "peak_mb": peak_mb()}
@@ -318,7 +346,7 @@ def _community_units(shards: list[str], crs) -> gpd.GeoDataFrame:
         cols = {"unit_id": [], "building_id": [], "households": np.zeros(0, np.int64),
                 "population": np.zeros(0), "community_id": [], "compound_id": []}
         return gpd.GeoDataFrame(cols, geometry=[], crs=crs)
-    units = pd.concat([gpd.read_parquet(s) for s in shards], ignore_index=True)
+    units = pd.concat([read_frame(s, crs) for s in shards], ignore_index=True)
     units = units.sort_values(ORDER, kind="stable").drop(columns=ORDER)
     return gpd.GeoDataFrame(units.reset_index(drop=True), geometry="geometry", crs=crs)
 
@@ -605,7 +633,7 @@ def _plan_all(communities, counts, barriers, params, crs, work, client, retries,
                                geometry=row.geometry, **{c: getattr(row, c) for c in extra})
         shards = [str(work / "units" / safe_name(cid) / f"p{i:06d}.parquet")
                   for i in counts.get(cid, [])]
-        jobs[cid] = (comm, shards, near.around(row.geometry), params, crs, work)
+        jobs[cid] = (comm, shards, near.around(row.geometry), params, crs.to_string(), work)
     outcome.resumed = len(done)
     if done:
         log.info("resuming: %d of %d communities already planned", len(done), len(communities))
@@ -690,7 +718,7 @@ def merge_plans(communities: gpd.GeoDataFrame, done: dict[str, dict], params: Pl
 
 
 def _read_all(folders: list[Path], name: str, crs) -> gpd.GeoDataFrame:
-    frames = [gpd.read_parquet(f / name) for f in folders]
+    frames = [read_frame(f / name, crs) for f in folders]
     return gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), geometry="geometry", crs=crs)
 
 
