@@ -260,6 +260,7 @@ def prepare_partition(index: int, part: Partition, options: UnitOptions,
     from gridplan.units import prepare_units
 
     reset_peak()
+    c0 = time.process_time()
     notes = InputNotes()
     raw = read_partition(part)
     if raw.crs is None and options.crs:
@@ -291,7 +292,8 @@ def prepare_partition(index: int, part: Partition, options: UnitOptions,
                "kinds": sorted(set(units.geometry.geom_type.unique())),
                "notes": notes.to_dict(), "outside": notes.units_outside[:50],
                "n_outside": len(notes.units_outside),
-               "households_outside": notes.households_outside, "peak_mb": peak_mb()}
+               "households_outside": notes.households_outside, "peak_mb": peak_mb(),
+               "cpu_seconds": round(time.process_time() - c0, 3)}
     _write_json(work / "prepared" / f"p{index:06d}.json", summary)
     return summary
 
@@ -311,7 +313,7 @@ def _write_json(path: Path, obj, indent: int | None = None) -> None:
 def plan_one(community: SimpleNamespace, shards: list[str], barriers: np.ndarray | None,
              params: PlanParams, crs_text: str, work: Path) -> dict:
     """Plan one community from its shards, check the rules, write ``WORK/plans/<id>/``."""
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     reset_peak()
     crs = parse_crs(crs_text)
     units = _community_units(shards, crs)
@@ -335,7 +337,8 @@ def plan_one(community: SimpleNamespace, shards: list[str], barriers: np.ndarray
         write_frame(result.communities, tmp / "community.parquet")
         done = {"community_id": community.community_id, "grids": len(result.grids),
                 "units": len(result.units), "stage_seconds": timer.seconds,
-                "seconds": round(time.perf_counter() - t0, 3), "peak_mb": peak_mb()}
+                "seconds": round(time.perf_counter() - t0, 3), "peak_mb": peak_mb(),
+                "cpu_seconds": round(time.process_time() - c0, 3)}
         (tmp / "done.json").write_text(json.dumps(done, ensure_ascii=False))
     return done
 
@@ -542,6 +545,9 @@ def plan_partitioned(population: str | Path, communities: gpd.GeoDataFrame,
     report["partitioned"].update(
         partitions=len(parts), resumed=outcome.resumed, wall_seconds=timer.seconds,
         prepare_peak_mb_max=max((s["peak_mb"] for s in prepared), default=0.0),
+        worker_cpu_seconds={
+            "prepare": round(sum(s.get("cpu_seconds", 0.0) for s in prepared), 3),
+            "plan": round(sum(d.get("cpu_seconds", 0.0) for d in done.values()), 3)},
         largest_community_units=max((d["units"] for d in done.values()), default=0),
         workers=0 if client is None else len(client.scheduler_info()["workers"]))
     report["runtime_seconds"] = round(time.perf_counter() - t_start, 3)
