@@ -166,17 +166,47 @@ def staff_cmd(verbose: int, **kw) -> None:
         _fail(exc)
 
 
+@main.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, help="Port to listen on.")
+@click.option("--data-dir", default=None, type=click.Path(file_okay=False),
+              help="Folder for the SQLite store, layers and the generated API key "
+                   "[default: GRIDPLAN_DATA_DIR or ./gridplan-data].")
+@click.option("--demo/--no-demo", default=True, show_default=True,
+              help="Store the bundled demo district as plan 'demo' at start.")
+@click.option("-v", "--verbose", count=True, help="More log output (-v, -vv).")
+def serve_cmd(host: str, port: int, data_dir: str | None, demo: bool, verbose: int) -> None:
+    """Run the web service (API, OGC API Features, editor). PostgreSQL/PostGIS: set
+    GRIDPLAN_DATABASE_URL=postgresql+psycopg://user:pass@host/db."""
+    import uvicorn
+
+    from api.app import create_app
+    from api.demo import ensure_demo
+    from api.settings import Settings
+
+    _setup_logging(max(verbose, 1))
+    settings = Settings(**({"data_dir": data_dir} if data_dir else {}))
+    try:
+        app = create_app(settings)
+        if demo:
+            ensure_demo(app.state.store)
+    except GridplanError as exc:
+        _fail(exc)
+    click.echo(f"gridplan service: http://{host}:{port}/docs  (plans: /plans, QGIS: "
+               f"http://{host}:{port}/)")
+    uvicorn.run(app, host=host, port=port, log_level="info" if verbose else "warning")
+
+
 def params_from(kw: dict, barrier_highways: str | None = None) -> PlanParams:
     """PlanParams from CLI options."""
     extra = {}
     if barrier_highways:
         extra["barrier_highways"] = tuple(v.strip() for v in barrier_highways.split(",")
                                           if v.strip())
-    return PlanParams(target=kw["target"], tolerance=kw["tolerance"], seed=kw["seed"],
-                      stairwell_households=kw["stairwell_households"],
-                      community_households=kw.get("community_households", 3000),
-                      code_scheme=kw["code_scheme"], tessellation=kw["tessellation"],
-                      balance=kw.get("balance", "households"), **extra)
+    names = ("target", "tolerance", "seed", "stairwell_households", "community_households",
+             "code_scheme", "tessellation", "balance")
+    given = {n: kw[n] for n in names if kw.get(n) is not None}
+    return PlanParams(**given, **extra)
 
 
 if __name__ == "__main__":

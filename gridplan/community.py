@@ -41,7 +41,8 @@ class NearbyLines:
 
 
 def plan_community(community, units: gpd.GeoDataFrame, barriers: np.ndarray | None,
-                   params: PlanParams, timer) -> tuple[pd.DataFrame, pd.DataFrame]:
+                   params: PlanParams, timer
+                   ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Plan the grids of one community: partition its units and describe the grids.
 
     This is all the work one community needs, and it needs nothing from its
@@ -65,7 +66,11 @@ def plan_community(community, units: gpd.GeoDataFrame, barriers: np.ndarray | No
     Returns
     -------
     grids, unit_grid : DataFrame
-        What :func:`gridplan.region.describe_grids` returns for the community.
+        What :func:`gridplan.region.describe_grids` returns for the community; the unit
+        table also holds each unit's ``cell_id``.
+    cells, cell_edges : DataFrame
+        The community's parcels and their adjacency
+        (:func:`gridplan.region.describe_parcels`).
 
     Examples
     --------
@@ -76,11 +81,15 @@ def plan_community(community, units: gpd.GeoDataFrame, barriers: np.ndarray | No
     ...                         "compound_id": [None, None]},
     ...                        geometry=gpd.points_from_xy([10, 60], [10, 10]), crs=32650)
     >>> comm = SimpleNamespace(community_id="C1", code=None, geometry=shapely.box(0, 0, 80, 20))
-    >>> grids, unit_grid = plan_community(comm, pts, None, PlanParams(), StageTimer())
+    >>> grids, unit_grid, cells, edges = plan_community(comm, pts, None, PlanParams(),
+    ...                                                 StageTimer())
     >>> grids["households"].tolist()
     [300]
     """
     lines = None if barriers is None or len(barriers) == 0 else shapely.union_all(barriers)
     result = region.plan_region(community.geometry, units, lines, params, timer,
                                 target=params.target, band=params.band)
-    return region.describe_grids(result, community, units, params)
+    grids, unit_grid = region.describe_grids(result, community, units, params)
+    with timer.stage("parcels"):
+        cells, unit_grid["cell_id"], edges = region.describe_parcels(result, community, units)
+    return grids, unit_grid, cells, edges

@@ -55,6 +55,7 @@ from gridplan.export import (
     OPTIONAL_GRID_FIELDS,
     UNIT_FIELDS,
     _geometry_type,
+    _write_parcels,
     to_rfc7946,
 )
 from gridplan.inputs import check_overlaps
@@ -209,16 +210,19 @@ def write_frame(gdf: gpd.GeoDataFrame, path: Path) -> None:
     Intermediate files carry no CRS: parsing one costs ~30 ms, more than reading a
     community's units, so the CRS travels with the task instead (:func:`parse_crs`).
     """
-    df = pd.DataFrame(gdf.drop(columns="geometry"))
-    df["geometry"] = shapely.to_wkb(gdf.geometry.values)
+    df = pd.DataFrame(gdf)
+    if "geometry" in df:
+        df["geometry"] = shapely.to_wkb(df["geometry"].values)
     tmp = path.with_name(f".{path.name}.tmp")
     df.to_parquet(tmp, index=False)
     os.replace(tmp, path)
 
 
-def read_frame(path: str | Path, crs) -> gpd.GeoDataFrame:
+def read_frame(path: str | Path, crs) -> gpd.GeoDataFrame | pd.DataFrame:
     """Read a frame written by :func:`write_frame`."""
     df = pd.read_parquet(path)
+    if "geometry" not in df:
+        return df
     geoms = shapely.from_wkb(df.pop("geometry").values)
     return gpd.GeoDataFrame(df, geometry=geoms, crs=crs)
 
@@ -323,18 +327,22 @@ def plan_one(community: SimpleNamespace, shards: list[str], barriers: np.ndarray
                          f"{', '.join(map(str, dup.head(5)))}", field="--unit-id",
                          fix="give every unit its own id across all partitions")
     timer = StageTimer()
-    g, ug = plan_community(community, units, barriers, params, timer)
+    g, ug, cells, edges = plan_community(community, units, barriers, params, timer)
     comm = gpd.GeoDataFrame({"community_id": [community.community_id],
                              "code": [community.code]}, geometry=[community.geometry], crs=crs)
     for extra in ("name", "name_en"):
         if hasattr(community, extra):
             comm[extra] = [getattr(community, extra)]
     result = _assemble([g], [ug], units, comm, params, crs)
+    result.cells = gpd.GeoDataFrame(cells, geometry="geometry", crs=crs)
+    result.cell_edges = edges
     validate_plan(result)
     with atomic_folder(work / "plans" / safe_name(community.community_id)) as tmp:
         write_frame(result.grids, tmp / "grids.parquet")
         write_frame(result.units, tmp / "units.parquet")
         write_frame(result.communities, tmp / "community.parquet")
+        write_frame(result.cells, tmp / "cells.parquet")
+        write_frame(result.cell_edges, tmp / "cell_edges.parquet")
         done = {"community_id": community.community_id, "grids": len(result.grids),
                 "units": len(result.units), "stage_seconds": timer.seconds,
                 "seconds": round(time.perf_counter() - t0, 3), "peak_mb": peak_mb(),
@@ -707,6 +715,9 @@ def merge_plans(communities: gpd.GeoDataFrame, done: dict[str, dict], params: Pl
             units = _read_all(batch, "units.parquet", crs)
             comm_rows.append(_read_all(batch, "community.parquet", crs))
             _append_layers(grids, units, tmp, first=start == 0, unit_kind=unit_kind)
+            _write_parcels(SimpleNamespace(cells=_read_all(batch, "cells.parquet", crs),
+                                           cell_edges=_read_all(batch, "cell_edges.parquet",
+                                                                crs)), tmp / "plan.gpkg")
             attrs.append(_grid_attributes(grids))
         comm = pd.concat(comm_rows, ignore_index=True)
         comm["code"] = comm["code"].astype(object).where(comm["code"].notna(), "")
@@ -723,9 +734,11 @@ def merge_plans(communities: gpd.GeoDataFrame, done: dict[str, dict], params: Pl
     return report
 
 
-def _read_all(folders: list[Path], name: str, crs) -> gpd.GeoDataFrame:
-    frames = [read_frame(f / name, crs) for f in folders]
-    return gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), geometry="geometry", crs=crs)
+def _read_all(folders: list[Path], name: str, crs) -> gpd.GeoDataFrame | pd.DataFrame:
+    frames = pd.concat([read_frame(f / name, crs) for f in folders], ignore_index=True)
+    if "geometry" not in frames:
+        return frames
+    return gpd.GeoDataFrame(frames, geometry="geometry", crs=crs)
 
 
 def _append_layers(grids: gpd.GeoDataFrame, units: gpd.GeoDataFrame, folder: Path, *,
@@ -740,7 +753,7 @@ def _append_layers(grids: gpd.GeoDataFrame, units: gpd.GeoDataFrame, folder: Pat
                               mode="w" if first else "a", header=first)
     gpkg = folder / "plan.gpkg"
     pyogrio.write_dataframe(g, gpkg, layer="grids", driver="GPKG", append=not first)
-    u = units[["unit_id", "building_id", "grid_code", "community_id", "households",
+    u = units[["unit_id", "building_id", "grid_code", "cell_id", "community_id", "households",
                "population", "geometry"]]
     pyogrio.write_dataframe(u, gpkg, layer="units", driver="GPKG", append=True,
                             geometry_type=unit_kind, promote_to_multi=unit_kind == "MultiPolygon")

@@ -87,8 +87,9 @@ def _write_all(plan, folder: Path) -> None:
     plan.units[UNIT_FIELDS].to_csv(folder / "units.csv", index=False, encoding="utf-8")
     gpkg = folder / "plan.gpkg"
     pyogrio.write_dataframe(grids, gpkg, layer="grids", driver="GPKG")
-    units = plan.units[["unit_id", "building_id", "grid_code", "community_id", "households",
-                        "population", "geometry"]]
+    cols = ["unit_id", "building_id", "grid_code", "cell_id", "community_id", "households",
+            "population", "geometry"]
+    units = plan.units[[c for c in cols if c in plan.units.columns]]
     kind = _geometry_type(units)
     pyogrio.write_dataframe(units, gpkg, layer="units", driver="GPKG", append=True,
                             geometry_type=kind, promote_to_multi=kind == "MultiPolygon")
@@ -96,8 +97,19 @@ def _write_all(plan, folder: Path) -> None:
     comm["code"] = comm["code"].astype(object).where(comm["code"].notna(), "")
     pyogrio.write_dataframe(comm, gpkg, layer="communities", driver="GPKG", append=True,
                             promote_to_multi=True)
+    if plan.cells is not None:
+        _write_parcels(plan, gpkg)
     with open(folder / "report.json", "w", encoding="utf-8") as fh:
         json.dump(plan.report, fh, ensure_ascii=False, indent=2)
+
+
+def _write_parcels(plan, gpkg: Path) -> None:
+    """Parcels (the pieces a planner moves) and their adjacency, for editing the plan later."""
+    cells = plan.cells[["cell_id", "community_id", "grid_code", "block", "geometry"]]
+    pyogrio.write_dataframe(cells, gpkg, layer="cells", driver="GPKG", append=True,
+                            promote_to_multi=True)
+    edges = plan.cell_edges.astype({"crossing": "int64"})
+    pyogrio.write_dataframe(edges, gpkg, layer="cell_edges", driver="GPKG", append=True)
 
 
 def _geometry_type(gdf: gpd.GeoDataFrame) -> str:
@@ -124,9 +136,16 @@ def read_plan(out_dir: str | Path):
     layers = {name: gpd.read_file(gpkg, layer=name) for name in ("grids", "units",
                                                                   "communities")}
     layers["communities"]["code"] = layers["communities"]["code"].replace("", None)
+    names = set(pyogrio.list_layers(gpkg)[:, 0])
+    cells = edges = None
+    if {"cells", "cell_edges"} <= names:
+        cells = gpd.read_file(gpkg, layer="cells")
+        edges = pyogrio.read_dataframe(gpkg, layer="cell_edges", read_geometry=False)
+        edges["crossing"] = edges["crossing"].astype(bool)
     with open(report, encoding="utf-8") as fh:
         rep = json.load(fh)
     params = dict(rep["params"])
     params["barrier_highways"] = tuple(params.get("barrier_highways", ()))
     return Plan(grids=layers["grids"], units=layers["units"],
-                communities=layers["communities"], params=PlanParams(**params), report=rep)
+                communities=layers["communities"], params=PlanParams(**params), report=rep,
+                cells=cells, cell_edges=edges)

@@ -15,15 +15,16 @@ MIN_HOLE = 1.0  # m²: holes smaller than this are overlay slivers, not real hol
 
 
 def grid_polygons(cells: np.ndarray, cell_unit: np.ndarray, unit_labels: np.ndarray,
-                  unit_xy: np.ndarray, weights: np.ndarray, k: int) -> tuple[list, np.ndarray]:
+                  unit_xy: np.ndarray, weights: np.ndarray, k: int
+                 ) -> tuple[list, np.ndarray, list]:
     """One polygon per grid label ``0..k-1`` from the cells of its units.
 
     Cell fragments cut off from their grid (where a concave community boundary
     clips a cell in two) are handed to the neighbouring grid that shares the
     longest boundary with them, so each grid ends as one polygon wherever the
     community itself is in one piece; units inside a handed-over fragment follow
-    it. Returns the polygons (on a 1 cm grid, without sliver holes) and the
-    possibly updated unit labels.
+    it. Returns the polygons (on a 1 cm grid, without sliver holes), the possibly
+    updated unit labels and the hand-overs ``(fragment, from grid, to grid)``.
     """
     cell_label = unit_labels[cell_unit]
     keep = ~shapely.is_empty(cells)
@@ -40,7 +41,18 @@ def grid_polygons(cells: np.ndarray, cell_unit: np.ndarray, unit_labels: np.ndar
         mine = np.flatnonzero(labels == src)
         inside = shapely.intersects_xy(part, unit_xy[mine, 0], unit_xy[mine, 1])
         labels[mine[inside]] = dst
-    return [_tidy(g) for g in geoms], labels
+    return [_tidy(g) for g in geoms], labels, moves
+
+
+def outline(parts) -> object:
+    """The polygon of a grid from its parcels: their union, tidied like a planned grid's.
+
+    Examples
+    --------
+    >>> outline([shapely.box(0, 0, 1, 1), shapely.box(1, 0, 2, 1)]).area
+    2.0
+    """
+    return _tidy(_union(np.asarray(parts, dtype=object)))
 
 
 def _tidy(geom):
@@ -48,7 +60,7 @@ def _tidy(geom):
 
     Snapping is skipped where it would cut a thin neck and split the grid.
     """
-    snapped = _polygonal(shapely.set_precision(geom, GRID_SIZE))
+    snapped = polygonal(shapely.set_precision(geom, GRID_SIZE))
     if shapely.get_num_geometries(snapped) <= shapely.get_num_geometries(geom):
         geom = snapped
     polys = [shapely.Polygon(p.exterior, [r for r in p.interiors
@@ -76,10 +88,10 @@ def _union(parts: np.ndarray):
     if merged is None or not merged.is_valid or (
             shapely.get_num_geometries(snapped) <= shapely.get_num_geometries(merged)):
         merged = snapped
-    return _polygonal(merged)
+    return polygonal(merged)
 
 
-def _polygonal(geom):
+def polygonal(geom):
     """Drop points and lines that overlay operations can leave behind."""
     if geom.geom_type in ("Polygon", "MultiPolygon"):
         return geom
@@ -105,10 +117,10 @@ def _absorb_fragments(geoms: list, anchors: list, anchor_w: list, moves: list,
                 if nb is None:
                     rest.append(part)
                     continue
-                geoms[nb] = _polygonal(shapely.union(geoms[nb], part))
+                geoms[nb] = polygonal(shapely.union(geoms[nb], part))
                 moves.append((part, g, nb))
                 moved = True
-            geoms[g] = _polygonal(shapely.union_all([parts[main], *rest]))
+            geoms[g] = polygonal(shapely.union_all([parts[main], *rest]))
         if not moved:
             break
     return geoms

@@ -75,8 +75,28 @@ def grids_tile_communities(plan) -> list[str]:
     return problems
 
 
+def parcels_make_grids(plan) -> list[str]:
+    """Each grid's area is its parcels' area; every unit lies on a parcel that exists."""
+    if plan.cells is None:
+        return []
+    problems = []
+    if plan.cells["cell_id"].duplicated().any():
+        problems.append("a parcel id appears twice")
+    if "cell_id" in plan.units and (~plan.units["cell_id"].isin(plan.cells["cell_id"])).any():
+        problems.append("a unit lies on a parcel that does not exist")
+    area = pd.Series(shapely.area(plan.cells.geometry.values)).groupby(
+        plan.cells["grid_code"].values).sum()
+    grid_area = pd.Series(shapely.area(plan.grids.geometry.values),
+                          index=plan.grids["grid_code"].values)
+    off = (area.reindex(grid_area.index, fill_value=0) - grid_area).abs() > np.maximum(
+        grid_area * 1e-3, 5.0)
+    if off.any():
+        problems.append(f"parcels do not make up grids {', '.join(off[off].index[:5])}")
+    return problems
+
+
 RULES = (every_unit_in_one_grid, codes_unique, households_conserved, grids_single_polygon,
-         grids_tile_communities)
+         grids_tile_communities, parcels_make_grids)
 
 
 def validate_plan(plan) -> None:

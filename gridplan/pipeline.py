@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -45,6 +45,11 @@ class Plan:
         The parameters the plan was made with.
     report : dict
         Counts, quality figures, input notes and runtime per stage.
+    cells : GeoDataFrame, optional
+        Parcels a planner moves between grids (``cell_id, community_id, grid_code,
+        block``); each grid is the union of its parcels. Units carry their ``cell_id``.
+    cell_edges : DataFrame, optional
+        Neighbouring parcels ``a, b`` and whether a barrier lies between (``crossing``).
     """
 
     grids: gpd.GeoDataFrame
@@ -52,6 +57,8 @@ class Plan:
     communities: gpd.GeoDataFrame
     params: PlanParams
     report: dict = field(default_factory=dict)
+    cells: gpd.GeoDataFrame | None = None
+    cell_edges: pd.DataFrame | None = None
 
     @property
     def crs(self):
@@ -77,7 +84,8 @@ def plan(units: gpd.GeoDataFrame, communities: gpd.GeoDataFrame | None = None, *
          compounds: gpd.GeoDataFrame | None = None, barriers: gpd.GeoDataFrame | None = None,
          study_area=None, params: PlanParams | None = None, notes: InputNotes | None = None,
          progress: bool = False, special: pd.DataFrame | None = None,
-         workload: WorkloadParams | None = None) -> Plan:
+         workload: WorkloadParams | None = None,
+         on_progress: Callable[[str, float], None] | None = None) -> Plan:
     """Plan grids of about ``params.target`` households in every community.
 
     Parameters
@@ -102,6 +110,8 @@ def plan(units: gpd.GeoDataFrame, communities: gpd.GeoDataFrame | None = None, *
     special, workload : optional
         Special populations (unit_id, category, count) and workload weights, used
         when ``params.balance == "workload"``.
+    on_progress : callable, optional
+        Called as ``on_progress(stage, fraction_done)`` while planning (for job status).
 
     Examples
     --------
@@ -137,18 +147,25 @@ def plan(units: gpd.GeoDataFrame, communities: gpd.GeoDataFrame | None = None, *
             visits = unit_visits(units, special, wp)[0]
             # workload in household-equivalents: same total as households, shared by visits
             units["weight"] = visits * units["households"].sum() / max(visits.sum(), 1e-9)
-    grids, unit_grid = [], []
+    grids, unit_grid, cells, edges = [], [], [], []
     items = list(communities.itertuples(index=False))
     by_comm = dict(tuple(units.groupby("community_id", sort=False)))
     near = NearbyLines(barriers)
     bar = tqdm(items, desc="planning communities", unit="community", disable=not progress)
-    for comm in bar:
+    for i, comm in enumerate(bar):
+        if on_progress is not None:
+            on_progress("planning communities", i / max(len(items), 1))
         sub = by_comm.get(comm.community_id, units.iloc[0:0])
-        g, ug = plan_community(comm, sub, near.around(comm.geometry), params, timer)
+        g, ug, c, e = plan_community(comm, sub, near.around(comm.geometry), params, timer)
         grids.append(g)
         unit_grid.append(ug)
+        cells.append(c)
+        edges.append(e)
     with timer.stage("metrics"):
         plan_ = _assemble(grids, unit_grid, units, communities, params, crs)
+        plan_.cells = gpd.GeoDataFrame(pd.concat(cells, ignore_index=True), geometry="geometry",
+                                       crs=crs)
+        plan_.cell_edges = pd.concat(edges, ignore_index=True)
         validate_plan(plan_)
     plan_.report = summarize(plan_, notes, timer.seconds, time.perf_counter() - t_start)
     log.info("planned %d grids in %d communities from %d units (%d households); %.0f%% in band",
@@ -199,8 +216,8 @@ def _assemble(grids, unit_grid, units, communities, params, crs) -> Plan:
     grid_df = gpd.GeoDataFrame(pd.concat(grids, ignore_index=True), geometry="geometry", crs=crs)
     ug = pd.concat(unit_grid, ignore_index=True)
     u = units.merge(ug, on="unit_id", how="left")
-    u = u[["unit_id", "building_id", "grid_code", "community_id", "households", "population",
-           "geometry"]]
+    u = u[["unit_id", "building_id", "grid_code", "cell_id", "community_id", "households",
+           "population", "geometry"]]
     comm = communities.copy()
     hh = u.groupby("community_id")["households"].sum()
     comm["households"] = comm["community_id"].map(hh).fillna(0).astype(np.int64)

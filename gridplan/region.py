@@ -13,6 +13,7 @@ from gridplan.adjacency import CommunityGraph, build_community_graph
 from gridplan.codes import grid_code, serial_order
 from gridplan.config import PlanParams
 from gridplan.grids import grid_polygons, polsby_popper
+from gridplan.parcels import region_parcels
 from gridplan.partition import partition_graph
 
 
@@ -27,6 +28,8 @@ class RegionResult:
     notes: dict[int, str] = field(default_factory=dict)
     all_labels: np.ndarray | None = None  # labels of units and of filler points of empty blocks
     atoms: np.ndarray | None = None  # per unit: units with one atom label stay in one grid
+    fragments: list = field(default_factory=list)  # (part, from, to) cell fragments handed over
+    drawn_labels: np.ndarray | None = None  # labels the cells were drawn with, before hand-overs
 
 
 def atom_labels(compound_ids: pd.Series, households: np.ndarray, upper: float,
@@ -87,10 +90,11 @@ def plan_region(geometry, units: gpd.GeoDataFrame, barrier_lines, params: PlanPa
                                + graph.compound + 1)
     with timer.stage("grids"):
         k = int(part.labels.max()) + 1  # labels of filler points included
-        polys, labels = grid_polygons(graph.cells, graph.cell_unit, part.labels, graph.xy,
+        polys, labels, moves = grid_polygons(graph.cells, graph.cell_unit, part.labels, graph.xy,
                                       graph.households, k)
     return RegionResult(geometry, labels[:len(units)], polys, graph, part.notes,
-                        all_labels=labels, atoms=atoms[:len(units)])
+                        all_labels=labels, atoms=atoms[:len(units)], fragments=moves,
+                        drawn_labels=part.labels)
 
 
 def serial_order_of(result: RegionResult) -> np.ndarray:
@@ -105,9 +109,7 @@ def describe_grids(result: RegionResult, community, units: gpd.GeoDataFrame,
     """Grid rows (code, counts, shape, status, reason) and the unit → grid code table."""
     k = len(result.polygons)
     order = serial_order_of(result)
-    codes = np.empty(k, dtype=object)
-    for serial, g in enumerate(order, start=1):
-        codes[g] = grid_code(community.code, community.community_id, serial)
+    codes = grid_codes(result, community, order)
     lab = result.labels
     bal = np.bincount(lab, weights=balance_weights(units), minlength=k) if len(lab) else \
         np.zeros(k)
@@ -138,6 +140,22 @@ def describe_grids(result: RegionResult, community, units: gpd.GeoDataFrame,
     rows["reason"] = _reasons(result, units, rows["status"].values, params)
     unit_grid = pd.DataFrame({"unit_id": units["unit_id"].values, "grid_code": codes[lab]})
     return rows.iloc[order].reset_index(drop=True), unit_grid
+
+
+def grid_codes(result: RegionResult, community, order: np.ndarray | None = None) -> np.ndarray:
+    """Grid code of each grid label of a planned community (serials in reading order)."""
+    order = serial_order_of(result) if order is None else order
+    codes = np.empty(len(result.polygons), dtype=object)
+    for serial, g in enumerate(order, start=1):
+        codes[g] = grid_code(community.code, community.community_id, serial)
+    return codes
+
+
+def describe_parcels(result: RegionResult, community, units: gpd.GeoDataFrame
+                     ) -> tuple[pd.DataFrame, np.ndarray, pd.DataFrame]:
+    """Parcels of a planned community, the parcel of each unit and parcel adjacency."""
+    return region_parcels(result, community.community_id, units["unit_id"].to_numpy(object),
+                          grid_codes(result, community))
 
 
 def _barrier_crossings(result: RegionResult, k: int) -> np.ndarray:

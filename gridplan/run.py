@@ -90,18 +90,31 @@ def run_plan(**kw) -> Plan:
 def run_demo(out_dir: Path, data_dir: str | None = None, **kw) -> Plan:
     """``gridplan demo``: plan the bundled demo district."""
     files = demo_files(data_dir)
-    args = dict(kw, communities=str(files["communities"]), community_id="id",
-                community_code="code", population=str(files["buildings"]),
-                unit_id="unit_id", households_field="households", population_field=None,
-                compounds=str(files["compounds"]), barriers=str(files["barriers"]),
-                out_dir=str(out_dir), with_map=True, osm=None,
-                special_path=kw.get("special_path") or _existing(files["special"]))
+    args = dict(kw, **demo_options(data_dir), out_dir=str(out_dir), with_map=True)
+    args["special_path"] = kw.get("special_path") or args["special_path"]
     result = run_plan(**args)
     if files["workers"].exists():
         run_staff(plan_dir=str(out_dir), workers_path=str(files["workers"]), out_dir=str(out_dir),
                   special_path=args["special_path"], quiet=kw.get("quiet", False),
                   with_map=True)
     return result
+
+
+def demo_options(data_dir: str | None = None) -> dict:
+    """The ``plan`` options that read the demo district (for :func:`load_inputs`).
+
+    Examples
+    --------
+    >>> from gridplan.pipeline import plan                            # doctest: +SKIP
+    >>> plan(**load_inputs(demo_options())).report["grids"]           # doctest: +SKIP
+    60
+    """
+    files = demo_files(data_dir)
+    return dict(communities=str(files["communities"]), community_id="id",
+                community_code="code", population=str(files["buildings"]),
+                unit_id="unit_id", households_field="households", population_field=None,
+                compounds=str(files["compounds"]), barriers=str(files["barriers"]), osm=None,
+                special_path=_existing(files["special"]))
 
 
 def _existing(path: Path) -> str | None:

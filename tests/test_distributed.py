@@ -27,7 +27,7 @@ from gridplan.distributed import (
     read_partition,
     safe_name,
 )
-from gridplan.export import write_plan
+from gridplan.export import read_plan, write_plan
 from gridplan.inputs import prepare_communities
 from gridplan.pipeline import plan
 from gridplan.units import prepare_units
@@ -89,10 +89,28 @@ def check_same_as_reference(out: Path, reference: Path) -> None:
     assert_same_plan(ref, got)
     pd.testing.assert_frame_equal(ref.communities, got.communities)
     assert_output_files(out, load_plan_dir(out))
+    assert_same_parcels(out, reference)
     rep, ref_rep = (json.loads((p / "report.json").read_text()) for p in (out, reference))
     for key in ("grids", "units", "households", "share_in_band", "status", "contiguous_share",
                 "mean_polsby_popper", "barrier_crossings", "households_per_grid"):
         assert rep[key] == ref_rep[key], key
+
+
+def assert_same_parcels(out: Path, reference: Path) -> None:
+    """Same parcels (cells), parcel edges and unit → parcel table in both plan folders."""
+    got, ref = read_plan(out), read_plan(reference)
+    assert got.cells is not None and ref.cells is not None
+    key = ["cell_id"]
+    a = ref.cells.sort_values(key).reset_index(drop=True)
+    b = got.cells.sort_values(key).reset_index(drop=True)
+    pd.testing.assert_frame_equal(pd.DataFrame(a.drop(columns="geometry")),
+                                  pd.DataFrame(b.drop(columns="geometry")))
+    assert list(a.geometry.to_wkb()) == list(b.geometry.to_wkb())
+    edges = [e.sort_values(["a", "b"]).reset_index(drop=True)
+             for e in (ref.cell_edges, got.cell_edges)]
+    pd.testing.assert_frame_equal(*edges)
+    cell_of = [dict(zip(p.units["unit_id"], p.units["cell_id"], strict=True)) for p in (ref, got)]
+    assert cell_of[0] == cell_of[1]
 
 
 def test_partitions_of_folder_and_row_groups(demo_parts):
@@ -197,6 +215,7 @@ def test_resume_after_failure_gives_the_same_plan(tmp_path, monkeypatch):
     got = sorted_units(load_plan_dir(out))
     assert_plan_rules(got, units, comm)
     assert_same_plan(sorted_units(load_plan_dir(tmp_path / "reference")), got)
+    assert_same_parcels(out, tmp_path / "reference")
     assert outcome.report["grids"] == expected.report["grids"]
 
 

@@ -1,0 +1,74 @@
+"""App: the FastAPI application — plans, edits, versions, features, layers, jobs, exports."""
+
+from __future__ import annotations
+
+import logging
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from api import errors
+from api.deps import parse_keys
+from api.jobs import JobRunner
+from api.limits import BodyLimit
+from api.routes import edits, features, jobs, layers, plans, versions
+from api.settings import Settings
+from api.store import Store
+
+log = logging.getLogger(__name__)
+
+DESCRIPTION = """
+Community governance grids (网格化管理) as a web service: upload layers, plan in the
+background, read plans as OGC API – Features collections (QGIS: *Add WFS / OGC API –
+Features layer* with this server's URL), edit grids with optimistic concurrency
+(`If-Match` with the plan's `ETag`), browse versions, undo/redo/restore, export.
+Writes need `X-API-Key` (or `Authorization: Bearer`).
+"""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The gridplan web service.
+
+    Examples
+    --------
+    >>> from fastapi.testclient import TestClient                   # doctest: +SKIP
+    >>> client = TestClient(create_app(Settings(data_dir="/tmp/gp")))  # doctest: +SKIP
+    >>> client.get("/plans").json()                                  # doctest: +SKIP
+    []
+    """
+    settings = settings or Settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        yield
+        app.state.jobs.shutdown()
+
+    app = FastAPI(title="gridplan", version="0.1.0", description=DESCRIPTION,
+                  lifespan=lifespan)
+    app.state.settings = settings
+    app.state.store = Store(settings.store_url)
+    app.state.api_keys = parse_keys(settings)
+    app.state.jobs = JobRunner(app.state.store, settings.job_workers)
+    errors.install(app)
+    for module in (features, plans, edits, versions, layers, jobs):
+        app.include_router(module.router)
+    _optional_routers(app)
+    app.add_middleware(BodyLimit, upload_bytes=int(settings.max_upload_mb * 1024 * 1024),
+                       json_bytes=settings.max_body_kb * 1024)
+    log.info("gridplan service on %s", settings.store_url.split("@")[-1])
+    return app
+
+
+def _optional_routers(app: FastAPI) -> None:
+    """Routers of modules that may be absent from a slim install (exports, editor)."""
+    import importlib
+
+    for name in ("api.routes.exports", "api.routes.editor"):
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+            continue
+        app.include_router(module.router)

@@ -1,0 +1,130 @@
+"""Jobs: plans made in the background, in their own process, with progress and cancel."""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing as mp
+import threading
+import time
+import traceback
+import uuid
+from pathlib import Path
+
+from api.store import Store
+from api.store.store import now
+
+log = logging.getLogger(__name__)
+
+ACTIVE = ("queued", "running")
+
+
+class JobRunner:
+    """Start, watch and cancel plan jobs; each runs in a fresh process (spawned).
+
+    A job that dies without finishing (killed, out of memory) is marked failed; a
+    plan is stored in one transaction at the end, so a job that stops part-way
+    stores nothing.
+    """
+
+    def __init__(self, store: Store, slots: int = 1) -> None:
+        self.store = store
+        self.slots = threading.Semaphore(slots)
+        self.procs: dict[str, mp.Process] = {}
+        self.cancelled: set[str] = set()
+        self.ctx = mp.get_context("spawn")
+
+    def submit(self, spec: dict, author: str) -> dict:
+        """Queue a plan job; returns its row."""
+        job_id = uuid.uuid4().hex[:12]
+        stamp = now()
+        row = {"id": job_id, "status": "queued", "stage": "queued", "percent": 0.0,
+               "params": spec, "plan_id": None, "error": None, "created": stamp,
+               "updated": stamp, "author": author}
+        self.store.add_row("jobs", row)
+        threading.Thread(target=self._run, args=(job_id, spec, author), daemon=True).start()
+        return row
+
+    def _run(self, job_id: str, spec: dict, author: str) -> None:
+        with self.slots:
+            if job_id in self.cancelled:
+                return
+            proc = self.ctx.Process(target=run_job, args=(self.store.url, job_id, spec, author),
+                                    daemon=True)
+            self.procs[job_id] = proc
+            proc.start()
+            proc.join()
+            self.procs.pop(job_id, None)
+        row = self.store.get_row("jobs", job_id)
+        if row["status"] in ACTIVE and job_id not in self.cancelled:
+            self.store.update_job(job_id, status="failed", stage="stopped", error={
+                "problem": f"the planning process stopped unexpectedly (exit code "
+                           f"{proc.exitcode})", "fix": "run the job again; if it stops again, "
+                           "plan fewer communities per job"})
+
+    def cancel(self, job_id: str) -> dict:
+        """Stop a queued or running job; a finished job is left as it is."""
+        row = self.store.get_row("jobs", job_id)
+        if row["status"] not in ACTIVE:
+            return row
+        self.cancelled.add(job_id)
+        proc = self.procs.get(job_id)
+        if proc is not None and proc.is_alive():
+            proc.terminate()
+            proc.join(10)
+        self.store.update_job(job_id, status="cancelled", stage="cancelled")
+        return self.store.get_row("jobs", job_id)
+
+    def shutdown(self) -> None:
+        """Stop every running job (the service is stopping)."""
+        for job_id in list(self.procs):
+            self.cancel(job_id)
+
+
+def job_inputs(store: Store, spec: dict) -> dict:
+    """``gridplan plan`` options for a job: layer ids become the stored files' paths."""
+    from gridplan.run import demo_options
+
+    kw = dict(spec.get("params") or {})
+    if spec.get("demo"):
+        kw.update(demo_options())
+    for option, key in (("communities", "communities"), ("population", "population"),
+                        ("osm", "osm"), ("compounds", "compounds"), ("barriers", "barriers"),
+                        ("special_path", "special")):
+        layer_id = (spec.get("layers") or {}).get(key)
+        if layer_id:
+            kw[option] = str(Path(store.get_row("layers", layer_id)["path"]))
+    return kw
+
+
+def run_job(url: str, job_id: str, spec: dict, author: str) -> None:
+    """Plan in this (child) process and store the result; the job row tells how it went."""
+    from gridplan.errors import GridplanError
+    from gridplan.pipeline import plan
+    from gridplan.run import load_inputs
+
+    store = Store(url)
+    last = [0.0, 0.0]
+
+    def progress(stage: str, fraction: float) -> None:
+        percent = round(5 + 85 * fraction, 1)
+        if percent - last[0] >= 1 or time.monotonic() - last[1] > 2:
+            last[:] = [percent, time.monotonic()]
+            store.update_job(job_id, stage=stage, percent=percent)
+
+    try:
+        store.update_job(job_id, status="running", stage="reading layers", percent=1.0)
+        inputs = load_inputs(job_inputs(store, spec))
+        result = plan(**inputs, on_progress=progress)
+        store.update_job(job_id, stage="storing the plan", percent=92.0)
+        info = store.create_plan(result, name=spec.get("name") or "plan", author=author)
+        store.update_job(job_id, status="done", stage="done", percent=100.0,
+                         plan_id=info["id"])
+    except GridplanError as exc:
+        store.update_job(job_id, status="failed", stage="failed", error={
+            "problem": getattr(exc, "problem", str(exc)), "fix": getattr(exc, "fix", None),
+            "field": getattr(exc, "field", None)})
+    except Exception as exc:  # noqa: BLE001 - a job reports every failure instead of dying
+        log.error("job %s failed:\n%s", job_id, traceback.format_exc())
+        store.update_job(job_id, status="failed", stage="failed", error={
+            "problem": f"planning failed: {type(exc).__name__}: {exc}",
+            "fix": "check the layers; report the problem with the job id if they are right"})

@@ -1,0 +1,95 @@
+"""Jobs: start a plan in the background, poll its progress, cancel it."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from api.deps import get_store, reader, writer
+from api.store import Store
+
+router = APIRouter(prefix="/jobs", tags=["jobs"])
+
+LayerId = Annotated[str, Field(max_length=64, pattern=r"^[0-9a-f]{6,64}$")]
+
+
+class PlanOptions(BaseModel):
+    """The options of ``gridplan plan`` (see ``gridplan plan --help``); paths come as layers."""
+
+    model_config = ConfigDict(extra="forbid")
+    target: Annotated[int, Field(gt=0, le=100000)] = 300
+    tolerance: Annotated[float, Field(gt=0, lt=1)] = 0.15
+    seed: Annotated[int, Field(ge=0, le=2**31)] = 0
+    stairwell_households: Annotated[int, Field(gt=0, le=10000)] = 100
+    community_households: Annotated[int, Field(gt=0, le=1000000)] = 3000
+    code_scheme: Annotated[str, Field(max_length=20)] = "nbs12+3"
+    tessellation: Literal["auto", "footprint", "centroid"] = "auto"
+    balance: Literal["households", "workload"] = "households"
+    community_id: Annotated[str, Field(max_length=100)] = "id"
+    community_code: Annotated[str | None, Field(max_length=100)] = None
+    unit_id: Annotated[str, Field(max_length=100)] = "unit_id"
+    households_field: Annotated[str | None, Field(max_length=100)] = None
+    population_field: Annotated[str | None, Field(max_length=100)] = None
+    household_size: Annotated[float, Field(gt=0, le=20)] = 2.6
+    dwelling_area: Annotated[float, Field(gt=0, le=10000)] = 90.0
+    crs: Annotated[str | None, Field(max_length=60)] = None
+
+
+class Layers(BaseModel):
+    """Ids of uploaded layers (POST /layers) to plan from."""
+
+    model_config = ConfigDict(extra="forbid")
+    communities: LayerId | None = None
+    population: LayerId | None = None
+    osm: LayerId | None = None
+    compounds: LayerId | None = None
+    barriers: LayerId | None = None
+    special: LayerId | None = None
+
+
+class JobRequest(BaseModel):
+    """A plan to make: from uploaded layers, or the bundled demo district."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: Annotated[str, Field(min_length=1, max_length=200)] = "plan"
+    demo: bool = Field(False, description="Plan the bundled demo district")
+    layers: Layers = Layers()
+    params: PlanOptions = PlanOptions()
+
+
+def _public(row: dict) -> dict:
+    return {k: (str(v) if k in ("created", "updated") else v) for k, v in row.items()}
+
+
+@router.post("", status_code=202, summary="Start a plan job")
+def start(body: JobRequest, request: Request, response: Response,
+          author: str = Depends(writer), store: Store = Depends(get_store)) -> dict:
+    """Plan in the background; poll ``GET /jobs/{id}`` for status, stage and percent."""
+    for layer_id in body.layers.model_dump().values():
+        if layer_id:
+            store.get_row("layers", layer_id)
+    spec = body.model_dump()
+    spec["params"] = body.params.model_dump(exclude_unset=True)
+    row = request.app.state.jobs.submit(spec, author)
+    response.headers["Location"] = f"/jobs/{row['id']}"
+    return _public(row)
+
+
+@router.get("", summary="List jobs", dependencies=[Depends(reader)])
+def list_jobs(store: Store = Depends(get_store)) -> list[dict]:
+    """Every job, newest first."""
+    return [_public(r) for r in store.list_rows("jobs")]
+
+
+@router.get("/{job_id}", summary="A job's status", dependencies=[Depends(reader)])
+def status(job_id: str, store: Store = Depends(get_store)) -> dict:
+    """Status (queued, running, done, failed, cancelled), stage, percent, plan id or error."""
+    return _public(store.get_row("jobs", job_id))
+
+
+@router.post("/{job_id}/cancel", summary="Cancel a job", dependencies=[Depends(writer)])
+def cancel(job_id: str, request: Request) -> dict:
+    """Stop a queued or running job; nothing of it is stored."""
+    return _public(request.app.state.jobs.cancel(job_id))

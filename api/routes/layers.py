@@ -1,0 +1,68 @@
+"""Layers: upload communities, population, OSM extracts, worker and special-population tables."""
+
+from __future__ import annotations
+
+import shutil
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from fastapi.concurrency import run_in_threadpool
+
+from api.deps import get_settings, get_store, reader, writer
+from api.settings import Settings
+from api.store import Store
+from api.store.store import now
+
+router = APIRouter(prefix="/layers", tags=["layers"])
+
+Kind = Literal["communities", "population", "osm", "compounds", "barriers", "workers",
+               "special"]
+
+
+def _public(row: dict) -> dict:
+    return {k: (str(v) if k == "created" else v) for k, v in row.items() if k != "path"}
+
+
+@router.post("", status_code=201, summary="Upload a layer")
+async def upload(request: Request, file: Annotated[UploadFile, File(description=(
+                     "GeoJSON, GeoPackage, zipped Shapefile, OSM XML (.osm/.osm.bz2) or CSV"))],
+                 kind: Annotated[Kind, Form()],
+                 name: Annotated[str | None, Form(max_length=200)] = None,
+                 author: str = Depends(writer), settings: Settings = Depends(get_settings),
+                 store: Store = Depends(get_store)) -> dict:
+    """Check and store a layer; its id is what plan jobs name in ``layers``.
+
+    Refused with 413 (too large), 415 (not an accepted format) or 400/422 (unsafe or
+    bad content: zip tricks, deep JSON, invalid geometry, no CRS, NaN or negative
+    counts...), each with the problem and the fix.
+    """
+    from api.uploads import UploadLimits, read_upload, save_upload
+
+    limits = UploadLimits(max_bytes=int(settings.max_upload_mb * 1024 * 1024))
+    dest = settings.data_dir / "layers"
+    dest.mkdir(parents=True, exist_ok=True)
+    saved = await save_upload(file, file.filename or "upload", dest, limits)
+    try:
+        layer = await run_in_threadpool(read_upload, saved, kind)
+    except Exception:
+        shutil.rmtree(saved.folder, ignore_errors=True)
+        raise
+    row = {"id": saved.upload_id, "kind": kind, "name": name or saved.original_name,
+           "path": str(saved.path), "summary": {**layer.summary, "notes": layer.notes,
+                                                "format": saved.fmt,
+                                                "bytes": saved.size_bytes},
+           "created": now(), "author": author}
+    store.add_row("layers", row)
+    return _public(row)
+
+
+@router.get("", summary="List layers", dependencies=[Depends(reader)])
+def list_layers(store: Store = Depends(get_store)) -> list[dict]:
+    """Every uploaded layer, newest first."""
+    return [_public(r) for r in store.list_rows("layers")]
+
+
+@router.get("/{layer_id}", summary="A layer", dependencies=[Depends(reader)])
+def get_layer(layer_id: str, store: Store = Depends(get_store)) -> dict:
+    """A layer's kind, name and summary (features, CRS, bounding box, fields)."""
+    return _public(store.get_row("layers", layer_id))

@@ -1,0 +1,40 @@
+"""Settings: the service's configuration, from ``GRIDPLAN_*`` environment variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Service settings; every field can be set as ``GRIDPLAN_<NAME>`` in the environment.
+
+    Examples
+    --------
+    >>> Settings(data_dir="/tmp/gp").store_url
+    'sqlite:////tmp/gp/plans.sqlite'
+    """
+
+    model_config = SettingsConfigDict(env_prefix="GRIDPLAN_", extra="ignore")
+
+    data_dir: Path = Field(Path("gridplan-data"), description="Folder for the default "
+                           "SQLite store, uploaded layers and exports.")
+    database_url: str | None = Field(None, description="SQLAlchemy URL of a PostgreSQL/PostGIS "
+                                     "store, e.g. postgresql+psycopg://user:pass@host/db; the "
+                                     "SQLite file in data_dir when unset.")
+    api_keys: str = Field("", description="Keys allowed to write, as name:key pairs separated "
+                          "by commas (the name is recorded as the author of each version). "
+                          "When unset, one key is generated into data_dir/api-key.txt.")
+    open_reads: bool = Field(True, description="Whether reads need no key.")
+    max_upload_mb: float = Field(200.0, gt=0, description="Largest layer upload accepted.")
+    max_body_kb: int = Field(2048, gt=0, description="Largest JSON request body accepted.")
+    job_workers: int = Field(1, ge=1, description="Plan jobs run at the same time.")
+
+    @property
+    def store_url(self) -> str:
+        """The store's SQLAlchemy URL."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{Path(self.data_dir).resolve()}/plans.sqlite"
