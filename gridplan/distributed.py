@@ -5,13 +5,13 @@ holds the whole province:
 
 1. **prepare** (one task per input partition): read the partition, normalise its
    units, reproject them, place them in communities, split oversized buildings into
-   stairwells, tag compounds, and write each community's units as a GeoParquet shard
-   ``WORK/units/<community>/p<partition>.parquet``.
+   stairwells, tag compounds, and write each community's units as a shard
+   ``WORK/units/<community>/p<partition>.pkl``.
 2. **plan** (one task per community): read the community's shards, call
    :func:`gridplan.community.plan_community` (the same function the in-process
    :func:`gridplan.pipeline.plan` calls), check the rules and write
-   ``WORK/plans/<community>/`` (grids, units, community, ``done.json``), renamed into
-   place in one step.
+   ``WORK/plans/<community>.pkl`` (grids, units, community, parcels), then its
+   done-marker ``<community>.json``, each renamed into place when complete.
 3. **merge** (the driver): append the communities' results in batches to
    ``grids.geojson``, ``units.csv`` and ``plan.gpkg`` in a temporary folder, write
    ``report.json`` and move the files into the output folder.
@@ -25,17 +25,18 @@ and the others stay written for the next run.
 from __future__ import annotations
 
 import contextlib
-import functools
 import hashlib
 import json
 import logging
 import os
+import pickle
 import re
 import resource
 import shutil
+import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
@@ -194,59 +195,46 @@ def peak_mb() -> float:
 def reset_peak() -> None:
     """In a Dask worker process, restart the peak-memory count (Linux), so that each
     task reports its own peak; elsewhere do nothing (the caller may be measuring)."""
+    if "distributed" not in sys.modules:  # not imported: this is no Dask worker
+        return
     try:
-        from distributed import get_worker
-
-        get_worker()
-    except (ImportError, ValueError):
+        sys.modules["distributed"].get_worker()
+    except ValueError:
         return
     with contextlib.suppress(OSError), open("/proc/self/clear_refs", "w") as fh:
         fh.write("5")
 
 
-def write_frame(gdf: gpd.GeoDataFrame, path: Path) -> None:
-    """Write a frame as Parquet with WKB geometry, renamed into place when complete.
+def save_frames(path: Path, frames: dict[str, pd.DataFrame]) -> None:
+    """Pickle frames (geometry as WKB, no CRS) to ``path``, renamed into place when complete.
 
-    Intermediate files carry no CRS: parsing one costs ~30 ms, more than reading a
-    community's units, so the CRS travels with the task instead (:func:`parse_crs`).
+    Intermediate files are private to one run of one gridplan version, so they use
+    pickle: one file per community, written and read several times faster than
+    Parquet files. They carry no CRS: every layer of a run is in its one metric CRS,
+    and handling a CRS object costs milliseconds per frame, as much as the I/O.
     """
-    df = pd.DataFrame(gdf)
-    if "geometry" in df:
-        df["geometry"] = shapely.to_wkb(df["geometry"].values)
+    plain = {}
+    for name, df in frames.items():
+        df = pd.DataFrame(df)
+        if "geometry" in df:
+            df["geometry"] = shapely.to_wkb(df["geometry"].values)
+        plain[name] = df
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
-    df.to_parquet(tmp, index=False)
+    with open(tmp, "wb") as fh:
+        pickle.dump(plain, fh, protocol=pickle.HIGHEST_PROTOCOL)
     os.replace(tmp, path)
 
 
-def read_frame(path: str | Path, crs) -> gpd.GeoDataFrame | pd.DataFrame:
-    """Read a frame written by :func:`write_frame`."""
-    df = pd.read_parquet(path)
-    if "geometry" not in df:
-        return df
-    geoms = shapely.from_wkb(df.pop("geometry").values)
-    return gpd.GeoDataFrame(df, geometry=geoms, crs=crs)
-
-
-@functools.lru_cache(maxsize=8)
-def parse_crs(text: str):
-    """A CRS from its text, parsed once per process."""
-    from pyproj import CRS
-
-    return CRS.from_user_input(text)
-
-
-@contextlib.contextmanager
-def atomic_folder(target: Path) -> Iterator[Path]:
-    """A temporary folder beside ``target``, renamed to ``target`` when the block ends."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
-    try:
-        yield tmp
-        if target.exists():
-            shutil.rmtree(target)
-        os.replace(tmp, target)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+def load_frames(path: str | Path, crs) -> dict[str, pd.DataFrame]:
+    """Frames written by :func:`save_frames`; those with geometry as GeoDataFrames."""
+    with open(path, "rb") as fh:
+        frames = pickle.load(fh)
+    for name, df in frames.items():
+        if "geometry" in df:
+            geoms = shapely.from_wkb(df.pop("geometry").values)
+            frames[name] = gpd.GeoDataFrame(df, geometry=geoms, crs=crs)
+    return frames
 
 
 # ---------------------------------------------------------------------------
@@ -287,9 +275,7 @@ def prepare_partition(index: int, part: Partition, options: UnitOptions,
     units["_part"] = index
     units["_pos"] = np.arange(len(units))
     for cid, grp in units.groupby("community_id", sort=False):
-        shard = work / "units" / safe_name(cid) / f"p{index:06d}.parquet"
-        shard.parent.mkdir(parents=True, exist_ok=True)
-        write_frame(grp, shard)
+        save_frames(work / "units" / safe_name(cid) / f"p{index:06d}.pkl", {"units": grp})
     summary = {"partition": part.name, "units": len(units),
                "counts": {str(k): int(v) for k, v in
                           units.groupby("community_id", sort=False).size().items()},
@@ -315,12 +301,15 @@ def _write_json(path: Path, obj, indent: int | None = None) -> None:
 
 
 def plan_one(community: SimpleNamespace, shards: list[str], barriers: np.ndarray | None,
-             params: PlanParams, crs_text: str, work: Path) -> dict:
-    """Plan one community from its shards, check the rules, write ``WORK/plans/<id>/``."""
+             params: PlanParams, work: Path) -> dict:
+    """Plan one community from its shards, check the rules, write ``WORK/plans/<id>.pkl``.
+
+    Everything is in the run's metric CRS, which the frames here leave unset (the
+    merge sets it once per batch).
+    """
     t0, c0 = time.perf_counter(), time.process_time()
     reset_peak()
-    crs = parse_crs(crs_text)
-    units = _community_units(shards, crs)
+    units = _community_units(shards)
     dup = units["unit_id"][units["unit_id"].duplicated()]
     if len(dup):
         raise InputError(f"unit ids appear twice in community {community.community_id}: "
@@ -329,37 +318,35 @@ def plan_one(community: SimpleNamespace, shards: list[str], barriers: np.ndarray
     timer = StageTimer()
     g, ug, cells, edges = plan_community(community, units, barriers, params, timer)
     comm = gpd.GeoDataFrame({"community_id": [community.community_id],
-                             "code": [community.code]}, geometry=[community.geometry], crs=crs)
+                             "code": [community.code]}, geometry=[community.geometry])
     for extra in ("name", "name_en"):
         if hasattr(community, extra):
             comm[extra] = [getattr(community, extra)]
-    result = _assemble([g], [ug], units, comm, params, crs)
-    result.cells = gpd.GeoDataFrame(cells, geometry="geometry", crs=crs)
+    result = _assemble([g], [ug], units, comm, params, None)
+    result.cells = gpd.GeoDataFrame(cells, geometry="geometry")
     result.cell_edges = edges
     validate_plan(result)
-    with atomic_folder(work / "plans" / safe_name(community.community_id)) as tmp:
-        write_frame(result.grids, tmp / "grids.parquet")
-        write_frame(result.units, tmp / "units.parquet")
-        write_frame(result.communities, tmp / "community.parquet")
-        write_frame(result.cells, tmp / "cells.parquet")
-        write_frame(result.cell_edges, tmp / "cell_edges.parquet")
-        done = {"community_id": community.community_id, "grids": len(result.grids),
-                "units": len(result.units), "stage_seconds": timer.seconds,
-                "seconds": round(time.perf_counter() - t0, 3), "peak_mb": peak_mb(),
-                "cpu_seconds": round(time.process_time() - c0, 3)}
-        (tmp / "done.json").write_text(json.dumps(done, ensure_ascii=False))
+    name = work / "plans" / safe_name(community.community_id)
+    save_frames(name.with_suffix(".pkl"),
+                {"grids": result.grids, "units": result.units, "community": result.communities,
+                 "cells": result.cells, "cell_edges": result.cell_edges})
+    done = {"community_id": community.community_id, "grids": len(result.grids),
+            "units": len(result.units), "stage_seconds": timer.seconds,
+            "seconds": round(time.perf_counter() - t0, 3), "peak_mb": peak_mb(),
+            "cpu_seconds": round(time.process_time() - c0, 3)}
+    _write_json(name.with_suffix(".json"), done)  # the done-marker, after the results
     return done
 
 
-def _community_units(shards: list[str], crs) -> gpd.GeoDataFrame:
+def _community_units(shards: list[str]) -> gpd.GeoDataFrame:
     """A community's units from its shards, in the order the in-process plan uses."""
     if not shards:
         cols = {"unit_id": [], "building_id": [], "households": np.zeros(0, np.int64),
                 "population": np.zeros(0), "community_id": [], "compound_id": []}
-        return gpd.GeoDataFrame(cols, geometry=[], crs=crs)
-    units = pd.concat([read_frame(s, crs) for s in shards], ignore_index=True)
+        return gpd.GeoDataFrame(cols, geometry=[])
+    units = pd.concat([load_frames(s, None)["units"] for s in shards], ignore_index=True)
     units = units.sort_values(ORDER, kind="stable").drop(columns=ORDER)
-    return gpd.GeoDataFrame(units.reset_index(drop=True), geometry="geometry", crs=crs)
+    return gpd.GeoDataFrame(units.reset_index(drop=True), geometry="geometry")
 
 
 # ---------------------------------------------------------------------------
@@ -542,7 +529,7 @@ def plan_partitioned(population: str | Path, communities: gpd.GeoDataFrame,
                                 retries, progress)
     counts = _shards_by_community(prepared)
     with timer.stage("plan"):
-        done, failed = _plan_all(communities, counts, barriers, params, crs, work, client,
+        done, failed = _plan_all(communities, counts, barriers, params, work, client,
                                  retries, progress, outcome)
     if failed:
         raise PartialPlanError(_failure_text(failed, "communities", len(done), work))
@@ -630,7 +617,7 @@ def _shards_by_community(prepared: list[dict]) -> dict[str, list[int]]:
     return out
 
 
-def _plan_all(communities, counts, barriers, params, crs, work, client, retries, progress,
+def _plan_all(communities, counts, barriers, params, work, client, retries, progress,
               outcome: Outcome) -> tuple[dict[str, dict], dict[str, str]]:
     """Stage 2 over every community not planned yet."""
     near = NearbyLines(barriers)
@@ -639,15 +626,15 @@ def _plan_all(communities, counts, barriers, params, crs, work, client, retries,
     extra = [c for c in ("name", "name_en") if c in communities.columns]
     for row in communities.itertuples(index=False):
         cid = str(row.community_id)
-        marker = work / "plans" / safe_name(cid) / "done.json"
+        marker = work / "plans" / f"{safe_name(cid)}.json"
         if marker.exists():
             done[cid] = json.loads(marker.read_text())
             continue
         comm = SimpleNamespace(community_id=row.community_id, code=row.code,
                                geometry=row.geometry, **{c: getattr(row, c) for c in extra})
-        shards = [str(work / "units" / safe_name(cid) / f"p{i:06d}.parquet")
+        shards = [str(work / "units" / safe_name(cid) / f"p{i:06d}.pkl")
                   for i in counts.get(cid, [])]
-        jobs[cid] = (comm, shards, near.around(row.geometry), params, crs.to_string(), work)
+        jobs[cid] = (comm, shards, near.around(row.geometry), params, work)
     outcome.resumed = len(done)
     if done:
         log.info("resuming: %d of %d communities already planned", len(done), len(communities))
@@ -710,14 +697,13 @@ def merge_plans(communities: gpd.GeoDataFrame, done: dict[str, dict], params: Pl
     attrs, comm_rows = [], []
     try:
         for start in range(0, len(ids), MERGE_BATCH):
-            batch = [work / "plans" / safe_name(c) for c in ids[start:start + MERGE_BATCH]]
-            grids = _read_all(batch, "grids.parquet", crs)
-            units = _read_all(batch, "units.parquet", crs)
-            comm_rows.append(_read_all(batch, "community.parquet", crs))
+            batch = _read_batch([work / "plans" / f"{safe_name(c)}.pkl"
+                                 for c in ids[start:start + MERGE_BATCH]], crs)
+            grids, units = batch["grids"], batch["units"]
+            comm_rows.append(batch["community"])
             _append_layers(grids, units, tmp, first=start == 0, unit_kind=unit_kind)
-            _write_parcels(SimpleNamespace(cells=_read_all(batch, "cells.parquet", crs),
-                                           cell_edges=_read_all(batch, "cell_edges.parquet",
-                                                                crs)), tmp / "plan.gpkg")
+            _write_parcels(SimpleNamespace(cells=batch["cells"], cell_edges=batch["cell_edges"]),
+                           tmp / "plan.gpkg")
             attrs.append(_grid_attributes(grids))
         comm = pd.concat(comm_rows, ignore_index=True)
         comm["code"] = comm["code"].astype(object).where(comm["code"].notna(), "")
@@ -734,11 +720,15 @@ def merge_plans(communities: gpd.GeoDataFrame, done: dict[str, dict], params: Pl
     return report
 
 
-def _read_all(folders: list[Path], name: str, crs) -> gpd.GeoDataFrame | pd.DataFrame:
-    frames = pd.concat([read_frame(f / name, crs) for f in folders], ignore_index=True)
-    if "geometry" not in frames:
-        return frames
-    return gpd.GeoDataFrame(frames, geometry="geometry", crs=crs)
+def _read_batch(paths: list[Path], crs) -> dict[str, pd.DataFrame]:
+    """The communities' results of one batch, each layer concatenated."""
+    parts = [load_frames(p, crs) for p in paths]
+    out = {}
+    for name in parts[0]:
+        frame = pd.concat([p[name] for p in parts], ignore_index=True)
+        out[name] = (gpd.GeoDataFrame(frame, geometry="geometry", crs=crs)
+                     if "geometry" in frame else frame)
+    return out
 
 
 def _append_layers(grids: gpd.GeoDataFrame, units: gpd.GeoDataFrame, folder: Path, *,
