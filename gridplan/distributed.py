@@ -174,7 +174,7 @@ def safe_name(community_id: str) -> str:
     Examples
     --------
     >>> safe_name("C0001"), safe_name("东城/01")
-    ('C0001', '___01-6b1dc0b1')
+    ('C0001', '___01-06fd40f6')
     """
     text = re.sub(r"[^A-Za-z0-9_.-]", "_", str(community_id))
     if text == str(community_id):
@@ -532,7 +532,7 @@ def plan_partitioned(population: str | Path, communities: gpd.GeoDataFrame,
         done, failed = _plan_all(communities, counts, barriers, params, work, client,
                                  retries, progress, outcome)
     if failed:
-        raise PartialPlanError(_failure_text(failed, "communities", len(done), work))
+        raise PartialPlanError(_failure_text(failed, "community", len(done), work))
     notes = _merge_notes(notes, prepared)
     with timer.stage("merge"):
         report = merge_plans(communities, done, params, crs, notes, work, out,
@@ -603,7 +603,7 @@ def _prepare_all(parts, options, communities, compounds, params, work, client, r
                                     desc="reading partitions", progress=progress)
         if errors:
             named = {parts[int(k)].name: v for k, v in errors.items()}
-            raise PartialPlanError(_failure_text(named, "partitions", len(results), work))
+            raise PartialPlanError(_failure_text(named, "partition", len(results), work))
         summaries.update({int(k): v for k, v in results.items()})
     return [summaries[i] for i in range(len(parts))]
 
@@ -645,11 +645,22 @@ def _plan_all(communities, counts, barriers, params, work, client, retries, prog
 
 
 def _failure_text(failed: dict[str, str], what: str, n_ok: int, work: Path) -> str:
-    lines = [f"{len(failed)} {what} failed after retries:"]
+    """What failed, and what to do: ``what`` is ``"partition"`` or ``"community"``.
+
+    Examples
+    --------
+    >>> print(_failure_text({"C01": "RuntimeError: disk full"}, "community", 6, Path("w")))
+    1 community failed after retries:
+      C01: RuntimeError: disk full
+    6 others finished and are kept in w; fix the cause and run the same command again to do \
+only what is left
+    """
+    plural = {"community": "communities", "partition": "partitions"}
+    lines = [f"{len(failed)} {what if len(failed) == 1 else plural[what]} failed after retries:"]
     lines += [f"  {k}: {v}" for k, v in list(failed.items())[:20]]
     if len(failed) > 20:
         lines.append(f"  ... and {len(failed) - 20} more")
-    lines.append(f"{n_ok} {what} finished and are kept in {work}; fix the cause and run the "
+    lines.append(f"{n_ok} others finished and are kept in {work}; fix the cause and run the "
                  "same command again to do only what is left")
     return "\n".join(lines)
 

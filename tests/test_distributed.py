@@ -167,7 +167,7 @@ def test_failed_community_reported_rest_kept(cluster, demo_parts, tmp_path):
     result = run_cli("plan", "--population", parts, "--out", out, "--scheduler",
                      cluster.scheduler_address, "--retries", 1, *LAYERS)
     assert result.exit_code == 1
-    assert f"1 communities failed after retries:\n  {victim['community_id']}: InputError" \
+    assert f"1 community failed after retries:\n  {victim['community_id']}: InputError" \
         in result.output
     assert f"unit ids appear twice in community {victim['community_id']}" in result.output
     assert "run the same command again" in result.output
