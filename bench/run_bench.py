@@ -4,7 +4,7 @@ Run from the repository root::
 
     .venv/bin/python -m bench.run_bench --sizes 1000,10000,100000 --json /tmp/bench.json
 
-Each size runs in three subprocesses, so that the peak memory of each is its own:
+Each size runs in one subprocess per tool, so that the peak memory of each is its own:
 
 1. ``generate``: build the synthetic city (:func:`bench.synthetic.synthetic_city`) and
    pickle it to a temporary folder; its time is reported apart and is not part of
@@ -12,7 +12,12 @@ Each size runs in three subprocesses, so that the peak memory of each is its own
 2. ``gridplan``: load the pickles, ``prepare_units`` / ``prepare_communities``, then
    ``plan(...)`` end to end (the timed figure), with the per-stage seconds of the
    plan's report and the peak resident memory of the process.
-3. ``metis``: load the units, build their adjacency graph (polygons sharing an edge,
+3. ``dask1``, ``dask2`` (``--workers``): plan the same city, written as GeoParquet with
+   one row group per ``--partition-units``, with
+   :func:`gridplan.distributed.plan_partitioned` on a local Dask cluster of 1 and 2
+   single-threaded worker processes; the plan is compared with the in-process one
+   (SHA-1 of the unit → grid table) and the speed-up from 1 to 2 workers is printed.
+4. ``metis``: load the units, build their adjacency graph (polygons sharing an edge,
    one graph for the whole city, communities ignored) and split it with
    ``pymetis.part_graph`` into ``k = households / 300`` contiguous parts weighted by
    households.
