@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from api import errors
 from api.deps import parse_keys
 from api.jobs import JobRunner
-from api.limits import BodyLimit
+from api.limits import BodyLimit, ServerTiming
 from api.routes import edits, features, jobs, layers, plans, versions
 from api.settings import Settings
 from api.store import Store
@@ -54,6 +54,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in (features, plans, edits, versions, layers, jobs):
         app.include_router(module.router)
     _optional_routers(app)
+    app.add_middleware(ServerTiming)
     app.add_middleware(BodyLimit, upload_bytes=int(settings.max_upload_mb * 1024 * 1024),
                        json_bytes=settings.max_body_kb * 1024)
     log.info("gridplan service on %s", settings.store_url.split("@")[-1])

@@ -64,3 +64,14 @@ def collection(gdf: gpd.GeoDataFrame, id_field: str, headers: dict | None = None
 def as_dict(gdf: gpd.GeoDataFrame, id_field: str) -> dict:
     """A FeatureCollection as a Python dict (for embedding in JSON answers)."""
     return json.loads(collection_text(features(gdf, id_field)))
+
+
+def rows_dict(props: list[dict], geoms, id_field: str) -> dict:
+    """A FeatureCollection dict from property dicts and longitude/latitude geometries."""
+    geoms = shapely.set_precision(np.asarray(geoms, dtype=object), 1e-7)
+    geoms = shapely.orient_polygons(geoms, exterior_cw=False)
+    feats = [{"type": "Feature", "id": p.get(id_field),
+              "geometry": json.loads(shapely.to_geojson(g)),
+              "properties": {k: _clean(v) for k, v in p.items()}}
+             for p, g in zip(props, geoms, strict=True)]
+    return {"type": "FeatureCollection", "features": feats}

@@ -92,8 +92,20 @@ def job_inputs(store: Store, spec: dict) -> dict:
                         ("special_path", "special")):
         layer_id = (spec.get("layers") or {}).get(key)
         if layer_id:
-            kw[option] = str(Path(store.get_row("layers", layer_id)["path"]))
+            row = store.get_row("layers", layer_id)
+            kw[option] = str(Path(row["path"]))
+            for upload_opt, plan_opt in LAYER_OPTIONS.get(key, {}).items():
+                value = row["summary"].get("options", {}).get(upload_opt)
+                if value and plan_opt not in (spec.get("params") or {}):
+                    kw[plan_opt] = value
     return kw
+
+
+# options given at upload → the plan option they stand for (unless the job sets it)
+LAYER_OPTIONS = {"communities": {"id_field": "community_id", "code_field": "community_code",
+                                 "crs": "crs"},
+                 "population": {"unit_id": "unit_id", "households": "households_field",
+                                "population_field": "population_field", "crs": "crs"}}
 
 
 def run_job(url: str, job_id: str, spec: dict, author: str) -> None:
@@ -120,11 +132,31 @@ def run_job(url: str, job_id: str, spec: dict, author: str) -> None:
         store.update_job(job_id, status="done", stage="done", percent=100.0,
                          plan_id=info["id"])
     except GridplanError as exc:
+        names = _layer_names(store, spec)
         store.update_job(job_id, status="failed", stage="failed", error={
-            "problem": getattr(exc, "problem", str(exc)), "fix": getattr(exc, "fix", None),
-            "field": getattr(exc, "field", None)})
+            k: _hide_paths(getattr(exc, k, None), names)
+            for k in ("problem", "source", "field", "fix")})
     except Exception as exc:  # noqa: BLE001 - a job reports every failure instead of dying
         log.error("job %s failed:\n%s", job_id, traceback.format_exc())
         store.update_job(job_id, status="failed", stage="failed", error={
             "problem": f"planning failed: {type(exc).__name__}: {exc}",
             "fix": "check the layers; report the problem with the job id if they are right"})
+
+
+def _layer_names(store: Store, spec: dict) -> dict[str, str]:
+    """Server paths of a job's layers → how the user knows them."""
+    out = {}
+    for layer_id in (spec.get("layers") or {}).values():
+        if layer_id:
+            row = store.get_row("layers", layer_id)
+            out[row["path"]] = f"layer {layer_id} ({row['name']})"
+    return out
+
+
+def _hide_paths(text, names: dict[str, str]):
+    """``text`` with server paths replaced by layer names (paths are never shown)."""
+    if not isinstance(text, str):
+        return text
+    for path, name in names.items():
+        text = text.replace(path, name)
+    return text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 UPLOAD_PREFIXES = ("/layers",)
 
@@ -64,3 +65,30 @@ async def _too_large(send, limit: int, upload: bool) -> None:
                 "headers": [(b"content-type", b"application/json"),
                             (b"content-length", str(len(body)).encode())]})
     await send({"type": "http.response.body", "body": body})
+
+
+class ServerTiming:
+    """ASGI middleware: a ``Server-Timing: app;dur=<ms>`` header on every answer."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        t0 = time.perf_counter()
+        body: list = []
+
+        async def timed_send(message):
+            if message["type"] == "http.response.start":
+                body.append(message)
+                return
+            if body:
+                start = body.pop()
+                ms = (time.perf_counter() - t0) * 1000
+                start["headers"] = [*start.get("headers", []),
+                                    (b"server-timing", f"app;dur={ms:.2f}".encode())]
+                await send(start)
+            await send(message)
+
+        await self.app(scope, receive, timed_send)

@@ -9,7 +9,8 @@ from pathlib import Path
 import click
 
 from gridplan.cli_scale import run_partitioned, scale_options, wants_partitioned
-from gridplan.config import DEFAULT_BARRIER_HIGHWAYS, PlanParams
+from gridplan.codes import CODE_SCHEMES
+from gridplan.config import DEFAULT_BARRIER_HIGHWAYS, DEFAULT_DEDICATED_TAGS, PlanParams
 from gridplan.errors import GridplanError
 
 log = logging.getLogger("gridplan")
@@ -51,8 +52,20 @@ def plan_options(f):
                      help="Households per virtual stairwell sub-unit when one building "
                           "exceeds the band."),
         click.option("--code-scheme", default="nbs12+3", show_default=True,
-                     type=click.Choice(["nbs12+3"]),
-                     help="Grid codes: 12-digit community code + 3-digit serial."),
+                     type=click.Choice(list(CODE_SCHEMES)),
+                     help="Grid codes: nbs12+3 = 12-digit community code + 3-digit serial "
+                          "(15 digits); cjt349-20 = 6-digit object class + community code + "
+                          "2-digit serial (20 digits, CJ/T 349); cjt213-14 = community code + "
+                          "2-digit serial (14 digits). A community that is one grid gets "
+                          "serial 00 in the 2-digit schemes."),
+        click.option("--object-class", default="000000", show_default=True,
+                     help="6-digit management-object class (CJ/T 348) opening cjt349-20 codes."),
+        click.option("--dedicated-tags", default=",".join(DEFAULT_DEDICATED_TAGS),
+                     show_default=True,
+                     help="OSM key=value tags of sites that get a dedicated grid (专属网格); "
+                          "empty for none."),
+        click.option("--dedicated-min-area", default=5000.0, show_default=True,
+                     help="Smallest site (m² inside one community) given a dedicated grid."),
         click.option("--tessellation", default="auto", show_default=True,
                      type=click.Choice(["auto", "footprint", "centroid"]),
                      help="Cells around units: footprint outlines or one point per unit."),
@@ -100,6 +113,12 @@ def plan_options(f):
               show_default=True, help="OSM highway values that act as barriers.")
 @click.option("--dwelling-area", default=90.0, show_default=True,
               help="m² per dwelling when estimating households from OSM footprints.")
+@click.option("--dedicated", "dedicated_path", type=click.Path(dir_okay=False),
+              help="Polygons of schools, hospitals, markets, parks... that each get a "
+                   "dedicated grid (专属网格); optional fields site_id, kind, name.")
+@click.option("--previous", "previous_dir", type=click.Path(file_okay=False),
+              help="Folder of an earlier plan: grids keep the serials of the earlier grids "
+                   "they overlap most; new grids get the next free serials.")
 @click.option("--crs", default=None,
               help="CRS for input files that declare none, e.g. EPSG:4326.")
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
@@ -185,6 +204,7 @@ def serve_cmd(host: str, port: int, data_dir: str | None, demo: bool, verbose: i
     from api.settings import Settings
 
     _setup_logging(max(verbose, 1))
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     settings = Settings(**({"data_dir": data_dir} if data_dir else {}))
     try:
         app = create_app(settings)
@@ -204,10 +224,19 @@ def params_from(kw: dict, barrier_highways: str | None = None) -> PlanParams:
         extra["barrier_highways"] = tuple(v.strip() for v in barrier_highways.split(",")
                                           if v.strip())
     names = ("target", "tolerance", "seed", "stairwell_households", "community_households",
-             "code_scheme", "tessellation", "balance")
+             "code_scheme", "tessellation", "balance", "object_class", "dedicated_min_area")
     given = {n: kw[n] for n in names if kw.get(n) is not None}
+    if kw.get("dedicated_tags") is not None:
+        given["dedicated_tags"] = tuple(t.strip() for t in kw["dedicated_tags"].split(",")
+                                        if t.strip())
     return PlanParams(**given, **extra)
 
+
+from gridplan.cli_regrid import merge_cmd, microgrids_cmd, replan_cmd  # noqa: E402
+
+main.add_command(microgrids_cmd)
+main.add_command(merge_cmd)
+main.add_command(replan_cmd)
 
 if __name__ == "__main__":
     main()

@@ -101,6 +101,11 @@ def _refuse_unsupported(kw: dict) -> None:
         raise InputError("partitioned planning needs community boundaries", field="--communities",
                          fix="pass --communities FILE (communities are derived only in one "
                              "process, without --workers/--scheduler)")
+    for option, name in (("dedicated_path", "--dedicated"), ("previous_dir", "--previous")):
+        if kw.get(option):
+            raise InputError(f"{name} is not supported with partitioned input or a cluster yet",
+                             field=name, fix=f"plan without --workers/--scheduler and with "
+                                             f"one --population file to use {name}")
     if kw.get("special_path"):
         raise InputError("--special is used only with --balance workload, which needs every "
                          "unit at once", field="--special",

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from gridplan import region
+from gridplan import dedicated, region
 from gridplan.config import PlanParams
 
 BARRIER_REACH = 1.0  # metres around a community within which barrier lines matter
@@ -41,7 +41,8 @@ class NearbyLines:
 
 
 def plan_community(community, units: gpd.GeoDataFrame, barriers: np.ndarray | None,
-                   params: PlanParams, timer
+                   params: PlanParams, timer, *, sites: gpd.GeoDataFrame | None = None,
+                   previous: list | None = None
                    ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Plan the grids of one community: partition its units and describe the grids.
 
@@ -62,12 +63,18 @@ def plan_community(community, units: gpd.GeoDataFrame, barriers: np.ndarray | No
         Plan parameters.
     timer : StageTimer
         Collects seconds per stage.
+    sites : GeoDataFrame, optional
+        Dedicated-grid sites (:func:`gridplan.dedicated.prepare_sites`), all of them.
+    previous : list, optional
+        (serial, polygon) of the community's grids in an earlier plan, whose serials
+        overlapping grids keep.
 
     Returns
     -------
     grids, unit_grid : DataFrame
-        What :func:`gridplan.region.describe_grids` returns for the community; the unit
-        table also holds each unit's ``cell_id``.
+        What :func:`gridplan.region.describe_grids` returns for the community (the
+        community's explanation in ``grids.attrs["explanation"]``); the unit table also
+        holds each unit's ``cell_id``.
     cells, cell_edges : DataFrame
         The community's parcels and their adjacency
         (:func:`gridplan.region.describe_parcels`).
@@ -87,9 +94,10 @@ def plan_community(community, units: gpd.GeoDataFrame, barriers: np.ndarray | No
     [300]
     """
     lines = None if barriers is None or len(barriers) == 0 else shapely.union_all(barriers)
-    result = region.plan_region(community.geometry, units, lines, params, timer,
-                                target=params.target, band=params.band)
-    grids, unit_grid = region.describe_grids(result, community, units, params)
+    result = dedicated.plan_community(community.geometry, units, sites, lines, params, timer,
+                                      community.community_id)
+    grids, unit_grid = region.describe_grids(result, community, units, params,
+                                             previous=previous)
     with timer.stage("parcels"):
         cells, unit_grid["cell_id"], edges = region.describe_parcels(result, community, units)
     return grids, unit_grid, cells, edges

@@ -10,6 +10,12 @@ DEFAULT_BARRIER_HIGHWAYS = (
 )
 DEFAULT_BARRIER_WATERWAYS = ("river", "canal")
 DEFAULT_BARRIER_RAILWAYS = ("rail", "light_rail", "subway", "tram")
+# OSM tags of sites that get a dedicated grid (专属网格) of their own
+DEFAULT_DEDICATED_TAGS = (
+    "amenity=school", "amenity=university", "amenity=college", "amenity=hospital",
+    "amenity=marketplace", "amenity=townhall", "office=government", "landuse=industrial",
+    "shop=mall",
+)
 
 
 @dataclass(frozen=True)
@@ -31,7 +37,18 @@ class PlanParams:
     community_households : int
         Households per derived community when no community layer is given.
     code_scheme : str
-        Grid code scheme (``"nbs12+3"``: 12-digit community code + 3-digit serial).
+        Grid code scheme, a name in :data:`gridplan.codes.CODE_SCHEMES`: ``"nbs12+3"``
+        (12-digit community code + 3-digit serial, 15 digits), ``"cjt349-20"``
+        (object class + community code + 2-digit serial, 20 digits) or ``"cjt213-14"``
+        (community code + 2-digit serial, 14 digits).
+    object_class : str
+        6-digit management-object class (CJ/T 348) opening ``cjt349-20`` codes;
+        ``"000000"`` when not given.
+    dedicated_tags : tuple of str
+        ``key=value`` OSM tags of sites (schools, hospitals, markets, industrial
+        parks, government compounds...) that become dedicated grids (专属网格).
+    dedicated_min_area : float
+        Smallest site, in m² inside one community, that gets a dedicated grid.
     balance : str
         ``"households"``, or ``"workload"``: visits per month (households and special
         populations, see :mod:`gridplan.workload`) scaled so that their total equals the
@@ -54,13 +71,27 @@ class PlanParams:
     community_households: int = 3000
     community_tolerance: float = 0.3
     code_scheme: str = "nbs12+3"
+    object_class: str = "000000"
+    dedicated_tags: tuple[str, ...] = field(default=DEFAULT_DEDICATED_TAGS)
+    dedicated_min_area: float = 5000.0
     tessellation: str = "auto"
     barrier_highways: tuple[str, ...] = field(default=DEFAULT_BARRIER_HIGHWAYS)
     attempts: int = 12
     balance: str = "households"
 
     def __post_init__(self) -> None:
+        from gridplan.codes import check_object_class, get_scheme
         from gridplan.errors import InputError
+
+        get_scheme(self.code_scheme)
+        check_object_class(self.object_class)
+        object.__setattr__(self, "dedicated_tags", tuple(self.dedicated_tags))
+        from gridplan.dedicated import parse_tags
+
+        parse_tags(self.dedicated_tags)
+        if self.dedicated_min_area < 0:
+            raise InputError("dedicated_min_area must be 0 or more",
+                             field="--dedicated-min-area", fix="pass an area in m², e.g. 5000")
 
         if self.target <= 0:
             raise InputError(f"target must be positive, got {self.target}",
@@ -87,4 +118,5 @@ class PlanParams:
         """Parameters as plain JSON-ready values."""
         d = asdict(self)
         d["barrier_highways"] = list(self.barrier_highways)
+        d["dedicated_tags"] = list(self.dedicated_tags)
         return d

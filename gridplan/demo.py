@@ -45,7 +45,7 @@ METRIC_CRS = "EPSG:32650"
 OUTPUT_CRS = "EPSG:4326"
 """CRS of the GeoJSON files written by :func:`write_demo`."""
 
-LAYERS = ("communities", "buildings", "compounds", "barriers")
+LAYERS = ("communities", "buildings", "compounds", "barriers", "dedicated")
 """Names of the demo layers, in the order they are written."""
 
 ORIGIN = (440750.0, 4426000.0)
@@ -189,6 +189,8 @@ _RETAIL_NAMES = (
     "福兴市场", "百姓餐厅", "华润药店", "新华书店", "平价超市",
 )
 
+# block uses whose ground becomes a dedicated grid (专属网格), and the site kind they get
+_DEDICATED_USES = {"school": "school", "hospital": "hospital", "campus": "college"}
 _STAR_TOWER = ("星河大厦", 700, 30)  # name, households, levels: the one tower needing splitting
 _VILLAGE_HOUSEHOLDS = (140, 190)  # target range of the village community's households
 
@@ -640,14 +642,15 @@ def generate_demo(seed: int = DEMO_SEED) -> dict[str, gpd.GeoDataFrame]:
     dict of str to geopandas.GeoDataFrame
         Layers ``communities`` (``id``, ``code``, ``name``, ``name_en``),
         ``buildings`` (``unit_id``, ``households``, ``building``, ``levels``, ``name``),
-        ``compounds`` (``compound_id``, ``name``) and ``barriers`` (``barrier_id``,
-        ``kind``, ``name``), all in EPSG:32650.
+        ``compounds`` (``compound_id``, ``name``), ``barriers`` (``barrier_id``,
+        ``kind``, ``name``) and ``dedicated`` (``site_id``, ``kind``, ``name``: the
+        grounds of schools, colleges and the hospital), all in EPSG:32650.
 
     Examples
     --------
     >>> layers = generate_demo()
     >>> sorted(layers)
-    ['barriers', 'buildings', 'communities', 'compounds']
+    ['barriers', 'buildings', 'communities', 'compounds', 'dedicated']
     >>> int((layers["buildings"]["households"] == 700).sum())
     1
     """
@@ -658,6 +661,7 @@ def generate_demo(seed: int = DEMO_SEED) -> dict[str, gpd.GeoDataFrame]:
     ctx = _Context(rng)
     community_names = {cid: name for cid, name, _, _ in communities}
     blocks = _blocks(barriers, communities)
+    sites = [(b, use, opts) for b, use, opts in blocks if use in _DEDICATED_USES]
     for cid, _, _, _ in communities:
         mine = [(b, use, opt) for b, use, opt in blocks if b.community == cid]
         village = any(use == "village" for _, use, _ in mine)
@@ -701,6 +705,10 @@ def generate_demo(seed: int = DEMO_SEED) -> dict[str, gpd.GeoDataFrame]:
              for barrier_id, (name, kind, _) in zip(_barrier_ids(barriers), barriers,
                                                     strict=True)],
             [line for *_, line in barriers]),
+        "dedicated": frame(
+            [{"site_id": f"S{i:02d}", "kind": _DEDICATED_USES[use], "name": opts["name"]}
+             for i, (_, use, opts) in enumerate(sites, start=1)],
+            [block.region for block, _, _ in sites]),
     }
     for col in ("households", "levels"):
         layers["buildings"][col] = layers["buildings"][col].astype("int64")

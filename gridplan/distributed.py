@@ -342,7 +342,8 @@ def plan_one(community: SimpleNamespace, shards: list[str], barriers: np.ndarray
     done = {"community_id": community.community_id, "grids": len(result.grids),
             "units": len(result.units), "stage_seconds": timer.seconds,
             "seconds": round(time.perf_counter() - t0, 3), "peak_mb": peak_mb(),
-            "cpu_seconds": round(time.process_time() - c0, 3)}
+            "cpu_seconds": round(time.process_time() - c0, 3),
+            "explanation": g.attrs.get("explanation")}
     _write_json(name.with_suffix(".json"), done)  # the done-marker, after the results
     return done
 
@@ -732,6 +733,8 @@ def merge_plans(communities: gpd.GeoDataFrame, done: dict[str, dict], params: Pl
                                 append=True, promote_to_multi=True)
         report = _report(pd.concat(attrs, ignore_index=True), comm, done, params, crs, notes,
                          runtime)
+        report["explanations"] = [done[c]["explanation"] for c in ids
+                                  if done[c].get("explanation")]
         (tmp / "report.json").write_text(json.dumps(report, ensure_ascii=False, indent=2),
                                          encoding="utf-8")
         for name in ("grids.geojson", "units.csv", "plan.gpkg", "report.json"):

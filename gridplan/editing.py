@@ -69,31 +69,59 @@ class PlanState:
     """
 
     def __init__(self, cells, edges, units, unit_grid: dict, cell_grid: dict, grids: dict,
-                 community_codes: dict, band: tuple[float, float]) -> None:
-        self.cell_geom = dict(zip(cells["cell_id"], cells.geometry.values, strict=True))
-        self.cell_comm = dict(zip(cells["cell_id"], cells["community_id"], strict=True))
-        self.cell_block = dict(zip(cells["cell_id"], cells["block"], strict=True))
+                 community_codes: dict, band: tuple[float, float], *,
+                 code_scheme: str = "nbs12+3", object_class: str = "000000") -> None:
+        cell_ids, unit_ids = _list(cells["cell_id"]), _list(units["unit_id"])
+        self.cell_geom = dict(zip(cell_ids, cells.geometry.values, strict=True))
+        self.cell_comm = dict(zip(cell_ids, _list(cells["community_id"]), strict=True))
+        self.cell_block = dict(zip(cell_ids, _list(cells["block"]), strict=True))
         self.nbrs: dict[str, set] = {c: set() for c in self.cell_geom}
-        for a, b in zip(edges["a"], edges["b"], strict=True):
+        for a, b in zip(_list(edges["a"]), _list(edges["b"]), strict=True):
             self.nbrs[a].add(b)
             self.nbrs[b].add(a)
-        self.unit_hh = dict(zip(units["unit_id"], units["households"].astype(int), strict=True))
-        self.unit_pop = dict(zip(units["unit_id"], units["population"].astype(float),
+        self.unit_hh = dict(zip(unit_ids, units["households"].astype(int).tolist(), strict=True))
+        self.unit_pop = dict(zip(unit_ids, units["population"].astype(float).tolist(),
                                  strict=True))
         self.cell_units: dict[str, list] = {c: [] for c in self.cell_geom}
-        for u, c in zip(units["unit_id"], units["cell_id"], strict=True):
+        unit_cells = _list(units["cell_id"])
+        for u, c in zip(unit_ids, unit_cells, strict=True):
             self.cell_units[c].append(u)
-        self.unit_cell = dict(zip(units["unit_id"], units["cell_id"], strict=True))
+        self.unit_cell = dict(zip(unit_ids, unit_cells, strict=True))
         self.unit_grid, self.cell_grid = dict(unit_grid), dict(cell_grid)
         self.grids = {code: dict(row) for code, row in grids.items()}
         self.community_codes = dict(community_codes)
         self.band = band
+        self.code_scheme, self.object_class = code_scheme, object_class
         self.grid_cells: dict[str, set] = {g: set() for g in self.grids}
         self.grid_units: dict[str, set] = {g: set() for g in self.grids}
         for c, g in self.cell_grid.items():
             self.grid_cells[g].add(c)
         for u, g in self.unit_grid.items():
             self.grid_units[g].add(u)
+        self._tally = dict.fromkeys(("grids", "households", "with_households", "in_band",
+                                     "not_contiguous"), 0)
+        for row in self.grids.values():
+            self._count(row, 1)
+
+    def _count(self, row: dict, sign: int) -> None:
+        """Add (``sign=1``) or remove (``-1``) a grid row from the running totals."""
+        lo, hi = self.band
+        hh = row.get("households", 0)
+        t = self._tally
+        t["grids"] += sign
+        t["households"] += sign * int(hh)
+        t["with_households"] += sign * (hh > 0)
+        t["in_band"] += sign * (hh > 0 and lo <= hh <= hi)
+        t["not_contiguous"] += sign * (row.get("contiguous", True) is False)
+
+    def metrics(self) -> dict:
+        """Counts of the current version: grids, households, share in band, broken grids."""
+        t = self._tally
+        share = t["in_band"] / t["with_households"] if t["with_households"] else 0.0
+        return {"grids": t["grids"], "households": t["households"],
+                "share_in_band": round(share, 4),
+                "grids_out_of_band": t["with_households"] - t["in_band"],
+                "grids_not_contiguous": t["not_contiguous"], "band": list(self.band)}
 
     @classmethod
     def from_plan(cls, plan) -> PlanState:
@@ -113,7 +141,8 @@ class PlanState:
         return cls(plan.cells, plan.cell_edges, plan.units,
                    dict(zip(plan.units["unit_id"], plan.units["grid_code"], strict=True)),
                    dict(zip(plan.cells["cell_id"], plan.cells["grid_code"], strict=True)),
-                   grids, codes, tuple(plan.params.band))
+                   grids, codes, tuple(plan.params.band), code_scheme=plan.params.code_scheme,
+                   object_class=plan.params.object_class)
 
     # ---- edits -------------------------------------------------------------------------
     def move(self, cells: list[str], to_grid: str, *, force: bool = False) -> Delta:
@@ -218,6 +247,10 @@ class PlanState:
             self.unit_grid[u] = g
             self.grid_units.setdefault(g, set()).add(u)
         for code, row in delta.grids.items():
+            if code in self.grids:
+                self._count(self.grids[code], -1)
+            if row is not None:
+                self._count(row, 1)
             if row is None:
                 self.grids.pop(code, None)
                 self.grid_cells.pop(code, None)
@@ -231,7 +264,8 @@ class PlanState:
         """The first free grid code of a community."""
         serial = sum(1 for r in self.grids.values() if r["community_id"] == community_id) + 1
         while True:
-            code = grid_code(self.community_codes.get(community_id), community_id, serial)
+            code = grid_code(self.community_codes.get(community_id), community_id, serial,
+                             scheme=self.code_scheme, object_class=self.object_class)
             if code not in self.grids:
                 return code
             serial += 1
@@ -375,6 +409,11 @@ class PlanState:
             labels[order[np.searchsorted(np.cumsum(hh[order]), total / 2):]] = 1
         small = 1 if hh[labels == 1].sum() <= hh[labels == 0].sum() else 0
         return {c for c, lab in zip(cells, labels, strict=True) if lab == small}
+
+
+def _list(column) -> list:
+    """A column as a plain Python list (fast to iterate, whatever the pandas dtype)."""
+    return column.to_numpy(dtype=object).tolist()
 
 
 def _band_gap(households: float, lo: float, hi: float) -> float:

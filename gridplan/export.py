@@ -18,8 +18,9 @@ log = logging.getLogger(__name__)
 
 GRID_FIELDS = ["grid_code", "community_id", "households", "population", "units", "area_m2",
                "polsby_popper", "barrier_crossings", "status", "reason"]
-OPTIONAL_GRID_FIELDS = ["visit_equivalents", "special_cases", "tour_m", "workload_hours",
-                        "workers"]
+OPTIONAL_GRID_FIELDS = ["grid_type", "site_kind", "site_name", "reason_zh", "visit_equivalents",
+                        "special_cases", "tour_m", "workload_hours", "workers", "change",
+                        "locked"]
 UNIT_FIELDS = ["unit_id", "grid_code", "community_id", "households"]
 OUTPUT_FILES = ("grids.geojson", "units.csv", "plan.gpkg", "report.json")
 
@@ -58,15 +59,36 @@ def write_plan(plan, out_dir: str | Path, extra: dict[str, Callable[[Path], None
     dict
         File name → final path.
     """
+    writers = {"plan": lambda folder: _write_all(plan, folder)}
+    writers.update({name: _into(name, w) for name, w in (extra or {}).items()})
+    return write_files(out_dir, writers, [*OUTPUT_FILES, *(extra or {})])
+
+
+def _into(name: str, writer: Callable[[Path], None]) -> Callable[[Path], None]:
+    """A writer of the file ``name`` inside a given folder."""
+    return lambda folder: writer(folder / name)
+
+
+def write_files(out_dir: str | Path, writers: dict[str, Callable[[Path], None]],
+                names: list[str]) -> dict[str, Path]:
+    """Run ``writers`` into a temporary folder, then move ``names`` into ``out_dir``.
+
+    Nothing in ``out_dir`` is replaced unless every writer succeeded.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> d = tempfile.mkdtemp()
+    >>> sorted(write_files(d, {"a": lambda f: (f / "a.txt").write_text("x")}, ["a.txt"]))
+    ['a.txt']
+    """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".gridplan-", dir=out))
     try:
-        _write_all(plan, tmp)
-        for name, writer in (extra or {}).items():
-            writer(tmp / name)
+        for writer in writers.values():
+            writer(tmp)
         written = {}
-        names = [*OUTPUT_FILES, *(extra or {})]
         for name in names:
             target = out / name
             if target.is_dir():
@@ -81,26 +103,52 @@ def write_plan(plan, out_dir: str | Path, extra: dict[str, Callable[[Path], None
 
 def _write_all(plan, folder: Path) -> None:
     """Write the four plan files into ``folder``."""
-    extra = [c for c in OPTIONAL_GRID_FIELDS if c in plan.grids.columns]
-    grids = plan.grids[[*GRID_FIELDS, *extra, "geometry"]]
-    write_geojson(grids, folder / "grids.geojson")
+    layers = plan_layers(plan)
+    write_geojson(layers["grids"], folder / "grids.geojson")
     plan.units[UNIT_FIELDS].to_csv(folder / "units.csv", index=False, encoding="utf-8")
     gpkg = folder / "plan.gpkg"
-    pyogrio.write_dataframe(grids, gpkg, layer="grids", driver="GPKG")
-    cols = ["unit_id", "building_id", "grid_code", "cell_id", "community_id", "households",
-            "population", "geometry"]
-    units = plan.units[[c for c in cols if c in plan.units.columns]]
-    kind = _geometry_type(units)
-    pyogrio.write_dataframe(units, gpkg, layer="units", driver="GPKG", append=True,
-                            geometry_type=kind, promote_to_multi=kind == "MultiPolygon")
-    comm = plan.communities.copy()
-    comm["code"] = comm["code"].astype(object).where(comm["code"].notna(), "")
-    pyogrio.write_dataframe(comm, gpkg, layer="communities", driver="GPKG", append=True,
-                            promote_to_multi=True)
+    write_gpkg(layers, gpkg)
     if plan.cells is not None:
         _write_parcels(plan, gpkg)
     with open(folder / "report.json", "w", encoding="utf-8") as fh:
         json.dump(plan.report, fh, ensure_ascii=False, indent=2)
+
+
+def plan_layers(plan) -> dict[str, gpd.GeoDataFrame]:
+    """The plan's grids, units and communities with the columns every output carries.
+
+    Communities without a code get ``""`` (file formats without nulls in text fields).
+
+    Examples
+    --------
+    >>> layers = plan_layers(plan)                        # doctest: +SKIP
+    >>> list(layers)                                      # doctest: +SKIP
+    ['grids', 'units', 'communities']
+    """
+    extra = [c for c in OPTIONAL_GRID_FIELDS if c in plan.grids.columns]
+    grids = plan.grids[[*GRID_FIELDS, *extra, "geometry"]]
+    cols = ["unit_id", "building_id", "grid_code", "cell_id", "community_id", "households",
+            "population", "geometry"]
+    units = plan.units[[c for c in cols if c in plan.units.columns]]
+    comm = plan.communities.copy()
+    comm["code"] = comm["code"].astype(object).where(comm["code"].notna(), "")
+    return {"grids": grids, "units": units, "communities": comm}
+
+
+def write_gpkg(layers: dict[str, gpd.GeoDataFrame], path: Path) -> None:
+    """Write layers (as from :func:`plan_layers`) into one GeoPackage, in their order.
+
+    Grids stay single polygons; units may mix points and polygons; communities are
+    promoted to MultiPolygon (a community may have islands).
+    """
+    for i, (name, gdf) in enumerate(layers.items()):
+        options = {}
+        if name == "units":
+            kind = _geometry_type(gdf)
+            options = {"geometry_type": kind, "promote_to_multi": kind == "MultiPolygon"}
+        elif name == "communities":
+            options = {"promote_to_multi": True}
+        pyogrio.write_dataframe(gdf, path, layer=name, driver="GPKG", append=i > 0, **options)
 
 
 def _write_parcels(plan, gpkg: Path) -> None:

@@ -111,7 +111,8 @@ def summarize(plan, notes, stage_seconds: dict, runtime: float) -> dict:
     g = plan.grids
     lo, hi = plan.params.band
     households = g["households"]
-    with_hh = g[households > 0]
+    dedicated = g["grid_type"] == "dedicated" if "grid_type" in g else households < 0
+    with_hh = g[(households > 0) & ~dedicated]
     column = "visit_equivalents" if "visit_equivalents" in g else "households"
     in_band = with_hh[column].between(lo, hi)
     dev = (with_hh[column] - plan.params.target).abs() / plan.params.target
@@ -132,12 +133,23 @@ def summarize(plan, notes, stage_seconds: dict, runtime: float) -> dict:
         "barrier_crossings": int(g["barrier_crossings"].sum()),
         "grids_crossing_barriers": int((g["barrier_crossings"] > 0).sum()),
         "status": {k: int(v) for k, v in status.items()},
+        "dedicated": {"grids": int(dedicated.sum()),
+                      "households": int(households[dedicated].sum()),
+                      "by_kind": _dedicated_kinds(g, dedicated)},
         "input": notes.to_dict(),
         "params": plan.params.to_dict(),
         "crs": plan.crs.to_string(),
         "runtime_seconds": round(runtime, 3),
         "stage_seconds": stage_seconds,
     }
+
+
+def _dedicated_kinds(g: pd.DataFrame, dedicated: pd.Series) -> dict:
+    """Number of dedicated grids per site kind (school, hospital...)."""
+    if "site_kind" not in g:
+        return {}
+    kinds = g.loc[dedicated, "site_kind"].value_counts()
+    return {str(k): int(v) for k, v in kinds.items()}
 
 
 def _describe(s: pd.Series) -> dict:

@@ -47,6 +47,7 @@ from gridplan.config import (
     DEFAULT_BARRIER_RAILWAYS,
     DEFAULT_BARRIER_WATERWAYS,
 )
+from gridplan.dedicated import osm_sites, parse_tags
 from gridplan.errors import InputError
 from gridplan.households import DEFAULT_DWELLING_AREA, estimate_households, parse_levels
 
@@ -75,6 +76,9 @@ class OSMLayers:
     barriers : GeoDataFrame
         ``barrier_id``, ``kind`` (the highway/railway/waterway value), ``name``,
         LineString/MultiLineString geometry.
+    dedicated : GeoDataFrame
+        Sites for dedicated grids (schools, hospitals... by ``dedicated_tags``):
+        ``site_id``, ``kind`` (the tag value), ``name``, polygons.
     source : str
         Path of the file read.
     bounds : tuple of float, optional
@@ -86,6 +90,11 @@ class OSMLayers:
     barriers: gpd.GeoDataFrame
     source: str
     bounds: Bounds | None = field(default=None)
+    dedicated: gpd.GeoDataFrame = field(default_factory=lambda: _no_sites())
+
+
+def _no_sites() -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame({"site_id": [], "kind": [], "name": []}, geometry=[], crs=CRS)
 
 
 @dataclass
@@ -111,6 +120,7 @@ def read_osm(
     barrier_railways: Sequence[str] = DEFAULT_BARRIER_RAILWAYS,
     dwelling_area: float = DEFAULT_DWELLING_AREA,
     levels_defaults: dict[str, int] | None = None,
+    dedicated_tags: Sequence[str] = (),
 ) -> OSMLayers:
     """Read buildings (with households), compounds and barriers from an OSM XML file.
 
@@ -124,6 +134,9 @@ def read_osm(
         Floor area per dwelling in m², passed to ``estimate_households``.
     levels_defaults : dict of str to int, optional
         Default levels per building type, passed to ``estimate_households``.
+    dedicated_tags : sequence of str
+        ``key=value`` tags of sites read into ``dedicated`` (e.g.
+        :data:`gridplan.config.DEFAULT_DEDICATED_TAGS`); none by default.
 
     Returns
     -------
@@ -146,6 +159,8 @@ def read_osm(
     bounds = _read_bounds(root)
     cleaning = _clean(root)
     tags = _query_tags(barrier_highways, barrier_waterways, barrier_railways)
+    for key, values in parse_tags(dedicated_tags).items():
+        tags[key] = True if tags.get(key) is True else sorted({*tags.get(key, []), *values})
     features = _features(path, root, cleaning, tags)
     compounds = _compounds(features)
     buildings = _buildings(features, path)
@@ -153,7 +168,8 @@ def read_osm(
         buildings, residential_areas=compounds.geometry, dwelling_area=dwelling_area,
         levels_defaults=levels_defaults)
     barriers = _barriers(features, barrier_highways, barrier_waterways, barrier_railways)
-    layers = OSMLayers(buildings, compounds, barriers, str(path), bounds)
+    sites = osm_sites(features, dedicated_tags) if dedicated_tags else _no_sites()
+    layers = OSMLayers(buildings, compounds, barriers, str(path), bounds, sites)
     _log_summary(layers, time.perf_counter() - started)
     return layers
 

@@ -71,6 +71,8 @@ def region_parcels(result, community_id: str, unit_ids: np.ndarray, codes: np.nd
     if result.fragments:
         pid, geoms, labels, block, edges = _apply_fragments(pid, geoms, labels, block, edges,
                                                             result.fragments)
+    pid, geoms, labels, block, edges = _split_multipart(
+        pid, geoms, labels, block, edges, dict(zip(ids, map(tuple, graph.xy), strict=True)))
     cells = pd.DataFrame({"cell_id": pid, "community_id": community_id,
                           "grid_code": codes[labels], "block": block, "geometry": geoms})
     return cells, ids[graph.seed[:graph.n_units]], edges
@@ -135,6 +137,38 @@ def _apply_fragments(pid, geoms, labels, block, edges, fragments):
             touched.update((i, len(pid) - 1))
     pid_arr, geom_arr = np.asarray(pid, dtype=object), np.asarray(geoms, dtype=object)
     edges = _touching_edges(pid_arr, geom_arr, np.asarray(block), sorted(touched), edges)
+    return pid_arr, geom_arr, np.asarray(labels), np.asarray(block), edges
+
+
+def _split_multipart(pid, geoms, labels, block, edges, anchor: dict):
+    """One parcel per piece of a cell that a concave boundary cut in two; re-derive edges.
+
+    The piece holding the location (``anchor``) keeps the parcel id and its units; other
+    pieces become parcels ``<id>~<n>`` of the same grid, so parcel adjacency is adjacency of
+    polygons (a parcel in two pieces could join a grid through a piece it lost).
+    """
+    multi = [i for i, g in enumerate(geoms) if shapely.get_num_geometries(g) > 1]
+    if not multi:
+        return pid, geoms, labels, block, edges
+    pid, geoms, labels, block = list(pid), list(geoms), list(labels), list(block)
+    touched: list[int] = []
+    for i in multi:
+        parts = list(shapely.get_parts(geoms[i]))
+        xy = anchor.get(pid[i])
+        hits = [n for n, part in enumerate(parts) if xy is not None
+                and shapely.intersects_xy(part, *xy)]
+        keep = hits[0] if hits else int(np.argmax([part.area for part in parts]))
+        geoms[i] = parts[keep]
+        touched.append(i)
+        for n, part in enumerate(parts):
+            if n != keep:
+                pid.append(f"{pid[i]}~{len(pid)}")
+                geoms.append(part)
+                labels.append(labels[i])
+                block.append(block[i])
+                touched.append(len(pid) - 1)
+    pid_arr, geom_arr = np.asarray(pid, dtype=object), np.asarray(geoms, dtype=object)
+    edges = _touching_edges(pid_arr, geom_arr, np.asarray(block), touched, edges)
     return pid_arr, geom_arr, np.asarray(labels), np.asarray(block), edges
 
 

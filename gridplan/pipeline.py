@@ -14,6 +14,7 @@ import pandas as pd
 import shapely
 from tqdm.auto import tqdm
 
+from gridplan import dedicated as dedicated_grids
 from gridplan import region
 from gridplan.community import NearbyLines, plan_community
 from gridplan.config import PlanParams
@@ -85,7 +86,8 @@ def plan(units: gpd.GeoDataFrame, communities: gpd.GeoDataFrame | None = None, *
          study_area=None, params: PlanParams | None = None, notes: InputNotes | None = None,
          progress: bool = False, special: pd.DataFrame | None = None,
          workload: WorkloadParams | None = None,
-         on_progress: Callable[[str, float], None] | None = None) -> Plan:
+         on_progress: Callable[[str, float], None] | None = None,
+         dedicated: gpd.GeoDataFrame | None = None, previous: Plan | None = None) -> Plan:
     """Plan grids of about ``params.target`` households in every community.
 
     Parameters
@@ -112,6 +114,13 @@ def plan(units: gpd.GeoDataFrame, communities: gpd.GeoDataFrame | None = None, *
         when ``params.balance == "workload"``.
     on_progress : callable, optional
         Called as ``on_progress(stage, fraction_done)`` while planning (for job status).
+    dedicated : GeoDataFrame, optional
+        Sites (``site_id``, ``kind``, ``name``, polygons; see
+        :func:`gridplan.dedicated.prepare_sites`) that each become a dedicated grid
+        (专属网格) when at least ``params.dedicated_min_area`` m² of it lies in a community.
+    previous : Plan, optional
+        An earlier plan of the same area: grids overlapping one of its grids keep
+        that grid's serial (:func:`gridplan.codes.stable_serials`).
 
     Examples
     --------
@@ -129,6 +138,7 @@ def plan(units: gpd.GeoDataFrame, communities: gpd.GeoDataFrame | None = None, *
         units = units.to_crs(crs)
         compounds = _to_crs(prepare_compounds(compounds, notes), crs)
         barriers = _to_crs(prepare_barriers(barriers, notes), crs)
+        sites = _to_crs(dedicated_grids.prepare_sites(dedicated, notes), crs)
     if communities is None:
         with timer.stage("communities"):
             barrier_lines = None if barriers is None else shapely.union_all(
@@ -147,7 +157,8 @@ def plan(units: gpd.GeoDataFrame, communities: gpd.GeoDataFrame | None = None, *
             visits = unit_visits(units, special, wp)[0]
             # workload in household-equivalents: same total as households, shared by visits
             units["weight"] = visits * units["households"].sum() / max(visits.sum(), 1e-9)
-    grids, unit_grid, cells, edges = [], [], [], []
+    grids, unit_grid, cells, edges, explanations = [], [], [], [], []
+    before = _previous_grids(previous, crs)
     items = list(communities.itertuples(index=False))
     by_comm = dict(tuple(units.groupby("community_id", sort=False)))
     near = NearbyLines(barriers)
@@ -156,7 +167,10 @@ def plan(units: gpd.GeoDataFrame, communities: gpd.GeoDataFrame | None = None, *
         if on_progress is not None:
             on_progress("planning communities", i / max(len(items), 1))
         sub = by_comm.get(comm.community_id, units.iloc[0:0])
-        g, ug, c, e = plan_community(comm, sub, near.around(comm.geometry), params, timer)
+        g, ug, c, e = plan_community(comm, sub, near.around(comm.geometry), params, timer,
+                                     sites=sites, previous=before.get(comm.community_id))
+        if g.attrs.get("explanation"):
+            explanations.append(g.attrs["explanation"])
         grids.append(g)
         unit_grid.append(ug)
         cells.append(c)
@@ -168,10 +182,30 @@ def plan(units: gpd.GeoDataFrame, communities: gpd.GeoDataFrame | None = None, *
         plan_.cell_edges = pd.concat(edges, ignore_index=True)
         validate_plan(plan_)
     plan_.report = summarize(plan_, notes, timer.seconds, time.perf_counter() - t_start)
+    plan_.report["explanations"] = explanations
+    if previous is not None:
+        plan_.report["previous_plan"] = {"grids": int(len(previous.grids)),
+                                         "codes_kept": int(plan_.grids["grid_code"].isin(
+                                             previous.grids["grid_code"]).sum())}
     log.info("planned %d grids in %d communities from %d units (%d households); %.0f%% in band",
              len(plan_.grids), len(plan_.communities), len(plan_.units),
              plan_.report["households"], 100 * plan_.report["share_in_band"])
     return plan_
+
+
+def _previous_grids(previous: Plan | None, crs) -> dict[str, list]:
+    """(serial, polygon) of each previous grid, by community id, in ``crs``."""
+    from gridplan.codes import grid_serial
+
+    if previous is None:
+        return {}
+    g = previous.grids.to_crs(crs)
+    scheme = previous.params.code_scheme
+    out: dict[str, list] = {}
+    for cid, code, geom in zip(g["community_id"].astype(str), g["grid_code"], g.geometry,
+                               strict=True):
+        out.setdefault(cid, []).append((grid_serial(code, scheme), geom))
+    return out
 
 
 def _to_crs(gdf: gpd.GeoDataFrame | None, crs) -> gpd.GeoDataFrame | None:

@@ -10,7 +10,7 @@ import pandas as pd
 import shapely
 
 from gridplan.adjacency import CommunityGraph, build_community_graph
-from gridplan.codes import grid_code, serial_order
+from gridplan.codes import grid_code, serial_order, spatial_serials, stable_serials
 from gridplan.config import PlanParams
 from gridplan.grids import grid_polygons, polsby_popper
 from gridplan.parcels import region_parcels
@@ -25,11 +25,16 @@ class RegionResult:
     labels: np.ndarray
     polygons: list
     graph: CommunityGraph | None
-    notes: dict[int, str] = field(default_factory=dict)
+    notes: dict[int, str | tuple[str, str]] = field(default_factory=dict)  # en or (en, zh)
     all_labels: np.ndarray | None = None  # labels of units and of filler points of empty blocks
     atoms: np.ndarray | None = None  # per unit: units with one atom label stay in one grid
+    grid_types: np.ndarray | None = None  # per grid: "comprehensive" (default) or "dedicated"
+    crossings: np.ndarray | None = None  # per grid barrier crossings, when known beforehand
+    sites: list[dict] | None = None  # site_id, kind, name of dedicated grids 0..len-1
     fragments: list = field(default_factory=list)  # (part, from, to) cell fragments handed over
     drawn_labels: np.ndarray | None = None  # labels the cells were drawn with, before hand-overs
+    codes: np.ndarray | None = None  # grid code per label, once describe_grids has named them
+    parcels: object = None  # (cells, unit_cell, edges) when made up from several regions
 
 
 def atom_labels(compound_ids: pd.Series, households: np.ndarray, upper: float,
@@ -105,11 +110,24 @@ def serial_order_of(result: RegionResult) -> np.ndarray:
 
 
 def describe_grids(result: RegionResult, community, units: gpd.GeoDataFrame,
-                   params: PlanParams) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Grid rows (code, counts, shape, status, reason) and the unit → grid code table."""
+                   params: PlanParams, previous: list | None = None
+                   ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Grid rows (code, type, counts, shape, status, reasons) and the unit → grid code table.
+
+    ``previous`` lists (serial, polygon) of the community's grids in an earlier plan:
+    grids that overlap one keep its serial (:func:`gridplan.codes.stable_serials`).
+    The rows carry the community's explanation (or None) in ``rows.attrs["explanation"]``.
+    """
+    from gridplan.explain import Explainer
+
     k = len(result.polygons)
     order = serial_order_of(result)
-    codes = grid_codes(result, community, order)
+    serials = (stable_serials(result.polygons, order, previous, params.code_scheme)
+               if previous else spatial_serials(order, params.code_scheme))
+    codes = np.array([grid_code(community.code, community.community_id, int(s),
+                                scheme=params.code_scheme, object_class=params.object_class)
+                      for s in serials], dtype=object)
+    result.codes = codes
     lab = result.labels
     bal = np.bincount(lab, weights=balance_weights(units), minlength=k) if len(lab) else \
         np.zeros(k)
@@ -119,31 +137,49 @@ def describe_grids(result: RegionResult, community, units: gpd.GeoDataFrame,
         np.zeros(k)
     n_units = np.bincount(lab, minlength=k) if len(lab) else np.zeros(k, dtype=int)
     polys = np.asarray(result.polygons, dtype=object)
-    crossings = _barrier_crossings(result, k)
+    types = (result.grid_types if result.grid_types is not None
+             else np.full(k, "comprehensive", dtype=object))
     lo, hi = params.band
     rows = pd.DataFrame({
         "grid_code": codes,
         "community_id": community.community_id,
+        "grid_type": types,
         "households": hh.astype(np.int64),
         "population": np.round(pop, 1),
         "units": n_units.astype(np.int64),
         "area_m2": np.round(shapely.area(polys), 1),
         "polsby_popper": np.round(polsby_popper(polys), 4),
-        "barrier_crossings": crossings,
+        "barrier_crossings": barrier_crossings(result, k),
         "geometry": polys,
     })
     if "weight" in units:
         rows["visit_equivalents"] = np.round(bal, 1)
-    rows["status"] = np.where(rows["households"] == 0, "empty",
-                              np.where(bal < lo, "below_band",
-                                       np.where(bal > hi, "above_band", "ok")))
-    rows["reason"] = _reasons(result, units, rows["status"].values, params)
+    sites = result.sites or []
+    rows["site_kind"] = [sites[g]["kind"] if g < len(sites) else "" for g in range(k)]
+    rows["site_name"] = [sites[g]["name"] if g < len(sites) else "" for g in range(k)]
+    rows["status"] = np.where(types == "dedicated", "dedicated",
+                              np.where(rows["households"] == 0, "empty",
+                                       np.where(bal < lo, "below_band",
+                                                np.where(bal > hi, "above_band", "ok"))))
+    explainer = Explainer(units, lab, result.atoms, bal, params)
+    rows["reason"], rows["reason_zh"] = explainer.grid_reasons(
+        rows["status"].values, result.notes, dict(enumerate(sites)))
     unit_grid = pd.DataFrame({"unit_id": units["unit_id"].values, "grid_code": codes[lab]})
-    return rows.iloc[order].reset_index(drop=True), unit_grid
+    explanation = explainer.community(community.community_id,
+                                      str(getattr(community, "name", "") or ""), rows)
+    rows = rows.iloc[np.argsort(serials, kind="stable")].reset_index(drop=True)
+    rows.attrs["explanation"] = explanation
+    return rows, unit_grid
 
 
 def grid_codes(result: RegionResult, community, order: np.ndarray | None = None) -> np.ndarray:
-    """Grid code of each grid label of a planned community (serials in reading order)."""
+    """Grid code of each grid label of a planned community (serials in reading order).
+
+    The codes :func:`describe_grids` gave (in the plan's scheme, serials possibly kept
+    from a previous plan) once it has run; else the default scheme's spatial serials.
+    """
+    if result.codes is not None:
+        return result.codes
     order = serial_order_of(result) if order is None else order
     codes = np.empty(len(result.polygons), dtype=object)
     for serial, g in enumerate(order, start=1):
@@ -154,52 +190,18 @@ def grid_codes(result: RegionResult, community, order: np.ndarray | None = None)
 def describe_parcels(result: RegionResult, community, units: gpd.GeoDataFrame
                      ) -> tuple[pd.DataFrame, np.ndarray, pd.DataFrame]:
     """Parcels of a planned community, the parcel of each unit and parcel adjacency."""
+    if result.parcels is not None:
+        return result.parcels(grid_codes(result, community))
     return region_parcels(result, community.community_id, units["unit_id"].to_numpy(object),
                           grid_codes(result, community))
 
 
-def _barrier_crossings(result: RegionResult, k: int) -> np.ndarray:
+def barrier_crossings(result: RegionResult, k: int) -> np.ndarray:
     """Road/river-bounded blocks each grid spans (empty blocks included), minus one."""
+    if result.crossings is not None:
+        return result.crossings
     if result.graph is None or result.all_labels is None:
         return np.zeros(k, dtype=np.int64)
     df = pd.DataFrame({"g": result.all_labels, "b": result.graph.block})
     spans = df.groupby("g")["b"].nunique().reindex(range(k), fill_value=1)
     return (spans.values - 1).astype(np.int64)
-
-
-def _reasons(result: RegionResult, units: gpd.GeoDataFrame, status: np.ndarray,
-             params: PlanParams) -> list[str]:
-    """Why each grid is out of band (or what is special about it), in a planner's words."""
-    k = len(status)
-    parts: list[list[str]] = [[result.notes[g]] if result.notes.get(g) else [] for g in range(k)]
-    lab = result.labels
-    biggest = np.zeros(k)
-    if len(lab):
-        atom_hh = np.bincount(result.atoms, weights=units["households"].to_numpy(float))
-        np.maximum.at(biggest, lab, atom_hh[result.atoms])
-        _stairwell_reasons(parts, lab, units)
-    lo, hi = params.band
-    for g in range(k):
-        if status[g] == "empty" and not parts[g]:
-            parts[g].append("no households here: only units without households (schools, "
-                            "shops, offices...) or open land, joined to no neighbour")
-        if status[g] in ("below_band", "above_band") and not result.notes.get(g):
-            parts[g].append(f"could not be balanced within {lo:.0f}–{hi:.0f} with whole units "
-                            f"here (largest building or group kept whole — a compound or units "
-                            f"at one address — has {int(biggest[g])} households); a wider "
-                            "--tolerance or smaller units would help")
-    return ["; ".join(p) for p in parts]
-
-
-def _stairwell_reasons(parts: list[list[str]], lab: np.ndarray, units: gpd.GeoDataFrame) -> None:
-    """Name the buildings split by stairwell whose sub-units each grid holds."""
-    sub = units["unit_id"].astype(str).str.contains("#", regex=False).values
-    if not sub.any():
-        return
-    df = pd.DataFrame({"g": lab[sub], "b": units["building_id"].values[sub],
-                       "h": units["households"].values[sub]})
-    whole = df.groupby("b").agg(n=("h", "size"), h=("h", "sum"))
-    for (g, b), count in df.groupby(["g", "b"]).size().items():
-        parts[g].append(f"holds {count} of {whole.loc[b, 'n']} stairwell sub-units of building "
-                        f"{b} ({int(whole.loc[b, 'h'])} households, split by stairwell (单元) "
-                        "because it exceeds the band)")

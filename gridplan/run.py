@@ -46,7 +46,8 @@ def load_inputs(kw: dict) -> dict:
         from gridplan.osm import read_osm, study_area
 
         osm = read_osm(kw["osm"], barrier_highways=params.barrier_highways,
-                       dwelling_area=kw.get("dwelling_area", 90.0))
+                       dwelling_area=kw.get("dwelling_area", 90.0),
+                       dedicated_tags=params.dedicated_tags)
     if kw.get("population"):
         pop = _read(kw["population"], "population", kw.get("crs"))
         units = prepare_units(pop, unit_id=kw.get("unit_id", "unit_id"),
@@ -66,6 +67,14 @@ def load_inputs(kw: dict) -> dict:
     if osm is not None:
         compounds = compounds if compounds is not None else osm.compounds
         barriers = barriers if barriers is not None else osm.barriers
+    dedicated = _read(kw.get("dedicated_path"), "dedicated sites", kw.get("crs"))
+    if dedicated is None and osm is not None and len(osm.dedicated):
+        dedicated = osm.dedicated
+    previous = None
+    if kw.get("previous_dir"):
+        from gridplan.export import read_plan
+
+        previous = read_plan(kw["previous_dir"])
     special = None
     if kw.get("special_path"):
         from gridplan.workload import read_special
@@ -73,6 +82,7 @@ def load_inputs(kw: dict) -> dict:
         special = read_special(kw["special_path"], units["building_id"], WorkloadParams())
     return {"units": units, "communities": communities, "compounds": compounds,
             "barriers": barriers, "params": params, "notes": notes, "special": special,
+            "dedicated": dedicated, "previous": previous,
             "study_area": study_area(osm) if osm is not None else None}
 
 
@@ -92,6 +102,7 @@ def run_demo(out_dir: Path, data_dir: str | None = None, **kw) -> Plan:
     files = demo_files(data_dir)
     args = dict(kw, **demo_options(data_dir), out_dir=str(out_dir), with_map=True)
     args["special_path"] = kw.get("special_path") or args["special_path"]
+    args["dedicated_path"] = kw.get("dedicated_path") or args["dedicated_path"]
     result = run_plan(**args)
     if files["workers"].exists():
         run_staff(plan_dir=str(out_dir), workers_path=str(files["workers"]), out_dir=str(out_dir),
@@ -114,7 +125,8 @@ def demo_options(data_dir: str | None = None) -> dict:
                 community_code="code", population=str(files["buildings"]),
                 unit_id="unit_id", households_field="households", population_field=None,
                 compounds=str(files["compounds"]), barriers=str(files["barriers"]), osm=None,
-                special_path=_existing(files["special"]))
+                special_path=_existing(files["special"]),
+                dedicated_path=_existing(files["dedicated"]))
 
 
 def _existing(path: Path) -> str | None:
@@ -135,7 +147,8 @@ def demo_files(data_dir: str | Path | None = None) -> dict[str, Path]:
         log.info("bundled demo data not found; generating it in %s", folder)
         write_demo(folder)
         files = {name: folder / f"{name}.geojson" for name in DEMO_LAYERS}
-    files.update(special=folder / "special.csv", workers=folder / "workers.csv")
+    files.update(special=folder / "special.csv", workers=folder / "workers.csv",
+                 dedicated=folder / "dedicated.geojson")
     return files
 
 
@@ -164,14 +177,16 @@ def summary_text(result: Plan, out_dir: Path) -> str:
         f"gridplan: {r['grids']} grids in {r['communities']} communities "
         f"({r['units']} units, {r['households']} households)",
         f"  in band {lo:.0f}–{hi:.0f} {_balanced_label(r)}: "
-        f"{100 * r['share_in_band']:.1f}% of grids with households; "
-        f"max deviation {100 * r['max_deviation']:.0f}%",
+        + (f"{100 * r['share_in_band']:.1f}% of grids with households; "
+           f"max deviation {100 * r['max_deviation']:.0f}%" if r["households_per_grid"]
+           else "no comprehensive grid with households"),
         f"  households per grid: {r['households_per_grid']}",
         f"  contiguous: {100 * r['contiguous_share']:.0f}%   mean Polsby-Popper: "
         f"{r['mean_polsby_popper']:.2f}   grids crossing barriers: "
         f"{r['grids_crossing_barriers']} ({r['barrier_crossings']} crossings)",
         "  status: " + ", ".join(f"{k} {v}" for k, v in sorted(st.items())),
     ]
+    lines += _dedicated_lines(r) + _explanation_lines(r)
     inp = r["input"]
     if inp["units_outside_communities"]:
         lines.append(f"  left out: {inp['units_outside_communities']} units "
@@ -184,6 +199,31 @@ def summary_text(result: Plan, out_dir: Path) -> str:
     lines.append(f"  wrote {out_dir}/: grids.geojson units.csv plan.gpkg report.json"
                  + (" map.html" if (out_dir / "map.html").exists() else ""))
     return "\n".join(lines)
+
+
+MAX_EXPLAINED = 8  # communities explained in the printed summary (all are in report.json)
+
+
+def _dedicated_lines(report: dict) -> list[str]:
+    d = report.get("dedicated") or {}
+    if not d.get("grids"):
+        return []
+    kinds = ", ".join(f"{k} {v}" for k, v in sorted(d["by_kind"].items()))
+    return [f"  dedicated grids (专属网格): {d['grids']} ({kinds}) with {d['households']} "
+            "households, outside the household balance"]
+
+
+def _explanation_lines(report: dict) -> list[str]:
+    """Why grids miss the band, per community, in English and Chinese."""
+    found = report.get("explanations") or []
+    if not found:
+        return []
+    lines = ["  why grids miss the band (report.json \"explanations\" has all):"]
+    for e in found[:MAX_EXPLAINED]:
+        lines += [f"    {e['text']}", f"    {e['text_zh']}"]
+    if len(found) > MAX_EXPLAINED:
+        lines.append(f"    ... and {len(found) - MAX_EXPLAINED} more communities")
+    return lines
 
 
 def run_staff(plan_dir: str, workers_path: str, out_dir: str, special_path: str | None = None,

@@ -16,18 +16,19 @@ LABELS = {
     "zh": {"grid": "网格编码", "community": "社区", "households": "户数", "status": "状态",
            "reason": "说明", "grids": "网格", "communities": "社区边界",
            "legend": "户数偏离目标", "ok": "达标", "below_band": "偏少", "above_band": "偏多",
-           "empty": "无住户", "title": "网格规划", "workload_hours": "月工作量(小时)",
-           "workers": "网格员"},
+           "empty": "无住户", "dedicated": "专属网格", "title": "网格规划",
+           "workload_hours": "月工作量(小时)", "workers": "网格员"},
     "en": {"grid": "Grid code", "community": "Community", "households": "Households",
            "status": "Status", "reason": "Reason", "grids": "Grids",
            "communities": "Communities", "legend": "Households vs target", "ok": "in band",
            "below_band": "below band", "above_band": "above band", "empty": "no households",
-           "title": "Grid plan"},
+           "dedicated": "dedicated grid", "title": "Grid plan"},
 }
 # colour by deviation from target: below (blue) → in band (green) → above (red)
 BINS = [(-1e9, -0.30, "#2166ac"), (-0.30, -0.15, "#67a9cf"), (-0.15, -0.05, "#a6dba0"),
         (-0.05, 0.05, "#1b7837"), (0.05, 0.15, "#a6dba0"), (0.15, 0.30, "#ef8a62"),
         (0.30, 1e9, "#b2182b")]
+DEDICATED_COLOUR = "#8073ac"  # dedicated grids (专属网格): outside the household balance
 
 
 def deviation_colour(households: float, target: float) -> str:
@@ -45,10 +46,13 @@ def plan_map(plan, lang: str = "zh") -> folium.Map:
     """A folium map of a plan: grids by deviation, community outlines, legend, layers."""
     t = {**LABELS["en"], **LABELS.get(lang, {})}
     optional = [c for c in ("workload_hours", "workers") if c in plan.grids.columns]
+    reason = "reason_zh" if lang == "zh" and "reason_zh" in plan.grids.columns else "reason"
     grids = to_rfc7946(plan.grids[["grid_code", "community_id", "households", "status",
-                                   "reason", *optional, "geometry"]])
+                                   *dict.fromkeys(["reason", reason]), *optional, "geometry"]])
+    grids["reason"] = grids[reason]
     grids["status_label"] = grids["status"].map(lambda s: f"{t.get(s, s)} / {s}")
-    grids["fill"] = [deviation_colour(h, plan.params.target) for h in grids["households"]]
+    grids["fill"] = [DEDICATED_COLOUR if s == "dedicated" else deviation_colour(
+        h, plan.params.target) for h, s in zip(grids["households"], grids["status"], strict=True)]
     comm = to_rfc7946(plan.communities[["community_id", "geometry"]])
     minx, miny, maxx, maxy = grids.total_bounds
     m = folium.Map(location=[(miny + maxy) / 2, (minx + maxx) / 2], zoom_start=15,
@@ -79,6 +83,8 @@ def _legend(t: dict, target: int) -> str:
         f'margin-right:6px"></span>{_bin_label(lo, hi)}</div>' for lo, hi, c in BINS)
     rows += ('<div><span style="background:#bdbdbd;width:14px;height:14px;display:inline-block;'
              f'margin-right:6px"></span>{html.escape(t["empty"])}</div>')
+    rows += (f'<div><span style="background:{DEDICATED_COLOUR};width:14px;height:14px;'
+             f'display:inline-block;margin-right:6px"></span>{html.escape(t["dedicated"])}</div>')
     return ('<div style="position:fixed;bottom:24px;left:12px;z-index:9999;background:white;'
             'padding:8px 10px;border:1px solid #999;font:12px sans-serif">'
             f'<b>{html.escape(t["legend"])} ({target})</b>{rows}</div>')

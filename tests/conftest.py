@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -17,6 +16,7 @@ import shapely
 from click.testing import CliRunner, Result
 
 from gridplan.cli import main
+from gridplan.codes import get_scheme, grid_code, grid_serial
 from gridplan.config import PlanParams
 from gridplan.inputs import prepare_communities
 from gridplan.pipeline import Plan
@@ -26,11 +26,12 @@ DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 METRIC_CRS = "EPSG:32650"  # UTM 50N: Beijing
 X0, Y0 = 440_000.0, 4_420_000.0  # a point in Beijing (about 116.30 E, 39.93 N)
 
-GRID_COLUMNS = ["grid_code", "community_id", "households", "population", "units", "area_m2",
-                "polsby_popper", "barrier_crossings", "status", "reason"]
+GRID_COLUMNS = ["grid_code", "community_id", "grid_type", "households", "population", "units",
+                "area_m2", "polsby_popper", "barrier_crossings", "status", "reason", "reason_zh",
+                "site_kind", "site_name"]
 UNIT_COLUMNS = ["unit_id", "building_id", "grid_code", "community_id", "households",
                 "population"]
-STATUSES = {"ok", "below_band", "above_band", "empty"}
+STATUSES = {"ok", "below_band", "above_band", "empty", "dedicated"}
 POINT_SLACK = 0.05  # metres: a unit's point may sit this far outside its grid (snap rounding)
 
 
@@ -161,23 +162,35 @@ def assert_plan_rules(plan: Plan, units_in: gpd.GeoDataFrame,
         assert plan.report["households"] == total_in
         assert plan.report["grids"] == len(grids)
 
-    # codes: unique, community code + 001.. in order
+    # codes: unique, of the plan's scheme, community code + 001.. in order (serials kept
+    # from a previous plan need not run 1..n: they must be unique and in ascending order)
     assert not grids["grid_code"].duplicated().any(), "duplicate grid codes"
+    scheme = get_scheme(params.code_scheme)
+    kept = "previous_plan" in (plan.report or {})
     for cid, grp in grids.groupby(grids["community_id"].astype(str), sort=False):
         assert cid in comms.index, f"grid of unknown community {cid}"
         code = codes_of[cid]
-        prefix = code if code else f"{cid}-"
-        want = [f"{prefix}{i:03d}" for i in range(1, len(grp) + 1)]
-        assert list(grp["grid_code"]) == want, (cid, list(grp["grid_code"]))
+        serials = [grid_serial(c, scheme.name) for c in grp["grid_code"]]
+        if kept:
+            assert serials == sorted(set(serials)), (cid, serials)
+        else:
+            want = [0] if len(grp) == 1 and scheme.whole_zero else list(range(1, len(grp) + 1))
+            assert serials == want, (cid, list(grp["grid_code"]))
+        rebuilt = [grid_code(code, cid, s, scheme=scheme.name, object_class=params.object_class)
+                   for s in serials]
+        assert list(grp["grid_code"]) == rebuilt, (cid, list(grp["grid_code"]), rebuilt)
         if code:
-            assert re.fullmatch(r"\d{15}", want[0])
+            assert all(scheme.pattern.fullmatch(c) for c in rebuilt), rebuilt
     assert set(grids["community_id"].astype(str)) == set(comms.index), \
         "every community gets at least one grid"
 
     # status and reasons
+    # status knows the grid type: dedicated grids (专属网格) stay out of the band check
     hh = grids["households"]
-    want_status = np.where(hh == 0, "empty", np.where(hh < lo, "below_band",
-                                                      np.where(hh > hi, "above_band", "ok")))
+    dedicated = (grids["grid_type"] == "dedicated").to_numpy() if "grid_type" in grids else \
+        np.zeros(len(grids), dtype=bool)
+    want_status = np.where(dedicated, "dedicated", np.where(
+        hh == 0, "empty", np.where(hh < lo, "below_band", np.where(hh > hi, "above_band", "ok"))))
     assert list(grids["status"]) == list(want_status)
     bad = grids["status"] != "ok"
     has_reason = grids["reason"].map(lambda r: isinstance(r, str) and r.strip() != "")

@@ -59,7 +59,7 @@ def test_plan_read_with_etag_and_rfc7946_grids(client, plan_id):
     assert r.json()["version"] == 1
     fc = client.get(f"/plans/{plan_id}/grids").json()
     plan = client.app.state.store.plan_at(plan_id)
-    assert len(fc["features"]) == len(plan.grids) == 60
+    assert len(fc["features"]) == len(plan.grids) == 68  # 60 + 8 dedicated grids
     assert sum(f["properties"]["households"] for f in fc["features"]) == 17761
     ring = fc["features"][0]["geometry"]["coordinates"][0]
     assert shapely.LinearRing(ring).is_ccw  # RFC 7946: exterior rings counter-clockwise
@@ -230,16 +230,16 @@ def test_ogc_api_features(client, plan_id):
     ids = {c["id"] for c in client.get("/collections").json()["collections"]}
     assert {plan_id, f"{plan_id}.units", f"{plan_id}.communities"} <= ids
     page = client.get(f"/collections/{plan_id}/items?limit=25&offset=0").json()
-    assert page["numberMatched"] == 60 and page["numberReturned"] == 25
+    assert page["numberMatched"] == 68 and page["numberReturned"] == 25
     nxt = next(link["href"] for link in page["links"] if link["rel"] == "next")
     assert "offset=25" in nxt
     last = client.get(f"/collections/{plan_id}/items?limit=25&offset=50").json()
-    assert last["numberReturned"] == 10 and not any(
+    assert last["numberReturned"] == 18 and not any(
         link["rel"] == "next" for link in last["links"])
     code = page["features"][0]["id"]
     x0, y0, x1, y1 = shapely.geometry.shape(page["features"][0]["geometry"]).bounds
     inside = client.get(f"/collections/{plan_id}/items?bbox={x0},{y0},{x1},{y1}").json()
-    assert code in {f["id"] for f in inside["features"]} and inside["numberMatched"] < 60
+    assert code in {f["id"] for f in inside["features"]} and inside["numberMatched"] < 68
     one = client.get(f"/collections/{plan_id}/items/{code}")
     assert one.status_code == 200 and one.json()["properties"]["grid_code"] == code
     units = client.get(f"/collections/{plan_id}.units/items?limit=5").json()
@@ -251,9 +251,11 @@ def test_ogc_api_features(client, plan_id):
 
 def test_metrics_and_staffing(client, plan_id):
     m = client.get(f"/plans/{plan_id}/metrics").json()
-    assert m["grids"] == 60 and all(r["ok"] for r in m["rules"].values())
+    assert m["grids"] == 68 and all(r["ok"] for r in m["rules"].values())
+    plan = client.app.state.store.plan_at(plan_id)
+    assert m["share_in_band"] == round(plan.report["share_in_band"], 4)  # dedicated left out
     s = client.get(f"/plans/{plan_id}/staffing").json()
-    assert s["required"] >= 60 and len(s["grids_without_worker"]) == 60
+    assert s["required"] >= 68 and len(s["grids_without_worker"]) == 68
 
 
 def test_bad_requests_are_4xx(client, plan_id):

@@ -28,6 +28,7 @@ COLUMNS = {
     "buildings": ["unit_id", "households", "building", "levels", "name"],
     "compounds": ["compound_id", "name"],
     "barriers": ["barrier_id", "kind", "name"],
+    "dedicated": ["site_id", "kind", "name"],
 }
 RESIDENTIAL = {"apartments", "residential", "house"}
 
@@ -63,7 +64,7 @@ def test_layers_have_the_documented_columns(layers: dict[str, gpd.GeoDataFrame])
         assert gdf.crs == METRIC_CRS
         assert gdf.geometry.is_valid.all()
     assert set(layers["barriers"].geom_type) == {"LineString"}
-    for name in ("communities", "buildings", "compounds"):
+    for name in ("communities", "buildings", "compounds", "dedicated"):
         assert set(layers[name].geom_type) == {"Polygon"}
 
 
@@ -247,3 +248,20 @@ def test_other_seed_keeps_the_invariants(layers: dict[str, gpd.GeoDataFrame]) ->
     left, right = shapely.STRtree(geoms).query(geoms, predicate="intersects")
     assert (left == right).all()
     assert (buildings["households"] == 700).sum() == 1
+
+
+def test_dedicated_sites_hold_their_schools_hospital_and_campuses(
+        layers: dict[str, gpd.GeoDataFrame]) -> None:
+    """Each site lies in one community and holds buildings of its kind, none residential."""
+    sites = layers["dedicated"]
+    assert sorted(sites["kind"]) == ["college"] * 4 + ["hospital"] + ["school"] * 3
+    assert sites["name"].is_unique and (sites.geometry.area >= 5000).all()
+    within = sites.sjoin(layers["communities"], predicate="within")
+    assert len(within) == len(sites)
+    b = layers["buildings"]
+    pts = gpd.GeoDataFrame(b.drop(columns="geometry"), geometry=b.geometry.representative_point(),
+                           crs=b.crs).sjoin(sites[["site_id", "kind", "geometry"]],
+                                            predicate="within")
+    assert set(pts["site_id"]) == set(sites["site_id"])
+    assert not pts["building"].isin(RESIDENTIAL).any()
+    assert (pts["households"] == 0).all()

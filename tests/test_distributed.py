@@ -97,7 +97,8 @@ def check_same_as_reference(out: Path, reference: Path) -> None:
         assert got_text == ref_text, name
     rep, ref_rep = (json.loads((p / "report.json").read_text()) for p in (out, reference))
     for key in ("grids", "units", "households", "share_in_band", "status", "contiguous_share",
-                "mean_polsby_popper", "barrier_crossings", "households_per_grid"):
+                "mean_polsby_popper", "barrier_crossings", "households_per_grid",
+                "explanations"):
         assert rep[key] == ref_rep[key], key
 
 

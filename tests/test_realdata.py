@@ -50,7 +50,10 @@ def _osm_buildings(name: str) -> gpd.GeoDataFrame:
 def _osm(name: str, tessellation: str = "auto") -> Dataset:
     path = DATA / f"{name}.osm.bz2"
     label = name if tessellation == "auto" else f"{name} ({tessellation})"
-    return Dataset(label, lambda: ["--osm", path, "--tessellation", tessellation],
+    # no dedicated grids here: these extracts are mostly campuses, which would become
+    # dedicated grids and leave little to balance (test_dedicated.py plans them with)
+    return Dataset(label, lambda: ["--osm", path, "--tessellation", tessellation,
+                                   "--dedicated-tags", ""],
                    lambda: _osm_buildings(name), lambda: None)
 
 

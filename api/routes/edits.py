@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
-import geopandas as gpd
 import shapely
 from fastapi import APIRouter, Depends, Path, Response
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from pyproj import CRS
 
 from api import geojson
 from api.deps import get_store, if_match, writer
 from api.errors import HTTPProblem
 from api.history import redo, restore, undo
-from api.store import Store, etag
-from gridplan.editing import Delta
+from api.store import Store, VersionConflict, etag
+from gridplan.editing import GRID_ATTRS, Delta, PlanState
 
 router = APIRouter(prefix="/plans/{plan_id}", tags=["edits"])
 
@@ -84,37 +83,28 @@ PlanId = Annotated[str, Path(max_length=64)]
 def edit_response(store: Store, plan_id: str, version: int, delta: Delta,
                   response: Response) -> dict:
     """The new version, its ETag, changed grids as GeoJSON, metrics and warnings."""
-    info = store.plan_info(plan_id)
-    live = {c: r for c, r in delta.grids.items() if r is not None}
-    changed = gpd.GeoDataFrame(list(live.values()), geometry="geometry",
-                               crs=CRS.from_wkt(info["crs"])) if live else None
+    live = [r for r in delta.grids.values() if r is not None]
+    g4326 = store.to_lonlat(plan_id, [r["geometry"] for r in live])
+    props = [{k: r.get(k) for k in GRID_ATTRS} for r in live]
     tag = etag(plan_id, version)
     response.headers["ETag"] = tag
-    _, state = store.state(plan_id)
+    _, state = store.state(plan_id, version)
     return {"version": version, "etag": tag,
-            "changed": geojson.as_dict(changed, "grid_code") if changed is not None else
-            {"type": "FeatureCollection", "features": []},
+            "changed": geojson.rows_dict(props, g4326, "grid_code"),
             "deleted": [c for c, r in delta.grids.items() if r is None],
             "summary": delta.summary, "warnings": delta.warnings,
-            "metrics": state_metrics(state)}
+            "metrics": state.metrics()}
 
 
-def state_metrics(state) -> dict:
-    """Counts of the current version, from the editable state."""
-    lo, hi = state.band
-    rows = list(state.grids.values())
-    with_hh = [r for r in rows if r["households"] > 0]
-    inside = sum(lo <= r["households"] <= hi for r in with_hh)
-    return {"grids": len(rows), "households": int(sum(r["households"] for r in rows)),
-            "share_in_band": round(inside / len(with_hh), 4) if with_hh else 0.0,
-            "grids_out_of_band": len(with_hh) - inside,
-            "grids_not_contiguous": sum(not r.get("contiguous", True) for r in rows),
-            "band": [lo, hi]}
-
-
-def _commit(store: Store, plan_id: str, head: int, delta: Delta, author: str,
-            response: Response) -> dict:
-    version = store.commit(plan_id, head, delta, author=author, op=delta.summary["op"])
+def _edit(store: Store, plan_id: str, head: int, author: str, response: Response,
+          make: Callable[[PlanState], Delta]) -> dict:
+    """Compute an edit on the head version and commit it, one edit of a plan at a time."""
+    with store.edit_lock(plan_id):
+        version, state = store.state(plan_id, head)
+        if version != head:
+            raise VersionConflict(plan_id, version)
+        delta = make(state)
+        version = store.commit(plan_id, head, delta, author=author, op=delta.summary["op"])
     return edit_response(store, plan_id, version, delta, response)
 
 
@@ -135,8 +125,7 @@ def _metric(store: Store, plan_id: str, geometry: dict | None, kind: str):
     if not (-180 <= x0 <= x1 <= 180 and -90 <= y0 <= y1 <= 90):
         raise HTTPProblem(422, f"the {kind} is not in longitude/latitude",
                           "send coordinates as [longitude, latitude] (EPSG:4326)")
-    crs = CRS.from_wkt(store.plan_info(plan_id)["crs"])
-    return gpd.GeoSeries([geom], crs=4326).to_crs(crs).iloc[0]
+    return store.to_metric(plan_id, [geom])[0]
 
 
 def geojson_text(geometry: dict) -> str:
@@ -154,56 +143,55 @@ def move(plan_id: PlanId, body: Move, response: Response, author: str = Depends(
     band, unless ``force`` is true; never allowed across a community boundary or for a
     locked grid.
     """
-    _, state = store.state(plan_id)
-    if body.cells:
-        delta = state.move(body.cells, body.to_grid, force=body.force)
-    else:
-        delta = state.move_units(body.units, body.to_grid, force=body.force)
-    return _commit(store, plan_id, head, delta, author, response)
+    def make(state: PlanState) -> Delta:
+        if body.cells:
+            return state.move(body.cells, body.to_grid, force=body.force)
+        return state.move_units(body.units, body.to_grid, force=body.force)
+
+    return _edit(store, plan_id, head, author, response, make)
 
 
 @router.post("/edits/merge", summary="Merge two grids")
 def merge(plan_id: PlanId, body: Merge, response: Response, author: str = Depends(writer),
           head: int = Depends(if_match), store: Store = Depends(get_store)) -> dict:
     """Merge the second grid into the first, which keeps its code."""
-    _, state = store.state(plan_id)
-    delta = state.merge(body.grids[0], body.grids[1], force=body.force)
-    return _commit(store, plan_id, head, delta, author, response)
+    return _edit(store, plan_id, head, author, response,
+                 lambda state: state.merge(body.grids[0], body.grids[1], force=body.force))
 
 
 @router.post("/edits/split", summary="Split a grid")
 def split(plan_id: PlanId, body: Split, response: Response, author: str = Depends(writer),
           head: int = Depends(if_match), store: Store = Depends(get_store)) -> dict:
     """Split a grid along a drawn line, around a drawn polygon, or in two balanced halves."""
-    _, state = store.state(plan_id)
-    delta = state.split(body.grid, line=_metric(store, plan_id, body.line, "line"),
-                        polygon=_metric(store, plan_id, body.polygon, "polygon"),
-                        force=body.force)
-    return _commit(store, plan_id, head, delta, author, response)
+    line = _metric(store, plan_id, body.line, "line")
+    polygon = _metric(store, plan_id, body.polygon, "polygon")
+    return _edit(store, plan_id, head, author, response,
+                 lambda state: state.split(body.grid, line=line, polygon=polygon,
+                                           force=body.force))
 
 
 @router.post("/edits/lock", summary="Lock or unlock grids")
 def lock(plan_id: PlanId, body: Lock, response: Response, author: str = Depends(writer),
          head: int = Depends(if_match), store: Store = Depends(get_store)) -> dict:
     """Locked grids refuse every edit until unlocked."""
-    _, state = store.state(plan_id)
-    return _commit(store, plan_id, head, state.lock(body.grids, body.locked), author, response)
+    return _edit(store, plan_id, head, author, response,
+                 lambda state: state.lock(body.grids, body.locked))
 
 
 @router.post("/edits/workers", summary="Assign workers to a grid")
 def workers(plan_id: PlanId, body: Workers, response: Response, author: str = Depends(writer),
             head: int = Depends(if_match), store: Store = Depends(get_store)) -> dict:
     """Set the community workers (网格员) of a grid."""
-    _, state = store.state(plan_id)
-    return _commit(store, plan_id, head, state.set_workers(body.grid, body.workers), author,
-                   response)
+    return _edit(store, plan_id, head, author, response,
+                 lambda state: state.set_workers(body.grid, body.workers))
 
 
 @router.post("/undo", summary="Undo the last edit")
 def undo_edit(plan_id: PlanId, response: Response, author: str = Depends(writer),
               head: int = Depends(if_match), store: Store = Depends(get_store)) -> dict:
     """Undo the latest edit not yet undone; recorded as a new version."""
-    version, delta = undo(store, plan_id, head, author)
+    with store.edit_lock(plan_id):
+        version, delta = undo(store, plan_id, head, author)
     return edit_response(store, plan_id, version, delta, response)
 
 
@@ -211,7 +199,8 @@ def undo_edit(plan_id: PlanId, response: Response, author: str = Depends(writer)
 def redo_edit(plan_id: PlanId, response: Response, author: str = Depends(writer),
               head: int = Depends(if_match), store: Store = Depends(get_store)) -> dict:
     """Redo the edit undone last; recorded as a new version."""
-    version, delta = redo(store, plan_id, head, author)
+    with store.edit_lock(plan_id):
+        version, delta = redo(store, plan_id, head, author)
     return edit_response(store, plan_id, version, delta, response)
 
 
@@ -221,5 +210,6 @@ def restore_version(plan_id: PlanId, body: Restore, response: Response,
                     store: Store = Depends(get_store)) -> dict:
     """Make an earlier version current again; recorded as a new version (nothing is lost)."""
     store.check_version(plan_id, body.version)
-    version, delta = restore(store, plan_id, head, body.version, author)
+    with store.edit_lock(plan_id):
+        version, delta = restore(store, plan_id, head, body.version, author)
     return edit_response(store, plan_id, version, delta, response)

@@ -28,6 +28,18 @@ async def upload(request: Request, file: Annotated[UploadFile, File(description=
                      "GeoJSON, GeoPackage, zipped Shapefile, OSM XML (.osm/.osm.bz2) or CSV"))],
                  kind: Annotated[Kind, Form()],
                  name: Annotated[str | None, Form(max_length=200)] = None,
+                 crs: Annotated[str | None, Form(max_length=60, description=(
+                     "CRS for a layer that declares none, e.g. EPSG:4326"))] = None,
+                 id_field: Annotated[str | None, Form(max_length=100, description=(
+                     "communities: id field (default id)"))] = None,
+                 code_field: Annotated[str | None, Form(max_length=100, description=(
+                     "communities: 12-digit division code field"))] = None,
+                 unit_id: Annotated[str | None, Form(max_length=100, description=(
+                     "population: unit id field (default unit_id)"))] = None,
+                 households: Annotated[str | None, Form(max_length=100, description=(
+                     "population: households field"))] = None,
+                 population_field: Annotated[str | None, Form(max_length=100, description=(
+                     "population: residents field (households = residents / 2.6)"))] = None,
                  author: str = Depends(writer), settings: Settings = Depends(get_settings),
                  store: Store = Depends(get_store)) -> dict:
     """Check and store a layer; its id is what plan jobs name in ``layers``.
@@ -42,18 +54,29 @@ async def upload(request: Request, file: Annotated[UploadFile, File(description=
     dest = settings.data_dir / "layers"
     dest.mkdir(parents=True, exist_ok=True)
     saved = await save_upload(file, file.filename or "upload", dest, limits)
+    given = {"crs": crs, "id_field": id_field, "code_field": code_field, "unit_id": unit_id,
+             "households": households, "population_field": population_field}
+    options = {k: v for k, v in given.items() if v}
     try:
-        layer = await run_in_threadpool(read_upload, saved, kind)
+        layer = await run_in_threadpool(read_upload, saved, kind, **_for_kind(kind, options))
     except Exception:
         shutil.rmtree(saved.folder, ignore_errors=True)
         raise
     row = {"id": saved.upload_id, "kind": kind, "name": name or saved.original_name,
            "path": str(saved.path), "summary": {**layer.summary, "notes": layer.notes,
-                                                "format": saved.fmt,
+                                                "format": saved.fmt, "options": options,
                                                 "bytes": saved.size_bytes},
            "created": now(), "author": author}
     store.add_row("layers", row)
     return _public(row)
+
+
+def _for_kind(kind: str, options: dict) -> dict:
+    """The reading options that apply to a layer kind."""
+    allowed = {"communities": {"crs", "id_field", "code_field"},
+               "population": {"crs", "unit_id", "households", "population_field"},
+               "compounds": {"crs"}, "barriers": {"crs"}}.get(kind, set())
+    return {k: v for k, v in options.items() if k in allowed}
 
 
 @router.get("", summary="List layers", dependencies=[Depends(reader)])

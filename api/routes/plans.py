@@ -10,8 +10,9 @@ from api import geojson
 from api.deps import get_store, reader
 from api.errors import HTTPProblem
 from api.store import Store, etag
+from gridplan.errors import InputError
 from gridplan.metrics import RULES
-from gridplan.staffing import staffing_table
+from gridplan.staffing import read_workers, staffing_table
 
 router = APIRouter(prefix="/plans", tags=["plans"], dependencies=[Depends(reader)])
 
@@ -122,7 +123,8 @@ def plan_metrics(p) -> dict:
     """Counts and balance of a plan's grids."""
     g = p.grids
     lo, hi = p.params.band
-    with_hh = g[g["households"] > 0]
+    dedicated = g["status"].eq("dedicated") if "status" in g else g["households"] < 0
+    with_hh = g[(g["households"] > 0) & ~dedicated]  # dedicated grids are not balanced
     contiguous = g["contiguous"].astype(bool) if "contiguous" in g else g.geometry.geom_type.eq(
         "Polygon")
     return {"grids": len(g), "households": int(g["households"].sum()),
@@ -138,18 +140,38 @@ def plan_metrics(p) -> dict:
 @router.get("/{plan_id}/staffing", summary="Staffing of a version")
 def get_staffing(plan_id: str, version: Version = None,
                  per_10k: Annotated[float, Query(gt=0, le=1000)] = 18.0,
+                 workers: Annotated[str | None, Query(max_length=64, description=(
+                     "id of an uploaded workers layer (CSV: worker_id, community_id, ...)"))]
+                 = None,
                  store: Store = Depends(get_store)) -> dict:
-    """Community workers required (≥ per_10k per 10,000 residents, ≥ 1 per grid) and assigned."""
+    """Community workers required (≥ per_10k per 10,000 residents, ≥ 1 per grid), available
+    (from an uploaded workers table) and assigned to grids."""
     v = store.check_version(plan_id, version)
     p = store.plan_at(plan_id, v)
-    table = staffing_table(p, None, per_10k)
+    roster = None
+    if workers:
+        row = store.get_row("layers", workers)
+        if row["kind"] != "workers":
+            raise HTTPProblem(422, f"layer {workers} is a {row['kind']} layer, not workers",
+                              "upload the workers table with kind=workers")
+        try:
+            roster = read_workers(row["path"], p.communities["community_id"])
+        except InputError as exc:
+            raise InputError(exc.problem, source=f"layer {workers} ({row['name']})",
+                             field=exc.field, fix=exc.fix) from None
+    table = staffing_table(p, roster, per_10k)
     assigned = {w for ws in p.grids.get("workers", []) for w in (ws or [])}
     grid_workers = p.grids.set_index("grid_code")["workers"] if "workers" in p.grids else {}
     uncovered = [c for c, ws in dict(grid_workers).items() if not ws]
-    return {"version": v, "per_10k": per_10k,
-            "communities": table.drop(columns=["available", "balance"]).to_dict("records"),
-            "required": int(table["required"].sum()), "workers_assigned": len(assigned),
-            "grids_without_worker": uncovered}
+    out = {"version": v, "per_10k": per_10k, "required": int(table["required"].sum()),
+           "workers_assigned": len(assigned), "grids_without_worker": uncovered}
+    if roster is None:
+        table = table.drop(columns=["available", "balance"])
+    else:
+        out["available"] = int(table["available"].sum())
+        out["shortfall"] = int((-table["balance"].clip(upper=0)).sum())
+    out["communities"] = table.to_dict("records")
+    return out
 
 
 Format = Literal["geojson", "gpkg", "shp", "csv", "parquet"]

@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -12,7 +14,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from pyproj import CRS
+from pyproj import CRS, Transformer
 from sqlalchemy import and_, create_engine, delete, event, func, insert, select, update
 from sqlalchemy.engine import Engine
 
@@ -72,12 +74,35 @@ class Store:
             event.listen(self.engine, "connect", _sqlite_pragmas)
         self.write_lock = threading.Lock()
         self._states: dict[str, tuple[int, PlanState]] = {}
+        self._crs: dict[str, tuple[CRS, Transformer, Transformer]] = {}
         self._state_lock = threading.Lock()
+        self._edit_locks: dict[str, threading.Lock] = {}
         from api.store.migrate import upgrade
 
         upgrade(self.engine)
 
     # ---- geometry helpers ----------------------------------------------------------------
+    def plan_crs(self, plan_id: str) -> tuple[CRS, Transformer, Transformer]:
+        """A plan's metric CRS with transformers to and from longitude/latitude (cached)."""
+        if plan_id not in self._crs:
+            crs = CRS.from_wkt(self.plan_info(plan_id)["crs"])
+            self._crs[plan_id] = (
+                crs, Transformer.from_crs(crs, s.SRID, always_xy=True),
+                Transformer.from_crs(s.SRID, crs, always_xy=True))
+        return self._crs[plan_id]
+
+    def to_lonlat(self, plan_id: str, geoms) -> np.ndarray:
+        """Geometries from the plan's metric CRS to longitude/latitude."""
+        fwd = self.plan_crs(plan_id)[1]
+        return shapely.transform(np.asarray(geoms, dtype=object),
+                                 lambda xy: np.column_stack(fwd.transform(xy[:, 0], xy[:, 1])))
+
+    def to_metric(self, plan_id: str, geoms) -> np.ndarray:
+        """Geometries from longitude/latitude to the plan's metric CRS."""
+        back = self.plan_crs(plan_id)[2]
+        return shapely.transform(np.asarray(geoms, dtype=object),
+                                 lambda xy: np.column_stack(back.transform(xy[:, 0], xy[:, 1])))
+
     def _geom_in(self, geoms) -> list:
         geoms = np.asarray(geoms, dtype=object)
         if self.is_pg:
@@ -120,7 +145,8 @@ class Store:
         for col, default in (("locked", False), ("workers", None), ("contiguous", True)):
             if col not in grids:
                 grids[col] = [default if default is not None else [] for _ in range(len(grids))]
-        grid_rows = self._grid_rows(plan_id, grids, 1)
+        grid_rows = self._grid_rows(plan_id, grids.drop(columns="geometry").to_dict("records"),
+                                    grids.geometry.to_crs(s.SRID).values, 1)
         with self.write_lock, self.engine.begin() as conn:
             conn.execute(insert(s.plans).values(
                 id=plan_id, name=name, crs=crs.to_wkt(), params=_jsonable(plan.params.to_dict()),
@@ -156,13 +182,11 @@ class Store:
         log.info("stored plan %s (%d grids, %d units)", plan_id, len(grids), len(units))
         return self.plan_info(plan_id)
 
-    def _grid_rows(self, plan_id: str, grids: gpd.GeoDataFrame, version: int) -> list[dict]:
-        """grid_versions rows from grid rows (GeoDataFrame in any CRS)."""
-        g4326 = grids.geometry.to_crs(s.SRID).values
+    def _grid_rows(self, plan_id: str, rows: list[dict], g4326, version: int) -> list[dict]:
+        """grid_versions rows from grid rows and their longitude/latitude outlines."""
         bounds = shapely.bounds(g4326)
         wkb = self._geom_in(g4326)
-        attrs = [_jsonable({k: row.get(k) for k in GRID_ATTRS})
-                 for row in grids.drop(columns="geometry").to_dict("records")]
+        attrs = [_jsonable({k: row.get(k) for k in GRID_ATTRS}) for row in rows]
         return [{"plan_id": plan_id, "grid_code": a["grid_code"], "version": version,
                  "deleted": False, "attrs": a, "geom": w, "minx": b[0], "miny": b[1],
                  "maxx": b[2], "maxy": b[3]}
@@ -196,8 +220,17 @@ class Store:
         return version
 
     # ---- editing ---------------------------------------------------------------------------
-    def state(self, plan_id: str) -> tuple[int, PlanState]:
-        """The editable state of the plan's head version (cached while it stays the head)."""
+    def state(self, plan_id: str, head: int | None = None) -> tuple[int, PlanState]:
+        """The editable state of the plan's head version (cached while it stays the head).
+
+        With ``head`` (just read by the caller) a cached state at that version or later
+        is returned without asking the database again; an edit computed on it commits
+        only if ``head`` is still the plan's head.
+        """
+        with self._state_lock:
+            cached = self._states.get(plan_id)
+            if cached and head is not None and cached[0] >= head:
+                return cached
         head = self.head(plan_id)
         with self._state_lock:
             cached = self._states.get(plan_id)
@@ -208,20 +241,30 @@ class Store:
             self._states[plan_id] = (head, state)
         return head, state
 
+    @contextmanager
+    def edit_lock(self, plan_id: str) -> Iterator[None]:
+        """Edits of one plan run one at a time in this process (the head's compare-and-swap
+        guards across processes)."""
+        with self._state_lock:
+            lock = self._edit_locks.setdefault(plan_id, threading.Lock())
+        with lock:
+            yield
+
     def _load_state(self, plan_id: str) -> PlanState:
         info = self.plan_info(plan_id)
         crs = CRS.from_wkt(info["crs"])
         with self.engine.connect() as conn:
-            cells = pd.DataFrame(conn.execute(select(
+            cells = pd.DataFrame(_tuples(conn.execute(select(
                 s.cells.c.cell_id, s.cells.c.community_id, s.cells.c.block, s.cells.c.geom
-            ).where(s.cells.c.plan_id == plan_id)).all(),
+            ).where(s.cells.c.plan_id == plan_id))),
                 columns=["cell_id", "community_id", "block", "geom"])
-            edges = pd.DataFrame(conn.execute(select(s.cell_edges.c.a, s.cell_edges.c.b).where(
-                s.cell_edges.c.plan_id == plan_id)).all(), columns=["a", "b"])
-            units = pd.DataFrame(conn.execute(select(
+            edges = pd.DataFrame(_tuples(conn.execute(select(s.cell_edges.c.a, s.cell_edges.c.b)
+                                                      .where(s.cell_edges.c.plan_id == plan_id))),
+                                 columns=["a", "b"])
+            units = pd.DataFrame(_tuples(conn.execute(select(
                 s.units.c.unit_id, s.units.c.cell_id, s.units.c.community_id,
                 s.units.c.households, s.units.c.population).where(
-                s.units.c.plan_id == plan_id)).all(),
+                s.units.c.plan_id == plan_id))),
                 columns=["unit_id", "cell_id", "community_id", "households", "population"])
             assign = conn.execute(select(s.assignments_head.c.kind, s.assignments_head.c.member_id,
                                          s.assignments_head.c.grid_code).where(
@@ -235,15 +278,15 @@ class Store:
         cell_grid = {m: g for k, m, g in assign if k == "c"}
         rows = {r["grid_code"]: r for r in grids.to_dict("records")}
         band = tuple(info["params"]["band"]) if "band" in info["params"] else _band(info)
-        return PlanState(cell_gdf, edges, units, unit_grid, cell_grid, rows, comm, band)
+        return PlanState(cell_gdf, edges, units, unit_grid, cell_grid, rows, comm, band,
+                         code_scheme=info["params"].get("code_scheme", "nbs12+3"),
+                         object_class=info["params"].get("object_class", "000000"))
 
     def commit(self, plan_id: str, expected: int, delta: Delta, *, author: str, op: str,
                target: int | None = None) -> int:
         """Append ``delta`` as the version after ``expected``; refuse if that is not the head."""
-        info = self.plan_info(plan_id)
-        crs = CRS.from_wkt(info["crs"])
         version = expected + 1
-        rows = self._delta_grid_rows(plan_id, delta, version, crs)
+        rows = self._delta_grid_rows(plan_id, delta, version)
         stamp = now()
         with self.write_lock, self.engine.begin() as conn:
             moved = conn.execute(update(s.plans).where(and_(
@@ -291,14 +334,14 @@ class Store:
             {"plan_id": plan_id, "kind": k, "member_id": m, "grid_code": g}
             for k, m, g in members])
 
-    def _delta_grid_rows(self, plan_id: str, delta: Delta, version: int, crs) -> list[dict]:
+    def _delta_grid_rows(self, plan_id: str, delta: Delta, version: int) -> list[dict]:
         live = {c: r for c, r in delta.grids.items() if r is not None}
         rows = [{"plan_id": plan_id, "grid_code": c, "version": version, "deleted": True,
                  "attrs": None, "geom": None, "minx": None, "miny": None, "maxx": None,
                  "maxy": None} for c, r in delta.grids.items() if r is None]
         if live:
-            gdf = gpd.GeoDataFrame(list(live.values()), geometry="geometry", crs=crs)
-            rows += self._grid_rows(plan_id, gdf, version)
+            g4326 = self.to_lonlat(plan_id, [r["geometry"] for r in live.values()])
+            rows += self._grid_rows(plan_id, list(live.values()), g4326, version)
         return rows
 
     # ---- history -------------------------------------------------------------------------
@@ -364,12 +407,11 @@ class Store:
     def state_delta(self, plan_id: str, version: int, cells: list[str], units: list[str],
                     codes: list[str]) -> Delta:
         """A delta setting the listed parcels, units and grids to their state at ``version``."""
-        crs = CRS.from_wkt(self.plan_info(plan_id)["crs"])
         rows = self.grid_rows_at(plan_id, version, codes)
         live = {c: r for c, r in rows.items() if r is not None}
         if live:
-            geoms = gpd.GeoSeries([r["geometry"] for r in live.values()], crs=s.SRID).to_crs(crs)
-            for r, geom in zip(live.values(), geoms.values, strict=True):
+            geoms = self.to_metric(plan_id, [r["geometry"] for r in live.values()])
+            for r, geom in zip(live.values(), geoms, strict=True):
                 r["geometry"] = geom
         return Delta(cell_grid=self.members_at(plan_id, version, "c", cells) if cells else {},
                      unit_grid=self.members_at(plan_id, version, "u", units) if units else {},
@@ -481,9 +523,9 @@ class Store:
         cells, _ = self.layer_frame(plan_id, "cells", version)
         comm, _ = self.layer_frame(plan_id, "communities")
         with self.engine.connect() as conn:
-            edges = pd.DataFrame(conn.execute(select(
+            edges = pd.DataFrame(_tuples(conn.execute(select(
                 s.cell_edges.c.a, s.cell_edges.c.b, s.cell_edges.c.crossing).where(
-                s.cell_edges.c.plan_id == plan_id)).all(), columns=["a", "b", "crossing"])
+                s.cell_edges.c.plan_id == plan_id))), columns=["a", "b", "crossing"])
         hh = units.groupby("community_id")["households"].sum()
         comm["households"] = comm["community_id"].map(hh).fillna(0).astype(int)
         comm["grids"] = comm["community_id"].map(grids.groupby("community_id").size())
@@ -525,6 +567,11 @@ class Store:
         with self.engine.connect() as conn:
             return [dict(r) for r in conn.execute(
                 select(t).order_by(t.c.created.desc())).mappings()]
+
+
+def _tuples(result) -> list[tuple]:
+    """Rows as plain tuples (pandas inspects Row objects slowly, attribute by attribute)."""
+    return [tuple(r) for r in result]
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:
