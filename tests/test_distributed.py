@@ -240,6 +240,8 @@ def test_changed_parameters_start_afresh(tmp_path):
 @pytest.mark.parametrize("extra, message", [
     (["--osm", DEMO / "buildings.geojson"], "--osm reads one extract in one process"),
     (["--balance", "workload"], "--balance workload needs every unit's visits at once"),
+    (["--dedicated", DEMO / "communities.geojson"], "--dedicated is not supported with"),
+    (["--previous", DEMO], "--previous is not supported with"),
 ])
 def test_partitioned_refuses_whole_input_options(demo_parts, tmp_path, extra, message):
     result = run_cli("plan", "--population", demo_parts, "--out", tmp_path / "o", *LAYERS,
