@@ -233,10 +233,12 @@ def params_from(kw: dict, barrier_highways: str | None = None) -> PlanParams:
 
 
 from gridplan.cli_regrid import merge_cmd, microgrids_cmd, replan_cmd  # noqa: E402
+from maps.cli import map_cmd  # noqa: E402
 
 main.add_command(microgrids_cmd)
 main.add_command(merge_cmd)
 main.add_command(replan_cmd)
+main.add_command(map_cmd)
 
 if __name__ == "__main__":
     main()

@@ -1,40 +1,95 @@
-"""Coverage map: grids coloured by deviation from the household target, with bilingual labels."""
+"""Coverage map: a self-contained HTML page of a plan's grids, workers, service points and reach."""
 
 from __future__ import annotations
 
 import html
 import logging
+import os
+import re
+import tempfile
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import folium
+import geopandas as gpd
+import numpy as np
+import pandas as pd
 
-from gridplan.export import to_rfc7946
+from gridplan.errors import InputError
+from maps.assets import inline_css, inline_js, libraries_installed
+from maps.labels import LABELS, label
+from maps.layers import (
+    DEFAULT_BANDS,
+    DETOUR,
+    UNASSIGNED,
+    Bands,
+    feature_collection,
+    light_geojson,
+    service_points,
+    uncovered_units,
+    walking_bands,
+    worker_text,
+)
 
 log = logging.getLogger(__name__)
 
-LABELS = {
-    "zh": {"grid": "网格编码", "community": "社区", "households": "户数", "status": "状态",
-           "reason": "说明", "grids": "网格", "communities": "社区边界",
-           "legend": "户数偏离目标", "ok": "达标", "below_band": "偏少", "above_band": "偏多",
-           "empty": "无住户", "dedicated": "专属网格", "title": "网格规划",
-           "workload_hours": "月工作量(小时)", "workers": "网格员"},
-    "en": {"grid": "Grid code", "community": "Community", "households": "Households",
-           "status": "Status", "reason": "Reason", "grids": "Grids",
-           "communities": "Communities", "legend": "Households vs target", "ok": "in band",
-           "below_band": "below band", "above_band": "above band", "empty": "no households",
-           "dedicated": "dedicated grid", "title": "Grid plan"},
-}
 # colour by deviation from target: below (blue) → in band (green) → above (red)
 BINS = [(-1e9, -0.30, "#2166ac"), (-0.30, -0.15, "#67a9cf"), (-0.15, -0.05, "#a6dba0"),
         (-0.05, 0.05, "#1b7837"), (0.05, 0.15, "#a6dba0"), (0.15, 0.30, "#ef8a62"),
         (0.30, 1e9, "#b2182b")]
+EMPTY = "#bdbdbd"
 DEDICATED_COLOUR = "#8073ac"  # dedicated grids (专属网格): outside the household balance
+WORKLOAD_COLOURS = ["#fee5d9", "#fcae91", "#fb6a4a", "#de2d26", "#a50f15"]
+BAND_COLOURS = ["#6a51a3", "#9e9ac8", "#dadaeb", "#f2f0f7"]
+WORKER_PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
+                  "#7f7f7f", "#bcbd22", "#17becf", "#393b79", "#637939", "#8c6d31", "#843c39"]
+OSM_TILES = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+AMAP_TILES = ("https://webrd0{s}.is.autonavi.com/appmaptile?lang=zh_cn&size=1&scale=1&style=8"
+              "&x={x}&y={y}&z={z}")
+UNITS_SHOWN_UP_TO = 5000  # more units than this start hidden (turn them on in the layer control)
+
+
+@dataclass
+class MapOptions:
+    """What a coverage map shows and how.
+
+    Attributes
+    ----------
+    tiles : str
+        ``osm``, ``none``, ``amap`` (GCJ-02 Gaode tiles) or a tile URL with ``{z}/{x}/{y}``.
+    gcj02 : bool
+        Shift overlays from WGS84 to GCJ-02 (for a GCJ-02 base map; implied by ``amap``).
+    centres : GeoDataFrame, optional
+        Service centre points; without them each community's most central unit is used.
+    barriers : GeoDataFrame, optional
+        Roads, railways, rivers (lines) to draw.
+    street : StreetNetwork, optional
+        Walking network (in the plan's CRS) for network-distance bands.
+    bands_m : tuple of float
+        Walking-distance bands in metres.
+    simplify_m : float
+        Douglas-Peucker tolerance in metres for drawn polygons (0 keeps every vertex).
+    """
+
+    tiles: str = "osm"
+    gcj02: bool = False
+    centres: gpd.GeoDataFrame | None = None
+    barriers: gpd.GeoDataFrame | None = None
+    street: object | None = None
+    bands_m: tuple = field(default=DEFAULT_BANDS)
+    simplify_m: float = 1.0
 
 
 def deviation_colour(households: float, target: float) -> str:
-    """Fill colour of a grid from its relative deviation from the target."""
+    """Fill colour of a grid from its relative deviation from the target.
+
+    Examples
+    --------
+    >>> deviation_colour(300, 300)
+    '#1b7837'
+    """
     if households == 0:
-        return "#bdbdbd"
+        return EMPTY
     dev = (households - target) / target
     for lo, hi, colour in BINS:
         if lo <= dev < hi:
@@ -42,52 +97,294 @@ def deviation_colour(households: float, target: float) -> str:
     return BINS[-1][2]
 
 
-def plan_map(plan, lang: str = "zh") -> folium.Map:
-    """A folium map of a plan: grids by deviation, community outlines, legend, layers."""
+def tile_layer(tiles: str) -> tuple[folium.TileLayer | None, bool]:
+    """The base map for ``tiles`` and whether it is drawn in GCJ-02.
+
+    Examples
+    --------
+    >>> tile_layer("none")
+    (None, False)
+    """
+    if tiles == "none":
+        return None, False
+    if tiles == "osm":
+        return folium.TileLayer(OSM_TILES, attr="© OpenStreetMap contributors",
+                                name="OpenStreetMap", max_zoom=19), False
+    if tiles == "amap":
+        return folium.TileLayer(AMAP_TILES, attr="© 高德地图 AutoNavi", name="高德 Amap",
+                                subdomains="1234", max_zoom=18), True
+    if not all(k in tiles for k in ("{z}", "{x}", "{y}")):
+        raise InputError(f"not a tile URL: {tiles!r}", field="--tiles",
+                         fix="give osm, none, amap or a URL with {z}, {x} and {y}, e.g. "
+                             "http://intranet/tiles/{z}/{x}/{y}.png")
+    return folium.TileLayer(tiles, attr="base map: " + html.escape(tiles), name="base map",
+                            max_zoom=20), False
+
+
+def plan_map(plan, lang: str = "zh", options: MapOptions | None = None) -> folium.Map:
+    """A folium map of a plan, with every library inlined so it opens without internet.
+
+    Layers: grids by household deviation, by workload and by worker (once staffed),
+    community boundaries, barriers (if given), units with households on hover, service
+    points, walking-distance bands and the households left uncovered; a legend explains each.
+
+    Examples
+    --------
+    >>> m = plan_map(plan, lang="en", options=MapOptions(tiles="none"))  # doctest: +SKIP
+    """
+    opt = options or MapOptions()
     t = {**LABELS["en"], **LABELS.get(lang, {})}
-    optional = [c for c in ("workload_hours", "workers") if c in plan.grids.columns]
-    reason = "reason_zh" if lang == "zh" and "reason_zh" in plan.grids.columns else "reason"
-    grids = to_rfc7946(plan.grids[["grid_code", "community_id", "households", "status",
-                                   *dict.fromkeys(["reason", reason]), *optional, "geometry"]])
-    grids["reason"] = grids[reason]
-    grids["status_label"] = grids["status"].map(lambda s: f"{t.get(s, s)} / {s}")
-    grids["fill"] = [DEDICATED_COLOUR if s == "dedicated" else deviation_colour(
-        h, plan.params.target) for h, s in zip(grids["households"], grids["status"], strict=True)]
-    comm = to_rfc7946(plan.communities[["community_id", "geometry"]])
-    minx, miny, maxx, maxy = grids.total_bounds
-    m = folium.Map(location=[(miny + maxy) / 2, (minx + maxx) / 2], zoom_start=15,
-                   tiles="OpenStreetMap", control_scale=True,
-                   attr="© OpenStreetMap contributors")
-    folium.GeoJson(
-        grids, name=f"{t['grids']} / Grids",
-        style_function=lambda f: {"fillColor": f["properties"]["fill"], "color": "#333",
-                                  "weight": 1, "fillOpacity": 0.6},
-        tooltip=folium.GeoJsonTooltip(
-            fields=["grid_code", "community_id", "households", *optional, "status_label",
-                    "reason"],
-            aliases=[t["grid"], t["community"], t["households"], *(t[c] for c in optional),
-                     t["status"], t["reason"]]),
-    ).add_to(m)
-    folium.GeoJson(comm, name=f"{t['communities']} / Communities",
+    base, base_gcj = tile_layer(opt.tiles)
+    shift = opt.gcj02 or base_gcj
+    points = service_points(plan, opt.centres)
+    bands = walking_bands(plan, points, opt.bands_m, opt.street)
+    uncovered = uncovered_units(plan, bands.unit_walk_m, max(opt.bands_m))
+    m = _base_map(plan, base)
+
+    def light(gdf):
+        return light_geojson(gdf, simplify_m=opt.simplify_m, gcj02=shift)
+
+    _add_bands(m, light(bands.polygons), t)
+    grids = _grid_frame(plan, t, lang)
+    _add_grids(m, light(grids), t, plan.params.target)
+    comm = light(plan.communities[["community_id", "geometry"]])
+    folium.GeoJson(feature_collection(comm), name=label(t, "communities"),
                    style_function=lambda f: {"fill": False, "color": "#000", "weight": 3}
                    ).add_to(m)
-    m.fit_bounds([[miny, minx], [maxy, maxx]])
-    m.get_root().html.add_child(folium.Element(_legend(t, plan.params.target)))
+    if opt.barriers is not None:
+        _add_barriers(m, light(_lines(opt.barriers, plan.crs)), t)
+    _add_units(m, light(_unit_frame(plan, bands)), t)
+    _add_uncovered(m, light(uncovered[["unit_id", "grid_code", "households", "why",
+                                       "geometry"]]), t)
+    _add_points(m, light_geojson(points, simplify_m=0, gcj02=shift), t)
+    legend = _legend(t, plan, points, bands, uncovered, grids)
+    m.get_root().html.add_child(folium.Element(legend))
     folium.LayerControl(collapsed=False).add_to(m)
     return m
 
 
-def _legend(t: dict, target: int) -> str:
-    rows = "".join(
-        f'<div><span style="background:{c};width:14px;height:14px;display:inline-block;'
-        f'margin-right:6px"></span>{_bin_label(lo, hi)}</div>' for lo, hi, c in BINS)
-    rows += ('<div><span style="background:#bdbdbd;width:14px;height:14px;display:inline-block;'
-             f'margin-right:6px"></span>{html.escape(t["empty"])}</div>')
-    rows += (f'<div><span style="background:{DEDICATED_COLOUR};width:14px;height:14px;'
-             f'display:inline-block;margin-right:6px"></span>{html.escape(t["dedicated"])}</div>')
-    return ('<div style="position:fixed;bottom:24px;left:12px;z-index:9999;background:white;'
-            'padding:8px 10px;border:1px solid #999;font:12px sans-serif">'
-            f'<b>{html.escape(t["legend"])} ({target})</b>{rows}</div>')
+def _base_map(plan, base: folium.TileLayer | None) -> folium.Map:
+    minx, miny, maxx, maxy = plan.grids.to_crs(4326).total_bounds
+    m = folium.Map(location=[(miny + maxy) / 2, (minx + maxx) / 2], zoom_start=15, tiles=None,
+                   control_scale=True, prefer_canvas=True)
+    _inline_libraries(m)
+    if base is not None:
+        base.add_to(m)
+    m.fit_bounds([[miny, minx], [maxy, maxx]])
+    return m
+
+
+def _inline_libraries(m: folium.Map) -> None:
+    """Replace folium's CDN links by Leaflet inlined from the pinned npm copy."""
+    m.default_js, m.default_css = [], []
+    if not libraries_installed():
+        log.warning("maps/node_modules is missing (run `npm ci --prefix maps`): the map "
+                    "loads Leaflet from the internet")
+        m.default_js = [("leaflet", "https://unpkg.com/leaflet@1.9.4/dist/leaflet.js")]
+        m.default_css = [("leaflet_css", "https://unpkg.com/leaflet@1.9.4/dist/leaflet.css")]
+        return
+    head = m.get_root().header
+    head.add_child(folium.Element(f"<style>{inline_css('leaflet.css')}</style>"), name="lcss")
+    head.add_child(folium.Element(f"<script>{inline_js('leaflet.js')}</script>"), name="ljs")
+
+
+def _grid_frame(plan, t: dict, lang: str) -> gpd.GeoDataFrame:
+    cols = ["grid_code", "community_id", "households", "status", "reason"]
+    extra = [c for c in ("workload_hours", "workers") if c in plan.grids.columns
+             and plan.grids[c].notna().any()]
+    grids = plan.grids[[*cols, *extra, "geometry"]].copy()
+    if lang == "zh" and "reason_zh" in plan.grids.columns:
+        grids["reason"] = plan.grids["reason_zh"]
+    grids["status_label"] = grids["status"].map(lambda s: f"{t.get(s, s)} / {s}")
+    grids["fill"] = [DEDICATED_COLOUR if s == "dedicated" else deviation_colour(
+        h, plan.params.target) for h, s in zip(grids["households"], grids["status"],
+                                               strict=True)]
+    if "workload_hours" in grids:
+        hours = grids["workload_hours"].astype(float)
+        edges = _quantile_edges(hours)
+        grids["load_fill"] = [WORKLOAD_COLOURS[int(np.searchsorted(edges, h, side="right"))]
+                              for h in hours]
+        grids.attrs["load_edges"] = edges
+    if "workers" in grids:
+        text = grids["workers"].map(worker_text)
+        if text.isna().all():  # never staffed: no worker layer
+            grids = grids.drop(columns="workers")
+        else:
+            grids["workers"] = text.fillna(UNASSIGNED)
+    return grids
+
+
+def _quantile_edges(values: pd.Series) -> list[float]:
+    qs = np.quantile(values.dropna(), [0.2, 0.4, 0.6, 0.8]) if values.notna().any() else []
+    return [round(float(q), 1) for q in qs]
+
+
+def _add_grids(m: folium.Map, grids: gpd.GeoDataFrame, t: dict, target: int) -> None:
+    optional = [c for c in ("workload_hours", "workers") if c in grids.columns]
+    fields = ["grid_code", "community_id", "households", *optional, "status_label", "reason"]
+    aliases = [label(t, "grid"), label(t, "community"), label(t, "households"),
+               *(label(t, c) for c in optional), label(t, "status"), label(t, "reason")]
+    keep = [*fields, "fill", *(["load_fill"] if "load_fill" in grids else []), "geometry"]
+    data = grids[keep]
+    folium.GeoJson(feature_collection(data), name=label(t, "grids"), style_function=lambda f: {
+        "fillColor": f["properties"]["fill"], "color": "#333", "weight": 1,
+        "fillOpacity": 0.6}, tooltip=folium.GeoJsonTooltip(fields=fields, aliases=aliases),
+    ).add_to(m)
+    if "load_fill" in grids:
+        folium.GeoJson(feature_collection(data), name=label(t, "workload_layer"), show=False,
+                       style_function=lambda f: {"fillColor": f["properties"]["load_fill"],
+                                                 "color": "#555", "weight": 1,
+                                                 "fillOpacity": 0.7},
+                       tooltip=folium.GeoJsonTooltip(fields=fields, aliases=aliases)).add_to(m)
+    if "workers" in grids:
+        colours = _worker_colours(grids["workers"])
+        folium.GeoJson(feature_collection(data), name=label(t, "worker_layer"), show=False,
+                       style_function=lambda f: {
+                           "fillColor": colours[f["properties"]["workers"]],
+                           "color": "#222", "weight": 1, "fillOpacity": 0.6},
+                       tooltip=folium.GeoJsonTooltip(fields=fields, aliases=aliases)).add_to(m)
+
+
+def _worker_colours(workers: pd.Series) -> dict[str, str]:
+    out = {}
+    for i, w in enumerate(sorted(workers.unique())):
+        out[w] = "#000000" if w == UNASSIGNED else WORKER_PALETTE[i % len(WORKER_PALETTE)]
+    return out
+
+
+def _add_bands(m: folium.Map, bands: gpd.GeoDataFrame, t: dict) -> None:
+    if bands.empty:
+        return
+    order = {b: i for i, b in enumerate(sorted(bands["band_m"].unique()))}
+    bands = bands.assign(band=bands["band_m"].map(lambda b: f"≤ {b:.0f} m"))
+    folium.GeoJson(feature_collection(bands), name=label(t, "bands"), show=False,
+                   style_function=lambda f: {
+        "fillColor": BAND_COLOURS[min(order[f["properties"]["band_m"]], 3)],
+        "color": "#54278f", "weight": 0.5, "fillOpacity": 0.45},
+        tooltip=folium.GeoJsonTooltip(fields=["community_id", "band"],
+                                      aliases=[label(t, "community"), label(t, "walk")]),
+    ).add_to(m)
+
+
+def _lines(barriers: gpd.GeoDataFrame, crs) -> gpd.GeoDataFrame:
+    if barriers.crs is None:
+        raise InputError("the barriers layer declares no CRS", field="--barriers",
+                         fix="save it with a CRS (e.g. EPSG:4326 GeoJSON)")
+    kind = next((c for c in ("kind", "highway", "waterway", "railway", "type")
+                 if c in barriers.columns), None)
+    out = gpd.GeoDataFrame({"kind": barriers[kind].astype(str) if kind else "barrier"},
+                           geometry=barriers.geometry.values, crs=barriers.crs).to_crs(crs)
+    return out[out.geom_type.isin(["LineString", "MultiLineString", "Polygon",
+                                   "MultiPolygon"])]
+
+
+def _add_barriers(m: folium.Map, barriers: gpd.GeoDataFrame, t: dict) -> None:
+    if barriers.empty:
+        return
+    folium.GeoJson(feature_collection(barriers), name=label(t, "barriers"),
+                   style_function=lambda f: {
+        "color": "#08519c", "weight": 2.5, "dashArray": "6 4", "fill": False},
+        tooltip=folium.GeoJsonTooltip(fields=["kind"], aliases=[label(t, "barrier")]),
+    ).add_to(m)
+
+
+def _unit_frame(plan, bands: Bands) -> gpd.GeoDataFrame:
+    units = plan.units[["unit_id", "grid_code", "households", "geometry"]].copy()
+    walk = bands.unit_walk_m.reindex(units.index)
+    units["walk_m"] = [("—" if not np.isfinite(w) else f"{w:.0f}") for w in walk]
+    return units
+
+
+def _add_units(m: folium.Map, units: gpd.GeoDataFrame, t: dict) -> None:
+    folium.GeoJson(feature_collection(units), name=label(t, "units"),
+                   show=len(units) <= UNITS_SHOWN_UP_TO,
+                   style_function=lambda f: {"color": "#444", "weight": 0.5, "fillOpacity": 0.1,
+                                             "fillColor": "#fff"},
+                   tooltip=folium.GeoJsonTooltip(
+                       fields=["unit_id", "households", "grid_code", "walk_m"],
+                       aliases=[label(t, "unit"), label(t, "households"), label(t, "grid"),
+                                label(t, "walk_m")])).add_to(m)
+
+
+def _add_uncovered(m: folium.Map, units: gpd.GeoDataFrame, t: dict) -> None:
+    if units.empty:
+        return
+    units = units.assign(why=units["why"].map(lambda w: label(t, w)))
+    folium.GeoJson(feature_collection(units), name=label(t, "uncovered"), style_function=lambda f: {
+        "color": "#e31a1c", "weight": 2, "fillColor": "#e31a1c", "fillOpacity": 0.5},
+        tooltip=folium.GeoJsonTooltip(fields=["unit_id", "households", "grid_code", "why"],
+                                      aliases=[label(t, "unit"), label(t, "households"),
+                                               label(t, "grid"), label(t, "reason")]),
+    ).add_to(m)
+
+
+def _add_points(m: folium.Map, points: gpd.GeoDataFrame, t: dict) -> None:
+    points = points.assign(source=points["source"].map(lambda s: label(t, s)))
+    folium.GeoJson(feature_collection(points), name=label(t, "centres"),
+                   marker=folium.CircleMarker(radius=7, color="#000", weight=2,
+                                              fill_color="#ffd92f", fill_opacity=1),
+                   tooltip=folium.GeoJsonTooltip(fields=["community_id", "source"],
+                                                 aliases=[label(t, "community"),
+                                                          label(t, "centre_source")]),
+                   ).add_to(m)
+
+
+def _swatch(colour: str, text: str, outline: str | None = None) -> str:
+    border = f"border:2px solid {outline};" if outline else ""
+    return (f'<div><span style="background:{colour};{border}width:14px;height:14px;'
+            f'display:inline-block;margin-right:6px;vertical-align:middle"></span>'
+            f"{html.escape(text)}</div>")
+
+
+def _legend(t: dict, plan, points, bands: Bands, uncovered, grids) -> str:
+    parts = [f'<b>{html.escape(label(t, "legend"))} ({plan.params.target})</b>']
+    parts += [_swatch(c, _bin_label(lo, hi)) for lo, hi, c in BINS]
+    parts.append(_swatch(EMPTY, label(t, "empty")))
+    if (grids["status"] == "dedicated").any():
+        parts.append(_swatch(DEDICATED_COLOUR, label(t, "dedicated")))
+    edges = grids.attrs.get("load_edges")
+    if edges:
+        parts.append(f'<b>{html.escape(label(t, "workload_hours"))}</b>')
+        bounds = ["", *[f"{e:g}" for e in edges], ""]
+        for i, c in enumerate(WORKLOAD_COLOURS):
+            lo, hi = bounds[i], bounds[i + 1]
+            parts.append(_swatch(c, f"< {hi}" if not lo else (f"≥ {lo}" if not hi
+                                                               else f"{lo} – {hi}")))
+    sources = set(points["source"])
+    parts.append(_swatch("#ffd92f", label(t, "centres"), outline="#000"))
+    parts.append(f'<div style="margin-left:20px">{html.escape(_centre_note(t, sources))}</div>')
+    method = (label(t, "bands_network") if bands.method == "network"
+              else label(t, "bands_straight").format(detour=DETOUR))
+    parts.append(_swatch(BAND_COLOURS[0], label(t, "bands")))
+    parts.append(f'<div style="margin-left:20px">{html.escape(method)}</div>')
+    parts.append(_swatch("#e31a1c", label(t, "uncovered")))
+    parts.append(f'<div style="margin-left:20px">{html.escape(_uncovered_note(t, plan, uncovered, bands))}</div>')  # noqa: E501
+    return ('<div class="gridplan-legend" style="position:fixed;bottom:24px;left:12px;'
+            'z-index:9999;background:white;padding:8px 10px;border:1px solid #999;'
+            'font:12px sans-serif;max-width:330px;max-height:70vh;overflow:auto">'
+            f'<div style="font-size:14px;font-weight:bold;margin-bottom:4px">'
+            f'{html.escape(label(t, "title"))}</div>{"".join(parts)}</div>')
+
+
+def _centre_note(t: dict, sources: set) -> str:
+    if sources == {"file"}:
+        return label(t, "file")
+    if sources == {"central_unit"}:
+        return label(t, "central_unit")
+    return f'{label(t, "file")}; {label(t, "central_unit")}'
+
+
+def _uncovered_note(t: dict, plan, uncovered, bands: Bands) -> str:
+    by = uncovered.groupby("why")["households"].sum()
+    staffed = "workers" in plan.grids and plan.grids["workers"].map(worker_text).notna().any()
+    lines = [label(t, "no_worker_count").format(n=int(by.get("no_worker", 0)))] if staffed else []
+    lines += [label(t, "beyond_count").format(n=int(by.get("beyond_walk", 0)),
+                                             m=f"{bands.polygons['band_m'].max():.0f}"
+                                             if not bands.polygons.empty else "?")]
+    outside = plan.report.get("input", {}).get("households_outside_communities", 0)
+    if outside:
+        lines.append(label(t, "outside_count").format(n=int(outside)))
+    return "; ".join(lines)
 
 
 def _bin_label(lo: float, hi: float) -> str:
@@ -98,12 +395,45 @@ def _bin_label(lo: float, hi: float) -> str:
     return f"{lo:+.0%} … {hi:+.0%}"
 
 
-def save_plan_map(plan, path: str | Path, lang: str = "zh") -> Path:
-    """Write the plan's map as a standalone HTML file."""
+def render_html(plan, lang: str = "zh", options: MapOptions | None = None) -> str:
+    """The coverage map of a plan as one HTML string (what ``GET /plans/{id}/map`` returns).
+
+    Examples
+    --------
+    >>> "<html" in render_html(plan, options=MapOptions(tiles="none"))  # doctest: +SKIP
+    True
+    """
+    m = plan_map(plan, lang=lang, options=options)
+    text = m.get_root().render()
+    title = html.escape(label({**LABELS["en"], **LABELS.get(lang, {})}, "title"))
+    return re.sub(r"<head>", f"<head>\n<title>{title}</title>", text, count=1)
+
+
+def save_plan_map(plan, path: str | Path, lang: str = "zh",
+                  options: MapOptions | None = None) -> Path:
+    """Write the plan's coverage map as one standalone HTML file, replacing it atomically.
+
+    Examples
+    --------
+    >>> save_plan_map(plan, "out/map.html", lang="en")  # doctest: +SKIP
+    PosixPath('out/map.html')
+    """
     path = Path(path)
-    plan_map(plan, lang=lang).save(str(path))
-    log.info("wrote map %s", path)
+    text = render_html(plan, lang=lang, options=options)
+    fd, tmp = tempfile.mkstemp(prefix=".map-", suffix=".html", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; a map is as readable as any output
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    log.info("wrote map %s (%.0f kB)", path, path.stat().st_size / 1024)
     return path
 
 
-__all__ = ["deviation_colour", "plan_map", "save_plan_map"]
+__all__ = ["MapOptions", "deviation_colour", "plan_map", "render_html", "save_plan_map",
+           "tile_layer"]

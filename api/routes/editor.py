@@ -1,0 +1,96 @@
+"""Editor routes: the grid editor page, its offline static files and a plan's coverage map."""
+
+from __future__ import annotations
+
+import html
+import logging
+import os
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi.responses import FileResponse, HTMLResponse
+
+from api.deps import get_store, reader
+from api.store import Store
+from gridplan.errors import InputError
+from maps.assets import EDITOR_DIR, LIBRARIES, NODE_MODULES, library_path
+
+log = logging.getLogger(__name__)
+
+EDITOR_FILES = {"editor.js", "editor.css", "gcj02.js"}
+LEAFLET_IMAGES = NODE_MODULES / "leaflet" / "dist" / "images"
+CACHE = {"Cache-Control": "public, max-age=3600"}
+TILES_ENV = "GRIDPLAN_EDITOR_TILES"  # default base map: none, osm, amap or a tile URL
+Tiles = Annotated[str | None, Query(max_length=500, description="Base map: none, osm, amap "
+                                    "(Gaode, GCJ-02) or a tile URL with {z}/{x}/{y}")]
+
+router = APIRouter(tags=["editor"])
+
+
+def default_tiles() -> str:
+    """The editor's base map unless the URL says otherwise: ``$GRIDPLAN_EDITOR_TILES`` or none.
+
+    ``none`` suits machines without internet; planners change it in the editor's settings.
+
+    Examples
+    --------
+    >>> default_tiles()  # doctest: +SKIP
+    'none'
+    """
+    return os.environ.get(TILES_ENV, "none") or "none"
+
+
+@router.get("/plans/{plan_id}/editor", response_class=HTMLResponse,
+            summary="Grid editor (网格编辑) for one plan")
+def editor_page(plan_id: str, tiles: Tiles = None) -> HTMLResponse:
+    """The browser grid editor; every change it makes goes through the edit endpoints."""
+    page = (EDITOR_DIR / "index.html").read_text(encoding="utf-8")
+    text = (page.replace("{{PLAN_ID}}", html.escape(plan_id, quote=True))
+            .replace("{{TILES}}", html.escape(tiles or default_tiles(), quote=True)))
+    return HTMLResponse(text, headers={"Cache-Control": "no-store"})
+
+
+@router.get("/static/lib/{name}", include_in_schema=False)
+def library(name: str) -> FileResponse:
+    """Leaflet and Leaflet-Geoman from the pinned npm install (never a CDN)."""
+    if name not in LIBRARIES:
+        raise HTTPException(404, f"no library {name}")
+    try:
+        path = library_path(name)
+    except InputError as exc:
+        raise HTTPException(503, str(exc)) from exc
+    return FileResponse(path, headers=CACHE)
+
+
+@router.get("/static/lib/images/{name}", include_in_schema=False)
+def library_image(name: str) -> FileResponse:
+    """Leaflet's control icons."""
+    return _file(LEAFLET_IMAGES, name, {p.name for p in LEAFLET_IMAGES.glob("*.png")})
+
+
+@router.get("/static/editor/{name}", include_in_schema=False)
+def editor_file(name: str) -> FileResponse:
+    """The editor's own script and style."""
+    return _file(EDITOR_DIR, name, EDITOR_FILES)
+
+
+@router.get("/plans/{plan_id}/map", response_class=HTMLResponse, dependencies=[Depends(reader)],
+            summary="Coverage map (网格覆盖图) of a plan as one offline HTML page")
+def coverage_map(plan_id: str, version: Annotated[int | None, Query(ge=1)] = None,
+                 lang: Annotated[str, Query(pattern="^(zh|en)$")] = "zh", tiles: Tiles = None,
+                 gcj02: bool = False, store: Store = Depends(get_store)) -> HTMLResponse:
+    """Grids by household deviation, workers, service points, walking bands, uncovered
+    households; Leaflet inlined, so the page works without internet (except its tiles)."""
+    from maps.coverage import MapOptions, render_html
+
+    plan = store.plan_at(plan_id, version)
+    text = render_html(plan, lang=lang, options=MapOptions(tiles=tiles or default_tiles(),
+                                                           gcj02=gcj02))
+    return HTMLResponse(text)
+
+
+def _file(folder: Path, name: str, allowed: set[str]) -> FileResponse:
+    if name not in allowed:
+        raise HTTPException(404, f"no file {name}")
+    return FileResponse(folder / name, headers=CACHE)
