@@ -4,7 +4,7 @@ Run from the repository root::
 
     .venv/bin/python -m bench.run_bench --sizes 1000,10000,100000 --json /tmp/bench.json
 
-Each size runs in three subprocesses, so that the peak memory of each is its own:
+Each size runs in one subprocess per tool, so that the peak memory of each is its own:
 
 1. ``generate``: build the synthetic city (:func:`bench.synthetic.synthetic_city`) and
    pickle it to a temporary folder; its time is reported apart and is not part of
@@ -12,7 +12,12 @@ Each size runs in three subprocesses, so that the peak memory of each is its own
 2. ``gridplan``: load the pickles, ``prepare_units`` / ``prepare_communities``, then
    ``plan(...)`` end to end (the timed figure), with the per-stage seconds of the
    plan's report and the peak resident memory of the process.
-3. ``metis``: load the units, build their adjacency graph (polygons sharing an edge,
+3. ``dask1``, ``dask2`` (``--workers``): plan the same city, written as GeoParquet with
+   one row group per ``--partition-units``, with
+   :func:`gridplan.distributed.plan_partitioned` on a local Dask cluster of 1 and 2
+   single-threaded worker processes; the plan is compared with the in-process one
+   (SHA-1 of the unit → grid table) and the speed-up from 1 to 2 workers is printed.
+4. ``metis``: load the units, build their adjacency graph (polygons sharing an edge,
    one graph for the whole city, communities ignored) and split it with
    ``pymetis.part_graph`` into ``k = households / 300`` contiguous parts weighted by
    households.
@@ -144,13 +149,15 @@ def _dump(data: Path, name: str, obj) -> None:
         pickle.dump(obj, f, protocol=pickle.HIGHEST_PROTOCOL)
 
 
-def work_generate(n: int, seed: int, data: Path) -> dict:
-    """Generate the city of ``n`` units and pickle it into ``data``."""
+def work_generate(n: int, seed: int, data: Path, partition_units: int = 50_000) -> dict:
+    """Generate the city of ``n`` units and pickle it into ``data``; also write the units as
+    GeoParquet with one row group (a partition of the Dask runs) per ``partition_units``."""
     t0 = time.perf_counter()
     units, communities = synthetic_city(n, seed=seed)
     seconds = time.perf_counter() - t0
     _dump(data, "units", units)
     _dump(data, "communities", communities)
+    units.to_parquet(data / "units.parquet", row_group_size=partition_units)
     log.info("[%d] generated %d units, %d communities, %d households in %.1f s", n, len(units),
              len(communities), int(units["households"].sum()), seconds)
     return {"generate_seconds": round(seconds, 3), "units": len(units),
@@ -188,6 +195,7 @@ def work_gridplan(n: int, seed: int, data: Path, tessellation: str, progress: bo
         "stage_seconds": stages, "peak_mb": round(peak, 1), "grids": rep["grids"],
         "share_in_band": rep["share_in_band"], "contiguous_share": rep["contiguous_share"],
         "mean_polsby_popper": rep["mean_polsby_popper"], "max_deviation": rep["max_deviation"],
+        "plan_digest": plan_digest(result.units["unit_id"], result.units["grid_code"]),
     }
     log.info("[%d] gridplan: %d grids in %.1f s, peak %.0f MB, %.2f%% in band", n,
              rep["grids"], wall, peak, 100 * rep["share_in_band"])
@@ -203,6 +211,66 @@ def work_gridplan(n: int, seed: int, data: Path, tessellation: str, progress: bo
         log.info("[%d] gridplan: measured on the unit polygons in %.1f s", n,
                  time.perf_counter() - t0)
     return out
+
+
+def plan_digest(unit_ids, grid_codes) -> str:
+    """SHA-1 of the sorted unit → grid code pairs: equal digests, equal plans."""
+    import hashlib
+
+    pairs = sorted(zip(map(str, unit_ids), map(str, grid_codes), strict=True))
+    return hashlib.sha1("\n".join(f"{u},{g}" for u, g in pairs).encode()).hexdigest()
+
+
+def work_dask(n: int, seed: int, data: Path, tessellation: str, workers: int,
+              progress: bool) -> dict:
+    """Plan the city's GeoParquet partitions on a local Dask cluster of ``workers`` processes.
+
+    The timed figure is :func:`gridplan.distributed.plan_partitioned` end to end (kernel
+    warm-up on the workers, the three stages and the merged files); starting and closing
+    the cluster are timed apart.
+    """
+    import pandas as pd
+
+    from gridplan.config import PlanParams
+    from gridplan.distributed import UnitOptions, dask_client, plan_partitioned
+    from gridplan.inputs import prepare_communities
+
+    communities = prepare_communities(_load(data, "communities"), id_field="id")
+    params = PlanParams(target=TARGET, tolerance=TOLERANCE, seed=seed,
+                        tessellation=tessellation)
+    out = data / f"dask{workers}"
+    log.info("[%d] dask: planning on a local cluster of %d worker(s)", n, workers)
+    t0 = time.perf_counter()
+    with dask_client(workers=workers) as client:
+        start = time.perf_counter() - t0
+        t1, c1 = time.perf_counter(), time.process_time()
+        outcome = plan_partitioned(data / "units.parquet", communities, out, params=params,
+                                   options=UnitOptions(households="households"), client=client,
+                                   progress=progress)
+        wall, cpu = time.perf_counter() - t1, time.process_time() - c1
+        t2 = time.perf_counter()
+    close = time.perf_counter() - t2
+    rep, part = outcome.report, outcome.report["partitioned"]
+    units = pd.read_csv(out / "units.csv", dtype=str)
+    result = {
+        "wall_seconds": round(wall, 3), "driver_cpu_seconds": round(cpu, 3),
+        "worker_cpu_seconds": part["worker_cpu_seconds"],
+        "cpu_seconds": round(cpu + sum(part["worker_cpu_seconds"].values()), 3),
+        "cluster_start_seconds": round(start, 3), "cluster_close_seconds": round(close, 3),
+        "load_average": _load_average(), "workers": workers, "peak_mb": round(peak_mb(), 1),
+        "stage_seconds": part["wall_seconds"], "busy_seconds": rep["stage_seconds"],
+        "partitions": part["partitions"], "prepare_peak_mb_max": part["prepare_peak_mb_max"],
+        "plan_peak_mb_max": part["plan_peak_mb_max"],
+        "largest_community_units": part["largest_community_units"],
+        "grids": rep["grids"], "share_in_band": rep["share_in_band"],
+        "contiguous_share": rep["contiguous_share"],
+        "mean_polsby_popper": rep["mean_polsby_popper"], "max_deviation": rep["max_deviation"],
+        "plan_digest": plan_digest(units["unit_id"], units["grid_code"]),
+    }
+    log.info("[%d] dask %d: %d grids in %.1f s (cluster start %.1f s), driver peak %.0f MB, "
+             "worker peak %.0f MB preparing, %.0f MB planning", n, workers, rep["grids"], wall,
+             start, result["peak_mb"], part["prepare_peak_mb_max"], part["plan_peak_mb_max"])
+    return result
 
 
 def work_metis(n: int, seed: int, data: Path) -> dict:
@@ -249,7 +317,8 @@ def run_worker(kind: str, n: int, args: argparse.Namespace, data: Path) -> dict:
     result_file = data / f"{kind}.json"
     cmd = [sys.executable, "-m", "bench.run_bench", "--worker", kind, "--sizes", str(n),
            "--seed", str(args.seed), "--data", str(data), "--result", str(result_file),
-           "--tessellation", args.tessellation]
+           "--tessellation", args.tessellation, "--partition-units",
+           str(args.partition_units)]
     if args.progress:
         cmd.append("--progress")
     if args.no_yardstick:
@@ -280,9 +349,15 @@ def bench_size(n: int, args: argparse.Namespace) -> dict:
         if "error" in row["generate"]:
             return row
         row["gridplan"] = run_worker("gridplan", n, args, data)
+        for w in _worker_counts(args):
+            row[f"dask{w}"] = run_worker(f"dask{w}", n, args, data)
         if not args.skip_metis:
             row["metis"] = run_worker("metis", n, args, data)
     return row
+
+
+def _worker_counts(args: argparse.Namespace) -> list[int]:
+    return [int(w) for w in args.workers.split(",") if w.strip()] if args.workers else []
 
 
 def _pct(x) -> str:
@@ -308,7 +383,8 @@ def format_table(rows: list[dict]) -> str:
                      f"{gen['peak_mb']:>8.0f} {'':>6} {'':>8} {'':>8} {'':>6} {'':>6} | "
                      f"{'':>8} {'':>8} {'':>8} {'':>6} | {gen['communities']} communities, "
                      f"{gen['households']} households (generation, not counted)")
-        for tool in ("gridplan", "metis"):
+        tools = ["gridplan", *sorted(t for t in row if t.startswith("dask")), "metis"]
+        for tool in tools:
             if tool not in row:
                 continue
             r = row[tool]
@@ -318,6 +394,9 @@ def format_table(rows: list[dict]) -> str:
             ys = r.get("yardstick", r)
             if tool == "gridplan":
                 detail = " ".join(f"{k} {v:.1f}" for k, v in r["stage_seconds"].items())
+                grids = r["grids"]
+            elif tool.startswith("dask"):
+                detail, ys = _dask_detail(r, row.get("gridplan", {}))
                 grids = r["grids"]
             else:
                 detail = (f"graph {r['graph_seconds']:.1f} part_graph "
@@ -332,7 +411,12 @@ def format_table(rows: list[dict]) -> str:
                 f"{_pct(ys.get('polygon_share')):>8} "
                 f"{_num(ys.get('mean_polsby_popper'), '.3f'):>6} | {detail}"
                 + (f"; load {r['load_average'][0]:.1f}" if "load_average" in r else ""))
+    lines += _speedups(rows)
     lines.append("")
+    lines.append("dask<N>: plan_partitioned() on a local cluster of N single-threaded worker "
+                 "processes (cluster start apart); cpu s = driver + all workers' task CPU "
+                 "time; peak MB = the driver's; worker peaks in the detail, per partition and "
+                 "per community task.")
     lines.append("wall s / cpu s: gridplan = plan() end to end; metis = graph build + "
                  "part_graph; stage seconds are wall clock; load = 1-minute load average. "
                  "contig: gridplan = grids that are one Polygon; metis = parts connected in "
@@ -340,6 +424,38 @@ def format_table(rows: list[dict]) -> str:
     lines.append("* = one yardstick for both tools on the unit polygons: in band, connected in "
                  "the unit graph, dissolved part is one Polygon, Polsby-Popper of the dissolve.")
     return "\n".join(lines)
+
+
+def _dask_detail(r: dict, inproc: dict) -> tuple[str, dict]:
+    """Detail text of a Dask row, and its yardstick (the in-process one when plans match)."""
+    same = inproc.get("plan_digest") == r["plan_digest"]
+    st = r["stage_seconds"]
+    detail = (f"prepare {st.get('prepare', 0):.1f} plan {st.get('plan', 0):.1f} merge "
+              f"{st.get('merge', 0):.1f}; cluster start {r['cluster_start_seconds']:.1f}; "
+              f"{r['partitions']} partitions; worker peak MB: partition "
+              f"{r['prepare_peak_mb_max']:.0f}, community {r['plan_peak_mb_max']:.0f} "
+              f"(largest {r['largest_community_units']} units); same plan as in-process: "
+              f"{'yes' if same else 'NO'}")
+    return detail, (inproc.get("yardstick", {}) if same else {})
+
+
+def _speedups(rows: list[dict]) -> list[str]:
+    """Speed-up lines: 1 → N workers, and in-process → N workers."""
+    lines = []
+    for row in rows:
+        runs = {int(t[4:]): row[t]["wall_seconds"] for t in row
+                if t.startswith("dask") and "error" not in row[t]}
+        if not runs:
+            continue
+        base = row.get("gridplan", {}).get("wall_seconds")
+        parts = [f"{w} workers {t:.1f} s" for w, t in sorted(runs.items())]
+        if 1 in runs:
+            parts += [f"speed-up 1→{w}: {runs[1] / t:.2f}×" for w, t in sorted(runs.items())
+                      if w > 1]
+        if base:
+            parts += [f"in-process→{w}: {base / t:.2f}×" for w, t in sorted(runs.items())]
+        lines.append(f"{row['size']:>7} " + "; ".join(parts))
+    return [""] + lines if lines else []
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -360,7 +476,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--json", type=Path, help="write all figures to this JSON file")
     p.add_argument("--note", default="", help="free text stored with the figures (e.g. the "
                    "gridplan commit when benchmarking a copy outside git)")
-    p.add_argument("--worker", choices=("generate", "gridplan", "metis"), help=argparse.SUPPRESS)
+    p.add_argument("--workers", default="1,2",
+                   help="Dask local-cluster sizes to run gridplan on, comma-separated "
+                        "(default 1,2; empty string to skip)")
+    p.add_argument("--partition-units", type=int, default=50_000,
+                   help="units per GeoParquet row group, i.e. per partition of the Dask runs "
+                        "(default 50000)")
+    p.add_argument("--worker", help=argparse.SUPPRESS)
     p.add_argument("--data", type=Path, help=argparse.SUPPRESS)
     p.add_argument("--result", type=Path, help=argparse.SUPPRESS)
     return p.parse_args(argv)
@@ -389,10 +511,13 @@ def _run_worker_here(args: argparse.Namespace, n: int) -> int:
     """Body of a worker process: run it, write its figures (or its error) to ``--result``."""
     try:
         if args.worker == "generate":
-            out = work_generate(n, args.seed, args.data)
+            out = work_generate(n, args.seed, args.data, args.partition_units)
         elif args.worker == "gridplan":
             out = work_gridplan(n, args.seed, args.data, args.tessellation, args.progress,
                                 not args.no_yardstick)
+        elif args.worker.startswith("dask"):
+            out = work_dask(n, args.seed, args.data, args.tessellation,
+                            int(args.worker[4:]), args.progress)
         else:
             out = work_metis(n, args.seed, args.data)
     except Exception as exc:  # report any failure of the tool under test, then fail

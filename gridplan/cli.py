@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from gridplan.cli_scale import run_partitioned, scale_options, wants_partitioned
 from gridplan.codes import CODE_SCHEMES
 from gridplan.config import DEFAULT_BARRIER_HIGHWAYS, DEFAULT_DEDICATED_TAGS, PlanParams
 from gridplan.errors import GridplanError
@@ -92,8 +93,9 @@ def plan_options(f):
               help="Field holding the 12-digit division code (统计用区划代码).")
 @click.option("--community-households", default=3000, show_default=True,
               help="Households per derived community (only without --communities).")
-@click.option("--population", type=click.Path(dir_okay=False),
-              help="Buildings, points or census blocks with households or population.")
+@click.option("--population", type=click.Path(),
+              help="Buildings, points or census blocks with households or population; a "
+                   "folder of files is planned partition by partition.")
 @click.option("--unit-id", default="unit_id", show_default=True, help="Unit id field.")
 @click.option("--households", "households_field", default=None,
               help="Field with households per unit.")
@@ -124,13 +126,14 @@ def plan_options(f):
 @click.option("--map/--no-map", "with_map", default=True, show_default=True,
               help="Also write map.html.")
 @plan_options
+@scale_options
 def plan_cmd(**kw) -> None:
     """Plan grids for every community and write grids, units, GeoPackage and report."""
     _setup_logging(kw["verbose"])
     from gridplan.run import run_plan
 
     try:
-        run_plan(**kw)
+        (run_partitioned if wants_partitioned(kw) else run_plan)(**kw)
     except GridplanError as exc:
         _fail(exc)
 

@@ -16,6 +16,7 @@ from tqdm.auto import tqdm
 
 from gridplan import dedicated as dedicated_grids
 from gridplan import region
+from gridplan.community import NearbyLines, plan_community
 from gridplan.config import PlanParams
 from gridplan.errors import InputError
 from gridplan.inputs import check_overlaps, prepare_barriers, prepare_compounds
@@ -137,10 +138,11 @@ def plan(units: gpd.GeoDataFrame, communities: gpd.GeoDataFrame | None = None, *
         units = units.to_crs(crs)
         compounds = _to_crs(prepare_compounds(compounds, notes), crs)
         barriers = _to_crs(prepare_barriers(barriers, notes), crs)
-        barrier_lines = None if barriers is None else shapely.union_all(barriers.geometry.values)
         sites = _to_crs(dedicated_grids.prepare_sites(dedicated, notes), crs)
     if communities is None:
         with timer.stage("communities"):
+            barrier_lines = None if barriers is None else shapely.union_all(
+                barriers.geometry.values)
             communities = derive_communities(units, compounds, barrier_lines, study_area, params,
                                              crs)
     else:
@@ -159,19 +161,16 @@ def plan(units: gpd.GeoDataFrame, communities: gpd.GeoDataFrame | None = None, *
     before = _previous_grids(previous, crs)
     items = list(communities.itertuples(index=False))
     by_comm = dict(tuple(units.groupby("community_id", sort=False)))
+    near = NearbyLines(barriers)
     bar = tqdm(items, desc="planning communities", unit="community", disable=not progress)
     for i, comm in enumerate(bar):
         if on_progress is not None:
             on_progress("planning communities", i / max(len(items), 1))
         sub = by_comm.get(comm.community_id, units.iloc[0:0])
-        result = dedicated_grids.plan_community(comm.geometry, sub, sites, barrier_lines, params,
-                                                timer, comm.community_id)
-        g, ug = region.describe_grids(result, comm, sub, params,
-                                      previous=before.get(comm.community_id))
+        g, ug, c, e = plan_community(comm, sub, near.around(comm.geometry), params, timer,
+                                     sites=sites, previous=before.get(comm.community_id))
         if g.attrs.get("explanation"):
             explanations.append(g.attrs["explanation"])
-        with timer.stage("parcels"):
-            c, ug["cell_id"], e = region.describe_parcels(result, comm, sub)
         grids.append(g)
         unit_grid.append(ug)
         cells.append(c)
