@@ -35,6 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def _plan_args(balance: str, out: Path, **inputs) -> dict:
     return dict(target=300, tolerance=0.15, seed=0, stairwell_households=100,
                 code_scheme="nbs12+3", tessellation="auto", balance=balance, quiet=True,
+                dedicated_tags="",  # campuses as residential areas, as when first measured
                 verbose=0, out_dir=str(out), with_map=False, **inputs)
 
 

@@ -226,6 +226,20 @@ def _explanation_lines(report: dict) -> list[str]:
     return lines
 
 
+def _dedicated(plan_) -> set[str]:
+    """Codes of a plan's dedicated grids."""
+    if "grid_type" not in plan_.grids:
+        return set()
+    return set(plan_.grids.loc[plan_.grids["grid_type"] == "dedicated", "grid_code"])
+
+
+def _comprehensive_worker_hours(assignment, dedicated: set[str]):
+    """Hours of workers holding at least one comprehensive (全科) grid."""
+    held = assignment.grids.loc[~assignment.grids["grid_code"].isin(dedicated), "worker_id"]
+    w = assignment.workers
+    return w.loc[(w["grids"] > 0) & w["worker_id"].isin(set(held)), "hours"]
+
+
 def run_staff(plan_dir: str, workers_path: str, out_dir: str, special_path: str | None = None,
               osm_path: str | None = None, per_10k: float = 18.0, quiet: bool = False,
               workload: WorkloadParams | None = None, with_map: bool = False) -> dict:
@@ -262,9 +276,10 @@ def run_staff(plan_dir: str, workers_path: str, out_dir: str, special_path: str 
     _attach(plan_, loads, assignment)
     plan_.report["staffing"] = _staffing_report(staffing, assignment, per_10k)
     plan_.report["load"] = {
-        "grid_hours": inequality(loads["workload_hours"]),
-        "worker_hours": inequality(assignment.workers.loc[assignment.workers["grids"] > 0,
-                                                          "hours"]),
+        # dedicated grids (专属网格) are looked after with their institution: not in the balance
+        "grid_hours": inequality(loads.loc[~loads["grid_code"].isin(_dedicated(plan_)),
+                                           "workload_hours"]),
+        "worker_hours": inequality(_comprehensive_worker_hours(assignment, _dedicated(plan_))),
         "tours_on_street_network": int(loads["tour_on_network"].sum()),
         "tours_straight_line": int((~loads["tour_on_network"]).sum()),
         "unreached_points": len(street.unreached) if street else 0,
