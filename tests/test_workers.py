@@ -211,3 +211,18 @@ def test_staff_wudaokou_street_network(tmp_path):
     rep = json.loads((tmp_path / "s" / "report.json").read_text(encoding="utf-8"))
     assert rep["load"]["tours_on_street_network"] > rep["load"]["tours_straight_line"]
     assert rep["staffing"]["grids_without_worker"] == 0
+
+
+def test_dedicated_grids_stay_out_of_the_load_spread(tmp_path):
+    """Campuses, schools and hospitals (专属网格, 0 households) do not skew the grid-hour CV."""
+    out = tmp_path / "demo"
+    r = CliRunner().invoke(main, ["demo", "--out", str(out), "--quiet"])
+    assert r.exit_code == 0, r.output
+    rep = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    grids = json.loads((out / "grids.geojson").read_text(encoding="utf-8"))["features"]
+    dedicated = [f for f in grids if f["properties"].get("grid_type") == "dedicated"]
+    assert dedicated and all(f["properties"]["households"] == 0 for f in dedicated)
+    hours = [f["properties"]["workload_hours"] for f in grids
+             if f["properties"].get("grid_type") != "dedicated"]
+    assert rep["load"]["grid_hours"]["max_min"] == pytest.approx(max(hours) / min(hours),
+                                                                 rel=1e-2)
