@@ -105,20 +105,19 @@ class Explainer:
             zh[g].append(f"专属网格：{KIND_ZH.get(site['kind'], site['kind'])}{site['name']}"
                          f"（{site['site_id']}），不参与户数均衡")
         self._stairwells(en, zh)
-        biggest = self._biggest
         for g in range(k):
             if status[g] == "empty" and not en[g]:
                 en[g].append(EMPTY_EN)
                 zh[g].append(EMPTY_ZH)
             if status[g] in OUT_OF_BAND:
-                e, z = self._band_reason(g, biggest.get(g))
+                e, z = self._band_reason(g, self._biggest(g))
                 en[g].append(e)
                 zh[g].append(z)
         return ["; ".join(p) for p in en], ["；".join(p) for p in zh]
 
     @functools.cached_property
-    def _biggest(self) -> dict[int, tuple[float, str, str]]:
-        """Per grid: households, English and Chinese name of its largest whole-kept piece."""
+    def _top_piece(self) -> dict[int, tuple[float, int, int]]:
+        """Per grid: households, first unit and unit count of its largest whole-kept piece."""
         if len(self.labels) == 0:
             return {}
         hh = self.units["households"].to_numpy(float)
@@ -128,8 +127,13 @@ class Explainer:
         count_of = dict(zip(ids.tolist(), count.tolist(), strict=True))
         df = pd.DataFrame({"g": self.labels, "a": self.atoms, "h": atom_hh[self.atoms]})
         top = df.sort_values(["h", "a"], ascending=[False, True]).drop_duplicates("g")
-        return {int(g): (h, *self._piece_name(first_of[a], count_of[a]))
-                for g, a, h in top.itertuples(index=False)}
+        return {int(g): (h, first_of[a], count_of[a]) for g, a, h in top.itertuples(index=False)}
+
+    def _biggest(self, g: int) -> tuple[float, str, str] | None:
+        """Households, English and Chinese name of grid ``g``'s largest whole-kept piece
+        (named only for the grids that are explained)."""
+        top = self._top_piece.get(g)
+        return None if top is None else (top[0], *self._piece_name(top[1], top[2]))
 
     def _piece_name(self, first: int, count: int) -> tuple[str, str]:
         u = self.units.iloc[first]
@@ -175,6 +179,9 @@ class Explainer:
     # -- per community ----------------------------------------------------------------------
     def community(self, community_id: str, name: str, rows: pd.DataFrame) -> dict | None:
         """Why grids of this community miss the band and what would change it, or None."""
+        status = rows["status"].to_numpy(dtype=object)
+        if not any(s in OUT_OF_BAND for s in status):
+            return None  # the common case, answered without pandas string operations
         comp = rows[rows.get("grid_type", "comprehensive") == "comprehensive"]
         bad = comp[comp["status"].isin(OUT_OF_BAND)]
         if bad.empty:
@@ -221,8 +228,8 @@ class Explainer:
     def _coarse(self, bad: pd.DataFrame, en: list[str], zh: list[str]) -> None:
         """Say so when whole-kept pieces in out-of-band grids are large for the band."""
         lo, hi = self.params.band
-        biggest = self._biggest
-        pieces = sorted({biggest[g][:2] for g in bad.index if g in biggest}, reverse=True)
+        pieces = sorted({self._biggest(g)[:2] for g in bad.index if g in self._top_piece},
+                        reverse=True)
         pieces = [p for p in pieces if p[0] >= hi - lo]
         if not pieces:
             return
