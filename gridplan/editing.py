@@ -17,8 +17,8 @@ from gridplan.partition import partition_graph
 log = logging.getLogger(__name__)
 
 GRID_ATTRS = ("grid_code", "community_id", "households", "population", "units", "area_m2",
-              "polsby_popper", "barrier_crossings", "status", "reason", "locked", "workers",
-              "contiguous")
+              "polsby_popper", "barrier_crossings", "status", "reason", "reason_zh", "grid_type",
+              "site_kind", "site_name", "locked", "workers", "contiguous")
 
 
 class EditRefused(GridplanError):
@@ -353,6 +353,9 @@ class PlanState:
             "polsby_popper": round(float(polsby_popper(np.array([geom]))[0]), 4),
             "barrier_crossings": max(len({self.cell_block[c] for c in cells}) - 1, 0),
             "status": status, "reason": "" if status == "ok" else "redrawn by a planner",
+            "reason_zh": "" if status == "ok" else "规划员手动调整",
+            "grid_type": base.get("grid_type") or "comprehensive",
+            "site_kind": base.get("site_kind"), "site_name": base.get("site_name"),
             "locked": bool(base.get("locked", False)), "workers": list(base.get("workers", [])),
             "contiguous": self._connected(cells), "geometry": geom,
         }

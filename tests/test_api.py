@@ -7,6 +7,7 @@ server could be started, see .ci/postgis.sh).
 from __future__ import annotations
 
 import threading
+import uuid
 import time
 
 import numpy as np
@@ -301,3 +302,22 @@ def test_plan_job_with_progress_and_cancel(client):
     r = client.post("/jobs", json={"demo": True}, headers=WRITE)
     stopped = client.post(f"/jobs/{r.json()['id']}/cancel", headers=WRITE).json()
     assert stopped["status"] in ("cancelled", "done")
+
+
+def test_dedicated_grids_keep_their_type_through_edits_and_exports(client):
+    from api.demo import demo_plan
+
+    store = client.app.state.store
+    plan = demo_plan()  # the demo with its dedicated sites (schools, colleges, hospital)
+    plan_id = "d" + uuid.uuid4().hex[:10]
+    store.create_plan(plan, name="demo", author="tests", plan_id=plan_id)
+    grids = {f["id"]: f["properties"] for f in client.get(f"/plans/{plan_id}/grids").json()[
+        "features"]}
+    dedicated = [c for c, p in grids.items() if p["grid_type"] == "dedicated"]
+    assert len(dedicated) == int((plan.grids["grid_type"] == "dedicated").sum()) > 0
+    assert all(grids[c]["status"] == "dedicated" and grids[c]["site_name"] is not None
+               for c in dedicated)
+    r = _post(client, plan_id, "edits/lock", {"grids": dedicated[:1]})
+    assert r.status_code == 200
+    props = r.json()["changed"]["features"][0]["properties"]
+    assert props["grid_type"] == "dedicated" and props["locked"]
