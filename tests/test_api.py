@@ -7,8 +7,8 @@ server could be started, see .ci/postgis.sh).
 from __future__ import annotations
 
 import threading
-import uuid
 import time
+import uuid
 
 import numpy as np
 import pytest
