@@ -193,14 +193,20 @@ def staff_cmd(verbose: int, **kw) -> None:
                    "[default: GRIDPLAN_DATA_DIR or ./gridplan-data].")
 @click.option("--demo/--no-demo", default=True, show_default=True,
               help="Store the bundled demo district as plan 'demo' at start.")
+@click.option("--plan", "plan_dirs", multiple=True, type=click.Path(file_okay=False,
+                                                                    exists=True),
+              help="A folder written by `gridplan plan` to store for browsing and editing "
+                   "(its id is the folder name; a stored plan is never replaced). Repeatable.")
 @click.option("-v", "--verbose", count=True, help="More log output (-v, -vv).")
-def serve_cmd(host: str, port: int, data_dir: str | None, demo: bool, verbose: int) -> None:
+def serve_cmd(host: str, port: int, data_dir: str | None, demo: bool,
+              plan_dirs: tuple[str, ...], verbose: int) -> None:
     """Run the web service (API, OGC API Features, editor). PostgreSQL/PostGIS: set
     GRIDPLAN_DATABASE_URL=postgresql+psycopg://user:pass@host/db."""
     import uvicorn
 
     from api.app import create_app
     from api.demo import ensure_demo
+    from api.imports import store_plan_dir
     from api.settings import Settings
 
     _setup_logging(max(verbose, 1))
@@ -210,6 +216,9 @@ def serve_cmd(host: str, port: int, data_dir: str | None, demo: bool, verbose: i
         app = create_app(settings)
         if demo:
             ensure_demo(app.state.store)
+        for folder in plan_dirs:
+            info = store_plan_dir(app.state.store, folder)
+            click.echo(f"plan {info['id']}: http://{host}:{port}/plans/{info['id']}/editor")
     except GridplanError as exc:
         _fail(exc)
     click.echo(f"gridplan service: http://{host}:{port}/docs  (plans: /plans, QGIS: "

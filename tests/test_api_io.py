@@ -16,6 +16,7 @@ from pathlib import Path
 import geopandas as gpd
 import pyogrio
 import pytest
+from click.testing import CliRunner
 
 from gridplan.metrics import validate_plan
 from gridplan.run import demo_files
@@ -177,3 +178,24 @@ def test_staffing_with_an_uploaded_worker_table(client):
     comm = _upload(client, demo_files()["communities"], "c.geojson", "communities")
     r = client.get(f"/plans/{plan_id}/staffing?workers={comm.json()['id']}")
     assert r.status_code == 422
+
+
+def test_plan_folders_from_the_cli_are_imported_once(client, tmp_path):
+    from api.imports import store_plan_dir
+    from gridplan.cli import main
+    from gridplan.export import read_plan
+
+    out = tmp_path / "district_2026"
+    r = CliRunner().invoke(main, ["demo", "--out", str(out), "--quiet"])
+    assert r.exit_code == 0, r.output
+    store = client.app.state.store
+    info = store_plan_dir(store, out)
+    assert info["id"] == "district_2026" and info["version"] == 1
+    assert len(client.get("/plans/district_2026/grids").json()["features"]) == len(
+        read_plan(out).grids)
+    edited = client.post("/plans/district_2026/edits/lock", json={"grids": [
+        read_plan(out).grids["grid_code"].iloc[0]]},
+        headers={**WRITE, "If-Match": info["etag"]})
+    assert edited.status_code == 200
+    again = store_plan_dir(store, out)  # never replaces the stored (edited) plan
+    assert again["version"] == 2
