@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from gridplan.cli_options import population_fields
 from gridplan.cli_scale import run_partitioned, scale_options, wants_partitioned
 from gridplan.codes import CODE_SCHEMES
 from gridplan.config import DEFAULT_BARRIER_HIGHWAYS, DEFAULT_DEDICATED_TAGS, PlanParams
@@ -96,13 +97,7 @@ def plan_options(f):
 @click.option("--population", type=click.Path(),
               help="Buildings, points or census blocks with households or population; a "
                    "folder of files is planned partition by partition.")
-@click.option("--unit-id", default="unit_id", show_default=True, help="Unit id field.")
-@click.option("--households", "households_field", default=None,
-              help="Field with households per unit.")
-@click.option("--population-field", default=None,
-              help="Field with residents per unit (households = residents ÷ household size).")
-@click.option("--household-size", default=2.6, show_default=True,
-              help="Residents per household, with --population-field.")
+@population_fields
 @click.option("--osm", type=click.Path(dir_okay=False),
               help="OpenStreetMap extract (.osm, .osm.bz2): buildings, compounds, roads, rivers.")
 @click.option("--compounds", type=click.Path(dir_okay=False),

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from gridplan.cli_options import population_fields
 from gridplan.errors import GridplanError, InputError
 
 
@@ -73,13 +74,7 @@ def microgrids_cmd(plan_dir: str, out_dir: str | None, target: int, lower: int, 
 @click.option("--population", required=True, type=click.Path(dir_okay=False),
               help="The new buildings, points or blocks with households (same ids as before "
                    "for units that stayed).")
-@click.option("--unit-id", default="unit_id", show_default=True, help="Unit id field.")
-@click.option("--households", "households_field", default=None,
-              help="Field with households per unit.")
-@click.option("--population-field", default=None,
-              help="Field with residents per unit (households = residents ÷ household size).")
-@click.option("--household-size", default=2.6, show_default=True,
-              help="Residents per household, with --population-field.")
+@population_fields
 @click.option("--lock", default="", help="Comma-separated grid codes never to change (a true "
               "'locked' column in the plan's grids locks them too).")
 @click.option("--max-moved", type=click.IntRange(min=0), default=None,
