@@ -25,13 +25,19 @@ def _clean(value):
     return value
 
 
+def _rfc7946(geoms: np.ndarray, precision: int = 7) -> np.ndarray:
+    """Longitude/latitude geometries rounded to ``precision`` decimals, exterior rings
+    counter-clockwise (RFC 7946 §3.1.6)."""
+    rounded = shapely.set_precision(geoms, 10 ** -precision)
+    return shapely.orient_polygons(rounded, exterior_cw=False)
+
+
 def features(gdf: gpd.GeoDataFrame, id_field: str, precision: int = 7) -> list[str]:
     """Each row as a GeoJSON Feature text, EPSG:4326, exterior rings counter-clockwise."""
     if len(gdf) == 0:
         return []
     g = gdf.to_crs(4326) if gdf.crs is not None and gdf.crs.to_epsg() != 4326 else gdf
-    geoms = shapely.set_precision(g.geometry.values, 10 ** -precision)
-    texts = shapely.to_geojson(shapely.orient_polygons(geoms, exterior_cw=False), indent=None)
+    texts = shapely.to_geojson(_rfc7946(g.geometry.values, precision), indent=None)
     props = g.drop(columns=g.geometry.name).to_dict("records")
     out = []
     for p, text in zip(props, texts, strict=True):
@@ -68,8 +74,7 @@ def as_dict(gdf: gpd.GeoDataFrame, id_field: str) -> dict:
 
 def rows_dict(props: list[dict], geoms, id_field: str) -> dict:
     """A FeatureCollection dict from property dicts and longitude/latitude geometries."""
-    geoms = shapely.set_precision(np.asarray(geoms, dtype=object), 1e-7)
-    geoms = shapely.orient_polygons(geoms, exterior_cw=False)
+    geoms = _rfc7946(np.asarray(geoms, dtype=object))
     feats = [{"type": "Feature", "id": p.get(id_field),
               "geometry": json.loads(shapely.to_geojson(g)),
               "properties": {k: _clean(v) for k, v in p.items()}}

@@ -80,13 +80,12 @@ def diff(store: Store, plan_id: str, a: int, b: int) -> dict:
     ua = store.members_at(plan_id, a, "u", units) if units else {}
     ub = store.members_at(plan_id, b, "u", units) if units else {}
     moved = [u for u in units if ua.get(u) != ub.get(u)]
-    info, _ = store.layer_frame(plan_id, "units")
-    info = info.set_index("unit_id")
+    info = store.unit_rows(plan_id, moved)
     rows_a = store.grid_rows_at(plan_id, a, codes) if codes else {}
     rows_b = store.grid_rows_at(plan_id, b, codes) if codes else {}
     changed = [c for c in codes if not _same_row(rows_a.get(c), rows_b.get(c))]
-    out = [{"unit_id": u, "cell_id": info.at[u, "cell_id"], "from": ua.get(u), "to": ub.get(u),
-            "households": int(info.at[u, "households"])} for u in sorted(moved)]
+    out = [{"unit_id": u, "cell_id": info[u][0], "from": ua.get(u), "to": ub.get(u),
+            "households": info[u][1]} for u in sorted(moved)]
     return {"from": a, "to": b, "grids_changed": sorted(changed),
             "grids_added": sorted(c for c in changed if rows_a.get(c) is None),
             "grids_removed": sorted(c for c in changed if rows_b.get(c) is None),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Annotated, Any
 
@@ -113,7 +114,7 @@ def _metric(store: Store, plan_id: str, geometry: dict | None, kind: str):
     if geometry is None:
         return None
     try:
-        geom = shapely.from_geojson(geojson_text(geometry))
+        geom = shapely.from_geojson(json.dumps(geometry))
     except (shapely.errors.GEOSException, ValueError, TypeError):
         raise HTTPProblem(422, f"the {kind} is not valid GeoJSON",
                           f"send a GeoJSON {kind} geometry in longitude/latitude") from None
@@ -127,11 +128,6 @@ def _metric(store: Store, plan_id: str, geometry: dict | None, kind: str):
                           "send coordinates as [longitude, latitude] (EPSG:4326)")
     return store.to_metric(plan_id, [geom])[0]
 
-
-def geojson_text(geometry: dict) -> str:
-    import json
-
-    return json.dumps(geometry)
 
 
 @router.post("/edits/move", summary="Move parcels or units to a grid")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response
 
@@ -76,11 +76,9 @@ def _layer(plan_id: str, layer: str, version, bbox, limit, offset, store: Store)
                                    offset=offset)
     key = {"cells": "cell_id", "units": "unit_id", "communities": "community_id"}[layer]
     if layer == "cells":
-        units, _ = store.layer_frame(plan_id, "units", v)
-        by_cell = units.groupby("cell_id")
-        gdf["households"] = gdf["cell_id"].map(by_cell["households"].sum()).fillna(0).astype(int)
-        gdf["unit_ids"] = gdf["cell_id"].map(by_cell["unit_id"].apply(list))
-        gdf["unit_ids"] = [u if isinstance(u, list) else [] for u in gdf["unit_ids"]]
+        on_cell = store.cell_units(plan_id, gdf["cell_id"].tolist())
+        gdf["households"] = [sum(h for _, h in on_cell.get(c, [])) for c in gdf["cell_id"]]
+        gdf["unit_ids"] = [[u for u, _ in on_cell.get(c, [])] for c in gdf["cell_id"]]
     return geojson.collection(gdf, key, {"ETag": etag(plan_id, v)}, version=v,
                               numberMatched=total, numberReturned=len(gdf))
 
@@ -173,5 +171,3 @@ def get_staffing(plan_id: str, version: Version = None,
     out["communities"] = table.to_dict("records")
     return out
 
-
-Format = Literal["geojson", "gpkg", "shp", "csv", "parquet"]

@@ -457,10 +457,7 @@ class Store:
                     limit: int | None = None, offset: int = 0) -> tuple[gpd.GeoDataFrame, int]:
         """Units, parcels or communities (EPSG:4326) with grid codes as of ``version``."""
         self.plan_info(plan_id)
-        table = {"units": s.units, "cells": s.cells, "communities": s.communities}[layer]
-        key = {"units": "unit_id", "cells": "cell_id", "communities": "community_id"}[layer]
-        cols = [c for c in table.c if c.name not in ("plan_id", "geom", "minx", "miny", "maxx",
-                                                      "maxy")]
+        table, key, cols = _layer_table(layer)
         base = _bbox_filter(select(*cols, table.c.geom).where(table.c.plan_id == plan_id),
                             table, bbox)
         count_q = _bbox_filter(select(func.count()).select_from(table).where(
@@ -493,10 +490,7 @@ class Store:
     def feature(self, plan_id: str, layer: str, feature_id: str, version: int | None = None
                 ) -> gpd.GeoDataFrame:
         """One unit, parcel or community (EPSG:4326), with its grid as of ``version``."""
-        table = {"units": s.units, "cells": s.cells, "communities": s.communities}[layer]
-        key = {"units": "unit_id", "cells": "cell_id", "communities": "community_id"}[layer]
-        cols = [c for c in table.c if c.name not in ("plan_id", "geom", "minx", "miny", "maxx",
-                                                      "maxy")]
+        table, key, cols = _layer_table(layer)
         with self.engine.connect() as conn:
             row = conn.execute(select(*cols, table.c.geom).where(
                 table.c.plan_id == plan_id, table.c[key] == feature_id)).first()
@@ -509,6 +503,30 @@ class Store:
             grid = self.members_at(plan_id, v, layer[0], [feature_id])
             gdf["grid_code"] = grid.get(feature_id)
         return gdf
+
+    def cell_units(self, plan_id: str, cell_ids: list[str]) -> dict[str, list[tuple[str, int]]]:
+        """Units (id, households) on each listed parcel, in unit id order (no geometry read)."""
+        u = s.units
+        out: dict[str, list[tuple[str, int]]] = {}
+        with self.engine.connect() as conn:
+            for i in range(0, len(cell_ids), CHUNK):
+                rows = conn.execute(select(u.c.cell_id, u.c.unit_id, u.c.households).where(
+                    u.c.plan_id == plan_id, u.c.cell_id.in_(cell_ids[i:i + CHUNK]))
+                    .order_by(u.c.unit_id))
+                for cell, unit, hh in rows:
+                    out.setdefault(cell, []).append((unit, int(hh)))
+        return out
+
+    def unit_rows(self, plan_id: str, ids: list[str]) -> dict[str, tuple[str, int]]:
+        """Parcel and households of the listed units (no geometry read)."""
+        u = s.units
+        out = {}
+        with self.engine.connect() as conn:
+            for i in range(0, len(ids), CHUNK):
+                out.update({r[0]: (r[1], int(r[2])) for r in conn.execute(select(
+                    u.c.unit_id, u.c.cell_id, u.c.households).where(
+                    u.c.plan_id == plan_id, u.c.unit_id.in_(ids[i:i + CHUNK])))})
+        return out
 
     def plan_at(self, plan_id: str, version: int | None = None):
         """The whole plan as of ``version``, as a :class:`gridplan.pipeline.Plan`."""
@@ -567,6 +585,17 @@ class Store:
         with self.engine.connect() as conn:
             return [dict(r) for r in conn.execute(
                 select(t).order_by(t.c.created.desc())).mappings()]
+
+
+LAYER_KEYS = {"units": "unit_id", "cells": "cell_id", "communities": "community_id"}
+
+
+def _layer_table(layer: str):
+    """Table, key column and attribute columns (no geometry or bounds) of a feature layer."""
+    table = {"units": s.units, "cells": s.cells, "communities": s.communities}[layer]
+    cols = [c for c in table.c if c.name not in ("plan_id", "geom", "minx", "miny", "maxx",
+                                                  "maxy")]
+    return table, LAYER_KEYS[layer], cols
 
 
 def _tuples(result) -> list[tuple]:
