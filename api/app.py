@@ -6,14 +6,13 @@ import logging
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-
-from api import errors
-from api.deps import parse_keys
-from api.jobs import JobRunner
-from api.limits import BodyLimit, ServerTiming
-from api.routes import edits, features, jobs, layers, plans, versions
-from api.settings import Settings
-from api.store import Store
+from gridplan.api import errors
+from gridplan.api.deps import parse_keys
+from gridplan.api.jobs import JobRunner
+from gridplan.api.limits import BodyLimit, ServerTiming
+from gridplan.api.routes import edits, features, jobs, layers, plans, versions
+from gridplan.api.settings import Settings
+from gridplan.api.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +64,7 @@ def _optional_routers(app: FastAPI) -> None:
     """Routers of modules that may be absent from a slim install (exports, editor)."""
     import importlib
 
-    for name in ("api.routes.exports", "api.routes.editor"):
+    for name in ("gridplan.api.routes.exports", "gridplan.api.routes.editor"):
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as exc:

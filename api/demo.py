@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from api.store import NotFound, Store
+from gridplan.api.store import NotFound, Store
 
 log = logging.getLogger(__name__)
 
@@ -13,8 +13,9 @@ DEMO_ID = "demo"
 
 def demo_plan():
     """Plan the bundled demo district (about one second)."""
-    from gridplan.pipeline import plan
-    from gridplan.run import demo_options, load_inputs
+    from gridplan.engine.pipeline import plan
+    from gridplan.layers.load import load_inputs
+    from gridplan.run import demo_options
 
     return plan(**load_inputs(demo_options()))
 

@@ -8,10 +8,9 @@ import secrets
 from pathlib import Path
 
 from fastapi import Depends, Header, Request
-
-from api.errors import HTTPProblem
-from api.settings import Settings
-from api.store import Store, etag
+from gridplan.api.errors import HTTPProblem
+from gridplan.api.settings import Settings
+from gridplan.api.store import Store, etag
 
 log = logging.getLogger(__name__)
 

@@ -6,10 +6,10 @@ import logging
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from gridplan.api.store import NotFound, VersionConflict, etag
 
-from api.store import NotFound, VersionConflict, etag
-from gridplan.editing import EditRefused
 from gridplan.errors import GridplanError, InputError, PlanInvariantError
+from gridplan.practice.editing import EditRefused
 
 log = logging.getLogger(__name__)
 

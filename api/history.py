@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from api.errors import HTTPProblem
-from api.store import Store
-from gridplan.editing import Delta
+from gridplan.api.errors import HTTPProblem
+from gridplan.api.store import Store
+
+from gridplan.practice.editing import Delta
 
 
 def stacks(versions: list[dict]) -> tuple[list[int], list[int]]:

@@ -6,7 +6,8 @@ import logging
 import re
 from pathlib import Path
 
-from api.store import NotFound, Store
+from gridplan.api.store import NotFound, Store
+
 from gridplan.errors import InputError
 
 log = logging.getLogger(__name__)
@@ -29,7 +30,7 @@ def store_plan_dir(store: Store, folder: str | Path, author: str = "import") -> 
 
     An existing plan is never replaced: the import is skipped and said so.
     """
-    from gridplan.export import read_plan
+    from gridplan.export.folder import read_plan
 
     folder = Path(folder)
     plan_id = plan_id_for(folder)

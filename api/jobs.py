@@ -10,8 +10,8 @@ import traceback
 import uuid
 from pathlib import Path
 
-from api.store import Store
-from api.store.store import now
+from gridplan.api.store import Store
+from gridplan.api.store.store import now
 
 log = logging.getLogger(__name__)
 
@@ -110,9 +110,9 @@ LAYER_OPTIONS = {"communities": {"id_field": "community_id", "code_field": "comm
 
 def run_job(url: str, job_id: str, spec: dict, author: str) -> None:
     """Plan in this (child) process and store the result; the job row tells how it went."""
+    from gridplan.engine.pipeline import plan
     from gridplan.errors import GridplanError
-    from gridplan.pipeline import plan
-    from gridplan.run import load_inputs
+    from gridplan.layers.load import load_inputs
 
     store = Store(url)
     last = [0.0, 0.0]

@@ -831,7 +831,7 @@ def _vector(saved: SavedUpload, options: dict, what: str):
     """The layer as read (CRS assigned if asked); checks are left to the ``prepare_*`` step."""
     import pyogrio
 
-    from gridplan.layers import InputNotes, read_vector
+    from gridplan.layers.vector import InputNotes, read_vector
 
     layer = options.get("layer")
     if saved.fmt == "gpkg" and layer is None:
@@ -848,7 +848,7 @@ def _vector(saved: SavedUpload, options: dict, what: str):
 
 
 def _read_communities(saved: SavedUpload, options: dict) -> UploadedLayer:
-    from gridplan.inputs import prepare_communities
+    from gridplan.layers.prepare import prepare_communities
 
     gdf, notes = _vector(saved, options, "communities")
     out = prepare_communities(gdf, id_field=options.get("id_field", "id"),
@@ -858,8 +858,8 @@ def _read_communities(saved: SavedUpload, options: dict) -> UploadedLayer:
 
 
 def _read_population(saved: SavedUpload, options: dict) -> UploadedLayer:
-    from gridplan.layers import check_layer
-    from gridplan.units import prepare_units
+    from gridplan.layers.population import prepare_units
+    from gridplan.layers.vector import check_layer
 
     gdf, notes = _vector(saved, options, "population")
     gdf = check_layer(gdf, what="population", notes=notes)
@@ -873,7 +873,7 @@ def _read_population(saved: SavedUpload, options: dict) -> UploadedLayer:
 
 
 def _read_context(saved: SavedUpload, options: dict, kind: str) -> UploadedLayer:
-    from gridplan.inputs import prepare_barriers, prepare_compounds
+    from gridplan.layers.prepare import prepare_barriers, prepare_compounds
 
     gdf, notes = _vector(saved, options, kind)
     prepare = prepare_compounds if kind == "compounds" else prepare_barriers
@@ -885,9 +885,9 @@ def _read_context(saved: SavedUpload, options: dict, kind: str) -> UploadedLayer
 
 
 def _read_osm(saved: SavedUpload, options: dict) -> UploadedLayer:
-    from gridplan.config import DEFAULT_BARRIER_HIGHWAYS
-    from gridplan.osm import read_osm
-    from gridplan.units import prepare_units
+    from gridplan.layers.osm import read_osm
+    from gridplan.layers.population import prepare_units
+    from gridplan.params import DEFAULT_BARRIER_HIGHWAYS
 
     layers = read_osm(saved.path, dwelling_area=options.get("dwelling_area", 90.0),
                       barrier_highways=options.get("barrier_highways",
@@ -905,8 +905,9 @@ def _read_osm(saved: SavedUpload, options: dict) -> UploadedLayer:
 def _read_table(saved: SavedUpload, options: dict, kind: str) -> UploadedLayer:
     import pandas as pd
 
-    from gridplan.staffing import read_workers
-    from gridplan.workload import WorkloadParams, read_special
+    from gridplan.layers.special import read_special
+    from gridplan.params import WorkloadParams
+    from gridplan.workforce.staffing import read_workers
 
     column = "community_id" if kind == "workers" else "unit_id"
     ids = options.get("community_ids" if kind == "workers" else "unit_ids")

@@ -39,10 +39,10 @@ def stats(values: list[float]) -> str:
 def plan_city(n_units: int, seed: int):
     """Plan the synthetic city of ``n_units`` units."""
     from bench.synthetic import synthetic_city
-    from gridplan.config import PlanParams
-    from gridplan.inputs import prepare_communities
-    from gridplan.pipeline import plan
-    from gridplan.units import prepare_units
+    from gridplan.engine.pipeline import plan
+    from gridplan.layers.population import prepare_units
+    from gridplan.layers.prepare import prepare_communities
+    from gridplan.params import PlanParams
 
     raw_units, raw_comm = synthetic_city(n_units, seed)
     units = prepare_units(raw_units, unit_id="unit_id", households="households")
@@ -72,9 +72,8 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     from fastapi.testclient import TestClient
-
-    from api.app import create_app
-    from api.settings import Settings
+    from gridplan.api.app import create_app
+    from gridplan.api.settings import Settings
 
     t0 = time.perf_counter()
     result = plan_city(args.units, args.seed)

@@ -25,11 +25,11 @@ def measure(n: int, seed: int) -> dict:
     import shapely
 
     from bench.synthetic import synthetic_city
-    from gridplan.community import plan_community
-    from gridplan.config import PlanParams
-    from gridplan.distributed import peak_mb, warm_up
-    from gridplan.pipeline import StageTimer
-    from gridplan.units import prepare_units
+    from gridplan.engine.community import plan_community
+    from gridplan.engine.pipeline import StageTimer
+    from gridplan.layers.population import prepare_units
+    from gridplan.params import PlanParams
+    from gridplan.scale.distributed import peak_mb, warm_up
 
     warm_up()  # compiled kernels loaded, as in a worker before its first task
     raw, comm = synthetic_city(n, seed=seed)

@@ -38,7 +38,7 @@ def moves(plan_dir: Path, n: int) -> list[tuple[str, str, float, float]]:
     >>> moves(Path("/tmp/plan1000"), 3)  # doctest: +SKIP
     [('990101...001', 'B0123', 39.9, 116.3), ...]
     """
-    from gridplan.export import read_plan
+    from gridplan.export.folder import read_plan
 
     plan = read_plan(plan_dir)
     if plan.cells is None:
@@ -116,10 +116,10 @@ def start_server(plan_dir: Path, stack: ExitStack) -> tuple[str, str]:
     import threading
 
     import uvicorn
+    from gridplan.api.app import create_app
+    from gridplan.api.settings import Settings
 
-    from api.app import create_app
-    from api.settings import Settings
-    from gridplan.export import read_plan
+    from gridplan.export.folder import read_plan
 
     folder = Path(stack.enter_context(tempfile.TemporaryDirectory()))
     app = create_app(Settings(data_dir=folder, api_keys=f"bench:{KEY}"))
@@ -168,7 +168,7 @@ def run(args: argparse.Namespace) -> dict:
             clicks, parts = measure_clicks(browser, url, todo, args.key or KEY)
             timing = page_timing(browser, url)
             browser.close()
-    from gridplan.export import read_plan
+    from gridplan.export.folder import read_plan
 
     plan = read_plan(plan_dir)
     return {"grids": len(plan.grids), "cells": len(plan.cells), "loads_ms": loads,

@@ -26,8 +26,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from api.uploads import UploadLimits, read_upload, save_upload
-from gridplan.formats import FORMATS, export_plan, output_type
+from gridplan.api.uploads import UploadLimits, read_upload, save_upload
+
+from gridplan.export.formats import FORMATS, export_plan, output_type
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -83,8 +84,9 @@ def upload(path: Path, name: str, dest: Path, kind: str, **options) -> None:
 
 
 def exports(dest: Path) -> None:
-    from gridplan.pipeline import plan
-    from gridplan.run import demo_options, load_inputs
+    from gridplan.engine.pipeline import plan
+    from gridplan.layers.load import load_inputs
+    from gridplan.run import demo_options
 
     t0 = time.perf_counter()
     p = plan(**load_inputs(demo_options()))

@@ -45,8 +45,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--simplify", default="0,1,5", help="tolerances in metres")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
-    from gridplan.export import read_plan
-    from maps.cli import write_map
+    from gridplan.cli.map import write_map
+    from gridplan.export.folder import read_plan
 
     with tempfile.TemporaryDirectory() as tmp:
         plan_dir = Path(args.plan) if args.plan else Path(tmp) / "plan"

@@ -10,7 +10,7 @@ with several ``--max-moved`` budgets) and plans from scratch, printing per run t
 households and units that changed grid, the grids changed and out of band, and the
 wall time. Scenarios:
 
-- ``new compound``: :func:`gridplan.demo_changes.add_compound` (4 buildings, 440 households);
+- ``new compound``: :func:`gridplan.demo.changes.add_compound` (4 buildings, 440 households);
 - ``demolition``: every fourth residential building of community C03 removed;
 - ``register update``: every building's households × a seeded factor in 0.85–1.15.
 """
@@ -25,13 +25,14 @@ from pathlib import Path
 
 import numpy as np
 
-from gridplan.demo import generate_demo
-from gridplan.demo_changes import add_compound
-from gridplan.export import read_plan, write_plan
-from gridplan.pipeline import plan
-from gridplan.replan import replan
-from gridplan.run import demo_files, load_inputs
-from gridplan.units import prepare_units
+from gridplan.demo.changes import add_compound
+from gridplan.demo.district import generate_demo
+from gridplan.engine.pipeline import plan
+from gridplan.export.folder import read_plan, write_plan
+from gridplan.layers.load import load_inputs
+from gridplan.layers.population import prepare_units
+from gridplan.practice.replan import replan
+from gridplan.run import demo_files
 
 BUDGETS = (None, 100, 0)
 
@@ -75,7 +76,7 @@ def run(name: str, old, new_layers: dict, inputs: dict, svg: Path | None = None
                      barriers=inputs["barriers"], compare=budget is None)
         wall = time.perf_counter() - t0
         if svg is not None and budget is None:
-            from maps.diff import diff_svg
+            from gridplan.maps.diff import diff_svg
 
             svg.write_text(diff_svg(res.plan, res.old, res.changes), encoding="utf-8")
         r = res.summary["replan"]

@@ -14,7 +14,7 @@ Each size runs in one subprocess per tool, so that the peak memory of each is it
    plan's report and the peak resident memory of the process.
 3. ``dask1``, ``dask2`` (``--workers``): plan the same city, written as GeoParquet with
    one row group per ``--partition-units``, with
-   :func:`gridplan.distributed.plan_partitioned` on a local Dask cluster of 1 and 2
+   :func:`gridplan.scale.distributed.plan_partitioned` on a local Dask cluster of 1 and 2
    single-threaded worker processes; the plan is compared with the in-process one
    (SHA-1 of the unit → grid table) and the speed-up from 1 to 2 workers is printed.
 4. ``metis``: load the units, build their adjacency graph (polygons sharing an edge,
@@ -167,11 +167,11 @@ def work_generate(n: int, seed: int, data: Path, partition_units: int = 50_000) 
 
 def work_gridplan(n: int, seed: int, data: Path, tessellation: str, progress: bool,
                   yardstick: bool) -> dict:
-    """Run ``gridplan.pipeline.plan`` on the pickled city and measure it."""
-    from gridplan.config import PlanParams
-    from gridplan.inputs import prepare_communities
-    from gridplan.pipeline import plan
-    from gridplan.units import prepare_units
+    """Run ``gridplan.engine.pipeline.plan`` on the pickled city and measure it."""
+    from gridplan.engine.pipeline import plan
+    from gridplan.layers.population import prepare_units
+    from gridplan.layers.prepare import prepare_communities
+    from gridplan.params import PlanParams
 
     raw_units, raw_comm = _load(data, "units"), _load(data, "communities")
     t0 = time.perf_counter()
@@ -225,15 +225,15 @@ def work_dask(n: int, seed: int, data: Path, tessellation: str, workers: int,
               progress: bool) -> dict:
     """Plan the city's GeoParquet partitions on a local Dask cluster of ``workers`` processes.
 
-    The timed figure is :func:`gridplan.distributed.plan_partitioned` end to end (kernel
+    The timed figure is :func:`gridplan.scale.distributed.plan_partitioned` end to end (kernel
     warm-up on the workers, the three stages and the merged files); starting and closing
     the cluster are timed apart.
     """
     import pandas as pd
 
-    from gridplan.config import PlanParams
-    from gridplan.distributed import UnitOptions, dask_client, plan_partitioned
-    from gridplan.inputs import prepare_communities
+    from gridplan.layers.prepare import prepare_communities
+    from gridplan.params import PlanParams
+    from gridplan.scale.distributed import UnitOptions, dask_client, plan_partitioned
 
     communities = prepare_communities(_load(data, "communities"), id_field="id")
     params = PlanParams(target=TARGET, tolerance=TOLERANCE, seed=seed,

@@ -22,11 +22,11 @@ def write_synthetic_plan(n_units: int, out: str | Path, seed: int = 0) -> Path:
     >>> write_synthetic_plan(1000, "/tmp/plan1k")  # doctest: +SKIP
     PosixPath('/tmp/plan1k')
     """
-    from gridplan.config import PlanParams
-    from gridplan.export import write_plan
-    from gridplan.inputs import prepare_communities
-    from gridplan.pipeline import plan
-    from gridplan.units import prepare_units
+    from gridplan.engine.pipeline import plan
+    from gridplan.export.folder import write_plan
+    from gridplan.layers.population import prepare_units
+    from gridplan.layers.prepare import prepare_communities
+    from gridplan.params import PlanParams
 
     raw_units, raw_comm = synthetic_city(n_units, seed=seed)
     units = prepare_units(raw_units, unit_id="unit_id", households="households")

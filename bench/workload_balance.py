@@ -7,7 +7,7 @@ Wudaokou) and assigns workers by min-cost flow. Prints the coefficient of
 variation (CV) and max/min ratio of grid hours and worker hours for both.
 
 Special populations and workers: the demo ships synthetic ones; for Wudaokou they
-are drawn with the same seeded model (gridplan.demo_people), as no real register
+are drawn with the same seeded model (gridplan.demo.people), as no real register
 is public.
 
 Usage::
@@ -25,7 +25,7 @@ from pathlib import Path
 
 import geopandas as gpd
 
-from gridplan.demo_people import demo_special, demo_workers
+from gridplan.demo.people import demo_special, demo_workers
 from gridplan.run import demo_files, run_plan, run_staff
 
 log = logging.getLogger("bench.workload")
@@ -36,7 +36,7 @@ def _plan_args(balance: str, out: Path, **inputs) -> dict:
     return dict(target=300, tolerance=0.15, seed=0, stairwell_households=100,
                 code_scheme="nbs12+3", tessellation="auto", balance=balance, quiet=True,
                 dedicated_tags="",  # campuses as residential areas, as when first measured
-                verbose=0, out_dir=str(out), with_map=False, **inputs)
+                verbose=0, out_dir=str(out), **inputs)
 
 
 def demo_inputs() -> tuple[dict, Path, Path, None]:
@@ -50,7 +50,7 @@ def demo_inputs() -> tuple[dict, Path, Path, None]:
 
 def wudaokou_inputs(shared: Path, work: Path) -> tuple[dict, Path, Path, Path]:
     """OSM inputs, with synthetic special populations and workers drawn for them."""
-    from gridplan.osm import read_osm
+    from gridplan.layers.osm import read_osm
 
     osm = shared / "beijing_wudaokou.osm.bz2"
     first = work / "wdk-first"
@@ -75,8 +75,7 @@ def measure(name: str, inputs: dict, special: Path, workers: Path, osm, work: Pa
         t0 = time.perf_counter()
         run_plan(**_plan_args(balance, out, **inputs))
         rep = run_staff(plan_dir=str(out), workers_path=str(workers), out_dir=str(out),
-                        special_path=str(special), osm_path=str(osm) if osm else None,
-                        quiet=True)
+                        special_path=str(special), osm_path=str(osm) if osm else None)
         ld = rep["load"]
         rows.append((name, balance, rep["grids"], ld["grid_hours"]["cv"],
                      ld["grid_hours"]["max_min"], ld["worker_hours"]["cv"],

@@ -4,9 +4,10 @@ The pipeline runs layers → units → adjacency graph → partition → refine 
 metrics → export; :func:`gridplan.plan` is its orchestrator.
 """
 
-from gridplan.config import PlanParams
+from gridplan.engine.pipeline import plan
 from gridplan.errors import GridplanError, InputError, PlanInvariantError
-from gridplan.pipeline import Plan, plan
+from gridplan.model import Plan
+from gridplan.params import PlanParams
 
 __version__ = "0.1.0"
 __all__ = ["GridplanError", "InputError", "Plan", "PlanInvariantError", "PlanParams", "plan",

@@ -1,113 +1,61 @@
-"""Run: read the files a user names, plan, write outputs and print a readable summary."""
+"""Jobs: read the files a user names, plan or staff, write a plan folder, summarise.
+
+Front-ends (the CLI, the web API's jobs) call these; they pass in what the library does not
+own: a map writer (``map_writer(plan, path)``, from :mod:`gridplan.maps`) and ``echo`` for the
+readable summary.
+"""
 
 from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
-import click
 import geopandas as gpd
 import numpy as np
 import shapely
 
-from gridplan.errors import InputError
-from gridplan.export import write_plan
-from gridplan.inputs import prepare_communities
-from gridplan.layers import InputNotes, read_vector
-from gridplan.pipeline import Plan, plan
-from gridplan.units import prepare_units
-from gridplan.workload import WorkloadParams
+from gridplan.engine.pipeline import plan
+from gridplan.export.folder import write_plan
+from gridplan.layers.load import load_inputs
+from gridplan.model import Plan
+from gridplan.params import WorkloadParams
 
 log = logging.getLogger(__name__)
 
-
-def _read(path: str | None, what: str, crs: str | None) -> gpd.GeoDataFrame | None:
-    """Read an optional layer, giving it ``crs`` when it declares none."""
-    if path is None:
-        return None
-    gdf = read_vector(path, what=what)
-    if gdf.crs is None and crs:
-        gdf = gdf.set_crs(crs)
-    return gdf
+MapWriter = Callable[[Plan, Path], None]
 
 
-def load_inputs(kw: dict) -> dict:
-    """Read every input the ``plan`` options name; returns arguments for :func:`plan`."""
-    from gridplan.cli import params_from
+def run_plan(*, map_writer: MapWriter | None = None,
+             echo: Callable[[str], None] | None = None, **kw) -> Plan:
+    """``gridplan plan``: read, plan, write (with ``map.html`` when given a map writer).
 
-    params = params_from(kw, kw.get("barrier_highways"))
-    notes = InputNotes()
-    if not kw.get("population") and not kw.get("osm"):
-        raise InputError("no population layer", field="--population",
-                         fix="pass --population FILE (buildings, points or blocks) or --osm FILE")
-    osm = None
-    if kw.get("osm"):
-        from gridplan.osm import read_osm, study_area
-
-        osm = read_osm(kw["osm"], barrier_highways=params.barrier_highways,
-                       dwelling_area=kw.get("dwelling_area", 90.0),
-                       dedicated_tags=params.dedicated_tags)
-    if kw.get("population"):
-        pop = _read(kw["population"], "population", kw.get("crs"))
-        units = prepare_units(pop, unit_id=kw.get("unit_id", "unit_id"),
-                              households=kw.get("households_field"),
-                              population_field=kw.get("population_field"),
-                              household_size=kw.get("household_size", 2.6))
-    else:
-        units = prepare_units(osm.buildings, unit_id="unit_id", households="households")
-        units.attrs["source"] = str(kw["osm"])
-    communities = _read(kw.get("communities"), "communities", kw.get("crs"))
-    if communities is not None:
-        communities = prepare_communities(communities, id_field=kw.get("community_id", "id"),
-                                          code_field=kw.get("community_code"),
-                                          scheme=params.code_scheme, notes=notes)
-    compounds = _read(kw.get("compounds"), "compounds", kw.get("crs"))
-    barriers = _read(kw.get("barriers"), "barriers", kw.get("crs"))
-    if osm is not None:
-        compounds = compounds if compounds is not None else osm.compounds
-        barriers = barriers if barriers is not None else osm.barriers
-    dedicated = _read(kw.get("dedicated_path"), "dedicated sites", kw.get("crs"))
-    if dedicated is None and osm is not None and len(osm.dedicated):
-        dedicated = osm.dedicated
-    previous = None
-    if kw.get("previous_dir"):
-        from gridplan.export import read_plan
-
-        previous = read_plan(kw["previous_dir"])
-    special = None
-    if kw.get("special_path"):
-        from gridplan.workload import read_special
-
-        special = read_special(kw["special_path"], units["building_id"], WorkloadParams())
-    return {"units": units, "communities": communities, "compounds": compounds,
-            "barriers": barriers, "params": params, "notes": notes, "special": special,
-            "dedicated": dedicated, "previous": previous,
-            "study_area": study_area(osm) if osm is not None else None}
-
-
-def run_plan(**kw) -> Plan:
-    """``gridplan plan``: read, plan, write, summarise."""
+    ``kw`` are the ``plan`` options by name (see :func:`gridplan.layers.load.load_inputs`);
+    ``echo`` receives the readable summary.
+    """
     inputs = load_inputs(kw)
     progress = not kw.get("quiet") and sys.stderr.isatty()
     result = plan(**inputs, progress=progress)
-    _write(result, Path(kw["out_dir"]), kw.get("with_map", True))
-    if not kw.get("quiet"):
-        click.echo(summary_text(result, Path(kw["out_dir"])))
+    out_dir = Path(kw["out_dir"])
+    extra = {"map.html": lambda path: map_writer(result, path)} if map_writer else {}
+    write_plan(result, out_dir, extra=extra)
+    if echo:
+        echo(summary_text(result, out_dir))
     return result
 
 
-def run_demo(out_dir: Path, data_dir: str | None = None, **kw) -> Plan:
-    """``gridplan demo``: plan the bundled demo district."""
+def run_demo(out_dir: Path, data_dir: str | None = None, *, map_writer: MapWriter | None = None,
+             echo: Callable[[str], None] | None = None, **kw) -> Plan:
+    """``gridplan demo``: plan the bundled demo district, then staff it with its workers."""
     files = demo_files(data_dir)
-    args = dict(kw, **demo_options(data_dir), out_dir=str(out_dir), with_map=True)
+    args = dict(kw, **demo_options(data_dir), out_dir=str(out_dir))
     args["special_path"] = kw.get("special_path") or args["special_path"]
     args["dedicated_path"] = kw.get("dedicated_path") or args["dedicated_path"]
-    result = run_plan(**args)
+    result = run_plan(map_writer=map_writer, echo=echo, **args)
     if files["workers"].exists():
         run_staff(plan_dir=str(out_dir), workers_path=str(files["workers"]), out_dir=str(out_dir),
-                  special_path=args["special_path"], quiet=kw.get("quiet", False),
-                  with_map=True)
+                  special_path=args["special_path"], map_writer=map_writer, echo=echo)
     return result
 
 
@@ -116,7 +64,7 @@ def demo_options(data_dir: str | None = None) -> dict:
 
     Examples
     --------
-    >>> from gridplan.pipeline import plan                            # doctest: +SKIP
+    >>> from gridplan.engine.pipeline import plan                            # doctest: +SKIP
     >>> plan(**load_inputs(demo_options())).report["grids"]           # doctest: +SKIP
     60
     """
@@ -138,7 +86,7 @@ DEMO_LAYERS = ("communities", "buildings", "compounds", "barriers")
 
 def demo_files(data_dir: str | Path | None = None) -> dict[str, Path]:
     """Paths of the demo layers; regenerated into a cache folder if the bundle is missing."""
-    from gridplan.demo import DEMO_DIR, write_demo
+    from gridplan.demo.district import DEMO_DIR, write_demo
 
     folder = Path(data_dir) if data_dir else DEMO_DIR
     files = {name: folder / f"{name}.geojson" for name in DEMO_LAYERS}
@@ -150,15 +98,6 @@ def demo_files(data_dir: str | Path | None = None) -> dict[str, Path]:
     files.update(special=folder / "special.csv", workers=folder / "workers.csv",
                  dedicated=folder / "dedicated.geojson")
     return files
-
-
-def _write(result: Plan, out_dir: Path, with_map: bool) -> None:
-    extra = {}
-    if with_map:
-        from maps.coverage import save_plan_map
-
-        extra["map.html"] = lambda path: save_plan_map(result, path)
-    write_plan(result, out_dir, extra=extra)
 
 
 def _balanced_label(report: dict) -> str:
@@ -241,11 +180,13 @@ def _comprehensive_worker_hours(assignment, dedicated: set[str]):
 
 
 def run_staff(plan_dir: str, workers_path: str, out_dir: str, special_path: str | None = None,
-              osm_path: str | None = None, per_10k: float = 18.0, quiet: bool = False,
-              workload: WorkloadParams | None = None, with_map: bool = False) -> dict:
+              osm_path: str | None = None, per_10k: float = 18.0,
+              workload: WorkloadParams | None = None, map_writer: MapWriter | None = None,
+              echo: Callable[[str], None] | None = None) -> dict:
     """``gridplan staff``: loads per grid, staffing per community, workers assigned."""
-    from gridplan.export import read_plan
-    from gridplan.staffing import (
+    from gridplan.export.folder import read_plan
+    from gridplan.layers.special import read_special
+    from gridplan.workforce.staffing import (
         assign_workers,
         grid_loads,
         inequality,
@@ -253,7 +194,7 @@ def run_staff(plan_dir: str, workers_path: str, out_dir: str, special_path: str 
         service_centres,
         staffing_table,
     )
-    from gridplan.workload import read_special, walking_network
+    from gridplan.workforce.workload import walking_network
 
     plan_ = read_plan(plan_dir)
     workload = workload or WorkloadParams()
@@ -293,13 +234,11 @@ def run_staff(plan_dir: str, workers_path: str, out_dir: str, special_path: str 
     }
     extra = {"workers.csv": lambda p: assignment.workers.to_csv(p, index=False),
              "staffing.csv": lambda p: staffing.to_csv(p, index=False)}
-    if with_map:
-        from maps.coverage import save_plan_map
-
-        extra["map.html"] = lambda p: save_plan_map(plan_, p)
+    if map_writer:
+        extra["map.html"] = lambda p: map_writer(plan_, p)
     write_plan(plan_, Path(out_dir), extra=extra)
-    if not quiet:
-        click.echo(staff_summary(plan_.report, staffing, Path(out_dir)))
+    if echo:
+        echo(staff_summary(plan_.report, staffing, Path(out_dir)))
     return plan_.report
 
 

@@ -14,11 +14,9 @@ import folium
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-
-from gridplan.errors import InputError
-from maps.assets import inline_css, inline_js, libraries_installed
-from maps.labels import LABELS, label
-from maps.layers import (
+from gridplan.maps.assets import inline_css, inline_js, libraries_installed
+from gridplan.maps.labels import LABELS, label
+from gridplan.maps.layers import (
     DEFAULT_BANDS,
     DETOUR,
     UNASSIGNED,
@@ -30,6 +28,8 @@ from maps.layers import (
     walking_bands,
     worker_text,
 )
+
+from gridplan.errors import InputError
 
 log = logging.getLogger(__name__)
 

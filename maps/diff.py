@@ -11,7 +11,7 @@ import geopandas as gpd
 import numpy as np
 import shapely
 
-from gridplan.export import to_rfc7946
+from gridplan.export.folder import to_rfc7946
 
 log = logging.getLogger(__name__)
 

@@ -13,12 +13,12 @@ import pandas as pd
 import shapely
 
 from gridplan.errors import InputError
-from gridplan.export import to_rfc7946
+from gridplan.export.folder import to_rfc7946
 
 log = logging.getLogger(__name__)
 
 DEFAULT_BANDS = (500.0, 1000.0, 1500.0)  # walking metres from the service point
-DETOUR = 1.3  # walking distance ÷ straight-line distance, as in gridplan.workload
+DETOUR = 1.3  # walking distance ÷ straight-line distance, as in gridplan.workforce.workload
 EDGE_REACH = 60.0  # metres either side of a reached street that a band covers
 UNASSIGNED = "(unassigned)"
 MEDOID_CANDIDATES = 300  # units tried as the most central one of a community
@@ -86,8 +86,8 @@ def walking_bands(plan, points: gpd.GeoDataFrame, bands_m=DEFAULT_BANDS, street=
                   ) -> Bands:
     """Bands of walking distance around each community's service point, clipped to it.
 
-    With ``street`` (a :class:`gridplan.workload.StreetNetwork` in the plan's CRS) distances
-    follow the street network (a band covers the streets reached within it, widened by
+    With ``street`` (a :class:`gridplan.workforce.workload.StreetNetwork` in the plan's CRS)
+    distances follow the street network (a band covers the streets reached within it, widened by
     ``EDGE_REACH`` m); without it they are straight lines × ``DETOUR``.
 
     Examples
@@ -220,7 +220,7 @@ def light_geojson(gdf: gpd.GeoDataFrame, simplify_m: float = 1.0, digits: int = 
     out = to_rfc7946(out)
     geoms = out.geometry.values
     if gcj02:
-        from maps.gcj02 import shift_geometries
+        from gridplan.maps.gcj02 import shift_geometries
 
         geoms = shift_geometries(geoms)
     out.geometry = shapely.transform(geoms, lambda xy: np.round(xy, digits))

@@ -15,12 +15,12 @@ import pytest
 import shapely
 from click.testing import CliRunner, Result
 
-from gridplan.cli import main
+from gridplan.cli.main import main
 from gridplan.codes import get_scheme, grid_code, grid_serial
-from gridplan.config import PlanParams
-from gridplan.inputs import prepare_communities
-from gridplan.pipeline import Plan
-from gridplan.units import prepare_units
+from gridplan.layers.population import prepare_units
+from gridplan.layers.prepare import prepare_communities
+from gridplan.model import Plan
+from gridplan.params import PlanParams
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 METRIC_CRS = "EPSG:32650"  # UTM 50N: Beijing
@@ -93,7 +93,7 @@ def assert_plan_rules(plan: Plan, units_in: gpd.GeoDataFrame,
                       communities_in: gpd.GeoDataFrame | None = None) -> None:
     """Check every rule a plan obeys.
 
-    ``units_in`` are the units given to :func:`gridplan.pipeline.plan` (``unit_id``,
+    ``units_in`` are the units given to :func:`gridplan.engine.pipeline.plan` (``unit_id``,
     ``households``, geometry); ``communities_in`` the prepared communities given to it
     (``community_id``, ``code``), or ``None`` to check against the plan's own
     communities (derived or repaired ones).

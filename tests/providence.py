@@ -8,10 +8,11 @@ import geopandas as gpd
 import pytest
 from conftest import DATA
 
-from gridplan.config import PlanParams
-from gridplan.inputs import prepare_communities
-from gridplan.pipeline import Plan, plan
-from gridplan.units import prepare_units
+from gridplan.engine.pipeline import plan
+from gridplan.layers.population import prepare_units
+from gridplan.layers.prepare import prepare_communities
+from gridplan.model import Plan
+from gridplan.params import PlanParams
 
 
 def needs_providence(test):

@@ -37,10 +37,10 @@ from gridplan.codes import (
     is_grid_code,
     stable_serials,
 )
-from gridplan.config import PlanParams
+from gridplan.engine.pipeline import plan
 from gridplan.errors import InputError
-from gridplan.inputs import prepare_communities
-from gridplan.pipeline import plan
+from gridplan.layers.prepare import prepare_communities
+from gridplan.params import PlanParams
 
 COMM = "370102001001"
 
@@ -340,7 +340,7 @@ def test_stable_serials_properties(old_cuts, new_cuts, old_serials):
 
 
 def test_edits_name_new_grids_in_the_plan_scheme():
-    from gridplan.editing import PlanState
+    from gridplan.practice.editing import PlanState
 
     units, comms = _two_communities()
     u = prep_units(units)

@@ -24,9 +24,9 @@ from conftest import (
     run_cli,
 )
 
-from gridplan.inputs import prepare_communities
-from gridplan.osm import read_osm
-from gridplan.pipeline import Plan
+from gridplan.layers.osm import read_osm
+from gridplan.layers.prepare import prepare_communities
+from gridplan.model import Plan
 
 pytestmark = [
     pytest.mark.realdata,

@@ -12,10 +12,10 @@ import pytest
 import shapely
 from geopandas.testing import assert_geodataframe_equal
 
-from gridplan.config import PlanParams
-from gridplan.inputs import prepare_communities
-from gridplan.pipeline import plan
-from gridplan.units import prepare_units
+from gridplan.engine.pipeline import plan
+from gridplan.layers.population import prepare_units
+from gridplan.layers.prepare import prepare_communities
+from gridplan.params import PlanParams
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # bench/ is a folder of the repository, not an installed package

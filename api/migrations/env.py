@@ -1,9 +1,8 @@
 """Alembic environment: migrations run on the connection the store passes in."""
 
 from alembic import context
+from gridplan.api.store.schema import metadata
 from sqlalchemy import create_engine
-
-from api.store.schema import metadata
 
 config = context.config
 

@@ -10,11 +10,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.responses import FileResponse, HTMLResponse
+from gridplan.api.deps import get_store, reader
+from gridplan.api.store import Store
+from gridplan.maps.assets import EDITOR_DIR, LIBRARIES, NODE_MODULES, library_path
 
-from api.deps import get_store, reader
-from api.store import Store
 from gridplan.errors import InputError
-from maps.assets import EDITOR_DIR, LIBRARIES, NODE_MODULES, library_path
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +82,7 @@ def coverage_map(plan_id: str, version: Annotated[int | None, Query(ge=1)] = Non
                  gcj02: bool = False, store: Store = Depends(get_store)) -> HTMLResponse:
     """Grids by household deviation, workers, service points, walking bands, uncovered
     households; Leaflet inlined, so the page works without internet (except its tiles)."""
-    from maps.coverage import MapOptions, render_html
+    from gridplan.maps.coverage import MapOptions, render_html
 
     plan = store.plan_at(plan_id, version)
     text = render_html(plan, lang=lang, options=MapOptions(tiles=tiles or default_tiles(),

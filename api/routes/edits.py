@@ -8,14 +8,14 @@ from typing import Annotated, Any
 
 import shapely
 from fastapi import APIRouter, Depends, Path, Response
+from gridplan.api import geojson
+from gridplan.api.deps import get_store, if_match, writer
+from gridplan.api.errors import HTTPProblem
+from gridplan.api.history import redo, restore, undo
+from gridplan.api.store import Store, VersionConflict, etag
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from api import geojson
-from api.deps import get_store, if_match, writer
-from api.errors import HTTPProblem
-from api.history import redo, restore, undo
-from api.store import Store, VersionConflict, etag
-from gridplan.editing import GRID_ATTRS, Delta, PlanState
+from gridplan.practice.editing import GRID_ATTRS, Delta, PlanState
 
 router = APIRouter(prefix="/plans/{plan_id}", tags=["edits"])
 

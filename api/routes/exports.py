@@ -10,11 +10,11 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
+from gridplan.api.deps import get_store, reader
+from gridplan.api.store import Store, etag
 from starlette.background import BackgroundTask
 
-from api.deps import get_store, reader
-from api.store import Store, etag
-from gridplan.formats import export_plan, output_type
+from gridplan.export.formats import export_plan, output_type
 
 router = APIRouter(prefix="/plans/{plan_id}", tags=["exports"], dependencies=[Depends(reader)])
 

@@ -8,12 +8,11 @@ from typing import Annotated
 
 import geopandas as gpd
 from fastapi import APIRouter, Depends, Query, Request
-
-from api import geojson
-from api.deps import get_store, reader
-from api.errors import HTTPProblem
-from api.routes.plans import BBox, parse_bbox
-from api.store import NotFound, Store, etag
+from gridplan.api import geojson
+from gridplan.api.deps import get_store, reader
+from gridplan.api.errors import HTTPProblem
+from gridplan.api.routes.plans import BBox, parse_bbox
+from gridplan.api.store import NotFound, Store, etag
 
 router = APIRouter(tags=["OGC API Features"], dependencies=[Depends(reader)])
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Request, Response
+from gridplan.api.deps import get_store, reader, writer
+from gridplan.api.store import Store
 from pydantic import BaseModel, ConfigDict, Field
-
-from api.deps import get_store, reader, writer
-from api.store import Store
 
 router = APIRouter(prefix="/jobs", tags=["jobs"])
 

@@ -7,11 +7,10 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
-
-from api.deps import get_settings, get_store, reader, writer
-from api.settings import Settings
-from api.store import Store
-from api.store.store import now
+from gridplan.api.deps import get_settings, get_store, reader, writer
+from gridplan.api.settings import Settings
+from gridplan.api.store import Store
+from gridplan.api.store.store import now
 
 router = APIRouter(prefix="/layers", tags=["layers"])
 
@@ -48,7 +47,7 @@ async def upload(request: Request, file: Annotated[UploadFile, File(description=
     bad content: zip tricks, deep JSON, invalid geometry, no CRS, NaN or negative
     counts...), each with the problem and the fix.
     """
-    from api.uploads import UploadLimits, read_upload, save_upload
+    from gridplan.api.uploads import UploadLimits, read_upload, save_upload
 
     limits = UploadLimits(max_bytes=int(settings.max_upload_mb * 1024 * 1024))
     dest = settings.data_dir / "layers"

@@ -5,14 +5,14 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response
+from gridplan.api import geojson
+from gridplan.api.deps import get_store, reader
+from gridplan.api.errors import HTTPProblem
+from gridplan.api.store import Store, etag
 
-from api import geojson
-from api.deps import get_store, reader
-from api.errors import HTTPProblem
-from api.store import Store, etag
+from gridplan.engine.metrics import RULES
 from gridplan.errors import InputError
-from gridplan.metrics import RULES
-from gridplan.staffing import read_workers, staffing_table
+from gridplan.workforce.staffing import read_workers, staffing_table
 
 router = APIRouter(prefix="/plans", tags=["plans"], dependencies=[Depends(reader)])
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
-
-from api.deps import get_store, reader
-from api.history import diff, stacks
-from api.store import Store
+from gridplan.api.deps import get_store, reader
+from gridplan.api.history import diff, stacks
+from gridplan.api.store import Store
 
 router = APIRouter(prefix="/plans/{plan_id}", tags=["versions"], dependencies=[Depends(reader)])
 

@@ -1,5 +1,5 @@
 """Plan storage: one interface over SQLite (default) and PostgreSQL/PostGIS."""
 
-from api.store.store import NotFound, Store, VersionConflict, etag
+from gridplan.api.store.store import NotFound, Store, VersionConflict, etag
 
 __all__ = ["NotFound", "Store", "VersionConflict", "etag"]

@@ -14,13 +14,13 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+from gridplan.api.store import schema as s
 from pyproj import CRS, Transformer
 from sqlalchemy import and_, create_engine, delete, event, func, insert, select, update
 from sqlalchemy.engine import Engine
 
-from api.store import schema as s
-from gridplan.editing import GRID_ATTRS, Delta, PlanState
 from gridplan.errors import GridplanError
+from gridplan.practice.editing import GRID_ATTRS, Delta, PlanState
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +77,7 @@ class Store:
         self._crs: dict[str, tuple[CRS, Transformer, Transformer]] = {}
         self._state_lock = threading.Lock()
         self._edit_locks: dict[str, threading.Lock] = {}
-        from api.store.migrate import upgrade
+        from gridplan.api.store.migrate import upgrade
 
         upgrade(self.engine)
 
@@ -529,9 +529,9 @@ class Store:
         return out
 
     def plan_at(self, plan_id: str, version: int | None = None):
-        """The whole plan as of ``version``, as a :class:`gridplan.pipeline.Plan`."""
-        from gridplan.config import PlanParams
-        from gridplan.pipeline import Plan
+        """The whole plan as of ``version``, as a :class:`gridplan.model.Plan`."""
+        from gridplan.model import Plan
+        from gridplan.params import PlanParams
 
         info = self.plan_info(plan_id)
         version = self.check_version(plan_id, version)
@@ -649,7 +649,7 @@ def _band(info: dict) -> tuple[float, float]:
 def _param_fields(params: dict) -> dict:
     from dataclasses import fields
 
-    from gridplan.config import PlanParams
+    from gridplan.params import PlanParams
 
     names = {f.name for f in fields(PlanParams) if f.init}
     return {k: v for k, v in params.items() if k in names}

@@ -6,8 +6,7 @@ Create Date: 2026-11-25
 """
 
 from alembic import op
-
-from api.store.schema import metadata
+from gridplan.api.store.schema import metadata
 
 revision = "0001"
 down_revision = None

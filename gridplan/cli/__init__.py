@@ -1,0 +1,1 @@
+"""Command line: ``gridplan plan | demo | staff | serve | map | microgrids | replan | merge``."""

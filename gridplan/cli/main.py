@@ -1,0 +1,246 @@
+"""Command line: ``gridplan plan``, ``gridplan demo``."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+import click
+
+from gridplan.cli.options import population_fields
+from gridplan.cli.scale import run_partitioned, scale_options, wants_partitioned
+from gridplan.codes import CODE_SCHEMES
+from gridplan.errors import GridplanError
+from gridplan.params import DEFAULT_BARRIER_HIGHWAYS, DEFAULT_DEDICATED_TAGS
+
+log = logging.getLogger("gridplan")
+
+
+def _setup_logging(verbose: int) -> None:
+    level = logging.WARNING - 10 * min(verbose, 2)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+
+
+def front_end(with_map: bool, quiet: bool) -> dict:
+    """What the CLI gives a job: the coverage-map writer and the summary printer."""
+    out: dict = {"echo": None if quiet else click.echo}
+    if with_map:
+        from gridplan.maps.coverage import save_plan_map
+
+        out["map_writer"] = save_plan_map
+    return out
+
+
+def _fail(exc: GridplanError) -> None:
+    click.echo(f"error: {exc}", err=True)
+    sys.exit(exc.exit_code)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="gridplan")
+def main() -> None:
+    """gridplan: plan community grids (网格) of about 300 households from data.
+
+    \b
+    Examples:
+      gridplan demo                                  # the bundled demo district
+      gridplan plan --osm area.osm.bz2 --out out/    # from an OpenStreetMap extract
+      gridplan plan --communities c.gpkg --population b.gpkg --households hh --out out/
+    """
+
+
+def plan_options(f):
+    """Options shared by ``plan`` and ``demo``: the plan parameters."""
+    opts = [
+        click.option("--target", default=300, show_default=True,
+                     help="Households per grid aimed at."),
+        click.option("--tolerance", default=0.15, show_default=True,
+                     help="Allowed deviation from the target, as a share (0.15 = ±15%)."),
+        click.option("--seed", default=0, show_default=True,
+                     help="Random seed; equal inputs and seed give equal plans."),
+        click.option("--stairwell-households", default=100, show_default=True,
+                     help="Households per virtual stairwell sub-unit when one building "
+                          "exceeds the band."),
+        click.option("--code-scheme", default="nbs12+3", show_default=True,
+                     type=click.Choice(list(CODE_SCHEMES)),
+                     help="Grid codes: nbs12+3 = 12-digit community code + 3-digit serial "
+                          "(15 digits); cjt349-20 = 6-digit object class + community code + "
+                          "2-digit serial (20 digits, CJ/T 349); cjt213-14 = community code + "
+                          "2-digit serial (14 digits). A community that is one grid gets "
+                          "serial 00 in the 2-digit schemes."),
+        click.option("--object-class", default="000000", show_default=True,
+                     help="6-digit management-object class (CJ/T 348) opening cjt349-20 codes."),
+        click.option("--dedicated-tags", default=",".join(DEFAULT_DEDICATED_TAGS),
+                     show_default=True,
+                     help="OSM key=value tags of sites that get a dedicated grid (专属网格); "
+                          "empty for none."),
+        click.option("--dedicated-min-area", default=5000.0, show_default=True,
+                     help="Smallest site (m² inside one community) given a dedicated grid."),
+        click.option("--tessellation", default="auto", show_default=True,
+                     type=click.Choice(["auto", "footprint", "centroid"]),
+                     help="Cells around units: footprint outlines or one point per unit."),
+        click.option("--balance", default="households", show_default=True,
+                     type=click.Choice(["households", "workload"]),
+                     help="Balance grids on households, or on workload (visits per month "
+                          "from households and --special populations).")
+        ,
+        click.option("--special", "special_path", type=click.Path(dir_okay=False),
+                     help="special.csv (unit_id, category, count) for --balance workload."),
+        click.option("-v", "--verbose", count=True, help="More log output (-v, -vv)."),
+        click.option("--quiet", is_flag=True, help="No progress bars or summary."),
+    ]
+    for opt in reversed(opts):
+        f = opt(f)
+    return f
+
+
+@main.command("plan")
+@click.option("--communities", type=click.Path(dir_okay=False),
+              help="Community (社区) polygons: GeoJSON, GeoPackage, zipped Shapefile, "
+                   "FlatGeobuf. Without it, communities are derived from roads and rivers.")
+@click.option("--community-id", default="id", show_default=True, help="Community id field.")
+@click.option("--community-code", default=None,
+              help="Field holding the 12-digit division code (统计用区划代码).")
+@click.option("--community-households", default=3000, show_default=True,
+              help="Households per derived community (only without --communities).")
+@click.option("--population", type=click.Path(),
+              help="Buildings, points or census blocks with households or population; a "
+                   "folder of files is planned partition by partition.")
+@population_fields
+@click.option("--osm", type=click.Path(dir_okay=False),
+              help="OpenStreetMap extract (.osm, .osm.bz2): buildings, compounds, roads, rivers.")
+@click.option("--compounds", type=click.Path(dir_okay=False),
+              help="Residential compound (小区) polygons kept whole where they fit.")
+@click.option("--barriers", type=click.Path(dir_okay=False),
+              help="Roads, railways, rivers (lines) that grids follow.")
+@click.option("--barrier-highways", default=",".join(DEFAULT_BARRIER_HIGHWAYS),
+              show_default=True, help="OSM highway values that act as barriers.")
+@click.option("--dwelling-area", default=90.0, show_default=True,
+              help="m² per dwelling when estimating households from OSM footprints.")
+@click.option("--dedicated", "dedicated_path", type=click.Path(dir_okay=False),
+              help="Polygons of schools, hospitals, markets, parks... that each get a "
+                   "dedicated grid (专属网格); optional fields site_id, kind, name.")
+@click.option("--previous", "previous_dir", type=click.Path(file_okay=False),
+              help="Folder of an earlier plan: grids keep the serials of the earlier grids "
+                   "they overlap most; new grids get the next free serials.")
+@click.option("--crs", default=None,
+              help="CRS for input files that declare none, e.g. EPSG:4326.")
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
+              help="Output folder.")
+@click.option("--map/--no-map", "with_map", default=True, show_default=True,
+              help="Also write map.html.")
+@plan_options
+@scale_options
+def plan_cmd(**kw) -> None:
+    """Plan grids for every community and write grids, units, GeoPackage and report."""
+    _setup_logging(kw["verbose"])
+    from gridplan.run import run_plan
+
+    try:
+        if wants_partitioned(kw):
+            run_partitioned(**kw)
+        else:
+            run_plan(**kw, **front_end(kw.pop("with_map"), kw["quiet"]))
+    except GridplanError as exc:
+        _fail(exc)
+
+
+@main.command("demo")
+@click.option("--out", "out_dir", default="out/demo", show_default=True,
+              type=click.Path(file_okay=False), help="Output folder.")
+@click.option("--data", "data_dir", default=None, type=click.Path(file_okay=False),
+              help="Demo data folder (default: the bundled data/boundaries).")
+@plan_options
+def demo_cmd(out_dir: str, data_dir: str | None, **kw) -> None:
+    """Plan the bundled demo district end to end and write the outputs and a map."""
+    _setup_logging(kw["verbose"])
+    from gridplan.run import run_demo
+
+    try:
+        run_demo(out_dir=Path(out_dir), data_dir=data_dir, **kw, **front_end(True, kw["quiet"]))
+    except GridplanError as exc:
+        _fail(exc)
+
+
+@main.command("staff")
+@click.option("--plan", "plan_dir", required=True, type=click.Path(file_okay=False),
+              help="Folder of a plan (the --out of `gridplan plan`).")
+@click.option("--workers", "workers_path", required=True, type=click.Path(dir_okay=False),
+              help="workers.csv: worker_id, name, community_id, optional lon, lat, "
+                   "capacity_hours (per month, default 160).")
+@click.option("--special", "special_path", type=click.Path(dir_okay=False),
+              help="special.csv: unit_id, category, count (elderly_alone, high_risk_elderly, "
+                   "disabled, dibao, floating, correction, other).")
+@click.option("--osm", "osm_path", type=click.Path(dir_okay=False),
+              help="OSM extract whose street network measures walking tours.")
+@click.option("--workers-per-10k", "per_10k", default=18.0, show_default=True,
+              help="Staffing norm: workers per 10,000 residents.")
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
+              help="Output folder (may be the plan folder).")
+@click.option("--map/--no-map", "with_map", default=True, show_default=True,
+              help="Also write map.html with workloads and workers.")
+@click.option("-v", "--verbose", count=True, help="More log output (-v, -vv).")
+@click.option("--quiet", is_flag=True, help="No summary.")
+def staff_cmd(verbose: int, quiet: bool, with_map: bool, **kw) -> None:
+    """Workloads, staffing norm and worker assignment (min-cost flow) for a plan."""
+    _setup_logging(verbose)
+    from gridplan.run import run_staff
+
+    try:
+        run_staff(**kw, **front_end(with_map, quiet))
+    except GridplanError as exc:
+        _fail(exc)
+
+
+@main.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, help="Port to listen on.")
+@click.option("--data-dir", default=None, type=click.Path(file_okay=False),
+              help="Folder for the SQLite store, layers and the generated API key "
+                   "[default: GRIDPLAN_DATA_DIR or ./gridplan-data].")
+@click.option("--demo/--no-demo", default=True, show_default=True,
+              help="Store the bundled demo district as plan 'demo' at start.")
+@click.option("--plan", "plan_dirs", multiple=True, type=click.Path(file_okay=False,
+                                                                    exists=True),
+              help="A folder written by `gridplan plan` to store for browsing and editing "
+                   "(its id is the folder name; a stored plan is never replaced). Repeatable.")
+@click.option("-v", "--verbose", count=True, help="More log output (-v, -vv).")
+def serve_cmd(host: str, port: int, data_dir: str | None, demo: bool,
+              plan_dirs: tuple[str, ...], verbose: int) -> None:
+    """Run the web service (API, OGC API Features, editor). PostgreSQL/PostGIS: set
+    GRIDPLAN_DATABASE_URL=postgresql+psycopg://user:pass@host/db."""
+    import uvicorn
+
+    from gridplan.api.app import create_app
+    from gridplan.api.demo import ensure_demo
+    from gridplan.api.imports import store_plan_dir
+    from gridplan.api.settings import Settings
+
+    _setup_logging(max(verbose, 1))
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    settings = Settings(**({"data_dir": data_dir} if data_dir else {}))
+    try:
+        app = create_app(settings)
+        if demo:
+            ensure_demo(app.state.store)
+        for folder in plan_dirs:
+            info = store_plan_dir(app.state.store, folder)
+            click.echo(f"plan {info['id']}: http://{host}:{port}/plans/{info['id']}/editor")
+    except GridplanError as exc:
+        _fail(exc)
+    click.echo(f"gridplan service: http://{host}:{port}/docs  (plans: /plans, QGIS: "
+               f"http://{host}:{port}/)")
+    uvicorn.run(app, host=host, port=port, log_level="info" if verbose else "warning")
+
+
+from gridplan.cli.map import map_cmd  # noqa: E402
+from gridplan.cli.regrid import merge_cmd, microgrids_cmd, replan_cmd  # noqa: E402
+
+main.add_command(microgrids_cmd)
+main.add_command(merge_cmd)
+main.add_command(replan_cmd)
+main.add_command(map_cmd)
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,224 @@
+"""Pipeline: the orchestrator, calling the stages in order and recording what each did."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from tqdm.auto import tqdm
+
+from gridplan.engine import region
+from gridplan.engine.community import NearbyLines, plan_community
+from gridplan.engine.metrics import summarize, validate_plan
+from gridplan.engine.units import assign_communities, split_large_buildings, tag_by_polygons
+from gridplan.engine.visits import unit_visits
+from gridplan.errors import InputError
+from gridplan.layers.prepare import check_overlaps, prepare_barriers, prepare_compounds
+from gridplan.layers.sites import prepare_sites
+from gridplan.layers.vector import InputNotes, check_layer
+from gridplan.model import Plan
+from gridplan.params import PlanParams, WorkloadParams
+
+log = logging.getLogger(__name__)
+
+
+
+
+class StageTimer:
+    """Wall-clock seconds per pipeline stage."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        """Time the enclosed block under ``name``."""
+        t0 = time.perf_counter()
+        yield
+        self.seconds[name] = round(self.seconds.get(name, 0.0) + time.perf_counter() - t0, 3)
+
+
+def plan(units: gpd.GeoDataFrame, communities: gpd.GeoDataFrame | None = None, *,
+         compounds: gpd.GeoDataFrame | None = None, barriers: gpd.GeoDataFrame | None = None,
+         study_area=None, params: PlanParams | None = None, notes: InputNotes | None = None,
+         progress: bool = False, special: pd.DataFrame | None = None,
+         workload: WorkloadParams | None = None,
+         on_progress: Callable[[str, float], None] | None = None,
+         dedicated: gpd.GeoDataFrame | None = None, previous: Plan | None = None) -> Plan:
+    """Plan grids of about ``params.target`` households in every community.
+
+    Parameters
+    ----------
+    units : GeoDataFrame
+        Units from :func:`gridplan.layers.population.prepare_units` (``unit_id``, ``building_id``,
+        ``households``, ``population``).
+    communities : GeoDataFrame, optional
+        From :func:`gridplan.layers.prepare.prepare_communities`. When ``None``, communities of
+        about ``params.community_households`` are derived with the same engine.
+    compounds, barriers : GeoDataFrame, optional
+        Residential compounds kept whole where they fit; roads, railways and rivers
+        that grids follow.
+    study_area : shapely geometry, optional
+        Area (EPSG:4326) to derive communities in; defaults to the units' hull.
+    params : PlanParams
+        Plan parameters.
+    notes : InputNotes, optional
+        Notes collected while reading inputs; input checks add to them.
+    progress : bool
+        Show a progress bar over communities.
+    special, workload : optional
+        Special populations (unit_id, category, count) and workload weights, used
+        when ``params.balance == "workload"``.
+    on_progress : callable, optional
+        Called as ``on_progress(stage, fraction_done)`` while planning (for job status).
+    dedicated : GeoDataFrame, optional
+        Sites (``site_id``, ``kind``, ``name``, polygons; see
+        :func:`gridplan.layers.sites.prepare_sites`) that each become a dedicated grid
+        (专属网格) when at least ``params.dedicated_min_area`` m² of it lies in a community.
+    previous : Plan, optional
+        An earlier plan of the same area: grids overlapping one of its grids keep
+        that grid's serial (:func:`gridplan.codes.stable_serials`).
+
+    Examples
+    --------
+    >>> from gridplan.demo.district import load_demo          # doctest: +SKIP
+    >>> p = plan(**load_demo())                       # doctest: +SKIP
+    >>> p.report["grids"]                             # doctest: +SKIP
+    """
+    params = params or PlanParams()
+    notes = notes or InputNotes()
+    timer = StageTimer()
+    t_start = time.perf_counter()
+    with timer.stage("layers"):
+        units = check_layer(units, what="population", notes=notes)
+        crs = units.estimate_utm_crs() if units.crs.is_geographic else units.crs
+        units = units.to_crs(crs)
+        compounds = _to_crs(prepare_compounds(compounds, notes), crs)
+        barriers = _to_crs(prepare_barriers(barriers, notes), crs)
+        sites = _to_crs(prepare_sites(dedicated, notes), crs)
+    if communities is None:
+        with timer.stage("communities"):
+            barrier_lines = None if barriers is None else shapely.union_all(
+                barriers.geometry.values)
+            communities = derive_communities(units, compounds, barrier_lines, study_area, params,
+                                             crs)
+    else:
+        communities = check_overlaps(communities.to_crs(crs), notes)
+    with timer.stage("units"):
+        units = assign_communities(units, communities, notes)
+        units = split_large_buildings(units, params.band[1], params.stairwell_households,
+                                      communities)
+        units["compound_id"] = tag_by_polygons(units, compounds, "compound_id", "compound_id")
+        if params.balance == "workload":
+            wp = workload or WorkloadParams()
+            visits = unit_visits(units, special, wp)[0]
+            # workload in household-equivalents: same total as households, shared by visits
+            units["weight"] = visits * units["households"].sum() / max(visits.sum(), 1e-9)
+    grids, unit_grid, cells, edges, explanations = [], [], [], [], []
+    before = _previous_grids(previous, crs)
+    items = list(communities.itertuples(index=False))
+    by_comm = dict(tuple(units.groupby("community_id", sort=False)))
+    near = NearbyLines(barriers)
+    bar = tqdm(items, desc="planning communities", unit="community", disable=not progress)
+    for i, comm in enumerate(bar):
+        if on_progress is not None:
+            on_progress("planning communities", i / max(len(items), 1))
+        sub = by_comm.get(comm.community_id, units.iloc[0:0])
+        g, ug, c, e = plan_community(comm, sub, near.around(comm.geometry), params, timer,
+                                     sites=sites, previous=before.get(comm.community_id))
+        if g.attrs.get("explanation"):
+            explanations.append(g.attrs["explanation"])
+        grids.append(g)
+        unit_grid.append(ug)
+        cells.append(c)
+        edges.append(e)
+    with timer.stage("metrics"):
+        plan_ = _assemble(grids, unit_grid, units, communities, params, crs)
+        plan_.cells = gpd.GeoDataFrame(pd.concat(cells, ignore_index=True), geometry="geometry",
+                                       crs=crs)
+        plan_.cell_edges = pd.concat(edges, ignore_index=True)
+        validate_plan(plan_)
+    plan_.report = summarize(plan_, notes, timer.seconds, time.perf_counter() - t_start)
+    plan_.report["explanations"] = explanations
+    if previous is not None:
+        plan_.report["previous_plan"] = {"grids": int(len(previous.grids)),
+                                         "codes_kept": int(plan_.grids["grid_code"].isin(
+                                             previous.grids["grid_code"]).sum())}
+    log.info("planned %d grids in %d communities from %d units (%d households); %.0f%% in band",
+             len(plan_.grids), len(plan_.communities), len(plan_.units),
+             plan_.report["households"], 100 * plan_.report["share_in_band"])
+    return plan_
+
+
+def _previous_grids(previous: Plan | None, crs) -> dict[str, list]:
+    """(serial, polygon) of each previous grid, by community id, in ``crs``."""
+    from gridplan.codes import grid_serial
+
+    if previous is None:
+        return {}
+    g = previous.grids.to_crs(crs)
+    scheme = previous.params.code_scheme
+    out: dict[str, list] = {}
+    for cid, code, geom in zip(g["community_id"].astype(str), g["grid_code"], g.geometry,
+                               strict=True):
+        out.setdefault(cid, []).append((grid_serial(code, scheme), geom))
+    return out
+
+
+def _to_crs(gdf: gpd.GeoDataFrame | None, crs) -> gpd.GeoDataFrame | None:
+    return None if gdf is None else gdf.to_crs(crs)
+
+
+def derive_communities(units: gpd.GeoDataFrame, compounds, barrier_lines, study_area,
+                       params: PlanParams, crs) -> gpd.GeoDataFrame:
+    """Communities of about ``params.community_households`` bounded by roads and rivers.
+
+    The same engine one level up: the study area is one region, split into
+    contiguous parts along barriers with a looser tolerance.
+    """
+    area = shapely.convex_hull(shapely.multipoints(
+        shapely.get_coordinates(units.geometry.values))).buffer(50.0)
+    if study_area is not None:
+        area = shapely.union(area, gpd.GeoSeries([study_area], crs=4326).to_crs(crs).iloc[0])
+    sub = units.copy()
+    sub["compound_id"] = tag_by_polygons(sub, compounds, "compound_id", "compound_id")
+    inside = shapely.contains_xy(area, *shapely.get_coordinates(
+        shapely.point_on_surface(sub.geometry.values)).T)
+    sub = sub.loc[inside]
+    if len(sub) == 0:
+        raise InputError("no unit lies inside the study area", fix="check the layers' CRS")
+    lo = params.community_households * (1 - params.community_tolerance)
+    hi = params.community_households * (1 + params.community_tolerance)
+    result = region.plan_region(area, sub, barrier_lines, params, StageTimer(),
+                                target=params.community_households, band=(lo, hi))
+    order = region.serial_order_of(result)
+    ids = [f"C{i + 1:03d}" for i in range(len(order))]
+    rank = {int(g): ids[r] for r, g in enumerate(order)}
+    out = gpd.GeoDataFrame({"community_id": [rank[g] for g in range(len(result.polygons))],
+                            "code": [None] * len(result.polygons)},
+                           geometry=result.polygons, crs=crs)
+    log.info("derived %d communities of about %d households", len(out),
+             params.community_households)
+    return out.sort_values("community_id").reset_index(drop=True)
+
+
+def _assemble(grids, unit_grid, units, communities, params, crs) -> Plan:
+    """Join per-community results into the plan's three layers."""
+    grid_df = gpd.GeoDataFrame(pd.concat(grids, ignore_index=True), geometry="geometry", crs=crs)
+    ug = pd.concat(unit_grid, ignore_index=True)
+    u = units.merge(ug, on="unit_id", how="left")
+    u = u[["unit_id", "building_id", "grid_code", "cell_id", "community_id", "households",
+           "population", "geometry"]]
+    comm = communities.copy()
+    hh = u.groupby("community_id")["households"].sum()
+    comm["households"] = comm["community_id"].map(hh).fillna(0).astype(np.int64)
+    comm["grids"] = comm["community_id"].map(grid_df.groupby("community_id").size()).fillna(0)
+    comm["grids"] = comm["grids"].astype(np.int64)
+    return Plan(grids=grid_df, units=gpd.GeoDataFrame(u, geometry="geometry", crs=crs),
+                communities=comm, params=params)

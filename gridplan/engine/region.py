@@ -1,0 +1,207 @@
+"""Region: plan one community (or one study area) from its units: graph, partition, polygons."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from gridplan.codes import grid_code, serial_order, spatial_serials, stable_serials
+from gridplan.engine.adjacency import CommunityGraph, build_community_graph
+from gridplan.engine.grids import grid_polygons, polsby_popper
+from gridplan.engine.parcels import region_parcels
+from gridplan.engine.partition import partition_graph
+from gridplan.params import PlanParams
+
+
+@dataclass
+class RegionResult:
+    """Grid label per unit of a region, one polygon per grid, and notes per grid."""
+
+    geometry: object
+    labels: np.ndarray
+    polygons: list
+    graph: CommunityGraph | None
+    notes: dict[int, str | tuple[str, str]] = field(default_factory=dict)  # en or (en, zh)
+    all_labels: np.ndarray | None = None  # labels of units and of filler points of empty blocks
+    atoms: np.ndarray | None = None  # per unit: units with one atom label stay in one grid
+    grid_types: np.ndarray | None = None  # per grid: "comprehensive" (default) or "dedicated"
+    crossings: np.ndarray | None = None  # per grid barrier crossings, when known beforehand
+    sites: list[dict] | None = None  # site_id, kind, name of dedicated grids 0..len-1
+    fragments: list = field(default_factory=list)  # (part, from, to) cell fragments handed over
+    drawn_labels: np.ndarray | None = None  # labels the cells were drawn with, before hand-overs
+    codes: np.ndarray | None = None  # grid code per label, once describe_grids has named them
+    parcels: object = None  # (cells, unit_cell, edges) when made up from several regions
+
+
+def atom_labels(compound_ids: pd.Series, households: np.ndarray, upper: float,
+                seed: np.ndarray | None = None) -> np.ndarray:
+    """Label units so that each compound fitting under ``upper`` is one atom.
+
+    Units sharing a location (``seed``) are one atom too.
+
+    Examples
+    --------
+    >>> atom_labels(pd.Series(["A", "A", None, "B", "B"]), np.array([100, 100, 50, 300, 300]),
+    ...             345).tolist()
+    [0, 0, 1, 2, 3]
+    """
+    seed = np.arange(len(households)) if seed is None else seed
+    keys = compound_ids.astype(object).where(compound_ids.notna(), None).tolist()
+    totals: dict[str, float] = {}
+    for key, h in zip(keys, households, strict=True):
+        if key is not None:
+            totals[key] = totals.get(key, 0.0) + float(h)
+    labels = [f"x:{k}" if k is not None and totals[k] <= upper else f"u:{seed[i]}"
+              for i, k in enumerate(keys)]
+    _, codes = np.unique(labels, return_inverse=True)
+    # renumber by first appearance so labels follow unit order
+    _, first = np.unique(codes, return_index=True)
+    rank = np.empty(len(first), dtype=np.int64)
+    rank[np.argsort(first)] = np.arange(len(first))
+    return rank[codes]
+
+
+def balance_weights(units: pd.DataFrame) -> np.ndarray:
+    """What grids are balanced on: households, or workload in household-equivalents."""
+    column = "weight" if "weight" in units else "households"
+    return units[column].to_numpy(float)
+
+
+def plan_region(geometry, units: gpd.GeoDataFrame, barrier_lines, params: PlanParams, timer,
+                *, target: float, band: tuple[float, float]) -> RegionResult:
+    """Partition the units of one region into contiguous grids and draw their polygons."""
+    if len(units) == 0:
+        return RegionResult(geometry, np.zeros(0, dtype=np.int64), [geometry], None,
+                            {0: "no units (buildings) with households lie in this community"})
+    geoms = units.geometry.values
+    compound = pd.factorize(units["compound_id"])[0] if "compound_id" in units else None
+    with timer.stage("adjacency"):
+        graph = build_community_graph(geometry, geoms, balance_weights(units),
+                                      barriers=barrier_lines, compound=compound,
+                                      mode=params.tessellation)
+    with timer.stage("partition"):
+        atoms = atom_labels(units.get("compound_id", pd.Series([None] * len(units))),
+                            graph.households[:len(units)], band[1], graph.seed[:len(units)])
+        fillers = graph.n - graph.n_units
+        atoms = np.concatenate([atoms, atoms.max(initial=-1) + 1 + np.arange(fillers)])
+        part = partition_graph(graph.n, graph.edges, graph.edge_costs(), graph.edge_kind(),
+                               graph.households, graph.xy, atoms, target=target, band=band,
+                               seed=params.seed, attempts=params.attempts,
+                               zones=graph.block * (graph.compound.max(initial=0) + 2)
+                               + graph.compound + 1)
+    with timer.stage("grids"):
+        k = int(part.labels.max()) + 1  # labels of filler points included
+        polys, labels, moves = grid_polygons(graph.cells, graph.cell_unit, part.labels, graph.xy,
+                                      graph.households, k)
+    return RegionResult(geometry, labels[:len(units)], polys, graph, part.notes,
+                        all_labels=labels, atoms=atoms[:len(units)], fragments=moves,
+                        drawn_labels=part.labels)
+
+
+def serial_order_of(result: RegionResult) -> np.ndarray:
+    """Grid labels in code order (north→south rows, west→east)."""
+    xy = shapely.get_coordinates(shapely.point_on_surface(np.asarray(result.polygons,
+                                                                     dtype=object)))
+    return serial_order(xy, shapely.area(result.geometry))
+
+
+def describe_grids(result: RegionResult, community, units: gpd.GeoDataFrame,
+                   params: PlanParams, previous: list | None = None
+                   ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Grid rows (code, type, counts, shape, status, reasons) and the unit → grid code table.
+
+    ``previous`` lists (serial, polygon) of the community's grids in an earlier plan:
+    grids that overlap one keep its serial (:func:`gridplan.codes.stable_serials`).
+    The rows carry the community's explanation (or None) in ``rows.attrs["explanation"]``.
+    """
+    from gridplan.engine.explain import Explainer
+
+    k = len(result.polygons)
+    order = serial_order_of(result)
+    serials = (stable_serials(result.polygons, order, previous, params.code_scheme)
+               if previous else spatial_serials(order, params.code_scheme))
+    codes = np.array([grid_code(community.code, community.community_id, int(s),
+                                scheme=params.code_scheme, object_class=params.object_class)
+                      for s in serials], dtype=object)
+    result.codes = codes
+    lab = result.labels
+    bal = np.bincount(lab, weights=balance_weights(units), minlength=k) if len(lab) else \
+        np.zeros(k)
+    hh = np.bincount(lab, weights=units["households"].values, minlength=k) if len(lab) else \
+        np.zeros(k)
+    pop = np.bincount(lab, weights=units["population"].values, minlength=k) if len(lab) else \
+        np.zeros(k)
+    n_units = np.bincount(lab, minlength=k) if len(lab) else np.zeros(k, dtype=int)
+    polys = np.asarray(result.polygons, dtype=object)
+    types = (result.grid_types if result.grid_types is not None
+             else np.full(k, "comprehensive", dtype=object))
+    lo, hi = params.band
+    rows = pd.DataFrame({
+        "grid_code": codes,
+        "community_id": community.community_id,
+        "grid_type": types,
+        "households": hh.astype(np.int64),
+        "population": np.round(pop, 1),
+        "units": n_units.astype(np.int64),
+        "area_m2": np.round(shapely.area(polys), 1),
+        "polsby_popper": np.round(polsby_popper(polys), 4),
+        "barrier_crossings": barrier_crossings(result, k),
+        "geometry": polys,
+    })
+    if "weight" in units:
+        rows["visit_equivalents"] = np.round(bal, 1)
+    sites = result.sites or []
+    rows["site_kind"] = [sites[g]["kind"] if g < len(sites) else "" for g in range(k)]
+    rows["site_name"] = [sites[g]["name"] if g < len(sites) else "" for g in range(k)]
+    rows["status"] = np.where(types == "dedicated", "dedicated",
+                              np.where(rows["households"] == 0, "empty",
+                                       np.where(bal < lo, "below_band",
+                                                np.where(bal > hi, "above_band", "ok"))))
+    explainer = Explainer(units, lab, result.atoms, bal, params)
+    rows["reason"], rows["reason_zh"] = explainer.grid_reasons(
+        rows["status"].values, result.notes, dict(enumerate(sites)))
+    unit_grid = pd.DataFrame({"unit_id": units["unit_id"].values, "grid_code": codes[lab]})
+    explanation = explainer.community(community.community_id,
+                                      str(getattr(community, "name", "") or ""), rows)
+    rows = rows.iloc[np.argsort(serials, kind="stable")].reset_index(drop=True)
+    rows.attrs["explanation"] = explanation
+    return rows, unit_grid
+
+
+def grid_codes(result: RegionResult, community, order: np.ndarray | None = None) -> np.ndarray:
+    """Grid code of each grid label of a planned community (serials in reading order).
+
+    The codes :func:`describe_grids` gave (in the plan's scheme, serials possibly kept
+    from a previous plan) once it has run; else the default scheme's spatial serials.
+    """
+    if result.codes is not None:
+        return result.codes
+    order = serial_order_of(result) if order is None else order
+    codes = np.empty(len(result.polygons), dtype=object)
+    for serial, g in enumerate(order, start=1):
+        codes[g] = grid_code(community.code, community.community_id, serial)
+    return codes
+
+
+def describe_parcels(result: RegionResult, community, units: gpd.GeoDataFrame
+                     ) -> tuple[pd.DataFrame, np.ndarray, pd.DataFrame]:
+    """Parcels of a planned community, the parcel of each unit and parcel adjacency."""
+    if result.parcels is not None:
+        return result.parcels(grid_codes(result, community))
+    return region_parcels(result, community.community_id, units["unit_id"].to_numpy(object),
+                          grid_codes(result, community))
+
+
+def barrier_crossings(result: RegionResult, k: int) -> np.ndarray:
+    """Road/river-bounded blocks each grid spans (empty blocks included), minus one."""
+    if result.crossings is not None:
+        return result.crossings
+    if result.graph is None or result.all_labels is None:
+        return np.zeros(k, dtype=np.int64)
+    df = pd.DataFrame({"g": result.all_labels, "b": result.graph.block})
+    spans = df.groupby("g")["b"].nunique().reindex(range(k), fill_value=1)
+    return (spans.values - 1).astype(np.int64)

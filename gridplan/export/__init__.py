@@ -1,0 +1,1 @@
+"""Writers and readers of plan folders (GeoJSON, CSV, GeoPackage, report) and export formats."""

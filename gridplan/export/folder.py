@@ -1,0 +1,199 @@
+"""Export: write a plan as GeoJSON, CSV, GeoPackage and a JSON report, all or nothing."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import geopandas as gpd
+import pyogrio
+import shapely
+
+log = logging.getLogger(__name__)
+
+GRID_FIELDS = ["grid_code", "community_id", "households", "population", "units", "area_m2",
+               "polsby_popper", "barrier_crossings", "status", "reason"]
+OPTIONAL_GRID_FIELDS = ["grid_type", "site_kind", "site_name", "reason_zh", "visit_equivalents",
+                        "special_cases", "tour_m", "workload_hours", "workers", "change",
+                        "locked"]
+UNIT_FIELDS = ["unit_id", "grid_code", "community_id", "households"]
+OUTPUT_FILES = ("grids.geojson", "units.csv", "plan.gpkg", "report.json")
+
+
+def to_rfc7946(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Reproject to EPSG:4326 with counter-clockwise exterior rings (RFC 7946 §3.1.6)."""
+    out = gdf.to_crs(4326)
+    out.geometry = shapely.orient_polygons(out.geometry.values, exterior_cw=False)
+    return out
+
+
+def write_geojson(gdf: gpd.GeoDataFrame, path: Path) -> None:
+    """Write an RFC 7946 FeatureCollection (EPSG:4326, no ``crs`` member)."""
+    pyogrio.write_dataframe(to_rfc7946(gdf), path, driver="GeoJSON",
+                            layer_options={"RFC7946": "YES", "WRITE_NAME": "NO"})
+
+
+def write_plan(plan, out_dir: str | Path, extra: dict[str, Callable[[Path], None]] | None = None
+               ) -> dict[str, Path]:
+    """Write the plan's files into ``out_dir``, replacing them only once all are written.
+
+    Files go to a temporary folder beside the outputs first; a failure part-way
+    leaves any earlier plan in ``out_dir`` untouched and no partial files behind.
+
+    Parameters
+    ----------
+    plan : Plan
+        The plan to write.
+    out_dir : str or Path
+        Output folder (created if missing).
+    extra : dict, optional
+        More files to write: name → function writing that file at the given path.
+
+    Returns
+    -------
+    dict
+        File name → final path.
+    """
+    writers = {"plan": lambda folder: _write_all(plan, folder)}
+    writers.update({name: _into(name, w) for name, w in (extra or {}).items()})
+    return write_files(out_dir, writers, [*OUTPUT_FILES, *(extra or {})])
+
+
+def _into(name: str, writer: Callable[[Path], None]) -> Callable[[Path], None]:
+    """A writer of the file ``name`` inside a given folder."""
+    return lambda folder: writer(folder / name)
+
+
+def write_files(out_dir: str | Path, writers: dict[str, Callable[[Path], None]],
+                names: list[str]) -> dict[str, Path]:
+    """Run ``writers`` into a temporary folder, then move ``names`` into ``out_dir``.
+
+    Nothing in ``out_dir`` is replaced unless every writer succeeded.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> d = tempfile.mkdtemp()
+    >>> sorted(write_files(d, {"a": lambda f: (f / "a.txt").write_text("x")}, ["a.txt"]))
+    ['a.txt']
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".gridplan-", dir=out))
+    try:
+        for writer in writers.values():
+            writer(tmp)
+        written = {}
+        for name in names:
+            target = out / name
+            if target.is_dir():
+                shutil.rmtree(target)
+            os.replace(tmp / name, target)
+            written[name] = target
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    log.info("wrote %s to %s", ", ".join(written), out)
+    return written
+
+
+def _write_all(plan, folder: Path) -> None:
+    """Write the four plan files into ``folder``."""
+    layers = plan_layers(plan)
+    write_geojson(layers["grids"], folder / "grids.geojson")
+    plan.units[UNIT_FIELDS].to_csv(folder / "units.csv", index=False, encoding="utf-8")
+    gpkg = folder / "plan.gpkg"
+    write_gpkg(layers, gpkg)
+    if plan.cells is not None:
+        _write_parcels(plan, gpkg)
+    with open(folder / "report.json", "w", encoding="utf-8") as fh:
+        json.dump(plan.report, fh, ensure_ascii=False, indent=2)
+
+
+def plan_layers(plan) -> dict[str, gpd.GeoDataFrame]:
+    """The plan's grids, units and communities with the columns every output carries.
+
+    Communities without a code get ``""`` (file formats without nulls in text fields).
+
+    Examples
+    --------
+    >>> layers = plan_layers(plan)                        # doctest: +SKIP
+    >>> list(layers)                                      # doctest: +SKIP
+    ['grids', 'units', 'communities']
+    """
+    extra = [c for c in OPTIONAL_GRID_FIELDS if c in plan.grids.columns]
+    grids = plan.grids[[*GRID_FIELDS, *extra, "geometry"]]
+    cols = ["unit_id", "building_id", "grid_code", "cell_id", "community_id", "households",
+            "population", "geometry"]
+    units = plan.units[[c for c in cols if c in plan.units.columns]]
+    comm = plan.communities.copy()
+    comm["code"] = comm["code"].astype(object).where(comm["code"].notna(), "")
+    return {"grids": grids, "units": units, "communities": comm}
+
+
+def write_gpkg(layers: dict[str, gpd.GeoDataFrame], path: Path) -> None:
+    """Write layers (as from :func:`plan_layers`) into one GeoPackage, in their order.
+
+    Grids stay single polygons; units may mix points and polygons; communities are
+    promoted to MultiPolygon (a community may have islands).
+    """
+    for i, (name, gdf) in enumerate(layers.items()):
+        options = {}
+        if name == "units":
+            kind = _geometry_type(gdf)
+            options = {"geometry_type": kind, "promote_to_multi": kind == "MultiPolygon"}
+        elif name == "communities":
+            options = {"promote_to_multi": True}
+        pyogrio.write_dataframe(gdf, path, layer=name, driver="GPKG", append=i > 0, **options)
+
+
+def _write_parcels(plan, gpkg: Path) -> None:
+    """Parcels (the pieces a planner moves) and their adjacency, for editing the plan later."""
+    cells = plan.cells[["cell_id", "community_id", "grid_code", "block", "geometry"]]
+    pyogrio.write_dataframe(cells, gpkg, layer="cells", driver="GPKG", append=True,
+                            promote_to_multi=True)
+    edges = plan.cell_edges.astype({"crossing": "int64"})
+    pyogrio.write_dataframe(edges, gpkg, layer="cell_edges", driver="GPKG", append=True)
+
+
+def _geometry_type(gdf: gpd.GeoDataFrame) -> str:
+    """GeoPackage geometry type for a layer that may mix points and polygons."""
+    kinds = set(gdf.geometry.geom_type.unique())
+    if kinds <= {"Point"}:
+        return "Point"
+    if kinds <= {"Polygon", "MultiPolygon"}:
+        return "MultiPolygon"
+    return "Unknown"
+
+
+def read_plan(out_dir: str | Path):
+    """Read a plan written by :func:`write_plan` back (grids, units, communities, report)."""
+    from gridplan.errors import InputError
+    from gridplan.model import Plan
+    from gridplan.params import PlanParams
+
+    folder = Path(out_dir)
+    gpkg, report = folder / "plan.gpkg", folder / "report.json"
+    if not gpkg.exists() or not report.exists():
+        raise InputError("no plan here (plan.gpkg and report.json are missing)",
+                         source=str(folder), fix="give the --out folder of a `gridplan plan` run")
+    layers = {name: gpd.read_file(gpkg, layer=name) for name in ("grids", "units",
+                                                                  "communities")}
+    layers["communities"]["code"] = layers["communities"]["code"].replace("", None)
+    names = set(pyogrio.list_layers(gpkg)[:, 0])
+    cells = edges = None
+    if {"cells", "cell_edges"} <= names:
+        cells = gpd.read_file(gpkg, layer="cells")
+        edges = pyogrio.read_dataframe(gpkg, layer="cell_edges", read_geometry=False)
+        edges["crossing"] = edges["crossing"].astype(bool)
+    with open(report, encoding="utf-8") as fh:
+        rep = json.load(fh)
+    params = dict(rep["params"])
+    params["barrier_highways"] = tuple(params.get("barrier_highways", ()))
+    return Plan(grids=layers["grids"], units=layers["units"],
+                communities=layers["communities"], params=PlanParams(**params), report=rep,
+                cells=cells, cell_edges=edges)

@@ -1,0 +1,1 @@
+"""Input layers: read files, check them, prepare communities, units, compounds, barriers."""

@@ -1,0 +1,1 @@
+"""Province scale: partitioned input planned community by community, in process or on Dask."""

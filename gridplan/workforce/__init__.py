@@ -1,0 +1,1 @@
+"""The workforce: workload per grid, staffing against the norm, workers assigned to grids."""

@@ -1,0 +1,154 @@
+"""Workload: monthly hours a grid asks of its worker: visits plus walking tours.
+
+The load of a grid is ``visits × minutes per visit + tours × tour length ÷ walking
+speed``, in hours per month. Visits come from households (an ordinary household is
+visited twice a year) and from special populations with their own visit rates
+(high-risk elderly weekly, key groups monthly). A tour starts at the community
+service centre, passes every building of the grid with households and returns;
+its length is measured on the street network when one is given (shortest paths
+plus a Christofides/greedy TSP approximation in networkx), else as straight-line
+distance times a detour factor.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+
+import networkx as nx
+import numpy as np
+import shapely
+
+from gridplan.errors import InputError
+from gridplan.params import WorkloadParams
+
+log = logging.getLogger(__name__)
+
+
+
+
+
+
+
+
+
+def tour_length(points: np.ndarray, start: np.ndarray, *, street=None,
+                detour: float = 1.3) -> tuple[float, bool]:
+    """Length (m) of a closed walk from ``start`` through ``points``; and whether the
+    street network was used (``False`` when it did not reach every point).
+
+    Parameters
+    ----------
+    points : ndarray (n, 2)
+        Building locations, metric CRS.
+    start : ndarray (2,)
+        Service centre.
+    street : StreetNetwork, optional
+        Walking network; straight lines × ``detour`` without one.
+
+    Examples
+    --------
+    >>> round(tour_length(np.array([[0., 100.], [100., 100.], [100., 0.]]),
+    ...                   np.array([0., 0.]), detour=1.0)[0])
+    400
+    """
+    stops = np.vstack([start[None, :], points])
+    if len(stops) <= 1:
+        return 0.0, street is not None
+    dist = None if street is None else street.distances(stops)
+    on_network = dist is not None
+    if dist is None:
+        diff = stops[:, None, :] - stops[None, :, :]
+        dist = np.hypot(diff[..., 0], diff[..., 1]) * detour
+    return _tsp_length(dist), on_network
+
+
+def _tsp_length(dist: np.ndarray) -> float:
+    """Length of an approximate shortest closed tour over a distance matrix."""
+    n = len(dist)
+    if n == 2:
+        return float(dist[0, 1] + dist[1, 0])
+    g = nx.Graph()
+    for i in range(n):
+        for j in range(i + 1, n):
+            g.add_edge(i, j, weight=float(dist[i, j]))
+    method = nx.approximation.christofides if n <= 60 else nx.approximation.greedy_tsp
+    cycle = nx.approximation.traveling_salesman_problem(g, cycle=True, method=method)
+    return float(sum(dist[a, b] for a, b in zip(cycle[:-1], cycle[1:], strict=True)))
+
+
+class StreetNetwork:
+    """A walking network (networkx graph in a metric CRS) and shortest-path distances."""
+
+    def __init__(self, graph: nx.MultiDiGraph | nx.Graph, max_snap: float = 300.0) -> None:
+        g = nx.Graph()
+        for u, v, data in graph.edges(data=True):
+            w = float(data.get("length", 1.0))
+            if not g.has_edge(u, v) or g[u][v]["length"] > w:
+                g.add_edge(u, v, length=w)
+        self.graph = g
+        self.nodes = np.array(list(g.nodes))
+        self.xy = np.array([[graph.nodes[n]["x"], graph.nodes[n]["y"]] for n in self.nodes])
+        self.tree = shapely.STRtree(shapely.points(self.xy))
+        self.max_snap = max_snap
+        self.unreached: list[tuple[float, float]] = []
+
+    def distances(self, stops: np.ndarray) -> np.ndarray | None:
+        """Pairwise walking distances (m) between stops, or ``None`` if some are unreachable."""
+        idx = self.tree.nearest(shapely.points(stops))
+        snap = np.hypot(*(self.xy[idx] - stops).T)
+        if (snap > self.max_snap).any():
+            self.unreached.extend(map(tuple, stops[snap > self.max_snap]))
+            return None
+        nodes = self.nodes[idx]
+        n = len(stops)
+        dist = np.zeros((n, n))
+        for i in range(n):
+            lengths = nx.single_source_dijkstra_path_length(self.graph, nodes[i],
+                                                            weight="length")
+            for j in range(n):
+                if j != i:
+                    if nodes[j] not in lengths:
+                        self.unreached.append(tuple(stops[j]))
+                        return None
+                    dist[i, j] = lengths[nodes[j]] + snap[i] + snap[j]
+        return dist
+
+
+def walking_network(osm_path, crs) -> StreetNetwork:
+    """The walkable street network of an OSM extract (osmnx), projected to ``crs``."""
+    import osmnx as ox
+
+    try:
+        graph = ox.graph_from_xml(osm_path, simplify=True, retain_all=True)
+    except Exception as exc:  # osmnx raises several types for bad files
+        raise InputError(f"cannot build a street network ({type(exc).__name__}: {exc})",
+                         source=str(osm_path), fix="give an OSM XML extract with streets") from exc
+    keep = [(u, v, k) for u, v, k, d in graph.edges(keys=True, data=True) if "highway" in d]
+    graph = graph.edge_subgraph(keep).copy()
+    if graph.number_of_edges() == 0:
+        raise InputError("no highway-tagged ways", source=str(osm_path),
+                         fix="give an extract that contains streets and paths")
+    graph = ox.project_graph(graph, to_crs=crs)
+    log.info("street network: %d nodes, %d edges", graph.number_of_nodes(),
+             graph.number_of_edges())
+    return StreetNetwork(graph)
+
+
+def hours(visits: float, tour_m: float, params: WorkloadParams) -> float:
+    """Hours per month for ``visits`` visits and a tour of ``tour_m`` metres."""
+    walk_h = params.tours_per_month * tour_m / 1000 / params.walking_speed_kmh
+    return visits * params.minutes_per_visit / 60 + walk_h
+
+
+def required_workers(residents: float, n_grids: int, per_10k: float = 18.0) -> int:
+    """Workers a community needs: the staffing norm, and at least one per grid.
+
+    Examples
+    --------
+    >>> required_workers(7800, 9)
+    15
+    >>> required_workers(2000, 9)
+    9
+    """
+    return max(math.ceil(round(residents / 10000 * per_10k, 9)), n_grids)

@@ -1,0 +1,50 @@
+"""Shared helpers for the web API tests: the demo plan, stores on both backends, clients."""
+
+from __future__ import annotations
+
+import functools
+import os
+import uuid
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from gridplan.api.app import create_app
+from gridplan.api.demo import demo_plan
+from gridplan.api.settings import Settings
+
+KEY = "test-key"
+WRITE = {"X-API-Key": KEY}
+BACKENDS = ["sqlite", "postgis"]
+
+
+@functools.cache
+def cached_demo_plan():
+    """The demo district planned once per test session."""
+    return demo_plan()
+
+
+def store_url(backend: str, folder: Path) -> str:
+    """A store URL for ``backend``; PostGIS tests skip when no server was started."""
+    if backend == "sqlite":
+        return f"sqlite:///{folder}/plans.sqlite"
+    url = os.environ.get("GRIDPLAN_TEST_DATABASE_URL")
+    if not url:
+        pytest.skip("no PostGIS server: run `eval \"$(.ci/postgis.sh)\"` first")
+    return url
+
+
+def make_client(backend: str, folder: Path, **settings) -> TestClient:
+    """A test client of a fresh app on ``backend`` (key ``test-key`` may write)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    s = Settings(data_dir=folder, database_url=store_url(backend, folder),
+                 api_keys=f"tester:{KEY},other:other-key", **settings)
+    return TestClient(create_app(s))
+
+
+def add_demo(client: TestClient) -> str:
+    """Store the demo plan under a new id; returns the id."""
+    plan_id = "t" + uuid.uuid4().hex[:10]
+    client.app.state.store.create_plan(cached_demo_plan(), name="demo", author="tests",
+                                       plan_id=plan_id)
+    return plan_id

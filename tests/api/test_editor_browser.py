@@ -1,0 +1,381 @@
+"""The grid editor in headless Chromium against the real API served on 127.0.0.1.
+
+Each test stores its own copy of the demo plan, opens ``/plans/{id}/editor`` and works as a
+planner would: clicks, draws, reads the panel. No request may leave the machine.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+
+import numpy as np
+import pytest
+import shapely
+from browser import ARTIFACTS, CHROMIUM, PageLog, chromium, external, serve
+from gridplan.maps.assets import libraries_installed
+from gridplan.maps.gcj02 import wgs84_to_gcj02
+
+pytestmark = [
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium not installed"),
+    pytest.mark.skipif(not libraries_installed(), reason="run `npm ci --prefix maps`"),
+]
+KEY = "test-key"
+DOCS = Path(__file__).resolve().parents[2] / "docs"
+
+
+@pytest.fixture(scope="module")
+def demo_plan():
+    from apiutil import cached_demo_plan
+
+    return cached_demo_plan()
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory):
+    from gridplan.api.app import create_app
+    from gridplan.api.settings import Settings
+
+    folder = tmp_path_factory.mktemp("editor-api")
+    return create_app(Settings(data_dir=folder, api_keys=f"tester:{KEY}"))
+
+
+@pytest.fixture(scope="module")
+def base_url(app):
+    with serve(app) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with chromium() as b:
+        yield b
+
+
+@pytest.fixture
+def plan_id(app, demo_plan):
+    pid = "e" + uuid.uuid4().hex[:8]
+    app.state.store.create_plan(demo_plan, name="示例 demo", author="tests", plan_id=pid)
+    return pid
+
+
+class Editor:
+    """A page with the editor open, and what a planner does on it."""
+
+    def __init__(self, browser, base_url: str, plan_id: str, query: str = "") -> None:
+        self.context = browser.new_context(viewport={"width": 1400, "height": 850},
+                                           accept_downloads=True)
+        self.page = self.context.new_page()
+        self.log = PageLog(self.page)
+        self.page.goto(f"{base_url}/plans/{plan_id}/editor{query}")
+        self.page.wait_for_function("window.gridEditor && window.gridEditor.ready")
+        self.page.fill("#api-key", KEY)
+        self.page.dispatch_event("#api-key", "change")
+
+    def settle(self, updates_before: int | None = None) -> None:
+        if updates_before is not None:
+            self.page.wait_for_function(f"window.gridEditor.panelUpdates > {updates_before}")
+        self.page.wait_for_function("document.body.dataset.idle === '1'")
+
+    def updates(self) -> int:
+        return self.page.evaluate("window.gridEditor.panelUpdates")
+
+    def households(self, code: str) -> int:
+        return int(self.page.locator(f'#grid-table tr[data-code="{code}"] td.hh').inner_text())
+
+    def rows(self) -> int:
+        return self.page.locator("#grid-table tbody tr").count()
+
+    def pick(self, code: str) -> None:
+        self.page.locator(f'#grid-table tr[data-code="{code}"]').click()
+
+    def point(self, lon: float, lat: float) -> dict:
+        return self.page.evaluate("([lat, lon]) => window.gridEditor.containerPoint(lat, lon)",
+                                  [lat, lon])
+
+    def zoom_to(self, lon: float, lat: float, zoom: int = 18) -> None:
+        self.page.evaluate("([lat, lon, z]) => window.gridEditor.map().setView([lat, lon], z, "
+                           "{animate: false}) && null", [lat, lon, zoom])
+        self.page.wait_for_timeout(100)
+
+    def click_at(self, lon: float, lat: float) -> None:
+        xy = self.point(lon, lat)
+        self.page.mouse.click(xy["x"], xy["y"])
+
+    def close(self) -> None:
+        assert self.log.errors == [], self.log.errors
+        assert external(self.log.requests) == [], external(self.log.requests)
+        self.context.close()
+
+
+@pytest.fixture
+def editor(browser, base_url, plan_id):
+    ed = Editor(browser, base_url, plan_id)
+    yield ed
+    ed.close()
+
+
+def neighbours(plan, n: int = 1) -> list[tuple[str, str, str, float, float]]:
+    """(active grid, cell, its grid, lon, lat): cells that touch another grid, not across a
+    barrier, each cell's grid different from the others."""
+    cells = plan.cells.set_index("cell_id")
+    grid = cells["grid_code"]
+    pts = cells.geometry.representative_point().to_crs(4326)
+    edges = plan.cell_edges[~plan.cell_edges["crossing"].astype(bool)]
+    out, used = [], set()
+    for a, b in zip(edges["a"], edges["b"], strict=True):
+        if grid[a] != grid[b] and not {grid[a], grid[b]} & used:
+            out.append((grid[a], b, grid[b], pts[b].x, pts[b].y))
+            used |= {grid[a], grid[b]}
+            if len(out) == n:
+                break
+    return out
+
+
+def box_centres(plan):
+    """Cells in lon/lat and the centres of their bounding boxes (what box and lasso test)."""
+    cells = plan.cells.to_crs(4326).set_index("cell_id")
+    b = cells.geometry.bounds
+    return cells, (b["minx"] + b["maxx"]) / 2, (b["miny"] + b["maxy"]) / 2
+
+
+def cell_households(plan, cell: str) -> int:
+    return int(plan.units.loc[plan.units["cell_id"] == cell, "households"].sum())
+
+
+def test_move_by_click_updates_panel_then_undo_and_redo(editor, demo_plan):
+    active, cell, other, lon, lat = neighbours(demo_plan)[0]
+    h = cell_households(demo_plan, cell)
+    assert h > 0
+    editor.pick(active)
+    before = editor.households(active), editor.households(other)
+    n = editor.updates()
+    editor.click_at(lon, lat)
+    editor.settle(n)
+    assert (editor.households(active), editor.households(other)) == (before[0] + h,
+                                                                     before[1] - h)
+    assert editor.page.evaluate(f"window.gridEditor.state.cells['{cell}'].f.properties"
+                                ".grid_code") == active
+    ARTIFACTS.mkdir(exist_ok=True)
+    editor.page.screenshot(path=str(ARTIFACTS / "editor.png"))
+    n = editor.updates()
+    editor.page.locator("#undo").click()
+    editor.settle(n)
+    assert (editor.households(active), editor.households(other)) == before
+    n = editor.updates()
+    editor.page.keyboard.press("Control+y")
+    editor.settle(n)
+    assert editor.households(active) == before[0] + h
+
+
+def test_box_selection_moves_every_cell_inside(editor, demo_plan):
+    active, cell, other, _, _ = neighbours(demo_plan)[0]
+    cells, cx, cy = box_centres(demo_plan)
+    x, y, d = cx[cell], cy[cell], 3e-5
+    inside = cells.index[(abs(cx - x) < d) & (abs(cy - y) < d)
+                         & (cells["grid_code"] != active)]
+    h = sum(cell_households(demo_plan, c) for c in inside)
+    assert cell in inside and h > 0
+    editor.pick(active)
+    before = editor.households(active)
+    editor.page.locator("#mode-box").click()
+    n = editor.updates()
+    editor.click_at(x - d, y - d)
+    editor.page.wait_for_timeout(150)
+    editor.click_at(x + d, y + d)
+    editor.settle(n)
+    assert editor.households(active) == before + h
+    moved = editor.page.evaluate(f"""() => Object.values(window.gridEditor.state.cells)
+        .filter(c => c.f.properties.grid_code === '{active}').map(c => c.f.properties.cell_id)""")
+    assert set(inside) <= set(moved)
+
+
+def test_split_by_drawn_line_and_merge(editor, demo_plan):
+    active = neighbours(demo_plan)[0][0]
+    grid = demo_plan.grids.set_index("grid_code").geometry.to_crs(4326)[active]
+    x0, y0, x1, y1 = grid.bounds
+    mid = (y0 + y1) / 2
+    editor.pick(active)
+    rows, total = editor.rows(), editor.households(active)
+    editor.page.locator("#mode-split").click()
+    editor.page.check("#force")
+    n = editor.updates()
+    for lon in (x0 - 1e-4, x1 + 1e-4, x1 + 1e-4):  # clicking the last point ends the line
+        editor.click_at(lon, mid)
+        editor.page.wait_for_timeout(150)
+    editor.settle(n)
+    assert editor.rows() == rows + 1
+    new = [c for c in editor.page.evaluate("window.gridEditor.state.order")
+           if c not in set(demo_plan.grids["grid_code"])]
+    assert len(new) == 1
+    assert editor.households(active) + editor.households(new[0]) == total
+    editor.page.locator("#mode-merge").click()
+    n = editor.updates()
+    editor.page.evaluate(f"window.gridEditor.mergeWith('{new[0]}')")
+    editor.settle(n)
+    assert editor.rows() == rows and editor.households(active) == total
+
+
+def test_refused_edit_explains_and_changes_nothing(editor, demo_plan):
+    active, _, other, _, _ = neighbours(demo_plan)[0]
+    editor.pick(active)
+    before = editor.households(active)
+    editor.page.locator("#mode-merge").click()
+    editor.page.evaluate(f"window.gridEditor.mergeWith('{other}')")
+    editor.settle()
+    msg = editor.page.locator("#messages .error").inner_text()
+    assert "force" in msg and "households" in msg
+    assert editor.households(active) == before and editor.households(other) > 0
+
+
+def test_stale_editor_reloads_on_412(editor, demo_plan, base_url, plan_id):
+    import httpx
+
+    active, cell, other, lon, lat = neighbours(demo_plan)[0]
+    editor.pick(active)
+    info = httpx.get(f"{base_url}/plans/{plan_id}").json()
+    r = httpx.post(f"{base_url}/plans/{plan_id}/edits/lock", json={"grids": [other]},
+                   headers={"X-API-Key": KEY, "If-Match": info["etag"]})
+    assert r.status_code == 200
+    editor.click_at(lon, lat)
+    editor.page.wait_for_selector("#messages .warning")
+    editor.settle()
+    assert editor.page.evaluate("window.gridEditor.state.version") == info["version"] + 1
+    assert "🔒" in editor.page.locator(f'#grid-table tr[data-code="{other}"]').inner_text()
+
+
+def test_versions_diff_highlights_and_restore(editor, demo_plan):
+    active, cell, other, lon, lat = neighbours(demo_plan)[0]
+    editor.pick(active)
+    before = editor.households(active)
+    n = editor.updates()
+    editor.click_at(lon, lat)
+    editor.settle(n)
+    editor.page.locator("#versions li[data-version='1'] button.diff").click()
+    editor.page.wait_for_function("document.body.dataset.diff !== undefined")
+    units = int(demo_plan.units["cell_id"].eq(cell).sum())
+    assert editor.page.evaluate("document.body.dataset.diff") == str(units)
+    assert editor.page.evaluate("Object.keys(window.gridEditor.state.diffCells)") == [cell]
+    n = editor.updates()
+    editor.page.locator("#versions li[data-version='1'] button.restore").click()
+    editor.settle(n)
+    assert editor.households(active) == before
+    assert editor.page.evaluate("window.gridEditor.state.version") == 3
+
+
+def test_export_buttons_download(editor, plan_id, demo_plan):
+    href = editor.page.get_attribute("#export-geojson", "href")
+    assert href == f"/plans/{plan_id}/export?format=geojson"
+    assert editor.page.get_attribute("#export-gpkg", "href").endswith("format=gpkg")
+    with editor.page.expect_download() as dl:
+        editor.page.locator("#export-geojson").click()
+    data = json.loads(Path(dl.value.path()).read_text(encoding="utf-8"))
+    assert data["type"] == "FeatureCollection"
+    assert len(data["features"]) == len(demo_plan.grids)
+    with editor.page.expect_download() as dl:
+        editor.page.locator("#export-gpkg").click()
+    assert Path(dl.value.path()).read_bytes()[:15] == b"SQLite format 3"
+
+
+def test_gcj02_base_map_shifts_overlays_like_python(browser, base_url, plan_id, demo_plan):
+    tiles = f"{base_url}/no-tiles/{{z}}/{{x}}/{{y}}.png"  # a local URL: nothing leaves
+    ed = Editor(browser, base_url, plan_id)
+    ed.page.select_option("#basemap", "custom")
+    ed.page.fill("#tile-url", tiles)
+    ed.page.dispatch_event("#tile-url", "change")
+    ed.page.check("#tile-gcj")
+    ed.page.wait_for_function("document.body.dataset.gcj === '1'")
+    cell = demo_plan.cells["cell_id"].iloc[0]
+    drawn = ed.page.evaluate(f"""() => {{
+        const l = window.gridEditor.state.cells['{cell}'].layer;
+        return l.getLatLngs()[0].map(p => [p.lng, p.lat]); }}""")
+    data = ed.page.evaluate(f"window.gridEditor.state.cells['{cell}'].f.geometry.coordinates[0]")
+    data = np.array(data)[: len(drawn)]
+    glon, glat = wgs84_to_gcj02(data[:, 0], data[:, 1])
+    assert np.abs(np.array(drawn) - np.column_stack([glon, glat])).max() < 1e-9
+    shift = shapely.Point(data[0]).distance(shapely.Point(glon[0], glat[0]))
+    assert 0.001 < shift < 0.01  # hundreds of metres, in degrees
+    rng = np.random.default_rng(3)
+    pts = np.column_stack([rng.uniform(73, 135, 50), rng.uniform(18, 54, 50)]).tolist()
+    js = np.array(ed.page.evaluate("pts => pts.map(p => gcj02.toGcj(p[0], p[1]))", pts))
+    py = np.column_stack(wgs84_to_gcj02(np.array(pts)[:, 0], np.array(pts)[:, 1]))
+    assert np.abs(js - py).max() < 1e-10
+    ed.page.evaluate("localStorage.clear()")
+    ed.close()
+
+
+def test_language_toggle(editor):
+    assert editor.page.locator("#undo").inner_text() == "撤销"
+    editor.page.locator("#lang").click()
+    assert editor.page.locator("#undo").inner_text() == "Undo"
+    editor.page.locator("#lang").click()
+    assert editor.page.locator("#undo").inner_text() == "撤销"
+
+
+def test_forced_move_shows_contiguity_warning_and_lock(editor, demo_plan):
+    cells = demo_plan.cells.set_index("cell_id")
+    active = neighbours(demo_plan)[0][0]
+    comm = demo_plan.grids.set_index("grid_code")["community_id"][active]
+    shape = demo_plan.grids.set_index("grid_code").geometry[active]
+    far = cells[(cells["community_id"] == comm) & (cells["grid_code"] != active)
+                & (cells.geometry.distance(shape) > 50)]
+    far = far[far.index.map(lambda c: cell_households(demo_plan, c) > 0)]
+    cell = far.index[0]
+    pt = cells.loc[[cell]].geometry.representative_point().to_crs(4326).iloc[0]
+    editor.pick(active)
+    editor.page.check("#force")
+    n = editor.updates()
+    editor.click_at(pt.x, pt.y)
+    editor.settle(n)
+    row = editor.page.locator(f'#grid-table tr[data-code="{active}"]')
+    assert "不连续" in row.inner_text()
+    assert editor.page.locator("#messages .warning").count() >= 1
+    n = editor.updates()
+    editor.page.locator("#lock").click()
+    editor.settle(n)
+    assert "🔒" in row.inner_text()
+    assert editor.page.locator("#lock").inner_text() == "解锁"
+
+
+def test_lasso_moves_cells_inside_the_drawn_polygon(editor, demo_plan):
+    active, cell, other, _, _ = neighbours(demo_plan)[0]
+    cells, cx, cy = box_centres(demo_plan)
+    x, y, d = cx[cell], cy[cell], 6e-5
+    ring = [(x - d, y - d), (x + d, y - d), (x, y + d)]
+    tri = shapely.Polygon(ring)
+    inside = [c for c in cells.index if cells["grid_code"][c] != active
+              and tri.contains(shapely.Point(cx[c], cy[c]))]
+    assert cell in inside
+    h = sum(cell_households(demo_plan, c) for c in inside)
+    editor.pick(active)
+    before = editor.households(active)
+    editor.zoom_to(x, y)
+    editor.page.locator("#mode-lasso").click()
+    n = editor.updates()
+    for lon, lat in [*ring, ring[0]]:  # clicking the first point again closes the polygon
+        editor.click_at(lon, lat)
+        editor.page.wait_for_timeout(150)
+    editor.settle(n)
+    assert editor.households(active) == before + h
+
+
+def test_closed_reads_load_once_the_key_is_given(browser, tmp_path, demo_plan):
+    from gridplan.api.app import create_app
+    from gridplan.api.settings import Settings
+
+    app = create_app(Settings(data_dir=tmp_path, api_keys=f"tester:{KEY}", open_reads=False))
+    app.state.store.create_plan(demo_plan, name="closed", author="tests", plan_id="closed")
+    with serve(app) as url:
+        context = browser.new_context(viewport={"width": 1200, "height": 800})
+        page = context.new_page()
+        log = PageLog(page)
+        page.goto(f"{url}/plans/closed/editor")
+        page.wait_for_selector("#messages .error")
+        assert page.evaluate("window.gridEditor.ready") is False
+        page.fill("#api-key", KEY)
+        page.dispatch_event("#api-key", "change")
+        page.wait_for_function("window.gridEditor.ready")
+        assert page.locator("#grid-table tbody tr").count() == len(demo_plan.grids)
+        assert log.errors == [] and external(log.requests) == []
+        context.close()

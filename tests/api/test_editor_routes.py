@@ -1,0 +1,67 @@
+"""Editor routes of the API: the page, the offline libraries and a stored plan's coverage map."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from apiutil import add_demo, make_client
+from gridplan.maps.assets import libraries_installed
+
+needs_libs = pytest.mark.skipif(not libraries_installed(), reason="run `npm ci --prefix maps`")
+EXTERNAL = re.compile(r"<(?:script|link)\b[^>]*?(?:src|href)\s*=\s*[\"']?(https?:)?//", re.I)
+
+
+@pytest.fixture(scope="module")
+def client(tmp_path_factory):
+    return make_client("sqlite", tmp_path_factory.mktemp("editor-routes"))
+
+
+@pytest.fixture(scope="module")
+def plan_id(client):
+    return add_demo(client)
+
+
+def test_editor_page_names_plan_and_loads_only_local_files(client, plan_id):
+    r = client.get(f"/plans/{plan_id}/editor")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
+    assert f'data-plan="{plan_id}"' in r.text and 'data-tiles="none"' in r.text
+    assert not EXTERNAL.search(r.text)
+    srcs = re.findall(r'(?:src|href)="(/static/[^"]+)"', r.text)
+    assert len(srcs) == 7
+    if libraries_installed():
+        for src in srcs:
+            assert client.get(src).status_code == 200, src
+
+
+def test_editor_page_escapes_and_takes_tiles(client, monkeypatch):
+    r = client.get('/plans/x"><script>/editor', params={"tiles": "osm"})
+    assert "<script>/" not in r.text.split("<body", 1)[1].split(">", 1)[0]
+    assert 'data-tiles="osm"' in r.text
+    monkeypatch.setenv("GRIDPLAN_EDITOR_TILES", "http://intranet/{z}/{x}/{y}.png")
+    assert 'data-tiles="http://intranet/{z}/{x}/{y}.png"' in client.get("/plans/a/editor").text
+
+
+@pytest.mark.parametrize("path", ["/static/lib/jquery.js", "/static/editor/index.html",
+                                  "/static/editor/../../api/app.py", "/static/lib/images/x.svg"])
+def test_only_known_static_files(client, path):
+    assert client.get(path).status_code == 404
+
+
+@needs_libs
+def test_plan_map_is_offline_html(client, plan_id):
+    r = client.get(f"/plans/{plan_id}/map", params={"lang": "en"})
+    assert r.status_code == 200 and "L.map(" in r.text
+    assert not EXTERNAL.search(r.text)
+    assert "tile.openstreetmap.org" not in r.text  # default base map: none
+    r = client.get(f"/plans/{plan_id}/map", params={"tiles": "amap", "version": 1})
+    assert r.status_code == 200 and "autonavi" in r.text
+
+
+def test_plan_map_errors(client, plan_id):
+    assert client.get("/plans/nope/map").status_code == 404
+    assert client.get(f"/plans/{plan_id}/map", params={"version": 99}).status_code in (404, 409,
+                                                                                        422)
+    r = client.get(f"/plans/{plan_id}/map", params={"tiles": "ftp://x"})
+    assert r.status_code == 422 and "tile URL" in r.json()["detail"]["problem"]
+    assert client.get(f"/plans/{plan_id}/map", params={"lang": "fr"}).status_code == 422

@@ -1,0 +1,206 @@
+"""Output files: RFC 7946 GeoJSON, units.csv, plan.gpkg, report.json; written all or nothing."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pyogrio
+import pytest
+import shapely
+from conftest import (
+    GRID_COLUMNS,
+    PLAN_FILES,
+    REPORT_KEYS,
+    X0,
+    Y0,
+    assert_output_files,
+    assert_plan_rules,
+    communities_frame,
+    geojson_polygons,
+    lattice,
+    load_plan_dir,
+    plan_args,
+    prep_communities,
+    prep_units,
+    run_cli,
+    signed_area,
+    snapshot,
+    units_frame,
+    write_layer,
+)
+
+from gridplan.engine.pipeline import plan
+from gridplan.export.folder import write_plan
+from gridplan.params import PlanParams
+
+
+def _inputs():
+    """A coded community with a tower, and a ring-shaped one (a lake in the middle)."""
+    rows = [r for r in lattice(6, 4) if r[0] != "u2_2"]
+    rows.append(("T", 400, shapely.box(X0 + 105, Y0 + 105, X0 + 145, Y0 + 145)))
+    outer = shapely.box(X0 + 300, Y0, X0 + 600, Y0 + 200)
+    lake = shapely.box(X0 + 380, Y0 + 60, X0 + 520, Y0 + 140)
+    ring = shapely.Polygon(outer.exterior.coords, [lake.exterior.coords])
+    rows += [(f"r{i}", 30, shapely.Point(X0 + 320 + 30 * i, Y0 + 20)) for i in range(8)]
+    units = units_frame(rows)
+    comms = communities_frame([("A", "110108001001", shapely.box(X0, Y0, X0 + 300, Y0 + 200)),
+                               ("H", "110108001002", ring)])
+    return units, comms
+
+
+@pytest.fixture(scope="module")
+def planned():
+    units, comms = _inputs()
+    u, c = prep_units(units), prep_communities(comms)
+    p = plan(u, c, params=PlanParams(seed=0))
+    assert_plan_rules(p, u, c)
+    return p, u
+
+
+@pytest.fixture(scope="module")
+def out_dir(planned, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("export") / "plan"
+    written = write_plan(planned[0], out)
+    assert set(written) == PLAN_FILES
+    return out
+
+
+def test_output_files(out_dir, planned):
+    names = {p.name for p in out_dir.iterdir()}
+    assert names == PLAN_FILES  # no map without extra, no temporary folders left
+    assert_output_files(out_dir, planned[0])
+
+
+def test_geojson_is_rfc7946(out_dir, planned):
+    p, _ = planned
+    doc = json.loads((out_dir / "grids.geojson").read_text(encoding="utf-8"))
+    assert doc["type"] == "FeatureCollection"
+    assert "crs" not in doc
+    feats = doc["features"]
+    assert len(feats) == len(p.grids)
+    holes = 0
+    lon_lat = p.grids.to_crs(4326).total_bounds
+    for f in feats:
+        assert f["type"] == "Feature"
+        for poly in geojson_polygons(f["geometry"]):
+            exterior, *inner = poly
+            for ring in poly:
+                assert ring[0] == ring[-1] and len(ring) >= 4
+                arr = np.asarray(ring)
+                assert (np.abs(arr[:, 0] - 116.3) < 0.2).all(), "x must be longitude"
+                assert (np.abs(arr[:, 1] - 39.93) < 0.2).all(), "y must be latitude"
+                assert (arr[:, 0] >= lon_lat[0] - 1e-6).all()
+                assert (arr[:, 1] <= lon_lat[3] + 1e-6).all()
+            assert signed_area(exterior) > 0, "exterior rings counter-clockwise"
+            for ring in inner:
+                assert signed_area(ring) < 0, "holes clockwise"
+                holes += 1
+    assert holes >= 1, "the ring-shaped community should give a grid with a hole"
+
+
+def test_geojson_properties(out_dir, planned):
+    p, _ = planned
+    doc = json.loads((out_dir / "grids.geojson").read_text(encoding="utf-8"))
+    props = [f["properties"] for f in doc["features"]]
+    for pr in props:
+        assert set(pr) == set(GRID_COLUMNS)
+    assert [pr["grid_code"] for pr in props] == p.grids["grid_code"].tolist()
+    assert [pr["households"] for pr in props] == p.grids["households"].tolist()
+    assert [pr["status"] for pr in props] == p.grids["status"].tolist()
+    assert all(isinstance(pr["grid_code"], str) for pr in props)
+    # UTF-8 text survives (stairwell reasons mention 单元)
+    assert any("单元" in (pr["reason"] or "") for pr in props)
+
+
+def test_geojson_geometry_matches_plan(out_dir, planned):
+    p, _ = planned
+    back = gpd.read_file(out_dir / "grids.geojson").to_crs(p.crs)
+    assert back.crs is not None
+    diff = shapely.area(shapely.symmetric_difference(back.geometry.values,
+                                                     p.grids.geometry.values))
+    assert (diff < 1e-3 * p.grids.area.values + 0.5).all()
+
+
+def test_units_csv(out_dir, planned):
+    p, _ = planned
+    with open(out_dir / "units.csv", encoding="utf-8", newline="") as fh:
+        header = fh.readline().rstrip("\r\n")
+        assert header == "unit_id,grid_code,community_id,households"
+        rows = list(csv.reader(fh))
+    assert len(rows) == len(p.units)
+    assert [r[0] for r in rows] == p.units["unit_id"].tolist()
+    assert [r[1] for r in rows] == p.units["grid_code"].tolist()  # 15-digit codes as text
+    assert sum(int(r[3]) for r in rows) == int(p.grids["households"].sum())
+    assert {f"T#{i}" for i in range(1, 5)} <= {r[0] for r in rows}
+
+
+def test_geopackage_layers(out_dir, planned):
+    p, u = planned
+    layers = pyogrio.list_layers(out_dir / "plan.gpkg")
+    names = {str(n) for n in layers[:, 0]}
+    assert {"grids", "units", "communities"} <= names
+    for name, n in (("grids", len(p.grids)), ("units", len(p.units)),
+                    ("communities", len(p.communities))):
+        info = pyogrio.read_info(out_dir / "plan.gpkg", layer=name)
+        assert info["features"] == n
+        assert info["crs"] == p.crs.to_string()
+    assert_plan_rules(load_plan_dir(out_dir), u, prep_communities(_inputs()[1]))
+
+
+def test_report_json(out_dir, planned):
+    p, _ = planned
+    report = json.loads((out_dir / "report.json").read_text(encoding="utf-8"))
+    assert set(report) >= REPORT_KEYS
+    assert 0 <= report["share_in_band"] <= 1
+    assert report["contiguous_share"] == 1.0
+    assert report["max_deviation"] >= 0
+    assert report["barrier_crossings"] == int(p.grids["barrier_crossings"].sum())
+    assert isinstance(report["stage_seconds"], dict) and report["stage_seconds"]
+    assert all(v >= 0 for v in report["stage_seconds"].values())
+    assert report["runtime_seconds"] > 0
+    assert report["households"] == int(p.grids["households"].sum())
+    with_hh = p.grids[p.grids["households"] > 0]
+    assert report["share_in_band"] == pytest.approx((with_hh["status"] == "ok").mean())
+
+
+def test_failed_write_leaves_earlier_plan(planned, tmp_path):
+    p, _ = planned
+    out = tmp_path / "plan"
+    write_plan(p, out)
+    before = snapshot(out)
+
+    def broken(path: Path) -> None:
+        path.write_text("half", encoding="utf-8")
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        write_plan(p, out, extra={"map.html": broken})
+    assert snapshot(out) == before
+    assert not [q for q in out.iterdir() if q.name.startswith(".gridplan-")]
+
+
+def test_rewrite_replaces_plan(planned, tmp_path):
+    p, _ = planned
+    out = tmp_path / "plan"
+    write_plan(p, out)
+    write_plan(p, out, extra={"note.txt": lambda path: path.write_text("x", encoding="utf-8")})
+    assert {q.name for q in out.iterdir()} == PLAN_FILES | {"note.txt"}
+    assert len(json.loads((out / "grids.geojson").read_text("utf-8"))["features"]) == len(
+        p.grids)
+
+
+def test_cli_writes_map_and_files(tmp_path):
+    units, comms = _inputs()
+    up, cp = write_layer(units, tmp_path / "u.gpkg"), write_layer(comms, tmp_path / "c.gpkg")
+    out = tmp_path / "out"
+    args = [a for a in plan_args(up, cp, out) if a != "--no-map"]
+    result = run_cli(*args)
+    assert result.exit_code == 0, (result.output, result.exception)
+    assert {p.name for p in out.iterdir()} == PLAN_FILES | {"map.html"}
+    html = (out / "map.html").read_text(encoding="utf-8")
+    assert "110108001001001" in html
+    assert_plan_rules(load_plan_dir(out), prep_units(units), prep_communities(comms))
