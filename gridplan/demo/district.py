@@ -9,7 +9,7 @@ urban-village community (城中村) that cannot reach a 300-household grid on it
 own. Every coordinate, count and name is produced here from a fixed seed, so the
 layers written by :func:`write_demo` are byte-identical from run to run.
 
-Run ``python -m gridplan.demo.district [DIR]`` to (re)write the four GeoJSON files,
+Run ``python -m gridplan.demo [DIR]`` to (re)write the four GeoJSON files,
 by default into ``data/boundaries`` of the repository.
 """
 
@@ -791,7 +791,7 @@ def write_demo(directory: str | Path, seed: int = DEMO_SEED) -> dict[str, Path]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Command line entry: ``python -m gridplan.demo.district [DIR]``.
+    """Command line entry: ``python -m gridplan.demo [DIR]``.
 
     Parameters
     ----------
@@ -803,7 +803,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     int
         Exit status (0).
     """
-    parser = argparse.ArgumentParser(prog="python -m gridplan.demo.district",
+    parser = argparse.ArgumentParser(prog="python -m gridplan.demo",
                                      description="Write the synthetic demo district.")
     parser.add_argument("directory", nargs="?", default=str(DEMO_DIR),
                         help=f"output folder (default: {DEMO_DIR})")
