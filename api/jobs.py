@@ -113,6 +113,7 @@ def run_job(url: str, job_id: str, spec: dict, author: str) -> None:
     from gridplan.engine.pipeline import plan
     from gridplan.errors import GridplanError
     from gridplan.layers.load import load_inputs
+    from gridplan.params import ParamError
 
     store = Store(url)
     last = [0.0, 0.0]
@@ -132,6 +133,8 @@ def run_job(url: str, job_id: str, spec: dict, author: str) -> None:
         store.update_job(job_id, status="done", stage="done", percent=100.0,
                          plan_id=info["id"])
     except GridplanError as exc:
+        if isinstance(exc, ParamError):
+            exc = exc.spelled(f"params.{exc.field}")
         names = _layer_names(store, spec)
         store.update_job(job_id, status="failed", stage="failed", error={
             k: _hide_paths(getattr(exc, k, None), names)
