@@ -89,7 +89,7 @@ def job_inputs(store: Store, spec: dict) -> dict:
         kw.update(demo_options())
     for option, key in (("communities", "communities"), ("population", "population"),
                         ("osm", "osm"), ("compounds", "compounds"), ("barriers", "barriers"),
-                        ("special_path", "special")):
+                        ("special_path", "special"), ("dedicated_path", "dedicated")):
         layer_id = (spec.get("layers") or {}).get(key)
         if layer_id:
             row = store.get_row("layers", layer_id)

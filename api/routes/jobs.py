@@ -69,6 +69,7 @@ class Layers(BaseModel):
     compounds: LayerId | None = None
     barriers: LayerId | None = None
     special: LayerId | None = None
+    dedicated: LayerId | None = None
 
 
 class JobRequest(BaseModel):
