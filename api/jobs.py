@@ -89,7 +89,7 @@ def job_inputs(store: Store, spec: dict) -> dict:
         kw.update(demo_options())
     for option, key in (("communities", "communities"), ("population", "population"),
                         ("osm", "osm"), ("compounds", "compounds"), ("barriers", "barriers"),
-                        ("special_path", "special")):
+                        ("special_path", "special"), ("dedicated_path", "dedicated")):
         layer_id = (spec.get("layers") or {}).get(key)
         if layer_id:
             row = store.get_row("layers", layer_id)
@@ -113,6 +113,7 @@ def run_job(url: str, job_id: str, spec: dict, author: str) -> None:
     from gridplan.engine.pipeline import plan
     from gridplan.errors import GridplanError
     from gridplan.layers.load import load_inputs
+    from gridplan.params import ParamError
 
     store = Store(url)
     last = [0.0, 0.0]
@@ -132,6 +133,8 @@ def run_job(url: str, job_id: str, spec: dict, author: str) -> None:
         store.update_job(job_id, status="done", stage="done", percent=100.0,
                          plan_id=info["id"])
     except GridplanError as exc:
+        if isinstance(exc, ParamError):
+            exc = exc.spelled(f"params.{exc.field}")
         names = _layer_names(store, spec)
         store.update_job(job_id, status="failed", stage="failed", error={
             k: _hide_paths(getattr(exc, k, None), names)

@@ -725,6 +725,7 @@ KINDS = {"communities": ("geojson", "gpkg", "shapefile"),
          "population": ("geojson", "gpkg", "shapefile"),
          "compounds": ("geojson", "gpkg", "shapefile"),
          "barriers": ("geojson", "gpkg", "shapefile"),
+         "dedicated": ("geojson", "gpkg", "shapefile"),
          "osm": ("osm",), "workers": ("csv",), "special": ("csv",)}
 
 
@@ -762,8 +763,8 @@ def read_upload(saved: SavedUpload, kind: str, **options: Any) -> UploadedLayer:
     saved : SavedUpload
         From :func:`save_upload`; only ``saved.path`` (server-side) is opened.
     kind : str
-        ``communities``, ``population``, ``compounds``, ``barriers`` (vector files),
-        ``osm`` (OSM XML), ``workers`` or ``special`` (CSV).
+        ``communities``, ``population``, ``compounds``, ``barriers``, ``dedicated``
+        (vector files), ``osm`` (OSM XML), ``workers`` or ``special`` (CSV).
     **options
         ``crs`` (for layers declaring none) and ``layer`` (GeoPackage layer) for vector
         kinds; communities: ``id_field`` ("id"), ``code_field``, ``scheme``
@@ -884,6 +885,16 @@ def _read_context(saved: SavedUpload, options: dict, kind: str) -> UploadedLayer
     return UploadedLayer(kind, out, summarize_layer(out), notes.to_dict())
 
 
+def _read_dedicated(saved: SavedUpload, options: dict) -> UploadedLayer:
+    from gridplan.layers.sites import prepare_sites
+
+    gdf, notes = _vector(saved, options, "dedicated sites")
+    out = prepare_sites(gdf, notes)
+    if out is None:
+        raise InputError("no dedicated sites", fix="upload polygons of schools, hospitals...")
+    return UploadedLayer("dedicated", out, summarize_layer(out), notes.to_dict())
+
+
 def _read_osm(saved: SavedUpload, options: dict) -> UploadedLayer:
     from gridplan.layers.osm import read_osm
     from gridplan.layers.population import prepare_units
@@ -928,6 +939,7 @@ _READERS = {
     "population": _read_population,
     "compounds": lambda s, o: _read_context(s, o, "compounds"),
     "barriers": lambda s, o: _read_context(s, o, "barriers"),
+    "dedicated": _read_dedicated,
     "osm": _read_osm,
     "workers": lambda s, o: _read_table(s, o, "workers"),
     "special": lambda s, o: _read_table(s, o, "special"),

@@ -1,10 +1,20 @@
-"""Plan parameters: every knob of a plan, recorded on the result."""
+"""Plan parameters: every knob of a plan, recorded on the result.
+
+Each :class:`PlanParams` field carries its description in ``metadata`` (see
+:func:`param`): help text, Chinese label, bounds, choices, command-line flag and, for
+tuple-valued fields, how a command line spells a list. The CLI options
+(:mod:`gridplan.cli.options`) and the web API's job model are generated from it, and
+:meth:`PlanParams.__post_init__` validates by it, so a parameter is defined once.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
 
+from gridplan.codes import CODE_SCHEMES, check_object_class
 from gridplan.errors import InputError
 
 DEFAULT_BARRIER_HIGHWAYS = (
@@ -21,9 +31,70 @@ DEFAULT_DEDICATED_TAGS = (
 )
 
 
+BOUNDS = {"gt": "more than", "ge": "at least", "lt": "less than", "le": "at most"}
+
+
+class ParamError(InputError):
+    """A bad plan parameter; ``field`` is the neutral :class:`PlanParams` field name.
+
+    Front-ends show the field in their own spelling with :meth:`spelled` (the CLI as
+    ``--tolerance``, the web API as ``params.tolerance``).
+
+    Examples
+    --------
+    >>> err = ParamError("tolerance must be less than 1, got 2", field="tolerance")
+    >>> str(err.spelled("--tolerance"))
+    'field --tolerance: tolerance must be less than 1, got 2'
+    """
+
+    def spelled(self, field: str) -> InputError:
+        """The same error naming the parameter as ``field``."""
+        return InputError(self.problem, source=self.source, field=field, fix=self.fix)
+
+
+def param(default: Any, *, help: str, label_zh: str, cli: str, gt: float | None = None,
+          ge: float | None = None, lt: float | None = None, le: float | None = None,
+          choices: Sequence[str] | None = None, pattern: str | None = None,
+          list_sep: str | None = None) -> Any:
+    """A :class:`PlanParams` field with its description in ``metadata``.
+
+    Parameters
+    ----------
+    default
+        Default value (a tuple for list-valued parameters).
+    help : str
+        What the parameter does (English; the CLI ``--help`` and API description).
+    label_zh : str
+        Chinese label for forms.
+    cli : str
+        Command-line flag, e.g. ``"--target"``.
+    gt, ge, lt, le : float, optional
+        Bounds of a number: greater than, at least, less than, at most.
+    choices : sequence of str, optional
+        The values allowed.
+    pattern : str, optional
+        Regular expression a string value matches (documented to API clients).
+    list_sep : str, optional
+        For tuple-valued parameters: the separator of the list on a command line.
+
+    Examples
+    --------
+    >>> f = {f.name: f for f in fields(PlanParams)}["tolerance"]
+    >>> f.metadata["cli"], f.metadata["gt"], f.metadata["lt"]
+    ('--tolerance', 0, 1)
+    """
+    meta = {"help": help, "label_zh": label_zh, "cli": cli, "gt": gt, "ge": ge, "lt": lt,
+            "le": le, "choices": tuple(choices) if choices else None, "pattern": pattern,
+            "list_sep": list_sep}
+    return field(default=default, metadata={k: v for k, v in meta.items() if v is not None})
+
+
 @dataclass(frozen=True)
 class PlanParams:
     """Parameters of one plan.
+
+    Every field's ``metadata`` holds its help text, Chinese label, bounds or choices
+    and command-line flag (see :func:`param`); ``gridplan plan --help`` lists them.
 
     Parameters
     ----------
@@ -39,6 +110,8 @@ class PlanParams:
         exceeds the upper bound of the band.
     community_households : int
         Households per derived community when no community layer is given.
+    community_tolerance : float
+        Allowed relative deviation of a derived community from ``community_households``.
     code_scheme : str
         Grid code scheme, a name in :data:`gridplan.codes.CODE_SCHEMES`: ``"nbs12+3"``
         (12-digit community code + 3-digit serial, 15 digits), ``"cjt349-20"``
@@ -52,65 +125,91 @@ class PlanParams:
         parks, government compounds...) that become dedicated grids (专属网格).
     dedicated_min_area : float
         Smallest site, in m² inside one community, that gets a dedicated grid.
+    tessellation : str
+        ``"auto"`` (footprint-based for polygon units, point Voronoi otherwise),
+        ``"footprint"`` or ``"centroid"``.
+    barrier_highways : tuple of str
+        OSM ``highway`` values whose roads act as barriers (read from OSM extracts).
+    attempts : int
+        Random spanning trees tried per cut; the best cut is kept.
     balance : str
         ``"households"``, or ``"workload"``: visits per month (households and special
         populations, see :mod:`gridplan.workforce.workload`) scaled so that their total equals the
         households' total; ``target`` then means an average grid's workload.
-    tessellation : str
-        ``"auto"`` (footprint-based for polygon units, point Voronoi otherwise),
-        ``"footprint"`` or ``"centroid"``.
+
+    Raises
+    ------
+    ParamError
+        A value out of its bounds or choices, naming the field.
 
     Examples
     --------
     >>> p = PlanParams(target=300, tolerance=0.15)
     >>> p.band
     (255.0, 345.0)
+    >>> PlanParams(tolerance=2)
+    Traceback (most recent call last):
+    ...
+    gridplan.params.ParamError: field tolerance: tolerance must be more than 0 and less \
+than 1, got 2. Fix: pass a value more than 0 and less than 1 (default 0.15)
     """
 
-    target: int = 300
-    tolerance: float = 0.15
-    seed: int = 0
-    stairwell_households: int = 100
-    community_households: int = 3000
-    community_tolerance: float = 0.3
-    code_scheme: str = "nbs12+3"
-    object_class: str = "000000"
-    dedicated_tags: tuple[str, ...] = field(default=DEFAULT_DEDICATED_TAGS)
-    dedicated_min_area: float = 5000.0
-    tessellation: str = "auto"
-    barrier_highways: tuple[str, ...] = field(default=DEFAULT_BARRIER_HIGHWAYS)
-    attempts: int = 12
-    balance: str = "households"
+    target: int = param(
+        300, cli="--target", gt=0, le=100_000, label_zh="每格目标户数",
+        help="Households per grid aimed at.")
+    tolerance: float = param(
+        0.15, cli="--tolerance", gt=0, lt=1, label_zh="户数允许偏差",
+        help="Allowed deviation from the target, as a share (0.15 = ±15%).")
+    seed: int = param(
+        0, cli="--seed", ge=0, le=2**31, label_zh="随机种子",
+        help="Random seed; equal inputs and seed give equal plans.")
+    stairwell_households: int = param(
+        100, cli="--stairwell-households", gt=0, le=10_000, label_zh="虚拟单元户数",
+        help="Households per virtual stairwell sub-unit when one building exceeds the band.")
+    community_households: int = param(
+        3000, cli="--community-households", gt=0, le=1_000_000, label_zh="派生社区户数",
+        help="Households per derived community (only without --communities).")
+    community_tolerance: float = param(
+        0.3, cli="--community-tolerance", gt=0, lt=1, label_zh="派生社区户数允许偏差",
+        help="Allowed deviation of a derived community from --community-households, as a "
+             "share (only without --communities).")
+    code_scheme: str = param(
+        "nbs12+3", cli="--code-scheme", choices=CODE_SCHEMES, label_zh="网格编码方案",
+        help="Grid codes: nbs12+3 = 12-digit community code + 3-digit serial (15 digits); "
+             "cjt349-20 = 6-digit object class + community code + 2-digit serial (20 digits, "
+             "CJ/T 349); cjt213-14 = community code + 2-digit serial (14 digits). A community "
+             "that is one grid gets serial 00 in the 2-digit schemes.")
+    object_class: str = param(
+        "000000", cli="--object-class", pattern=r"^\d{6}$", label_zh="管理对象分类码",
+        help="6-digit management-object class (CJ/T 348) opening cjt349-20 codes.")
+    dedicated_tags: tuple[str, ...] = param(
+        DEFAULT_DEDICATED_TAGS, cli="--dedicated-tags", list_sep=",", label_zh="专属网格标签",
+        help="OSM key=value tags of sites that get a dedicated grid (专属网格); empty for none.")
+    dedicated_min_area: float = param(
+        5000.0, cli="--dedicated-min-area", ge=0, label_zh="专属网格最小面积（平方米）",
+        help="Smallest site (m² inside one community) given a dedicated grid.")
+    tessellation: str = param(
+        "auto", cli="--tessellation", choices=("auto", "footprint", "centroid"),
+        label_zh="单元剖分方式",
+        help="Cells around units: footprint outlines or one point per unit.")
+    barrier_highways: tuple[str, ...] = param(
+        DEFAULT_BARRIER_HIGHWAYS, cli="--barrier-highways", list_sep=",",
+        label_zh="作为边界的道路等级", help="OSM highway values that act as barriers.")
+    attempts: int = param(
+        12, cli="--attempts", ge=1, le=1000, label_zh="每次切分尝试次数",
+        help="Random spanning trees tried per cut; the best cut is kept.")
+    balance: str = param(
+        "households", cli="--balance", choices=("households", "workload"), label_zh="均衡依据",
+        help="Balance grids on households, or on workload (visits per month from households "
+             "and --special populations).")
 
     def __post_init__(self) -> None:
-        from gridplan.codes import check_object_class, get_scheme
-        from gridplan.errors import InputError
-
-        get_scheme(self.code_scheme)
-        check_object_class(self.object_class)
-        object.__setattr__(self, "dedicated_tags", tuple(self.dedicated_tags))
-        from gridplan.params import parse_tags
-
-        parse_tags(self.dedicated_tags)
-        if self.dedicated_min_area < 0:
-            raise InputError("dedicated_min_area must be 0 or more",
-                             field="--dedicated-min-area", fix="pass an area in m², e.g. 5000")
-
-        if self.target <= 0:
-            raise InputError(f"target must be positive, got {self.target}",
-                             field="--target", fix="pass a household count such as 300")
-        if not 0 < self.tolerance < 1:
-            raise InputError(f"tolerance must lie between 0 and 1, got {self.tolerance}",
-                             field="--tolerance", fix="pass a share such as 0.15")
-        if self.stairwell_households <= 0:
-            raise InputError("stairwell_households must be positive",
-                             field="--stairwell-households", fix="pass e.g. 100")
-        if self.balance not in ("households", "workload"):
-            raise InputError(f"unknown balance {self.balance!r}", field="--balance",
-                             fix="use households or workload")
-        if self.tessellation not in ("auto", "footprint", "centroid"):
-            raise InputError(f"unknown tessellation {self.tessellation!r}",
-                             field="--tessellation", fix="use auto, footprint or centroid")
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if "list_sep" in f.metadata:
+                value = tuple(value)
+                object.__setattr__(self, f.name, value)
+            check_param(f.name, value)
 
     @property
     def band(self) -> tuple[float, float]:
@@ -125,6 +224,55 @@ class PlanParams:
         return d
 
 
+def param_fields() -> dict[str, Any]:
+    """The :class:`PlanParams` fields by name, in order (``metadata`` describes each)."""
+    return {f.name: f for f in fields(PlanParams)}
+
+
+def check_param(name: str, value: Any) -> None:
+    """Check one parameter against its bounds and choices; :class:`ParamError` otherwise.
+
+    Examples
+    --------
+    >>> check_param("balance", "workload")
+    >>> check_param("balance", "speed")
+    Traceback (most recent call last):
+    ...
+    gridplan.params.ParamError: field balance: unknown balance 'speed'. Fix: use one of \
+households, workload
+    """
+    meta = param_fields()[name].metadata
+    if "choices" in meta and value not in meta["choices"]:
+        raise ParamError(f"unknown {name.replace('_', ' ')} {value!r}", field=name,
+                         fix=f"use one of {', '.join(meta['choices'])}")
+    bounds = {k: meta[k] for k in BOUNDS if k in meta}
+    if bounds and not _within(value, bounds):
+        text = " and ".join(f"{BOUNDS[k]} {v}" for k, v in bounds.items())
+        raise ParamError(f"{name} must be {text}, got {value!r}", field=name,
+                         fix=f"pass a value {text} (default {param_fields()[name].default})")
+    if name == "object_class":
+        _checked(name, check_object_class, value)
+    elif name == "dedicated_tags":
+        parse_tags(value)
+
+
+def _within(value: Any, bounds: dict[str, float]) -> bool:
+    """``value`` is a finite number inside ``bounds`` (NaN never is)."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return False
+    tests = {"gt": value > bounds.get("gt", -math.inf), "ge": value >= bounds.get("ge", -math.inf),
+             "lt": value < bounds.get("lt", math.inf), "le": value <= bounds.get("le", math.inf)}
+    return all(tests.values())
+
+
+def _checked(name: str, check, value: Any) -> None:
+    """Run a check of :mod:`gridplan.codes`, naming the parameter in its error."""
+    try:
+        check(value)
+    except InputError as exc:
+        raise ParamError(exc.problem, field=name, fix=exc.fix) from None
+
+
 def parse_tags(tags: Sequence[str]) -> dict[str, list[str]]:
     """``key=value`` strings as an osmnx tag query (key → values).
 
@@ -137,9 +285,9 @@ def parse_tags(tags: Sequence[str]) -> dict[str, list[str]]:
     for tag in tags:
         key, sep, value = str(tag).strip().partition("=")
         if not sep or not key or not value:
-            raise InputError(f"dedicated tag {tag!r} is not key=value",
-                             field="--dedicated-tags",
-                             fix="list OSM tags such as amenity=school,landuse=industrial")
+            raise ParamError(f"dedicated tag {tag!r} is not key=value", field="dedicated_tags",
+                             fix="list OSM key=value tags such as amenity=school and "
+                                 "landuse=industrial")
         query.setdefault(key, []).append(value)
     return query
 
@@ -181,18 +329,28 @@ class WorkloadParams:
         return self.rates[category]
 
 
-def params_from(kw: dict, barrier_highways: str | None = None) -> PlanParams:
-    """PlanParams from option values by name (CLI ``kw`` or an API job's parameters)."""
-    extra = {}
-    if barrier_highways:
-        extra["barrier_highways"] = tuple(v.strip() for v in barrier_highways.split(",")
-                                          if v.strip())
-    names = ("target", "tolerance", "seed", "stairwell_households", "community_households",
-             "code_scheme", "tessellation", "balance", "object_class", "dedicated_min_area")
-    given = {n: kw[n] for n in names if kw.get(n) is not None}
-    if kw.get("dedicated_tags") is not None:
-        given["dedicated_tags"] = tuple(t.strip() for t in kw["dedicated_tags"].split(",")
-                                        if t.strip())
-    return PlanParams(**given, **extra)
+def params_from(kw: Mapping[str, Any]) -> PlanParams:
+    """PlanParams from option values by field name (CLI options or an API job's parameters).
+
+    Names that are not parameters and values that are ``None`` are left out (the default
+    holds); a list-valued parameter may come as a list or as one string separated as on
+    a command line (``"amenity=school,shop=mall"``; empty for none).
+
+    Examples
+    --------
+    >>> p = params_from({"target": 250, "seed": None, "out_dir": "x",
+    ...                  "dedicated_tags": "amenity=school, shop=mall"})
+    >>> p.target, p.seed, p.dedicated_tags
+    (250, 0, ('amenity=school', 'shop=mall'))
+    """
+    given = {name: _value(f, kw[name]) for name, f in param_fields().items()
+             if kw.get(name) is not None}
+    return PlanParams(**given)
 
 
+def _value(f, value: Any) -> Any:
+    """An option's value as the field holds it (a separated string split into a tuple)."""
+    sep = f.metadata.get("list_sep")
+    if sep and isinstance(value, str):
+        return tuple(v.strip() for v in value.split(sep) if v.strip())
+    return value

@@ -2,30 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Request, Response
 from gridplan.api.deps import get_store, reader, writer
 from gridplan.api.store import Store
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+from gridplan.params import BOUNDS, ParamError, param_fields, params_from
 
 router = APIRouter(prefix="/jobs", tags=["jobs"])
 
 LayerId = Annotated[str, Field(max_length=64, pattern=r"^[0-9a-f]{6,64}$")]
+MAX_LIST = 200  # items of a list-valued parameter
+MAX_TEXT = 100  # characters of a text parameter or list item
 
 
-class PlanOptions(BaseModel):
-    """The options of ``gridplan plan`` (see ``gridplan plan --help``); paths come as layers."""
+class InputOptions(BaseModel):
+    """How to read the job's layers: the ``gridplan plan`` options that are not parameters."""
 
     model_config = ConfigDict(extra="forbid")
-    target: Annotated[int, Field(gt=0, le=100000)] = 300
-    tolerance: Annotated[float, Field(gt=0, lt=1)] = 0.15
-    seed: Annotated[int, Field(ge=0, le=2**31)] = 0
-    stairwell_households: Annotated[int, Field(gt=0, le=10000)] = 100
-    community_households: Annotated[int, Field(gt=0, le=1000000)] = 3000
-    code_scheme: Annotated[str, Field(max_length=20)] = "nbs12+3"
-    tessellation: Literal["auto", "footprint", "centroid"] = "auto"
-    balance: Literal["households", "workload"] = "households"
     community_id: Annotated[str, Field(max_length=100)] = "id"
     community_code: Annotated[str | None, Field(max_length=100)] = None
     unit_id: Annotated[str, Field(max_length=100)] = "unit_id"
@@ -34,6 +30,33 @@ class PlanOptions(BaseModel):
     household_size: Annotated[float, Field(gt=0, le=20)] = 2.6
     dwelling_area: Annotated[float, Field(gt=0, le=10000)] = 90.0
     crs: Annotated[str | None, Field(max_length=60)] = None
+
+
+def _param_field(f) -> tuple[Any, Any]:
+    """A pydantic field for a PlanParams field, from its metadata (bounds, choices, help)."""
+    meta = f.metadata
+    info = {"description": meta["help"],  # OpenAPI extensions for forms and CLI users
+            "json_schema_extra": {"x-label-zh": meta["label_zh"], "x-cli": meta["cli"]}}
+    if "list_sep" in meta:
+        item = Annotated[str, Field(min_length=1, max_length=MAX_TEXT)]
+        return list[item], Field(list(f.default), max_length=MAX_LIST, **info)
+    checks = {k: meta[k] for k in BOUNDS if k in meta}
+    if "choices" in meta:
+        kind = Literal[meta["choices"]]
+    elif isinstance(f.default, str):
+        kind, checks = str, {"max_length": MAX_TEXT, "pattern": meta.get("pattern")}
+    elif isinstance(f.default, float):
+        kind, checks = float, {**checks, "allow_inf_nan": False}
+    else:
+        kind = int
+    return kind, Field(f.default, **checks, **info)
+
+
+PlanOptions = create_model(
+    "PlanOptions", __base__=InputOptions,
+    __doc__="The options of ``gridplan plan`` (see ``gridplan plan --help``): every plan "
+            "parameter, and how to read the layers; paths come as layers.",
+    **{name: _param_field(f) for name, f in param_fields().items()})
 
 
 class Layers(BaseModel):
@@ -46,6 +69,7 @@ class Layers(BaseModel):
     compounds: LayerId | None = None
     barriers: LayerId | None = None
     special: LayerId | None = None
+    dedicated: LayerId | None = None
 
 
 class JobRequest(BaseModel):
@@ -71,6 +95,10 @@ def start(body: JobRequest, request: Request, response: Response,
             store.get_row("layers", layer_id)
     spec = body.model_dump()
     spec["params"] = body.params.model_dump(exclude_unset=True)
+    try:
+        params_from(spec["params"])  # the checks a job would fail on, answered now
+    except ParamError as exc:
+        raise exc.spelled(f"params.{exc.field}") from None
     row = request.app.state.jobs.submit(spec, author)
     response.headers["Location"] = f"/jobs/{row['id']}"
     return _public(row)

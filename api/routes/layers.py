@@ -1,4 +1,5 @@
-"""Layers: upload communities, population, OSM extracts, worker and special-population tables."""
+"""Layers: upload communities, population, OSM extracts, dedicated sites, worker and
+special-population tables."""
 
 from __future__ import annotations
 
@@ -14,8 +15,8 @@ from gridplan.api.store.store import now
 
 router = APIRouter(prefix="/layers", tags=["layers"])
 
-Kind = Literal["communities", "population", "osm", "compounds", "barriers", "workers",
-               "special"]
+Kind = Literal["communities", "population", "osm", "compounds", "barriers", "dedicated",
+               "workers", "special"]
 
 
 def _public(row: dict) -> dict:
@@ -74,7 +75,7 @@ def _for_kind(kind: str, options: dict) -> dict:
     """The reading options that apply to a layer kind."""
     allowed = {"communities": {"crs", "id_field", "code_field"},
                "population": {"crs", "unit_id", "households", "population_field"},
-               "compounds": {"crs"}, "barriers": {"crs"}}.get(kind, set())
+               "compounds": {"crs"}, "barriers": {"crs"}, "dedicated": {"crs"}}.get(kind, set())
     return {k: v for k, v in options.items() if k in allowed}
 
 

@@ -641,18 +641,17 @@ def _info(row) -> dict:
 
 
 def _band(info: dict) -> tuple[float, float]:
-    p = info["params"]
-    t, tol = float(p.get("target", 300)), float(p.get("tolerance", 0.15))
-    return (t * (1 - tol), t * (1 + tol))
+    """The in-band household range of a stored plan (from its parameters)."""
+    from gridplan.params import PlanParams
+
+    return PlanParams(**_param_fields(info["params"])).band
 
 
 def _param_fields(params: dict) -> dict:
-    from dataclasses import fields
+    """The stored values that are :class:`~gridplan.params.PlanParams` fields."""
+    from gridplan.params import param_fields
 
-    from gridplan.params import PlanParams
-
-    names = {f.name for f in fields(PlanParams) if f.init}
-    return {k: v for k, v in params.items() if k in names}
+    return {k: v for k, v in params.items() if k in param_fields()}
 
 
 def _jsonable(value):

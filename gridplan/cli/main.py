@@ -8,11 +8,14 @@ from pathlib import Path
 
 import click
 
-from gridplan.cli.options import population_fields
+from gridplan.cli.options import param_option, param_options, population_fields
 from gridplan.cli.scale import run_partitioned, scale_options, wants_partitioned
-from gridplan.codes import CODE_SCHEMES
 from gridplan.errors import GridplanError
-from gridplan.params import DEFAULT_BARRIER_HIGHWAYS, DEFAULT_DEDICATED_TAGS
+from gridplan.params import ParamError, param_fields
+
+# parameters offered beside the inputs they apply to (derived communities, OSM roads), on
+# ``plan`` only: the demo has its communities and no OSM extract
+BESIDE_INPUTS = ("community_households", "community_tolerance", "barrier_highways")
 
 log = logging.getLogger("gridplan")
 
@@ -33,6 +36,8 @@ def front_end(with_map: bool, quiet: bool) -> dict:
 
 
 def _fail(exc: GridplanError) -> None:
+    if isinstance(exc, ParamError) and exc.field in param_fields():
+        exc = exc.spelled(param_fields()[exc.field].metadata["cli"])
     click.echo(f"error: {exc}", err=True)
     sys.exit(exc.exit_code)
 
@@ -51,40 +56,10 @@ def main() -> None:
 
 
 def plan_options(f):
-    """Options shared by ``plan`` and ``demo``: the plan parameters."""
+    """Options shared by ``plan`` and ``demo``: the plan parameters (from their metadata)."""
+    names = [n for n in param_fields() if n not in BESIDE_INPUTS]
     opts = [
-        click.option("--target", default=300, show_default=True,
-                     help="Households per grid aimed at."),
-        click.option("--tolerance", default=0.15, show_default=True,
-                     help="Allowed deviation from the target, as a share (0.15 = ±15%)."),
-        click.option("--seed", default=0, show_default=True,
-                     help="Random seed; equal inputs and seed give equal plans."),
-        click.option("--stairwell-households", default=100, show_default=True,
-                     help="Households per virtual stairwell sub-unit when one building "
-                          "exceeds the band."),
-        click.option("--code-scheme", default="nbs12+3", show_default=True,
-                     type=click.Choice(list(CODE_SCHEMES)),
-                     help="Grid codes: nbs12+3 = 12-digit community code + 3-digit serial "
-                          "(15 digits); cjt349-20 = 6-digit object class + community code + "
-                          "2-digit serial (20 digits, CJ/T 349); cjt213-14 = community code + "
-                          "2-digit serial (14 digits). A community that is one grid gets "
-                          "serial 00 in the 2-digit schemes."),
-        click.option("--object-class", default="000000", show_default=True,
-                     help="6-digit management-object class (CJ/T 348) opening cjt349-20 codes."),
-        click.option("--dedicated-tags", default=",".join(DEFAULT_DEDICATED_TAGS),
-                     show_default=True,
-                     help="OSM key=value tags of sites that get a dedicated grid (专属网格); "
-                          "empty for none."),
-        click.option("--dedicated-min-area", default=5000.0, show_default=True,
-                     help="Smallest site (m² inside one community) given a dedicated grid."),
-        click.option("--tessellation", default="auto", show_default=True,
-                     type=click.Choice(["auto", "footprint", "centroid"]),
-                     help="Cells around units: footprint outlines or one point per unit."),
-        click.option("--balance", default="households", show_default=True,
-                     type=click.Choice(["households", "workload"]),
-                     help="Balance grids on households, or on workload (visits per month "
-                          "from households and --special populations).")
-        ,
+        *param_options(names),
         click.option("--special", "special_path", type=click.Path(dir_okay=False),
                      help="special.csv (unit_id, category, count) for --balance workload."),
         click.option("-v", "--verbose", count=True, help="More log output (-v, -vv)."),
@@ -102,8 +77,8 @@ def plan_options(f):
 @click.option("--community-id", default="id", show_default=True, help="Community id field.")
 @click.option("--community-code", default=None,
               help="Field holding the 12-digit division code (统计用区划代码).")
-@click.option("--community-households", default=3000, show_default=True,
-              help="Households per derived community (only without --communities).")
+@param_option("community_households")
+@param_option("community_tolerance")
 @click.option("--population", type=click.Path(),
               help="Buildings, points or census blocks with households or population; a "
                    "folder of files is planned partition by partition.")
@@ -114,8 +89,7 @@ def plan_options(f):
               help="Residential compound (小区) polygons kept whole where they fit.")
 @click.option("--barriers", type=click.Path(dir_okay=False),
               help="Roads, railways, rivers (lines) that grids follow.")
-@click.option("--barrier-highways", default=",".join(DEFAULT_BARRIER_HIGHWAYS),
-              show_default=True, help="OSM highway values that act as barriers.")
+@param_option("barrier_highways")
 @click.option("--dwelling-area", default=90.0, show_default=True,
               help="m² per dwelling when estimating households from OSM footprints.")
 @click.option("--dedicated", "dedicated_path", type=click.Path(dir_okay=False),

@@ -1,8 +1,12 @@
-"""CLI options shared by several commands."""
+"""CLI options shared by several commands, and the plan parameters' options."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+
 import click
+
+from gridplan.params import param_fields
 
 POPULATION_FIELDS = [
     click.option("--unit-id", default="unit_id", show_default=True, help="Unit id field."),
@@ -21,3 +25,31 @@ def population_fields(f):
     for option in reversed(POPULATION_FIELDS):
         f = option(f)
     return f
+
+
+def param_option(name: str) -> Callable:
+    """The click option of the :class:`~gridplan.params.PlanParams` field ``name``.
+
+    Flag, default, help and choices come from the field's metadata; a list-valued
+    field is one separated string (``--dedicated-tags amenity=school,shop=mall``),
+    which :func:`gridplan.params.params_from` splits.
+
+    Examples
+    --------
+    >>> opt = param_option("tessellation")(lambda **kw: None).__click_params__[0]
+    >>> opt.opts, opt.default, list(opt.type.choices)
+    (['--tessellation'], 'auto', ['auto', 'footprint', 'centroid'])
+    """
+    f = param_fields()[name]
+    meta = f.metadata
+    default = f.default
+    if "list_sep" in meta:
+        default = meta["list_sep"].join(default)
+    extra = {"type": click.Choice(list(meta["choices"]))} if "choices" in meta else {}
+    return click.option(meta["cli"], name, default=default, show_default=True,
+                        help=meta["help"], **extra)
+
+
+def param_options(names: Iterable[str]) -> list[Callable]:
+    """The click options of the parameters ``names``, in that order."""
+    return [param_option(n) for n in names]

@@ -228,8 +228,6 @@ def _merge_plan(plan_dir: str | None, out_dir: str | None, inputs: dict):
     from gridplan.export.folder import write_plan
     from gridplan.layers.load import load_inputs
 
-    kw = dict(inputs, target=300, tolerance=0.15, seed=0, stairwell_households=100,
-              code_scheme="nbs12+3", tessellation="auto", population_field=None)
-    plan_ = plan(**load_inputs(kw))
+    plan_ = plan(**load_inputs(dict(inputs, population_field=None)))  # default parameters
     write_plan(plan_, out_dir)
     return plan_, Path(out_dir)

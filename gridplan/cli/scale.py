@@ -57,7 +57,7 @@ def run_partitioned(**kw) -> SimpleNamespace:
     _refuse_unsupported(kw)
     if kw.get("verbose", 0) < 2:  # Dask's own INFO lines (here and in worker processes)
         os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "warning")
-    params = params_from(kw, kw.get("barrier_highways"))
+    params = params_from(kw)
     notes = InputNotes()
     crs = kw.get("crs")
     communities = prepare_communities(_read(kw["communities"], "communities", crs),

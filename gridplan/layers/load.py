@@ -27,7 +27,7 @@ def _read(path: str | None, what: str, crs: str | None) -> gpd.GeoDataFrame | No
 
 def load_inputs(kw: dict) -> dict:
     """Read every input the ``plan`` options name; returns arguments for :func:`plan`."""
-    params = params_from(kw, kw.get("barrier_highways"))
+    params = params_from(kw)
     notes = InputNotes()
     if not kw.get("population") and not kw.get("osm"):
         raise InputError("no population layer", field="--population",
