@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -132,6 +133,9 @@ def balanced_column(grids) -> str:
     return "households"
 
 
+DEDICATED_COLUMNS = ("grid_type", "status")  # either saying "dedicated" makes a grid dedicated
+
+
 def is_dedicated(grids):
     """Whether grids are dedicated grids (专属网格: school, hospital...), never balanced.
 
@@ -143,14 +147,14 @@ def is_dedicated(grids):
     >>> import pandas as pd
     >>> is_dedicated(pd.DataFrame({"grid_type": ["comprehensive", "dedicated"]})).tolist()
     [False, True]
-    >>> bool(is_dedicated({"grid_type": None, "status": "dedicated"}))
+    >>> is_dedicated({"grid_type": None, "status": "dedicated"})
     True
     """
+    if isinstance(grids, Mapping):
+        return any(grids.get(c) == "dedicated" for c in DEDICATED_COLUMNS)
     flags = [np.asarray(grids[c], dtype=object) == "dedicated"
-             for c in ("grid_type", "status") if c in grids]
-    if not flags:
-        return np.zeros(len(grids), dtype=bool) if hasattr(grids, "columns") else False
-    return np.logical_or.reduce(flags)
+             for c in DEDICATED_COLUMNS if c in grids]
+    return np.logical_or.reduce(flags) if flags else np.zeros(len(grids), dtype=bool)
 
 
 def band_status(values, band: tuple[float, float], *, households=None, dedicated=None):
@@ -159,7 +163,8 @@ def band_status(values, band: tuple[float, float], *, households=None, dedicated
     A grid without households is ``empty``; one flagged ``dedicated`` keeps the status
     ``dedicated`` (it is not balanced). ``values`` is the balanced quantity (households or
     visit-equivalents), ``households`` the grids' households when they differ from it.
-    Scalars give a ``str``, sequences an array of ``str``.
+    A grid is ``ok`` when ``lo ≤ value ≤ hi``. Scalars give a ``str``, sequences an
+    array of ``str``.
 
     Examples
     --------
@@ -171,13 +176,25 @@ def band_status(values, band: tuple[float, float], *, households=None, dedicated
     'below_band'
     """
     lo, hi = band
-    v = np.asarray(values, dtype=float)
-    hh = v if households is None else np.asarray(households, dtype=float)
-    out = np.where(hh == 0, "empty", np.where(v < lo, "below_band",
-                                              np.where(v > hi, "above_band", "ok")))
-    if dedicated is not None:
-        out = np.where(np.asarray(dedicated, dtype=bool), "dedicated", out)
-    return str(out) if out.ndim == 0 else out.astype(object)
+    if np.ndim(values) == 0:
+        hh = values if households is None else households
+        return _status(float(values), float(hh), bool(dedicated), lo, hi)
+    v = np.asarray(values, dtype=float).tolist()
+    hh = v if households is None else np.asarray(households, dtype=float).tolist()
+    ded = [False] * len(v) if dedicated is None else np.asarray(dedicated, dtype=bool).tolist()
+    return np.array([_status(a, b, d, lo, hi) for a, b, d in zip(v, hh, ded, strict=True)],
+                    dtype=object)
+
+
+def _status(value: float, households: float, dedicated: bool, lo: float, hi: float) -> str:
+    """The band status of one grid (see :func:`band_status`)."""
+    if dedicated:
+        return "dedicated"
+    if households == 0:
+        return "empty"
+    if lo <= value <= hi:
+        return "ok"
+    return "below_band" if value < lo else "above_band"
 
 
 def counts_in_band(status) -> tuple[bool, bool]:
