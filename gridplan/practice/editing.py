@@ -34,8 +34,7 @@ class EditRefused(GridplanError):
     """An edit that would break a plan rule; ``violations`` name each rule and grid."""
 
     def __init__(self, problem: str, fix: str, violations: list[dict] | None = None) -> None:
-        super().__init__(problem)
-        self.problem, self.fix = problem, fix
+        super().__init__(problem, fix=fix)
         self.violations = violations or []
 
 
