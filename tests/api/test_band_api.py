@@ -126,3 +126,12 @@ def test_a_store_made_before_units_kept_workload_is_upgraded(tmp_path):
     store.create_plan(workload_demo(), name="w", author="tests", plan_id="w")
     assert store.state("w")[1].metrics()["share_in_band"] == round(
         workload_demo().report["share_in_band"], 4)
+
+
+def test_edited_grids_carry_their_workload(client, plan_id):
+    edit = _move(client, plan_id)
+    changed = {f["id"]: f["properties"] for f in edit["changed"]["features"]}
+    grids = {f["id"]: f["properties"]
+             for f in client.get(f"/plans/{plan_id}/grids").json()["features"]}
+    for code, props in changed.items():
+        assert props["visit_equivalents"] == grids[code]["visit_equivalents"]
