@@ -1,15 +1,18 @@
-"""Errors: domain errors mapped to HTTP status codes, in one place."""
+"""Errors: domain errors mapped to HTTP status codes, in one table."""
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from gridplan.api.store import NotFound, VersionConflict, etag
+from gridplan.api.uploads import UploadError
 
 from gridplan.errors import GridplanError, InputError, PlanInvariantError
 from gridplan.practice.editing import EditRefused
+from gridplan.scale.distributed import PartialPlanError
 
 log = logging.getLogger(__name__)
 
@@ -19,9 +22,68 @@ class HTTPProblem(GridplanError):
 
     def __init__(self, status: int, problem: str, fix: str = "", headers: dict | None = None,
                  **extra) -> None:
-        super().__init__(problem)
-        self.status, self.problem, self.fix = status, problem, fix
+        super().__init__(problem, fix=fix or None)
+        self.status = status
         self.headers, self.extra = headers or {}, extra
+
+
+@dataclass(frozen=True)
+class Answer:
+    """How the API answers a domain error.
+
+    ``status`` ``None`` means the error carries its own (``exc.status``); ``fix`` is
+    said when the error names none.
+    """
+
+    status: int | None
+    fix: str = ""
+
+
+# Every GridplanError class of gridplan → its answer (tests check that none is missing).
+ANSWERS: dict[type[GridplanError], Answer] = {
+    InputError: Answer(422),  # bad data in well-formed input
+    EditRefused: Answer(422),  # an edit that would break a plan rule
+    NotFound: Answer(404, "list what exists with GET /plans, /layers or /jobs"),
+    VersionConflict: Answer(412),  # If-Match names a version that is no longer the head
+    PlanInvariantError: Answer(500, "nothing was stored; report this plan"),  # a bug
+    UploadError: Answer(None),  # 413 too large, 415 format refused, 400 malformed
+    HTTPProblem: Answer(None),  # the status the route chose
+    PartialPlanError: Answer(400),
+    GridplanError: Answer(400),
+}
+
+
+def answer(exc: GridplanError) -> Answer:
+    """The table's answer for ``exc`` (its nearest listed class), with its status resolved.
+
+    Examples
+    --------
+    >>> answer(InputError("no households")).status
+    422
+    >>> answer(HTTPProblem(409, "there is no edit to undo")).status
+    409
+    """
+    found = next(ANSWERS[c] for c in type(exc).__mro__ if c in ANSWERS)
+    if found.status is None:
+        return Answer(int(getattr(exc, "status", 400)), found.fix)
+    return found
+
+
+def problem_body(exc: GridplanError) -> tuple[dict, dict]:
+    """JSON body (``{"detail": {problem, fix, source, field, ...}}``) and headers of an error."""
+    detail = {**GridplanError.to_dict(exc), "fix": exc.fix or answer(exc).fix}
+    headers: dict = {}
+    if isinstance(exc, VersionConflict):
+        tag = etag(exc.plan_id, exc.head)
+        detail.update(problem=f"the plan changed: it is at version {exc.head} now",
+                      fix="reload the plan and redo the edit with If-Match: " + tag, etag=tag)
+        headers["ETag"] = tag
+    elif isinstance(exc, EditRefused):
+        detail["violations"] = exc.violations
+    elif isinstance(exc, HTTPProblem):
+        detail.update(exc.extra)
+        headers.update(exc.headers)
+    return {"detail": detail}, headers
 
 
 def _body(problem: str, fix: str = "", **extra) -> dict:
@@ -29,42 +91,15 @@ def _body(problem: str, fix: str = "", **extra) -> dict:
 
 
 def install(app: FastAPI) -> None:
-    """Register the handlers that turn domain errors into 4xx answers."""
-
-    @app.exception_handler(HTTPProblem)
-    async def _problem(_: Request, exc: HTTPProblem):
-        return JSONResponse(_body(exc.problem, exc.fix, **exc.extra), exc.status, exc.headers)
-
-    @app.exception_handler(NotFound)
-    async def _not_found(_: Request, exc: NotFound):
-        return JSONResponse(_body(str(exc), "list what exists with GET /plans, /layers or "
-                                  "/jobs"), 404)
-
-    @app.exception_handler(VersionConflict)
-    async def _conflict(_: Request, exc: VersionConflict):
-        tag = etag(exc.plan_id, exc.head)
-        return JSONResponse(_body(f"the plan changed: it is at version {exc.head} now",
-                                  "reload the plan and redo the edit with If-Match: " + tag,
-                                  etag=tag), 412, {"ETag": tag})
-
-    @app.exception_handler(EditRefused)
-    async def _refused(_: Request, exc: EditRefused):
-        return JSONResponse(_body(exc.problem, exc.fix, violations=exc.violations), 422)
-
-    @app.exception_handler(InputError)
-    async def _input(_: Request, exc: InputError):
-        return JSONResponse(_body(exc.problem, exc.fix or "", source=exc.source,
-                                  field=exc.field), 422)
-
-    @app.exception_handler(PlanInvariantError)
-    async def _invariant(_: Request, exc: PlanInvariantError):
-        return JSONResponse(_body(str(exc), "nothing was stored; report this plan"), 422)
+    """Register the handlers that turn domain errors into answers (4xx, or 500 for bugs)."""
 
     @app.exception_handler(GridplanError)
     async def _domain(_: Request, exc: GridplanError):
-        status = getattr(exc, "status", 400)
-        return JSONResponse(_body(getattr(exc, "problem", str(exc)), getattr(exc, "fix", "")
-                                  or ""), status)
+        status = answer(exc).status
+        if status >= 500:
+            log.error("%s: %s", type(exc).__name__, exc, exc_info=exc)
+        body, headers = problem_body(exc)
+        return JSONResponse(body, status, headers)
 
     @app.exception_handler(RecursionError)
     async def _deep(_: Request, exc: RecursionError):

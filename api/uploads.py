@@ -113,12 +113,8 @@ class UploadError(GridplanError):
 
     def __init__(self, status: int, problem: str, *, source: str | None = None,
                  fix: str | None = None) -> None:
+        super().__init__(problem, source=source, fix=fix)
         self.status = status
-        self.problem = problem
-        self.source = source
-        self.fix = fix
-        text = f"{source}: {problem}" if source else problem
-        super().__init__(f"{text}. Fix: {fix}" if fix else text)
 
     def to_dict(self) -> dict:
         """JSON body for the API: status, problem, source, fix."""

@@ -4,26 +4,31 @@ from __future__ import annotations
 
 
 class GridplanError(Exception):
-    """Base class of every error gridplan raises on purpose."""
+    """Base class of every error gridplan raises on purpose.
 
-    exit_code = 1
+    Every error carries what any front-end (the command line, the web API, a job's
+    record) needs to show it: ``problem`` (what is wrong), and where known ``source``
+    (the file or layer), ``field`` (the column or option) and ``fix`` (what to do).
 
-
-class InputError(GridplanError):
-    """Bad input: names the source, the field (if any), what is wrong and how to fix it.
+    Parameters
+    ----------
+    problem : str
+        What is wrong, in a sentence without a final full stop.
+    source, field, fix : str, optional
+        The input concerned, its field, and how to fix the problem.
 
     Examples
     --------
-    >>> str(InputError("negative household counts", source="b.gpkg", field="hh",
-    ...                 fix="correct the counts to be 0 or more"))
-    'b.gpkg: field hh: negative household counts. Fix: correct the counts to be 0 or more'
+    >>> err = GridplanError("the plan has no parcels", fix="plan it again")
+    >>> err.problem, err.field, str(err)
+    ('the plan has no parcels', None, 'the plan has no parcels. Fix: plan it again')
     """
 
-    exit_code = 2
+    exit_code = 1
 
     def __init__(self, problem: str, *, source: str | None = None, field: str | None = None,
                  fix: str | None = None) -> None:
-        self.problem = problem
+        self.problem = str(problem)
         self.source = source
         self.field = field
         self.fix = fix
@@ -40,6 +45,35 @@ class InputError(GridplanError):
         if self.fix:
             text += f". Fix: {self.fix}"
         return text
+
+    def to_dict(self) -> dict:
+        """``problem``, ``source``, ``field`` and ``fix``, ready for JSON."""
+        return {"problem": self.problem, "source": self.source, "field": self.field,
+                "fix": self.fix}
+
+    def __reduce__(self):
+        """Pickle with every attribute (errors cross processes in jobs and on clusters)."""
+        return _rebuild, (type(self), self.args, self.__dict__)
+
+
+def _rebuild(cls: type, args: tuple, state: dict) -> GridplanError:
+    exc = cls.__new__(cls)
+    exc.args = args
+    exc.__dict__.update(state)
+    return exc
+
+
+class InputError(GridplanError):
+    """Bad input: names the source, the field (if any), what is wrong and how to fix it.
+
+    Examples
+    --------
+    >>> str(InputError("negative household counts", source="b.gpkg", field="hh",
+    ...                 fix="correct the counts to be 0 or more"))
+    'b.gpkg: field hh: negative household counts. Fix: correct the counts to be 0 or more'
+    """
+
+    exit_code = 2
 
 
 class PlanInvariantError(GridplanError):

@@ -15,7 +15,7 @@ from gridplan.api.history import redo, restore, undo
 from gridplan.api.store import Store, VersionConflict, etag
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from gridplan.practice.editing import GRID_ATTRS, Delta, PlanState
+from gridplan.practice.editing import Delta, PlanState, grid_attrs
 
 router = APIRouter(prefix="/plans/{plan_id}", tags=["edits"])
 
@@ -86,7 +86,7 @@ def edit_response(store: Store, plan_id: str, version: int, delta: Delta,
     """The new version, its ETag, changed grids as GeoJSON, metrics and warnings."""
     live = [r for r in delta.grids.values() if r is not None]
     g4326 = store.to_lonlat(plan_id, [r["geometry"] for r in live])
-    props = [{k: r.get(k) for k in GRID_ATTRS} for r in live]
+    props = [grid_attrs(r) for r in live]
     tag = etag(plan_id, version)
     response.headers["ETag"] = tag
     _, state = store.state(plan_id, version)

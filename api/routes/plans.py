@@ -10,7 +10,7 @@ from gridplan.api.deps import get_store, reader
 from gridplan.api.errors import HTTPProblem
 from gridplan.api.store import Store, etag
 
-from gridplan.engine.metrics import RULES
+from gridplan.engine.metrics import RULES, share_in_band
 from gridplan.errors import InputError
 from gridplan.workforce.staffing import read_workers, staffing_table
 
@@ -118,18 +118,15 @@ def get_metrics(plan_id: str, version: Version = None, store: Store = Depends(ge
 
 
 def plan_metrics(p) -> dict:
-    """Counts and balance of a plan's grids."""
+    """Counts and balance of a plan's grids (share in band as in ``report.json``)."""
     g = p.grids
-    lo, hi = p.params.band
-    dedicated = g["status"].eq("dedicated") if "status" in g else g["households"] < 0
-    with_hh = g[(g["households"] > 0) & ~dedicated]  # dedicated grids are not balanced
+    band = share_in_band(g, p.params.band)
     contiguous = g["contiguous"].astype(bool) if "contiguous" in g else g.geometry.geom_type.eq(
         "Polygon")
     return {"grids": len(g), "households": int(g["households"].sum()),
-            "band": [lo, hi],
-            "share_in_band": round(float(with_hh["households"].between(lo, hi).mean()), 4)
-            if len(with_hh) else 0.0,
-            "grids_out_of_band": int((~with_hh["households"].between(lo, hi)).sum()),
+            "band": list(p.params.band), "balanced_on": band.column,
+            "share_in_band": round(band.share, 4),
+            "grids_out_of_band": band.out_of_band,
             "grids_not_contiguous": int((~contiguous).sum()),
             "locked": int(g["locked"].astype(bool).sum()) if "locked" in g else 0,
             "mean_polsby_popper": round(float(g["polsby_popper"].mean()), 4) if len(g) else 0}

@@ -100,6 +100,8 @@ units = Table(
     Column("community_id", String(100), nullable=False),
     Column("households", Integer, nullable=False),
     Column("population", Float, nullable=False),
+    # workload in household-equivalents, for plans balanced on workload (else null)
+    Column("visit_equivalents", Float, nullable=True),
     geom_column(), *bbox_columns(),
 )
 

@@ -20,7 +20,7 @@ from sqlalchemy import and_, create_engine, delete, event, func, insert, select,
 from sqlalchemy.engine import Engine
 
 from gridplan.errors import GridplanError
-from gridplan.practice.editing import GRID_ATTRS, Delta, PlanState
+from gridplan.practice.editing import GRID_ATTRS, Delta, PlanState, grid_attrs
 
 log = logging.getLogger(__name__)
 
@@ -141,6 +141,8 @@ class Store:
         units = plan.units.copy()
         units["unit_id"] = units["unit_id"].astype(str)
         units["building_id"] = units["building_id"].astype(str)
+        if "visit_equivalents" not in units:
+            units["visit_equivalents"] = None
         grids = plan.grids.copy()
         for col, default in (("locked", False), ("workers", None), ("contiguous", True)):
             if col not in grids:
@@ -166,7 +168,7 @@ class Store:
                 for a, b, c in zip(edges["a"], edges["b"], edges["crossing"], strict=True)])
             self._insert(conn, s.units, self._feature_rows(
                 plan_id, units, ["unit_id", "building_id", "cell_id", "community_id",
-                                 "households", "population"]))
+                                 "households", "population", "visit_equivalents"]))
             members = [("u", u, g) for u, g in zip(units["unit_id"], units["grid_code"],
                                                    strict=True)]
             members += [("c", c, g) for c, g in zip(plan.cells["cell_id"],
@@ -186,7 +188,7 @@ class Store:
         """grid_versions rows from grid rows and their longitude/latitude outlines."""
         bounds = shapely.bounds(g4326)
         wkb = self._geom_in(g4326)
-        attrs = [_jsonable({k: row.get(k) for k in GRID_ATTRS}) for row in rows]
+        attrs = [_jsonable(grid_attrs(row)) for row in rows]
         return [{"plan_id": plan_id, "grid_code": a["grid_code"], "version": version,
                  "deleted": False, "attrs": a, "geom": w, "minx": b[0], "miny": b[1],
                  "maxx": b[2], "maxy": b[3]}
@@ -263,9 +265,10 @@ class Store:
                                  columns=["a", "b"])
             units = pd.DataFrame(_tuples(conn.execute(select(
                 s.units.c.unit_id, s.units.c.cell_id, s.units.c.community_id,
-                s.units.c.households, s.units.c.population).where(
+                s.units.c.households, s.units.c.population, s.units.c.visit_equivalents).where(
                 s.units.c.plan_id == plan_id))),
-                columns=["unit_id", "cell_id", "community_id", "households", "population"])
+                columns=["unit_id", "cell_id", "community_id", "households", "population",
+                         "visit_equivalents"])
             assign = conn.execute(select(s.assignments_head.c.kind, s.assignments_head.c.member_id,
                                          s.assignments_head.c.grid_code).where(
                 s.assignments_head.c.plan_id == plan_id)).all()
@@ -277,10 +280,9 @@ class Store:
         unit_grid = {m: g for k, m, g in assign if k == "u"}
         cell_grid = {m: g for k, m, g in assign if k == "c"}
         rows = {r["grid_code"]: r for r in grids.to_dict("records")}
-        band = tuple(info["params"]["band"]) if "band" in info["params"] else _band(info)
-        return PlanState(cell_gdf, edges, units, unit_grid, cell_grid, rows, comm, band,
-                         code_scheme=info["params"].get("code_scheme", "nbs12+3"),
-                         object_class=info["params"].get("object_class", "000000"))
+        params = _stored_params(info)
+        return PlanState(cell_gdf, edges, units, unit_grid, cell_grid, rows, comm, params.band,
+                         code_scheme=params.code_scheme, object_class=params.object_class)
 
     def commit(self, plan_id: str, expected: int, delta: Delta, *, author: str, op: str,
                target: int | None = None) -> int:
@@ -469,6 +471,7 @@ class Store:
             total = int(conn.execute(count_q).scalar_one())
             rows = conn.execute(q).all()
         df = pd.DataFrame([r[:-1] for r in rows], columns=[c.name for c in cols])
+        df = _drop_empty(df)
         gdf = gpd.GeoDataFrame(df, geometry=self.geom_out([r[-1] for r in rows]), crs=s.SRID)
         if layer in ("units", "cells") and len(gdf):
             kind = "u" if layer == "units" else "c"
@@ -496,8 +499,9 @@ class Store:
                 table.c.plan_id == plan_id, table.c[key] == feature_id)).first()
         if row is None:
             raise NotFound(f"no {layer[:-1]} {feature_id!r} in plan {plan_id}")
-        gdf = gpd.GeoDataFrame([dict(zip([c.name for c in cols], row[:-1], strict=True))],
-                               geometry=self.geom_out([row[-1]]), crs=s.SRID)
+        gdf = gpd.GeoDataFrame(_drop_empty(pd.DataFrame(
+            [dict(zip([c.name for c in cols], row[:-1], strict=True))])),
+            geometry=self.geom_out([row[-1]]), crs=s.SRID)
         if layer != "communities":
             v = self.check_version(plan_id, version)
             grid = self.members_at(plan_id, v, layer[0], [feature_id])
@@ -588,6 +592,7 @@ class Store:
 
 
 LAYER_KEYS = {"units": "unit_id", "cells": "cell_id", "communities": "community_id"}
+OPTIONAL_COLUMNS = ("visit_equivalents",)  # left out of a layer where every value is null
 
 
 def _layer_table(layer: str):
@@ -596,6 +601,11 @@ def _layer_table(layer: str):
     cols = [c for c in table.c if c.name not in ("plan_id", "geom", "minx", "miny", "maxx",
                                                   "maxy")]
     return table, LAYER_KEYS[layer], cols
+
+
+def _drop_empty(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` without the optional columns (``OPTIONAL_COLUMNS``) that hold only nulls."""
+    return df.drop(columns=[c for c in OPTIONAL_COLUMNS if c in df and df[c].isna().all()])
 
 
 def _tuples(result) -> list[tuple]:
@@ -640,11 +650,11 @@ def _info(row) -> dict:
             "crs": row["crs"]}
 
 
-def _band(info: dict) -> tuple[float, float]:
-    """The in-band household range of a stored plan (from its parameters)."""
+def _stored_params(info: dict):
+    """A stored plan's :class:`~gridplan.params.PlanParams` (its band, code scheme...)."""
     from gridplan.params import PlanParams
 
-    return PlanParams(**_param_fields(info["params"])).band
+    return PlanParams(**_param_fields(info["params"]))
 
 
 def _param_fields(params: dict) -> dict:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -106,16 +108,170 @@ def validate_plan(plan) -> None:
         raise PlanInvariantError("plan broke its rules: " + "; ".join(problems))
 
 
+BALANCED_COLUMNS = ("visit_equivalents", "households")  # workload first, when a plan has it
+UNBALANCED = ("empty", "dedicated")  # statuses of grids the band does not apply to
+
+
+def balanced_column(grids) -> str:
+    """The grid column a plan is balanced on: ``visit_equivalents`` or ``households``.
+
+    A plan balanced on workload (``--balance workload``) carries ``visit_equivalents``
+    (workload in household-equivalents) on its grids; every other plan is balanced on
+    households. A column of nothing but nulls does not count.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> balanced_column(pd.DataFrame({"households": [300], "visit_equivalents": [280.5]}))
+    'visit_equivalents'
+    >>> balanced_column(pd.DataFrame({"households": [300], "visit_equivalents": [None]}))
+    'households'
+    """
+    column = BALANCED_COLUMNS[0]
+    if column in grids and pd.notna(pd.Series(grids[column])).any():
+        return column
+    return "households"
+
+
+DEDICATED_COLUMNS = ("grid_type", "status")  # either saying "dedicated" makes a grid dedicated
+
+
+def is_dedicated(grids):
+    """Whether grids are dedicated grids (专属网格: school, hospital...), never balanced.
+
+    A grid is dedicated when its ``grid_type`` or its ``status`` says so. ``grids`` is a
+    table (gives a boolean array) or one grid row as a dict (gives a bool).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> is_dedicated(pd.DataFrame({"grid_type": ["comprehensive", "dedicated"]})).tolist()
+    [False, True]
+    >>> is_dedicated({"grid_type": None, "status": "dedicated"})
+    True
+    """
+    if isinstance(grids, Mapping):
+        return any(grids.get(c) == "dedicated" for c in DEDICATED_COLUMNS)
+    flags = [np.asarray(grids[c], dtype=object) == "dedicated"
+             for c in DEDICATED_COLUMNS if c in grids]
+    return np.logical_or.reduce(flags) if flags else np.zeros(len(grids), dtype=bool)
+
+
+def band_status(values, band: tuple[float, float], *, households=None, dedicated=None):
+    """Status of grids against the band: ``ok``, ``below_band``, ``above_band`` or ``empty``.
+
+    A grid without households is ``empty``; one flagged ``dedicated`` keeps the status
+    ``dedicated`` (it is not balanced). ``values`` is the balanced quantity (households or
+    visit-equivalents), ``households`` the grids' households when they differ from it.
+    A grid is ``ok`` when ``lo ≤ value ≤ hi``. Scalars give a ``str``, sequences an
+    array of ``str``.
+
+    Examples
+    --------
+    >>> band_status(300, (255, 345))
+    'ok'
+    >>> band_status([0, 200, 400, 300], (255, 345), dedicated=[False, False, False, True]).tolist()
+    ['empty', 'below_band', 'above_band', 'dedicated']
+    >>> band_status(250.0, (255, 345), households=270)
+    'below_band'
+    """
+    lo, hi = band
+    if np.ndim(values) == 0:
+        hh = values if households is None else households
+        return _status(float(values), float(hh), bool(dedicated), lo, hi)
+    v = np.asarray(values, dtype=float).tolist()
+    hh = v if households is None else np.asarray(households, dtype=float).tolist()
+    ded = [False] * len(v) if dedicated is None else np.asarray(dedicated, dtype=bool).tolist()
+    return np.array([_status(a, b, d, lo, hi) for a, b, d in zip(v, hh, ded, strict=True)],
+                    dtype=object)
+
+
+def _status(value: float, households: float, dedicated: bool, lo: float, hi: float) -> str:
+    """The band status of one grid (see :func:`band_status`)."""
+    if dedicated:
+        return "dedicated"
+    if households == 0:
+        return "empty"
+    if lo <= value <= hi:
+        return "ok"
+    return "below_band" if value < lo else "above_band"
+
+
+def counts_in_band(status) -> tuple[bool, bool]:
+    """Whether a grid of this status counts towards the share in band, and is in it.
+
+    Grids without households and dedicated grids do not count.
+
+    Examples
+    --------
+    >>> counts_in_band("ok"), counts_in_band("above_band"), counts_in_band("dedicated")
+    ((True, True), (True, False), (False, False))
+    """
+    return status not in UNBALANCED, status == "ok"
+
+
+@dataclass(frozen=True)
+class BandShare:
+    """How many balanced grids lie in the band, and on which column."""
+
+    column: str
+    counted: int
+    in_band: int
+    mask: pd.Series | None = field(default=None, repr=False, compare=False)  # grids counted
+
+    @property
+    def share(self) -> float:
+        """Share of counted grids in the band (0.0 when no grid counts)."""
+        return self.in_band / self.counted if self.counted else 0.0
+
+    @property
+    def out_of_band(self) -> int:
+        """Counted grids outside the band."""
+        return self.counted - self.in_band
+
+
+def grid_status(grids, band: tuple[float, float]) -> np.ndarray:
+    """:func:`band_status` of each grid of a table, on its balanced column."""
+    column = balanced_column(grids)
+    return band_status(grids[column], band, households=grids["households"],
+                       dedicated=is_dedicated(grids))
+
+
+def share_in_band(grids, band: tuple[float, float]) -> BandShare:
+    """Share of grids in band, as ``report.json`` gives it.
+
+    Counts the grids that hold households and are not dedicated, on the plan's
+    balanced column (:func:`balanced_column`): ``visit_equivalents`` for a plan balanced
+    on workload, else ``households``. A grid is in band when ``lo ≤ value ≤ hi``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> g = pd.DataFrame({"households": [300, 200, 0, 900, 320],
+    ...                   "grid_type": ["comprehensive"] * 3 + ["dedicated", "comprehensive"]})
+    >>> s = share_in_band(g, (255, 345))
+    >>> s.column, s.counted, s.in_band, round(s.share, 4), s.out_of_band
+    ('households', 3, 2, 0.6667, 1)
+    >>> g["visit_equivalents"] = [270.0, 260.0, 0.0, 10.0, 360.0]
+    >>> s = share_in_band(g, (255, 345))
+    >>> s.column, s.in_band, s.out_of_band
+    ('visit_equivalents', 2, 1)
+    """
+    status = pd.Series(grid_status(grids, band), index=grids.index, dtype=object)
+    counted = ~status.isin(UNBALANCED)
+    return BandShare(balanced_column(grids), int(counted.sum()), int(status.eq("ok").sum()),
+                     counted)
+
+
 def summarize(plan, notes, stage_seconds: dict, runtime: float) -> dict:
     """Counts and quality figures of a plan, as written to ``report.json``."""
     g = plan.grids
     lo, hi = plan.params.band
     households = g["households"]
-    dedicated = g["grid_type"] == "dedicated" if "grid_type" in g else households < 0
-    with_hh = g[(households > 0) & ~dedicated]
-    column = "visit_equivalents" if "visit_equivalents" in g else "households"
-    in_band = with_hh[column].between(lo, hi)
-    dev = (with_hh[column] - plan.params.target).abs() / plan.params.target
+    dedicated = is_dedicated(g)
+    band = share_in_band(g, (lo, hi))
+    with_hh = g[band.mask]
+    dev = (with_hh[band.column] - plan.params.target).abs() / plan.params.target
     status = g["status"].value_counts().to_dict()
     return {
         "communities": int(len(plan.communities)),
@@ -124,8 +280,8 @@ def summarize(plan, notes, stage_seconds: dict, runtime: float) -> dict:
         "households": int(households.sum()),
         "population": float(round(g["population"].sum(), 1)),
         "band": [lo, hi],
-        "balanced_on": column,
-        "share_in_band": float(in_band.mean()) if len(with_hh) else 0.0,
+        "balanced_on": band.column,
+        "share_in_band": band.share,
         "max_deviation": float(round(dev.max(), 4)) if len(dev) else 0.0,
         "households_per_grid": _describe(with_hh["households"]),
         "contiguous_share": float((g.geometry.geom_type == "Polygon").mean()),

@@ -213,8 +213,10 @@ def _assemble(grids, unit_grid, units, communities, params, crs) -> Plan:
     grid_df = gpd.GeoDataFrame(pd.concat(grids, ignore_index=True), geometry="geometry", crs=crs)
     ug = pd.concat(unit_grid, ignore_index=True)
     u = units.merge(ug, on="unit_id", how="left")
+    if "weight" in u:  # balanced on workload: each unit's share, kept for editing the plan
+        u["visit_equivalents"] = u["weight"]
     u = u[["unit_id", "building_id", "grid_code", "cell_id", "community_id", "households",
-           "population", "geometry"]]
+           "population", *(["visit_equivalents"] if "weight" in u else []), "geometry"]]
     comm = communities.copy()
     hh = u.groupby("community_id")["households"].sum()
     comm["households"] = comm["community_id"].map(hh).fillna(0).astype(np.int64)

@@ -128,7 +128,7 @@ def plan_layers(plan) -> dict[str, gpd.GeoDataFrame]:
     extra = [c for c in OPTIONAL_GRID_FIELDS if c in plan.grids.columns]
     grids = plan.grids[[*GRID_FIELDS, *extra, "geometry"]]
     cols = ["unit_id", "building_id", "grid_code", "cell_id", "community_id", "households",
-            "population", "geometry"]
+            "population", "visit_equivalents", "geometry"]
     units = plan.units[[c for c in cols if c in plan.units.columns]]
     comm = plan.communities.copy()
     comm["code"] = comm["code"].astype(object).where(comm["code"].notna(), "")

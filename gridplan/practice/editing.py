@@ -7,10 +7,18 @@ from collections import deque
 from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 import shapely
 
 from gridplan.codes import grid_code
 from gridplan.engine.grids import outline, polsby_popper
+from gridplan.engine.metrics import (
+    BandShare,
+    balanced_column,
+    band_status,
+    counts_in_band,
+    is_dedicated,
+)
 from gridplan.engine.partition import partition_graph
 from gridplan.errors import GridplanError
 
@@ -19,14 +27,14 @@ log = logging.getLogger(__name__)
 GRID_ATTRS = ("grid_code", "community_id", "households", "population", "units", "area_m2",
               "polsby_popper", "barrier_crossings", "status", "reason", "reason_zh", "grid_type",
               "site_kind", "site_name", "locked", "workers", "contiguous")
+BALANCE_ATTRS = ("visit_equivalents",)  # on a grid only when its plan is balanced on workload
 
 
 class EditRefused(GridplanError):
     """An edit that would break a plan rule; ``violations`` name each rule and grid."""
 
     def __init__(self, problem: str, fix: str, violations: list[dict] | None = None) -> None:
-        super().__init__(problem)
-        self.problem, self.fix = problem, fix
+        super().__init__(problem, fix=fix)
         self.violations = violations or []
 
 
@@ -51,7 +59,8 @@ class PlanState:
     edges : DataFrame
         ``a, b`` neighbouring parcels, from ``Plan.cell_edges``.
     units : DataFrame
-        ``unit_id, cell_id, community_id, households, population``.
+        ``unit_id, cell_id, community_id, households, population`` and, for a plan balanced
+        on workload, ``visit_equivalents`` (each unit's workload in household-equivalents).
     unit_grid, cell_grid : dict
         Grid code of each unit and of each parcel.
     grids : dict
@@ -59,7 +68,16 @@ class PlanState:
     community_codes : dict
         Community id → division code (or ``None``).
     band : tuple of float
-        Households range a grid should fall in.
+        Range the balanced quantity of a grid should fall in (see ``balanced_on``).
+
+    Attributes
+    ----------
+    balanced_on : str
+        ``"visit_equivalents"`` when the grids carry them (a plan balanced on workload),
+        else ``"households"``: what the band, the share in band and the grids' status
+        count, as in ``report.json`` (:func:`gridplan.engine.metrics.share_in_band`).
+    unit_load : dict
+        Each unit's share of the balanced quantity.
 
     Examples
     --------
@@ -98,29 +116,56 @@ class PlanState:
             self.grid_cells[g].add(c)
         for u, g in self.unit_grid.items():
             self.grid_units[g].add(u)
-        self._tally = dict.fromkeys(("grids", "households", "with_households", "in_band",
+        self.balanced_on = balanced_column(pd.DataFrame(
+            {c: [r.get(c) for r in self.grids.values()] for c in BALANCE_ATTRS}))
+        self.unit_load = self._unit_load(units)
+        self._tally = dict.fromkeys(("grids", "households", "counted", "in_band",
                                      "not_contiguous"), 0)
         for row in self.grids.values():
             self._count(row, 1)
 
+    def _unit_load(self, units) -> dict[str, float]:
+        """Each unit's share of the balanced quantity (households or visit-equivalents)."""
+        if self.balanced_on == "households":
+            return {u: float(h) for u, h in self.unit_hh.items()}
+        given = units.get("visit_equivalents")
+        if given is not None and given.notna().all():
+            return dict(zip(_list(units["unit_id"]), given.astype(float).tolist(), strict=True))
+        log.info("units carry no visit_equivalents: each unit gets its grid's workload per "
+                 "household")
+        per_hh = {}
+        for code, row in self.grids.items():
+            hh, ve = row.get("households") or 0, row.get("visit_equivalents")
+            per_hh[code] = float(ve) / hh if hh and pd.notna(ve) else 1.0
+        return {u: h * per_hh.get(self.unit_grid.get(u), 1.0) for u, h in self.unit_hh.items()}
+
+    def _status(self, row: dict) -> str:
+        """A grid row's band status on the balanced quantity (``dedicated`` kept)."""
+        hh = row.get("households", 0)
+        return band_status(row.get(self.balanced_on, hh), self.band, households=hh,
+                           dedicated=is_dedicated(row))
+
     def _count(self, row: dict, sign: int) -> None:
         """Add (``sign=1``) or remove (``-1``) a grid row from the running totals."""
-        lo, hi = self.band
-        hh = row.get("households", 0)
+        counted, in_band = counts_in_band(self._status(row))
         t = self._tally
         t["grids"] += sign
-        t["households"] += sign * int(hh)
-        t["with_households"] += sign * (hh > 0)
-        t["in_band"] += sign * (hh > 0 and lo <= hh <= hi)
+        t["households"] += sign * int(row.get("households", 0))
+        t["counted"] += sign * counted
+        t["in_band"] += sign * in_band
         t["not_contiguous"] += sign * (row.get("contiguous", True) is False)
 
     def metrics(self) -> dict:
-        """Counts of the current version: grids, households, share in band, broken grids."""
+        """Counts of the current version: grids, households, share in band, broken grids.
+
+        The share in band and the grids out of band are those of ``report.json``
+        (:func:`gridplan.engine.metrics.share_in_band`), kept up to date edit by edit.
+        """
         t = self._tally
-        share = t["in_band"] / t["with_households"] if t["with_households"] else 0.0
+        band = BandShare(self.balanced_on, t["counted"], t["in_band"])
         return {"grids": t["grids"], "households": t["households"],
-                "share_in_band": round(share, 4),
-                "grids_out_of_band": t["with_households"] - t["in_band"],
+                "balanced_on": band.column, "share_in_band": round(band.share, 4),
+                "grids_out_of_band": band.out_of_band,
                 "grids_not_contiguous": t["not_contiguous"], "band": list(self.band)}
 
     @classmethod
@@ -329,10 +374,14 @@ class PlanState:
             out.append({"rule": "contiguity", "grid": code,
                         "message": f"grid {code} would fall into separate pieces"})
         lo, hi = self.band
-        gap = _band_gap(row["households"], lo, hi)
-        if gap > 0 and gap > _band_gap(before.get("households", (lo + hi) / 2), lo, hi):
+        key = self.balanced_on
+        gap = _band_gap(row[key], lo, hi)
+        if gap > 0 and gap > _band_gap(before.get(key, (lo + hi) / 2), lo, hi):
+            what = ("households" if key == "households"
+                    else "household-equivalents of workload")
             out.append({"rule": "band", "grid": code, "households": row["households"],
-                        "message": f"grid {code} would hold {row['households']} households, "
+                        key: row[key],
+                        "message": f"grid {code} would hold {row[key]:g} {what}, "
                                    f"outside {lo:.0f}–{hi:.0f}"})
         return out
 
@@ -341,13 +390,14 @@ class PlanState:
         base = self.grids[code]
         geom = outline([self.cell_geom[c] for c in cells]) if cells else shapely.Polygon()
         hh = int(sum(self.unit_hh[u] for u in units))
-        lo, hi = self.band
-        status = ("empty" if hh == 0 else "below_band" if hh < lo else
-                  "above_band" if hh > hi else "ok")
-        if base.get("status") == "dedicated":
-            status = "dedicated"
+        balance = {}
+        if self.balanced_on != "households":
+            balance[self.balanced_on] = round(float(sum(self.unit_load[u] for u in units)), 1)
+        status = self._status({"households": hh, "status": base.get("status"),
+                               "grid_type": base.get("grid_type"), **balance})
         return {
             "grid_code": code, "community_id": base["community_id"], "households": hh,
+            **balance,
             "population": round(float(sum(self.unit_pop[u] for u in units)), 1),
             "units": len(units), "area_m2": round(float(geom.area), 1),
             "polsby_popper": round(float(polsby_popper(np.array([geom]))[0]), 4),
@@ -396,7 +446,8 @@ class PlanState:
         idx = {c: i for i, c in enumerate(cells)}
         pairs = np.array([(idx[c], idx[n]) for c in cells for n in self.nbrs[c]
                           if n in idx and idx[c] < idx[n]], dtype=np.int64).reshape(-1, 2)
-        hh = np.array([sum(self.unit_hh[u] for u in self.cell_units[c]) for c in cells], float)
+        hh = np.array([sum(self.unit_load[u] for u in self.cell_units[c]) for c in cells],
+                      float)
         xy = shapely.get_coordinates(shapely.point_on_surface(
             np.asarray([self.cell_geom[c] for c in cells])))
         total = max(hh.sum(), 1.0)
@@ -412,6 +463,21 @@ class PlanState:
             labels[order[np.searchsorted(np.cumsum(hh[order]), total / 2):]] = 1
         small = 1 if hh[labels == 1].sum() <= hh[labels == 0].sum() else 0
         return {c for c, lab in zip(cells, labels, strict=True) if lab == small}
+
+
+def grid_attrs(row: dict) -> dict:
+    """The attributes of a grid row that a plan store keeps (``BALANCE_ATTRS`` when set).
+
+    Examples
+    --------
+    >>> grid_attrs({"grid_code": "a", "visit_equivalents": 280.5})["visit_equivalents"]
+    280.5
+    >>> "visit_equivalents" in grid_attrs({"grid_code": "a", "visit_equivalents": None})
+    False
+    """
+    attrs = {k: row.get(k) for k in GRID_ATTRS}
+    attrs.update({k: row[k] for k in BALANCE_ATTRS if pd.notna(row.get(k))})
+    return attrs
 
 
 def _list(column) -> list:
