@@ -11,6 +11,7 @@ from gridplan.api.store import NotFound, VersionConflict, etag
 from gridplan.api.uploads import UploadError
 
 from gridplan.errors import GridplanError, InputError, PlanInvariantError
+from gridplan.params import ParamError
 from gridplan.practice.editing import EditRefused
 from gridplan.scale.distributed import PartialPlanError
 
@@ -42,6 +43,7 @@ class Answer:
 # Every GridplanError class of gridplan → its answer (tests check that none is missing).
 ANSWERS: dict[type[GridplanError], Answer] = {
     InputError: Answer(422),  # bad data in well-formed input
+    ParamError: Answer(422),  # a plan parameter out of its range
     EditRefused: Answer(422),  # an edit that would break a plan rule
     NotFound: Answer(404, "list what exists with GET /plans, /layers or /jobs"),
     VersionConflict: Answer(412),  # If-Match names a version that is no longer the head
