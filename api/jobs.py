@@ -13,6 +13,8 @@ from pathlib import Path
 from gridplan.api.store import Store
 from gridplan.api.store.store import now
 
+from gridplan.layers.load import PLAN_OPTIONS
+
 log = logging.getLogger(__name__)
 
 ACTIVE = ("queued", "running")
@@ -102,10 +104,9 @@ def job_inputs(store: Store, spec: dict) -> dict:
 
 
 # options given at upload → the plan option they stand for (unless the job sets it)
-LAYER_OPTIONS = {"communities": {"id_field": "community_id", "code_field": "community_code",
-                                 "crs": "crs"},
-                 "population": {"unit_id": "unit_id", "households": "households_field",
-                                "population_field": "population_field", "crs": "crs"}}
+LAYER_OPTIONS = {kind: {name: PLAN_OPTIONS[name] for name in names} for kind, names in (
+    ("communities", ("id_field", "code_field", "crs")),
+    ("population", ("unit_id", "households", "population_field", "crs")))}
 
 
 def run_job(url: str, job_id: str, spec: dict, author: str) -> None:

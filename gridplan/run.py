@@ -185,12 +185,11 @@ def run_staff(plan_dir: str, workers_path: str, out_dir: str, special_path: str 
               echo: Callable[[str], None] | None = None) -> dict:
     """``gridplan staff``: loads per grid, staffing per community, workers assigned."""
     from gridplan.export.folder import read_plan
-    from gridplan.layers.special import read_special
+    from gridplan.layers.load import LayerOptions, read_layer
     from gridplan.workforce.staffing import (
         assign_workers,
         grid_loads,
         inequality,
-        read_workers,
         service_centres,
         staffing_table,
     )
@@ -198,9 +197,11 @@ def run_staff(plan_dir: str, workers_path: str, out_dir: str, special_path: str 
 
     plan_ = read_plan(plan_dir)
     workload = workload or WorkloadParams()
-    special = (read_special(special_path, plan_.units["building_id"], workload)
+    special = (read_layer(special_path, "special",
+                          LayerOptions(unit_ids=plan_.units["building_id"], workload=workload))
                if special_path else None)
-    workers = read_workers(workers_path, plan_.communities["community_id"])
+    workers = read_layer(workers_path, "workers",
+                         LayerOptions(community_ids=plan_.communities["community_id"]))
     street = walking_network(osm_path, plan_.crs) if osm_path else None
     centres = service_centres(plan_.communities)
     loads = grid_loads(plan_, special, workload, street, centres)

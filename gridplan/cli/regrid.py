@@ -121,17 +121,20 @@ def replan_cmd(plan_dir: str, population: str, unit_id: str, households_field: s
     """
     def job() -> None:
         from gridplan.export.folder import read_plan
-        from gridplan.layers.load import _read
-        from gridplan.layers.population import prepare_units
+        from gridplan.layers.load import LayerOptions, read_layer, read_optional
+        from gridplan.layers.vector import InputNotes
         from gridplan.practice.replan import replan, summary_text, write_replan
 
         old = read_plan(plan_dir)
-        pop = _read(population, "population", crs)
-        units = prepare_units(pop, unit_id=unit_id, households=households_field,
-                              population_field=population_field, household_size=household_size)
+        notes = InputNotes()
+        options = LayerOptions(crs=crs, unit_id=unit_id, households=households_field,
+                               population_field=population_field,
+                               household_size=household_size)
+        units = read_layer(population, "population", options, notes=notes)
         result = replan(old, units, lock=lock.split(","), max_moved=max_moved,
-                        compounds=_read(compounds, "compounds", crs),
-                        barriers=_read(barriers, "barriers", crs), compare=compare)
+                        compounds=read_optional(compounds, "compounds", options, notes),
+                        barriers=read_optional(barriers, "barriers", options, notes),
+                        compare=compare, notes=notes)
         out = Path(out_dir) if out_dir else Path(plan_dir) / "replan"
         maps = {}
         if with_map:

@@ -47,8 +47,7 @@ def wants_partitioned(kw: dict) -> bool:
 
 def run_partitioned(**kw) -> SimpleNamespace:
     """``gridplan plan`` on partitioned input or a cluster: plan, merge, summarise."""
-    from gridplan.layers.load import _read
-    from gridplan.layers.prepare import prepare_barriers, prepare_communities, prepare_compounds
+    from gridplan.layers.load import layer_options, read_layer, read_optional
     from gridplan.layers.vector import InputNotes
     from gridplan.params import params_from
     from gridplan.run import summary_text
@@ -59,17 +58,13 @@ def run_partitioned(**kw) -> SimpleNamespace:
         os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "warning")
     params = params_from(kw)
     notes = InputNotes()
-    crs = kw.get("crs")
-    communities = prepare_communities(_read(kw["communities"], "communities", crs),
-                                      id_field=kw.get("community_id", "id"),
-                                      code_field=kw.get("community_code"),
-                                      scheme=params.code_scheme, notes=notes)
-    compounds = prepare_compounds(_read(kw.get("compounds"), "compounds", crs), notes)
-    barriers = prepare_barriers(_read(kw.get("barriers"), "barriers", crs), notes)
-    options = UnitOptions(unit_id=kw.get("unit_id", "unit_id"),
-                          households=kw.get("households_field"),
-                          population_field=kw.get("population_field"),
-                          household_size=kw.get("household_size", 2.6), crs=crs)
+    reading = layer_options(kw, params)
+    communities = read_layer(kw["communities"], "communities", reading, notes=notes)
+    compounds = read_optional(kw.get("compounds"), "compounds", reading, notes)
+    barriers = read_optional(kw.get("barriers"), "barriers", reading, notes)
+    options = UnitOptions(unit_id=reading.unit_id, households=reading.households,
+                          population_field=reading.population_field,
+                          household_size=reading.household_size, crs=reading.crs)
     out = Path(kw["out_dir"])
     progress = not kw.get("quiet") and sys.stderr.isatty()
     with dask_client(kw.get("workers"), kw.get("scheduler")) as client:

@@ -1,77 +1,343 @@
-"""Input loading: read every layer the plan options name and prepare it for planning."""
+"""Input loading: the one place where gridplan reads a layer a user names.
+
+Every front-end reads its inputs through this module, so a file is checked the
+same way wherever it is given: ``gridplan plan`` and the web API's plan jobs
+(:func:`load_inputs`), partitioned runs, ``gridplan replan``, ``gridplan staff``
+and the web API's layer uploads (:func:`read_layer`).
+
+Kinds of layer and the :class:`LayerOptions` fields each one uses:
+
+============  ============================================  ===================================
+kind          options                                       returns
+============  ============================================  ===================================
+communities   crs, layer, id_field, code_field, scheme      ``prepare_communities`` frame
+population    crs, layer, unit_id, households,              ``prepare_units`` frame (checked)
+              population_field, household_size
+compounds     crs, layer                                    ``prepare_compounds`` frame
+barriers      crs, layer                                    ``prepare_barriers`` frame
+dedicated     crs, layer                                    ``prepare_sites`` frame
+osm           dwelling_area, barrier_highways,              the buildings as units (see
+              dedicated_tags                                :func:`read_osm_layers`)
+special       unit_ids, workload                            ``read_special`` table
+workers       community_ids                                 ``read_workers`` table
+============  ============================================  ===================================
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
+import pandas as pd
 
 from gridplan.errors import InputError
 from gridplan.layers.population import prepare_units
-from gridplan.layers.prepare import prepare_communities
-from gridplan.layers.vector import InputNotes, read_vector
-from gridplan.params import WorkloadParams, params_from
+from gridplan.layers.prepare import prepare_barriers, prepare_communities, prepare_compounds
+from gridplan.layers.sites import prepare_sites
+from gridplan.layers.vector import InputNotes, check_layer, read_vector, source_of
+from gridplan.params import DEFAULT_BARRIER_HIGHWAYS, PlanParams, WorkloadParams, params_from
 
 log = logging.getLogger(__name__)
 
+VECTOR_KINDS = ("communities", "population", "compounds", "barriers", "dedicated")
+TABLE_KINDS = ("special", "workers")
+KINDS = (*VECTOR_KINDS, "osm", *TABLE_KINDS)
 
-def _read(path: str | None, what: str, crs: str | None) -> gpd.GeoDataFrame | None:
-    """Read an optional layer, giving it ``crs`` when it declares none."""
-    if path is None:
-        return None
-    gdf = read_vector(path, what=what)
+
+@dataclass(frozen=True)
+class LayerOptions:
+    """How to read a layer; each kind uses its own fields and ignores the others.
+
+    Attributes
+    ----------
+    crs : str, optional
+        Vector kinds: the CRS of a file that declares none (e.g. ``"EPSG:4326"``).
+    layer : str, optional
+        Vector kinds: the layer to read in a multi-layer file (GeoPackage).
+    id_field, code_field, scheme : str
+        Communities: id field, 12-digit division code field, grid code scheme.
+    unit_id, households, population_field, household_size
+        Population: unit id field; households field, or residents field divided by
+        ``household_size`` (see :func:`gridplan.layers.population.prepare_units`).
+    dwelling_area, barrier_highways, dedicated_tags
+        OSM extracts: m² per dwelling, highway values read as barriers, tags of
+        dedicated sites (none by default).
+    unit_ids : sequence of str, optional
+        Special populations: the plan's building ids; ``None`` accepts the file's own.
+    community_ids : sequence of str, optional
+        Workers: the plan's community ids; ``None`` accepts the file's own.
+    workload : WorkloadParams, optional
+        Special populations: the categories and their rates (defaults when ``None``).
+
+    Examples
+    --------
+    >>> LayerOptions(crs="EPSG:4326", households="hh").unit_id
+    'unit_id'
+    """
+
+    crs: str | None = None
+    layer: str | None = None
+    id_field: str = "id"
+    code_field: str | None = None
+    scheme: str = "nbs12+3"
+    unit_id: str = "unit_id"
+    households: str | None = None
+    population_field: str | None = None
+    household_size: float = 2.6
+    dwelling_area: float = 90.0
+    barrier_highways: Sequence[str] = DEFAULT_BARRIER_HIGHWAYS
+    dedicated_tags: Sequence[str] = ()
+    unit_ids: Any = None
+    community_ids: Any = None
+    workload: WorkloadParams | None = None
+
+
+# LayerOptions field → the ``plan`` option that sets it (a CLI ``kw`` or a job's parameters)
+PLAN_OPTIONS = {"crs": "crs", "id_field": "community_id", "code_field": "community_code",
+                "unit_id": "unit_id", "households": "households_field",
+                "population_field": "population_field", "household_size": "household_size",
+                "dwelling_area": "dwelling_area"}
+
+
+def layer_options(kw: dict, params: PlanParams | None = None) -> LayerOptions:
+    """The reading options that the ``plan`` options (CLI ``kw`` or a job's) name.
+
+    Examples
+    --------
+    >>> opts = layer_options({"community_id": "code", "households_field": "hh"})
+    >>> opts.id_field, opts.households, opts.scheme
+    ('code', 'hh', 'nbs12+3')
+    """
+    params = params or params_from(kw)
+    given = {field: kw[option] for field, option in PLAN_OPTIONS.items() if option in kw}
+    return LayerOptions(**given, scheme=params.code_scheme,
+                        barrier_highways=params.barrier_highways,
+                        dedicated_tags=params.dedicated_tags)
+
+
+def read_frame(path: str | Path, what: str, *, crs: str | None = None,
+               layer: str | None = None, source: str | None = None) -> gpd.GeoDataFrame:
+    """A vector file as read, given ``crs`` when it declares none (no checks yet).
+
+    ``source`` is how messages name the file (default: its path).
+
+    Examples
+    --------
+    >>> read_frame("missing.gpkg", "communities")
+    Traceback (most recent call last):
+    ...
+    gridplan.errors.InputError: missing.gpkg: file not found. Fix: check the path given for \
+the communities layer
+    """
+    gdf = read_vector(path, what=what, layer=layer)
+    if source is not None:
+        gdf.attrs["source"] = source
     if gdf.crs is None and crs:
         gdf = gdf.set_crs(crs)
     return gdf
 
 
+def read_layer(path: str | Path, kind: str, options: LayerOptions | None = None, *,
+               notes: InputNotes | None = None, source: str | None = None):
+    """Read one layer of ``kind`` and check and prepare it as the planner uses it.
+
+    Parameters
+    ----------
+    path : str or Path
+        The file.
+    kind : str
+        One of :data:`KINDS` (see the module's table for what each returns).
+    options : LayerOptions, optional
+        Fields, CRS, ids to check against (defaults: :class:`LayerOptions`).
+    notes : InputNotes, optional
+        Receives what the checks repaired or dropped.
+    source : str, optional
+        How messages name the file (default: its path).
+
+    Returns
+    -------
+    GeoDataFrame or DataFrame
+        The prepared layer.
+
+    Raises
+    ------
+    InputError
+        Bad data (no CRS, swapped lat/lon, empty layer, missing fields, NaN or
+        negative counts, duplicate ids...), naming the file, the field and the fix.
+
+    Examples
+    --------
+    >>> units = read_layer("buildings.gpkg", "population",
+    ...                    LayerOptions(households="households"))  # doctest: +SKIP
+    >>> read_layer("x.gpkg", "roads")
+    Traceback (most recent call last):
+    ...
+    gridplan.errors.InputError: x.gpkg: unknown layer kind 'roads'. Fix: read one of \
+communities, population, compounds, barriers, dedicated, osm, special, workers
+    """
+    if kind not in _READERS:
+        raise InputError(f"unknown layer kind {kind!r}", source=str(source or path),
+                         fix=f"read one of {', '.join(KINDS)}")
+    notes = notes if notes is not None else InputNotes()
+    return _READERS[kind](path, options or LayerOptions(), notes, source)
+
+
+def prepare_population(gdf: gpd.GeoDataFrame, options: LayerOptions,
+                       notes: InputNotes) -> gpd.GeoDataFrame:
+    """A population layer checked (CRS, emptiness, geometry) and normalised to units."""
+    gdf = check_layer(gdf, what="population", notes=notes)
+    return prepare_units(gdf, unit_id=options.unit_id, households=options.households,
+                         population_field=options.population_field,
+                         household_size=options.household_size)
+
+
+def read_osm_layers(path: str | Path, options: LayerOptions | None = None, *,
+                    source: str | None = None):
+    """An OSM extract's layers (:class:`gridplan.layers.osm.OSMLayers`) as read.
+
+    ``source`` is how the layers name the file (default: its path).
+    """
+    from gridplan.layers.osm import read_osm
+
+    options = options or LayerOptions()
+    layers = read_osm(path, barrier_highways=options.barrier_highways,
+                      dwelling_area=options.dwelling_area,
+                      dedicated_tags=options.dedicated_tags)
+    if source is not None:
+        layers.source = source
+    return layers
+
+
+def osm_units(layers) -> gpd.GeoDataFrame:
+    """The buildings of an OSM extract as units (households estimated from their size)."""
+    units = prepare_units(layers.buildings, unit_id="unit_id", households="households")
+    units.attrs["source"] = layers.source
+    return units
+
+
+def file_ids(path: str | Path, column: str) -> pd.Series:
+    """The ids a table names in ``column`` (none when it has no such column or no file)."""
+    try:
+        ids = pd.read_csv(path, dtype=str, usecols=lambda c: c == column).get(column)
+    except FileNotFoundError:  # the table's reader names the missing file
+        ids = None
+    return ids if ids is not None else pd.Series([], dtype=str)
+
+
+def _vector(kind: str) -> Callable:
+    """The reader of a vector kind: read the file, then check and prepare it."""
+    def read(path, options: LayerOptions, notes: InputNotes, source: str | None):
+        gdf = read_frame(path, WHAT.get(kind, kind), crs=options.crs, layer=options.layer,
+                         source=source)
+        return _PREPARE[kind](gdf, options, notes)
+    return read
+
+
+def _communities(gdf, options: LayerOptions, notes: InputNotes) -> gpd.GeoDataFrame:
+    return prepare_communities(gdf, id_field=options.id_field, code_field=options.code_field,
+                               scheme=options.scheme, notes=notes)
+
+
+def _some(kind: str, prepare: Callable, geometry: str) -> Callable:
+    """Preparing an optional context layer; a file that yields no feature is refused."""
+    def prepared(gdf, options: LayerOptions, notes: InputNotes) -> gpd.GeoDataFrame:
+        out = prepare(gdf, notes)
+        if out is None or len(out) == 0:
+            raise InputError(f"no usable {kind} geometries", source=source_of(gdf, kind),
+                             fix=f"give the {kind} as {geometry}")
+        return out
+    return prepared
+
+
+def _osm(path, options: LayerOptions, notes: InputNotes, source: str | None):
+    return osm_units(read_osm_layers(path, options, source=source))
+
+
+def _special(path, options: LayerOptions, notes: InputNotes, source: str | None):
+    from gridplan.layers.special import read_special
+
+    ids = file_ids(path, "unit_id") if options.unit_ids is None else options.unit_ids
+    return read_special(path, pd.Series(list(ids), dtype=str),
+                        options.workload or WorkloadParams())
+
+
+def _workers(path, options: LayerOptions, notes: InputNotes, source: str | None):
+    from gridplan.layers.workers import read_workers
+
+    ids = (file_ids(path, "community_id") if options.community_ids is None
+           else options.community_ids)
+    return read_workers(path, pd.Series(list(ids), dtype=str))
+
+
+WHAT = {"dedicated": "dedicated sites"}  # how messages name a kind, where it differs
+_PREPARE = {"communities": _communities, "population": prepare_population,
+            "compounds": _some("compounds", prepare_compounds, "polygons"),
+            "barriers": _some("barriers", prepare_barriers, "lines"),
+            "dedicated": _some("dedicated sites", prepare_sites, "polygons")}
+_READERS = {**{kind: _vector(kind) for kind in VECTOR_KINDS},
+            "osm": _osm, "special": _special, "workers": _workers}
+
+
+def read_optional(path: str | Path | None, kind: str, options: LayerOptions,
+                  notes: InputNotes):
+    """:func:`read_layer` for an optional input: ``None`` when no file is named."""
+    return None if not path else read_layer(path, kind, options, notes=notes)
+
+
 def load_inputs(kw: dict) -> dict:
-    """Read every input the ``plan`` options name; returns arguments for :func:`plan`."""
+    """Read every input the ``plan`` options name; returns arguments for :func:`plan`.
+
+    Examples
+    --------
+    >>> load_inputs({"communities": "c.gpkg"})
+    Traceback (most recent call last):
+    ...
+    gridplan.errors.InputError: field --population: no population layer. Fix: pass \
+--population FILE (buildings, points or blocks) or --osm FILE
+    """
     params = params_from(kw)
+    options = layer_options(kw, params)
     notes = InputNotes()
     if not kw.get("population") and not kw.get("osm"):
         raise InputError("no population layer", field="--population",
                          fix="pass --population FILE (buildings, points or blocks) or --osm FILE")
-    osm = None
-    if kw.get("osm"):
-        from gridplan.layers.osm import read_osm, study_area
-
-        osm = read_osm(kw["osm"], barrier_highways=params.barrier_highways,
-                       dwelling_area=kw.get("dwelling_area", 90.0),
-                       dedicated_tags=params.dedicated_tags)
-    if kw.get("population"):
-        pop = _read(kw["population"], "population", kw.get("crs"))
-        units = prepare_units(pop, unit_id=kw.get("unit_id", "unit_id"),
-                              households=kw.get("households_field"),
-                              population_field=kw.get("population_field"),
-                              household_size=kw.get("household_size", 2.6))
-    else:
-        units = prepare_units(osm.buildings, unit_id="unit_id", households="households")
-        units.attrs["source"] = str(kw["osm"])
-    communities = _read(kw.get("communities"), "communities", kw.get("crs"))
-    if communities is not None:
-        communities = prepare_communities(communities, id_field=kw.get("community_id", "id"),
-                                          code_field=kw.get("community_code"),
-                                          scheme=params.code_scheme, notes=notes)
-    compounds = _read(kw.get("compounds"), "compounds", kw.get("crs"))
-    barriers = _read(kw.get("barriers"), "barriers", kw.get("crs"))
+    osm = read_osm_layers(kw["osm"], options) if kw.get("osm") else None
+    communities = read_optional(kw.get("communities"), "communities", options, notes)
+    units = (read_layer(kw["population"], "population", options, notes=notes)
+             if kw.get("population") else osm_units(osm))
+    compounds = read_optional(kw.get("compounds"), "compounds", options, notes)
+    barriers = read_optional(kw.get("barriers"), "barriers", options, notes)
+    dedicated = read_optional(kw.get("dedicated_path"), "dedicated", options, notes)
     if osm is not None:
         compounds = compounds if compounds is not None else osm.compounds
         barriers = barriers if barriers is not None else osm.barriers
-    dedicated = _read(kw.get("dedicated_path"), "dedicated sites", kw.get("crs"))
-    if dedicated is None and osm is not None and len(osm.dedicated):
-        dedicated = osm.dedicated
-    previous = None
-    if kw.get("previous_dir"):
-        from gridplan.export.folder import read_plan
-
-        previous = read_plan(kw["previous_dir"])
-    special = None
-    if kw.get("special_path"):
-        from gridplan.layers.special import read_special
-
-        special = read_special(kw["special_path"], units["building_id"], WorkloadParams())
+        if dedicated is None and len(osm.dedicated):
+            dedicated = osm.dedicated
+    special = (read_layer(kw["special_path"], "special",
+                          replace(options, unit_ids=units["building_id"]))
+               if kw.get("special_path") else None)
     return {"units": units, "communities": communities, "compounds": compounds,
             "barriers": barriers, "params": params, "notes": notes, "special": special,
-            "dedicated": dedicated, "previous": previous,
-            "study_area": study_area(osm) if osm is not None else None}
+            "dedicated": dedicated, "previous": _previous(kw.get("previous_dir")),
+            "study_area": _study_area(osm)}
+
+
+def _previous(plan_dir: str | None):
+    """The plan in force (``--previous``), or None."""
+    if not plan_dir:
+        return None
+    from gridplan.export.folder import read_plan
+
+    return read_plan(plan_dir)
+
+
+def _study_area(osm):
+    if osm is None:
+        return None
+    from gridplan.layers.osm import study_area
+
+    return study_area(osm)

@@ -157,7 +157,7 @@ def dedicated_codes(old: Plan) -> set[str]:
 
 def replan(old: Plan, population: gpd.GeoDataFrame, *, lock=(), max_moved: int | None = None,
            compounds: gpd.GeoDataFrame | None = None, barriers: gpd.GeoDataFrame | None = None,
-           compare: bool = True) -> ReplanResult:
+           compare: bool = True, notes: InputNotes | None = None) -> ReplanResult:
     """Re-plan ``old`` for a new population, changing as little as the band requires.
 
     Parameters
@@ -175,6 +175,8 @@ def replan(old: Plan, population: gpd.GeoDataFrame, *, lock=(), max_moved: int |
         Compounds kept whole and roads/rivers followed where grids are redrawn.
     compare : bool
         Also plan from scratch and report what that would move.
+    notes : InputNotes, optional
+        What reading the inputs repaired or dropped, continued in the new plan's report.
 
     Examples
     --------
@@ -186,7 +188,7 @@ def replan(old: Plan, population: gpd.GeoDataFrame, *, lock=(), max_moved: int |
     if max_moved is not None and max_moved < 0:
         raise InputError("--max-moved must be 0 or more", field="--max-moved",
                          fix="pass a household count such as 300")
-    notes = InputNotes()
+    notes = notes if notes is not None else InputNotes()
     ctx = _Context.make(old, population, compounds, barriers, notes)
     state = _initial_state(old, ctx, locked_codes(old, lock) | dedicated_codes(old))
     budget = float("inf") if max_moved is None else float(max_moved)

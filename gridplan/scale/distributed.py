@@ -61,8 +61,9 @@ from gridplan.export.folder import (
     _write_parcels,
     write_geojson,
 )
+from gridplan.layers.load import read_frame
 from gridplan.layers.prepare import check_overlaps
-from gridplan.layers.vector import VECTOR_SUFFIXES, InputNotes, check_layer, read_vector
+from gridplan.layers.vector import VECTOR_SUFFIXES, InputNotes, check_layer
 from gridplan.params import PlanParams
 
 log = logging.getLogger(__name__)
@@ -160,7 +161,7 @@ of partition files
 def read_partition(part: Partition) -> gpd.GeoDataFrame:
     """Read one partition (a row group is decoded from its WKB geometry column)."""
     if part.row_group is None:
-        return read_vector(part.path, what="population")
+        return read_frame(part.path, "population")
     import pyarrow.parquet as pq
 
     pf = pq.ParquetFile(part.path)

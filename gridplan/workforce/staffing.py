@@ -11,7 +11,7 @@ import pandas as pd
 import shapely
 
 from gridplan.engine.visits import unit_visits
-from gridplan.errors import InputError
+from gridplan.layers.workers import DEFAULT_CAPACITY, read_workers  # noqa: F401 (re-exported)
 from gridplan.params import WorkloadParams
 from gridplan.workforce.workload import hours, required_workers, tour_length
 
@@ -19,7 +19,6 @@ log = logging.getLogger(__name__)
 
 UNASSIGNED = "(unassigned)"
 SLOT_PENALTY = 2000  # cost units (≈ metres) per grid² held by one worker: spreads grids evenly
-DEFAULT_CAPACITY = 160.0  # hours per month of a full-time worker
 
 
 def service_centres(communities, centres=None) -> dict[str, np.ndarray]:
@@ -81,39 +80,6 @@ def staffing_table(plan, workers: pd.DataFrame | None, per_10k: float = 18.0) ->
                      "required_by_norm": required_workers(r, 0, per_10k),
                      "required": need, "available": avail, "balance": avail - need})
     return pd.DataFrame(rows)
-
-
-def read_workers(path, communities: pd.Series) -> pd.DataFrame:
-    """Read ``workers.csv`` (worker_id, name, community_id, [lon, lat], [capacity_hours])."""
-    try:
-        df = pd.read_csv(path, dtype={"worker_id": str, "community_id": str, "name": str})
-    except FileNotFoundError as exc:
-        raise InputError("file not found", source=str(path),
-                         fix="check the path given with --workers") from exc
-    missing = {"worker_id", "community_id"} - set(df.columns)
-    if missing:
-        raise InputError(f"missing column(s) {', '.join(sorted(missing))}", source=str(path),
-                         fix="give columns worker_id,name,community_id[,lon,lat,capacity_hours]")
-    dup = df["worker_id"][df["worker_id"].duplicated()].unique()
-    if len(dup):
-        raise InputError(f"duplicate worker ids: {', '.join(dup[:5])}", source=str(path),
-                         field="worker_id", fix="give every worker a unique id")
-    unknown = df.loc[~df["community_id"].isin(set(communities)), "community_id"].unique()
-    if len(unknown):
-        raise InputError(f"unknown community ids: {', '.join(map(str, unknown[:5]))}",
-                         source=str(path), field="community_id",
-                         fix="use the community ids of the plan")
-    if "capacity_hours" in df.columns:
-        cap = pd.to_numeric(df["capacity_hours"], errors="coerce")
-        if (cap < 0).any() or (cap.isna() & df["capacity_hours"].notna()).any():
-            raise InputError("negative or non-numeric capacities", source=str(path),
-                             field="capacity_hours", fix="give hours per month, 0 or more")
-        df["capacity_hours"] = cap.fillna(DEFAULT_CAPACITY)
-    else:
-        df["capacity_hours"] = DEFAULT_CAPACITY
-    if "name" not in df.columns:
-        df["name"] = df["worker_id"]
-    return df
 
 
 @dataclass

@@ -14,7 +14,6 @@ import geopandas as gpd
 import pyogrio
 import pytest
 import shapely
-from gridplan.api import uploads
 from gridplan.api.uploads import (
     SavedUpload,
     UploadError,
@@ -25,6 +24,7 @@ from gridplan.api.uploads import (
     sanitize_name,
     save_upload,
 )
+from gridplan.api.uploads import sniff as uploads  # json_depth reads its CHUNK there
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
