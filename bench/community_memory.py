@@ -29,7 +29,7 @@ def measure(n: int, seed: int) -> dict:
     from gridplan.engine.pipeline import StageTimer
     from gridplan.layers.population import prepare_units
     from gridplan.params import PlanParams
-    from gridplan.scale.distributed import peak_mb, warm_up
+    from gridplan.scale.cluster import peak_mb, warm_up
 
     warm_up()  # compiled kernels loaded, as in a worker before its first task
     raw, comm = synthetic_city(n, seed=seed)

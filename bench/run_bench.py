@@ -14,7 +14,7 @@ Each size runs in one subprocess per tool, so that the peak memory of each is it
    plan's report and the peak resident memory of the process.
 3. ``dask1``, ``dask2`` (``--workers``): plan the same city, written as GeoParquet with
    one row group per ``--partition-units``, with
-   :func:`gridplan.scale.distributed.plan_partitioned` on a local Dask cluster of 1 and 2
+   :func:`gridplan.scale.plan_partitioned` on a local Dask cluster of 1 and 2
    single-threaded worker processes; the plan is compared with the in-process one
    (SHA-1 of the unit → grid table) and the speed-up from 1 to 2 workers is printed.
 4. ``metis``: load the units, build their adjacency graph (polygons sharing an edge,
@@ -225,7 +225,7 @@ def work_dask(n: int, seed: int, data: Path, tessellation: str, workers: int,
               progress: bool) -> dict:
     """Plan the city's GeoParquet partitions on a local Dask cluster of ``workers`` processes.
 
-    The timed figure is :func:`gridplan.scale.distributed.plan_partitioned` end to end (kernel
+    The timed figure is :func:`gridplan.scale.plan_partitioned` end to end (kernel
     warm-up on the workers, the three stages and the merged files); starting and closing
     the cluster are timed apart.
     """
@@ -233,7 +233,7 @@ def work_dask(n: int, seed: int, data: Path, tessellation: str, workers: int,
 
     from gridplan.layers.prepare import prepare_communities
     from gridplan.params import PlanParams
-    from gridplan.scale.distributed import UnitOptions, dask_client, plan_partitioned
+    from gridplan.scale import UnitOptions, dask_client, plan_partitioned
 
     communities = prepare_communities(_load(data, "communities"), id_field="id")
     params = PlanParams(target=TARGET, tolerance=TOLERANCE, seed=seed,

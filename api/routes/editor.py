@@ -18,7 +18,10 @@ from gridplan.errors import InputError
 
 log = logging.getLogger(__name__)
 
-EDITOR_FILES = {"editor.js", "editor.css", "gcj02.js"}
+# the editor's ES modules (main.js imports the others) and its style
+EDITOR_FILES = {"main.js", "state.js", "i18n.js", "api.js", "panel.js", "map.js", "edits.js",
+                "gcj02.js", "editor.css"}
+EDITOR_TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8"}
 LEAFLET_IMAGES = NODE_MODULES / "leaflet" / "dist" / "images"
 CACHE = {"Cache-Control": "public, max-age=3600"}
 TILES_ENV = "GRIDPLAN_EDITOR_TILES"  # default base map: none, osm, amap or a tile URL
@@ -71,8 +74,10 @@ def library_image(name: str) -> FileResponse:
 
 @router.get("/static/editor/{name}", include_in_schema=False)
 def editor_file(name: str) -> FileResponse:
-    """The editor's own script and style."""
-    return _file(EDITOR_DIR, name, EDITOR_FILES)
+    """The editor's own modules and style, typed by name (modules run only as JavaScript)."""
+    response = _file(EDITOR_DIR, name, EDITOR_FILES)
+    response.headers["content-type"] = EDITOR_TYPES[Path(name).suffix]
+    return response
 
 
 @router.get("/plans/{plan_id}/map", response_class=HTMLResponse, dependencies=[Depends(reader)],

@@ -51,7 +51,7 @@ def run_partitioned(**kw) -> SimpleNamespace:
     from gridplan.layers.vector import InputNotes
     from gridplan.params import params_from
     from gridplan.run import summary_text
-    from gridplan.scale.distributed import UnitOptions, dask_client, plan_partitioned
+    from gridplan.scale import UnitOptions, dask_client, plan_partitioned
 
     _refuse_unsupported(kw)
     if kw.get("verbose", 0) < 2:  # Dask's own INFO lines (here and in worker processes)

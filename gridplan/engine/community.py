@@ -48,7 +48,7 @@ def plan_community(community, units: gpd.GeoDataFrame, barriers: np.ndarray | No
 
     This is all the work one community needs, and it needs nothing from its
     neighbours: :func:`gridplan.engine.pipeline.plan` calls it in a loop and
-    :mod:`gridplan.scale.distributed` calls it on cluster workers, so both give the same
+    :mod:`gridplan.scale.plans` calls it on cluster workers, so both give the same
     grids for the same seed.
 
     Parameters

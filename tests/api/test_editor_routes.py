@@ -28,7 +28,7 @@ def test_editor_page_names_plan_and_loads_only_local_files(client, plan_id):
     assert f'data-plan="{plan_id}"' in r.text and 'data-tiles="none"' in r.text
     assert not EXTERNAL.search(r.text)
     srcs = re.findall(r'(?:src|href)="(/static/[^"]+)"', r.text)
-    assert len(srcs) == 7
+    assert len(srcs) == 6
     if libraries_installed():
         for src in srcs:
             assert client.get(src).status_code == 200, src

@@ -29,7 +29,8 @@ from gridplan.engine.metrics import validate_plan
 from gridplan.engine.pipeline import plan
 from gridplan.errors import InputError
 from gridplan.params import PlanParams
-from gridplan.practice.replan import BudgetRefiner, replan
+from gridplan.practice.replan import replan
+from gridplan.practice.replan.moves import BudgetRefiner
 
 CODE = "110101001001"
 

@@ -22,15 +22,9 @@ from gridplan.export.folder import read_plan, write_plan
 from gridplan.layers.population import prepare_units
 from gridplan.layers.prepare import prepare_communities
 from gridplan.params import PlanParams
-from gridplan.scale import distributed
-from gridplan.scale.distributed import (
-    PartialPlanError,
-    UnitOptions,
-    partitions_of,
-    plan_partitioned,
-    read_partition,
-    safe_name,
-)
+from gridplan.scale import PartialPlanError, UnitOptions, plan_partitioned, plans
+from gridplan.scale.partitions import partitions_of, read_partition
+from gridplan.scale.shards import safe_name
 
 DEMO = Path(__file__).resolve().parents[2] / "data" / "boundaries"
 LAYERS = ["--communities", DEMO / "communities.geojson", "--community-code", "code",
@@ -197,7 +191,7 @@ def test_resume_after_failure_gives_the_same_plan(tmp_path, monkeypatch):
     params = PlanParams(seed=2, tessellation="centroid")
     options = UnitOptions(households="households")
     victim = comm["community_id"].iloc[1]
-    real = distributed.plan_community
+    real = plans.plan_community
     calls = []
 
     def flaky(community, *args):
@@ -206,13 +200,13 @@ def test_resume_after_failure_gives_the_same_plan(tmp_path, monkeypatch):
             raise RuntimeError("disk full")
         return real(community, *args)
 
-    monkeypatch.setattr(distributed, "plan_community", flaky)
+    monkeypatch.setattr(plans, "plan_community", flaky)
     out = tmp_path / "out"
     with pytest.raises(PartialPlanError, match=f"{victim}: RuntimeError: disk full"):
         plan_partitioned(path, comm, out, params=params, options=options, retries=1)
     assert calls.count(victim) == 2  # tried, then retried once
     assert no_outputs(out)
-    monkeypatch.setattr(distributed, "plan_community", real)
+    monkeypatch.setattr(plans, "plan_community", real)
     calls.clear()
     outcome = plan_partitioned(path, comm, out, params=params, options=options)
     assert outcome.resumed == len(comm) - 1
@@ -260,7 +254,7 @@ def test_partitioned_needs_communities(demo_parts, tmp_path):
 
 def test_unreachable_scheduler_is_an_input_error(demo_parts, tmp_path, monkeypatch):
     pytest.importorskip("distributed")
-    monkeypatch.setattr(distributed, "CONNECT_TIMEOUT", "2s")
+    monkeypatch.setattr("gridplan.scale.cluster.CONNECT_TIMEOUT", "2s")
     result = run_cli("plan", "--population", demo_parts, "--out", tmp_path / "o", *LAYERS,
                      "--scheduler", "tcp://127.0.0.1:9", "--retries", 0)
     assert result.exit_code == 2

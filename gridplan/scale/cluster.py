@@ -1,0 +1,147 @@
+"""Running tasks in this process or on a Dask cluster, and what a worker process measures."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import resource
+import sys
+import time
+from collections.abc import Callable
+from types import SimpleNamespace
+
+import geopandas as gpd
+import numpy as np
+import shapely
+from tqdm.auto import tqdm
+
+from gridplan.engine.community import plan_community
+from gridplan.engine.pipeline import StageTimer
+from gridplan.errors import InputError
+from gridplan.params import PlanParams
+
+log = logging.getLogger(__name__)
+
+CONNECT_TIMEOUT = "20s"  # waiting for a Dask scheduler
+
+
+def run_tasks(fn: Callable, jobs: dict[str, tuple], client=None, *, retries: int = 2,
+              desc: str = "", progress: bool = False) -> tuple[dict, dict[str, str]]:
+    """Call ``fn(*args)`` for every job; results and errors by job key.
+
+    With a Dask ``client`` the jobs run on its workers (``retries`` passed to Dask);
+    without one they run here, each retried up to ``retries`` times. A job that still
+    fails is reported by key with its error; the others go on.
+
+    Examples
+    --------
+    >>> run_tasks(lambda x: 1 // x, {"a": (1,), "b": (0,)}, retries=0)
+    ({'a': 1}, {'b': 'ZeroDivisionError: integer division or modulo by zero'})
+    """
+    results: dict = {}
+    errors: dict[str, str] = {}
+    bar = tqdm(total=len(jobs), desc=desc, unit="task", disable=not progress)
+    if client is None:
+        for key, args in jobs.items():
+            for attempt in range(retries + 1):
+                try:
+                    results[key] = fn(*args)
+                    break
+                except Exception as exc:  # any failure of one job is reported, not fatal
+                    log.warning("%s %s failed (attempt %d): %s", desc, key, attempt + 1, exc)
+                    errors[key] = f"{type(exc).__name__}: {exc}"
+            if key in results:
+                errors.pop(key, None)
+            bar.update()
+    else:
+        from distributed import as_completed
+
+        futures = {client.submit(fn, *args, retries=retries, pure=False,
+                                 key=f"{desc}-{key}-{os.urandom(4).hex()}"): key
+                   for key, args in jobs.items()}
+        for fut in as_completed(futures):
+            key = futures[fut]
+            if fut.status == "error":
+                exc = fut.exception()
+                errors[key] = f"{type(exc).__name__}: {exc}"
+                log.warning("%s %s failed after %d retries: %s", desc, key, retries, exc)
+            else:
+                results[key] = fut.result()
+            fut.release()
+            bar.update()
+    bar.close()
+    return results, errors
+
+
+@contextlib.contextmanager
+def dask_client(workers: int | None = None, scheduler: str | None = None):
+    """A Dask client on a scheduler address, on a local cluster of ``workers``, or ``None``.
+
+    The local cluster has one single-threaded process per worker (the planning code
+    holds the GIL); both are closed when the block ends.
+    """
+    if not workers and not scheduler:
+        yield None
+        return
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError as exc:
+        raise InputError("Dask is not installed", field="--workers/--scheduler",
+                         fix='pip install "gridplan[scale]"') from exc
+    if scheduler:
+        try:
+            client = Client(scheduler, timeout=CONNECT_TIMEOUT)
+        except OSError as exc:
+            raise InputError(f"cannot reach the Dask scheduler at {scheduler} ({exc})",
+                             field="--scheduler",
+                             fix="start one (dask scheduler) or check the address") from exc
+        with client:
+            yield client
+        return
+    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                      dashboard_address=None) as cluster, Client(cluster) as client:
+        yield client
+
+
+def warm_up() -> float:
+    """Plan a small made-up community so that the compiled kernels are loaded; seconds taken.
+
+    Each worker process compiles (or loads from the on-disk cache) the numba kernels
+    on first use; doing it once per worker before the real tasks keeps that cost out
+    of the first communities' timings.
+    """
+    t0 = time.perf_counter()
+    rng = np.random.default_rng(0)
+    xy = rng.uniform(0, 400, size=(60, 2))
+    units = gpd.GeoDataFrame({"unit_id": [f"w{i}" for i in range(60)],
+                              "building_id": [f"w{i}" for i in range(60)],
+                              "households": np.full(60, 20), "population": np.full(60, 52.0),
+                              "compound_id": [None] * 60},
+                             geometry=gpd.points_from_xy(*xy.T), crs=32650)
+    comm = SimpleNamespace(community_id="W", code=None, geometry=shapely.box(0, 0, 400, 400))
+    plan_community(comm, units, None, PlanParams(), StageTimer())
+    return round(time.perf_counter() - t0, 3)
+
+
+def peak_mb() -> float:
+    """Peak resident memory of this process, in MB: since :func:`reset_peak` where Linux
+    allows it (``VmHWM``), else since the process started (``ru_maxrss``)."""
+    with contextlib.suppress(OSError), open("/proc/self/status", encoding="ascii") as fh:
+        for line in fh:
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def reset_peak() -> None:
+    """In a Dask worker process, restart the peak-memory count (Linux), so that each
+    task reports its own peak; elsewhere do nothing (the caller may be measuring)."""
+    if "distributed" not in sys.modules:  # not imported: this is no Dask worker
+        return
+    try:
+        sys.modules["distributed"].get_worker()
+    except ValueError:
+        return
+    with contextlib.suppress(OSError), open("/proc/self/clear_refs", "w") as fh:
+        fh.write("5")

@@ -1,0 +1,289 @@
+"""The driver: :func:`plan_partitioned` runs the three stages, resuming what is done."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import SimpleNamespace
+
+import geopandas as gpd
+import pandas as pd
+import shapely
+
+from gridplan.engine.community import NearbyLines
+from gridplan.engine.pipeline import StageTimer
+from gridplan.errors import GridplanError, InputError
+from gridplan.export.folder import _geometry_type
+from gridplan.layers.prepare import check_overlaps
+from gridplan.layers.vector import InputNotes
+from gridplan.params import PlanParams
+from gridplan.scale.cluster import run_tasks, warm_up
+from gridplan.scale.merge import merge_plans
+from gridplan.scale.partitions import Partition, UnitOptions, partitions_of, prepare_partition
+from gridplan.scale.plans import plan_one
+from gridplan.scale.shards import _write_json, safe_name
+
+log = logging.getLogger(__name__)
+
+
+class PartialPlanError(GridplanError):
+    """Some partitions or communities failed; the others are saved for a re-run.
+
+    The exit code is 2 (bad input) when every failure was an :class:`InputError`.
+    """
+
+    def __init__(self, failed: dict[str, str], what: str, n_ok: int, work: Path) -> None:
+        self.failed = failed
+        if all(v.startswith(f"{InputError.__name__}:") for v in failed.values()):
+            self.exit_code = InputError.exit_code
+        super().__init__(_failure_text(failed, what, n_ok, work))
+
+
+@dataclass
+class Outcome:
+    """What a partitioned run did: its report, and what failed."""
+
+    report: dict = field(default_factory=dict)
+    failed: dict[str, str] = field(default_factory=dict)
+    resumed: int = 0
+
+
+def plan_partitioned(population: str | Path, communities: gpd.GeoDataFrame,
+                     out_dir: str | Path, *, compounds: gpd.GeoDataFrame | None = None,
+                     barriers: gpd.GeoDataFrame | None = None, params: PlanParams | None = None,
+                     options: UnitOptions | None = None, client=None, retries: int = 2,
+                     work_dir: str | Path | None = None, progress: bool = False,
+                     notes: InputNotes | None = None) -> Outcome:
+    """Plan every community of a partitioned population input and write the merged plan.
+
+    Parameters
+    ----------
+    population : str or Path
+        A folder of partition files, or one file (GeoParquet row groups are partitions).
+    communities : GeoDataFrame
+        From :func:`gridplan.layers.prepare.prepare_communities`.
+    out_dir : str or Path
+        Where ``grids.geojson``, ``units.csv``, ``plan.gpkg`` and ``report.json`` go.
+    compounds, barriers : GeoDataFrame, optional
+        Prepared compounds and barriers (:mod:`gridplan.layers.prepare`).
+    params : PlanParams
+        Plan parameters; ``balance="workload"`` is not supported here.
+    options : UnitOptions
+        How to read units from the partitions.
+    client : distributed.Client, optional
+        Run the tasks on this Dask cluster; ``None`` runs them in this process.
+    retries : int
+        Times a failed task is tried again.
+    work_dir : str or Path, optional
+        Intermediate results and done-markers (default ``out_dir/parts``); on a
+        cluster, a folder every worker can read and write.
+    progress : bool
+        Progress bars over partitions and communities.
+    notes : InputNotes, optional
+        Notes from reading the other layers.
+
+    Returns
+    -------
+    Outcome
+        The report; raises :class:`PartialPlanError` when something failed.
+
+    Examples
+    --------
+    >>> from bench.synthetic import synthetic_city                   # doctest: +SKIP
+    >>> units, comm = synthetic_city(2000)                             # doctest: +SKIP
+    >>> units.to_parquet("units.parquet", row_group_size=500)          # doctest: +SKIP
+    >>> from gridplan.layers.prepare import prepare_communities                # doctest: +SKIP
+    >>> plan_partitioned("units.parquet", prepare_communities(comm), "out",
+    ...                  options=UnitOptions(households="households"))  # doctest: +SKIP
+    """
+    params = params or PlanParams()
+    options = options or UnitOptions()
+    notes = notes or InputNotes()
+    if params.balance != "households":
+        raise InputError("--balance workload needs every unit's visits at once",
+                         field="--balance", fix="plan without --workers/--scheduler")
+    t_start = time.perf_counter()
+    parts = partitions_of(population)
+    out = Path(out_dir)
+    work = Path(work_dir) if work_dir else out / "parts"
+    crs = communities.crs if communities.crs.is_projected else communities.estimate_utm_crs()
+    communities = check_overlaps(communities.to_crs(crs), notes)
+    compounds = None if compounds is None else compounds.to_crs(crs)
+    barriers = None if barriers is None else barriers.to_crs(crs)
+    _start_work(work, parts, params, options, communities, compounds, barriers)
+    outcome = Outcome()
+    if client is not None:
+        seconds = client.run(warm_up)
+        log.info("kernels ready on %d workers (%s s)", len(seconds),
+                 ", ".join(f"{v:.1f}" for v in seconds.values()))
+    timer = StageTimer()
+    with timer.stage("prepare"):
+        prepared = _prepare_all(parts, options, communities, compounds, params, work, client,
+                                retries, progress)
+    counts = _shards_by_community(prepared)
+    with timer.stage("plan"):
+        done, failed = _plan_all(communities, counts, barriers, params, work, client,
+                                 retries, progress, outcome)
+    if failed:
+        raise PartialPlanError(failed, "community", len(done), work)
+    notes = _merge_notes(notes, prepared)
+    with timer.stage("merge"):
+        report = merge_plans(communities, done, params, crs, notes, work, out,
+                             _unit_kind(prepared), time.perf_counter() - t_start)
+    report["partitioned"].update(
+        partitions=len(parts), resumed=outcome.resumed, wall_seconds=timer.seconds,
+        prepare_peak_mb_max=max((s["peak_mb"] for s in prepared), default=0.0),
+        worker_cpu_seconds={
+            "prepare": round(sum(s.get("cpu_seconds", 0.0) for s in prepared), 3),
+            "plan": round(sum(d.get("cpu_seconds", 0.0) for d in done.values()), 3)},
+        largest_community_units=max((d["units"] for d in done.values()), default=0),
+        workers=0 if client is None else len(client.scheduler_info()["workers"]))
+    report["runtime_seconds"] = round(time.perf_counter() - t_start, 3)
+    _write_json(out / "report.json", report, indent=2)  # now with the merge's time
+    outcome.report = report
+    return outcome
+
+
+def _start_work(work: Path, parts: list[Partition], params: PlanParams, options: UnitOptions,
+                *layers: gpd.GeoDataFrame | None) -> None:
+    """Create the work folder; clear it when inputs or parameters changed since last run."""
+    stamp = {"params": params.to_dict(), "options": vars(options),
+             "partitions": [[p.path, p.row_group, *_stat(p.path)] for p in parts],
+             "layers": [_digest(layer) for layer in layers]}
+    run_file = work / "run.json"
+    if run_file.exists() and json.loads(run_file.read_text()) != json.loads(json.dumps(stamp)):
+        log.warning("inputs or parameters changed since the last run in %s; starting afresh",
+                    work)
+        shutil.rmtree(work)
+    _write_json(run_file, stamp)
+
+
+def _digest(layer: gpd.GeoDataFrame | None) -> str | None:
+    """A hash of a layer's attributes and geometries (to notice a changed input)."""
+    if layer is None:
+        return None
+    h = hashlib.sha1(pd.util.hash_pandas_object(layer.drop(columns="geometry"),
+                                                index=False).values.tobytes())
+    for wkb in shapely.to_wkb(layer.geometry.values):
+        h.update(wkb)
+    return h.hexdigest()
+
+
+def _stat(path: str) -> list:
+    st = os.stat(path)
+    return [st.st_size, st.st_mtime_ns]
+
+
+def _prepare_all(parts, options, communities, compounds, params, work, client, retries,
+                 progress) -> list[dict]:
+    """Stage 1 over every partition not prepared yet; summaries in partition order."""
+    summaries: dict[int, dict] = {}
+    jobs = {}
+    for i, part in enumerate(parts):
+        marker = work / "prepared" / f"p{i:06d}.json"
+        if marker.exists():
+            summaries[i] = json.loads(marker.read_text())
+        else:
+            jobs[str(i)] = (i, part, options)
+    if jobs:
+        comm_small = communities[["community_id", "geometry"]]
+        shared = (comm_small, compounds)
+        if client is not None:
+            shared = tuple(client.scatter(x, broadcast=True) if x is not None else None
+                           for x in shared)
+        jobs = {k: (*v, *shared, params, work) for k, v in jobs.items()}
+        results, errors = run_tasks(prepare_partition, jobs, client, retries=retries,
+                                    desc="reading partitions", progress=progress)
+        if errors:
+            named = {parts[int(k)].name: v for k, v in errors.items()}
+            raise PartialPlanError(named, "partition", len(results), work)
+        summaries.update({int(k): v for k, v in results.items()})
+    return [summaries[i] for i in range(len(parts))]
+
+
+def _shards_by_community(prepared: list[dict]) -> dict[str, list[int]]:
+    """Partition indices holding units of each community (in partition order)."""
+    out: dict[str, list[int]] = {}
+    for i, summary in enumerate(prepared):
+        for cid in summary["counts"]:
+            out.setdefault(cid, []).append(i)
+    return out
+
+
+def _plan_all(communities, counts, barriers, params, work, client, retries, progress,
+              outcome: Outcome) -> tuple[dict[str, dict], dict[str, str]]:
+    """Stage 2 over every community not planned yet."""
+    near = NearbyLines(barriers)
+    done: dict[str, dict] = {}
+    jobs = {}
+    extra = [c for c in ("name", "name_en") if c in communities.columns]
+    for row in communities.itertuples(index=False):
+        cid = str(row.community_id)
+        marker = work / "plans" / f"{safe_name(cid)}.json"
+        if marker.exists():
+            done[cid] = json.loads(marker.read_text())
+            continue
+        comm = SimpleNamespace(community_id=row.community_id, code=row.code,
+                               geometry=row.geometry, **{c: getattr(row, c) for c in extra})
+        shards = [str(work / "units" / safe_name(cid) / f"p{i:06d}.pkl")
+                  for i in counts.get(cid, [])]
+        jobs[cid] = (comm, shards, near.around(row.geometry), params, work)
+    outcome.resumed = len(done)
+    if done:
+        log.info("resuming: %d of %d communities already planned", len(done), len(communities))
+    results, errors = run_tasks(plan_one, jobs, client, retries=retries,
+                                desc="planning communities", progress=progress)
+    done.update(results)
+    return done, errors
+
+
+def _failure_text(failed: dict[str, str], what: str, n_ok: int, work: Path) -> str:
+    """What failed, and what to do: ``what`` is ``"partition"`` or ``"community"``.
+
+    Examples
+    --------
+    >>> print(_failure_text({"C01": "RuntimeError: disk full"}, "community", 6, Path("w")))
+    1 community failed after retries:
+      C01: RuntimeError: disk full
+    6 others finished and are kept in w; fix the cause and run the same command again to do \
+only what is left
+    """
+    plural = {"community": "communities", "partition": "partitions"}
+    lines = [f"{len(failed)} {what if len(failed) == 1 else plural[what]} failed after retries:"]
+    lines += [f"  {k}: {v}" for k, v in list(failed.items())[:20]]
+    if len(failed) > 20:
+        lines.append(f"  ... and {len(failed) - 20} more")
+    lines.append(f"{n_ok} others finished and are kept in {work}; fix the cause and run the "
+                 "same command again to do only what is left")
+    return "\n".join(lines)
+
+
+def _merge_notes(notes: InputNotes, prepared: list[dict]) -> InputNotes:
+    """Add the partitions' input notes to the driver's."""
+    for s in prepared:
+        n = s["notes"]
+        for key, attr in (("repaired_geometries", "repaired_geometries"),
+                          ("dropped_empty_geometries", "dropped_empty")):
+            for what, count in n[key].items():
+                getattr(notes, attr)[what] = getattr(notes, attr).get(what, 0) + count
+        notes.warnings.extend(n["warnings"])
+        notes.units_outside.extend(s["outside"])
+        notes.households_outside += s["households_outside"]
+    total = sum(s["n_outside"] for s in prepared)
+    if total:
+        notes.warn(f"{total} unit(s) with {notes.households_outside} households lie outside "
+                   "every community and are left out of the plan")
+    return notes
+
+
+def _unit_kind(prepared: list[dict]) -> str:
+    """GeoPackage geometry type of the units layer, from every partition's kinds."""
+    kinds = sorted({k for s in prepared for k in s["kinds"]})
+    sample = gpd.GeoSeries([shapely.from_wkt(f"{k.upper()} EMPTY") for k in kinds])
+    return _geometry_type(gpd.GeoDataFrame(geometry=sample))

@@ -1,0 +1,86 @@
+// gridplan grid editor: move cells between grids, split, merge, lock, undo/redo, versions.
+// Every change goes through the plan API's edit endpoints with If-Match; the map and the
+// side panel update from each response. Leaflet + Leaflet-Geoman are served by the app and
+// loaded as classic scripts before this module. The parts: state.js (shared state),
+// i18n.js (words), api.js (requests), panel.js (side panel), map.js (Leaflet, selection,
+// modes), edits.js (loading and edits); this module wires them to the page.
+import * as gcj02 from "./gcj02.js";
+import { loadAll, mergeWith, moveCells, restore, showDiff, simple, splitGrid,
+         toggleLock } from "./edits.js";
+import { initMap, map, setActive, setBaseMap, setMode } from "./map.js";
+import { applyLang, renderTable } from "./panel.js";
+import { $, body, S, timing } from "./state.js";
+
+function wire() {
+  document.querySelectorAll("button.mode").forEach(function (b) {
+    b.addEventListener("click", function () { setMode(b.dataset.mode); });
+  });
+  $("split-half").addEventListener("click", function () { splitGrid(null); });
+  $("lock").addEventListener("click", toggleLock);
+  $("undo").addEventListener("click", function () { simple("/undo", {}); });
+  $("redo").addEventListener("click", function () { simple("/redo", {}); });
+  $("lang").addEventListener("click", function () {
+    S.lang = S.lang === "zh" ? "en" : "zh"; localStorage.setItem("gridplan.lang", S.lang);
+    map.pm.setLang(S.lang === "zh" ? "zh" : "en"); applyLang();
+  });
+  $("filter").addEventListener("input", function () { renderTable(); });
+  document.querySelector("#grid-table tbody").addEventListener("click", function (e) {
+    var tr = e.target.closest("tr"); if (tr) setActive(tr.dataset.code);
+  });
+  document.querySelector("#grid-table tbody").addEventListener("dblclick", function (e) {
+    var tr = e.target.closest("tr"); if (tr && S.grids[tr.dataset.code].layer) map.fitBounds(S.grids[tr.dataset.code].layer.getBounds());
+  });
+  $("versions").addEventListener("click", function (e) {
+    var li = e.target.closest("li"); if (!li) return;
+    var v = Number(li.dataset.version);
+    if (e.target.classList.contains("restore")) restore(v);
+    else if (e.target.classList.contains("diff")) showDiff(v);
+  });
+  $("basemap").addEventListener("change", function () { localStorage.setItem("gridplan.tiles", $("basemap").value); setBaseMap(); });
+  $("tile-url").addEventListener("change", function () { localStorage.setItem("gridplan.tileUrl", $("tile-url").value); setBaseMap(); });
+  $("tile-gcj").addEventListener("change", function () { localStorage.setItem("gridplan.tileGcj", $("tile-gcj").checked ? "1" : "0"); setBaseMap(); });
+  $("api-key").value = localStorage.getItem("gridplan.apiKey") || "";
+  $("api-key").addEventListener("change", function () {
+    localStorage.setItem("gridplan.apiKey", $("api-key").value);
+    if (!S.loadedOnce) loadAll().then(becomeReady);  // reads may need the key too
+  });
+  document.addEventListener("keydown", function (e) {
+    if (e.target.tagName === "INPUT") return;
+    if ((e.ctrlKey || e.metaKey) && e.key === "z") { e.preventDefault(); if (!$("undo").disabled) $("undo").click(); }
+    if ((e.ctrlKey || e.metaKey) && (e.key === "y" || (e.shiftKey && e.key === "Z"))) { e.preventDefault(); if (!$("redo").disabled) $("redo").click(); }
+    if (e.key === "Escape") setMode("move");
+  });
+}
+
+window.gridEditor = {
+  state: S, timing: timing, setActive: setActive, moveCells: moveCells, splitGrid: splitGrid, mergeWith: mergeWith,
+  setMode: setMode, reload: loadAll, showDiff: showDiff, panelUpdates: 0, panelUpdatedAt: null,
+  ready: false, cellCentre: function (id) {
+    var c = S.cells[id]; if (!c || !c.layer) return null;
+    var p = map.latLngToContainerPoint(c.layer.getBounds().getCenter());
+    return { x: p.x, y: p.y };
+  },
+  containerPoint: function (lat, lng) {
+    var ll = S.gcj ? gcj02.toGcj(lng, lat) : [lng, lat];
+    var p = map.latLngToContainerPoint([ll[1], ll[0]]);
+    var r = $("map").getBoundingClientRect();
+    return { x: p.x + r.left, y: p.y + r.top };
+  },
+  map: function () { return map; }
+};
+
+window.gcj02 = gcj02;  // the GCJ-02 shift, for the console and the tests
+
+wire();
+initMap({ moveCells: moveCells, mergeWith: mergeWith, splitGrid: splitGrid });
+applyLang();
+setMode("move");
+function becomeReady() {
+  if (window.gridEditor.ready) return;
+  window.gridEditor.ready = true;
+  window.gridEditor.readyAt = performance.now();
+  body.dataset.ready = "1";
+  document.dispatchEvent(new CustomEvent("gridplan:ready"));
+}
+
+loadAll().then(becomeReady, function () { /* shown in the panel; a key may fix it */ });
