@@ -13,7 +13,7 @@ from gridplan.api.uploads import UploadError
 from gridplan.errors import GridplanError, InputError, PlanInvariantError
 from gridplan.params import ParamError
 from gridplan.practice.editing import EditRefused
-from gridplan.scale.distributed import PartialPlanError
+from gridplan.scale.driver import PartialPlanError
 
 log = logging.getLogger(__name__)
 

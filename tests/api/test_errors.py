@@ -15,7 +15,7 @@ from gridplan.api.uploads import UploadError
 import gridplan
 from gridplan.errors import GridplanError, InputError, PlanInvariantError
 from gridplan.practice.editing import EditRefused
-from gridplan.scale.distributed import PartialPlanError
+from gridplan.scale.driver import PartialPlanError
 
 
 def _subclasses(cls: type) -> set[type]:
