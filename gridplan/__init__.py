@@ -9,6 +9,6 @@ from gridplan.errors import GridplanError, InputError, PlanInvariantError
 from gridplan.model import Plan
 from gridplan.params import PlanParams
 
-__version__ = "0.1.0"
+__version__ = "0.1.0"  # the one place: pyproject.toml reads it (dynamic version)
 __all__ = ["GridplanError", "InputError", "Plan", "PlanInvariantError", "PlanParams", "plan",
            "__version__"]

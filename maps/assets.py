@@ -1,76 +1,157 @@
-"""Assets: the pinned front-end libraries (npm, ``maps/node_modules``), inlined or served offline.
+"""Assets: the editor's files and the vendored front-end libraries, inlined or served offline.
 
-``maps/package.json`` and ``package-lock.json`` pin Leaflet and Leaflet-Geoman; ``npm ci
---prefix maps`` installs them. Coverage maps inline them into the HTML file, the editor's
-server serves them under ``/static/lib``; no page loads a script or style from the internet.
+Leaflet and Leaflet-Geoman ship inside the package (``gridplan/maps/vendor/``, copied from the
+versions pinned in ``maps/package-lock.json`` by ``maps/vendor/update.sh``). Coverage maps
+inline them into the HTML file, the editor's server serves them under ``/static/lib``; no page
+loads a script or style from the internet, and nothing needs ``npm`` at run time. Every file is
+read through :mod:`importlib.resources`, so a wheel install works like a checkout.
 """
 
 from __future__ import annotations
 
 import base64
 import re
-from pathlib import Path
+from functools import cache
+from importlib.resources import files
+from importlib.resources.abc import Traversable
 
-from gridplan.errors import InputError
+from gridplan.errors import GridplanError, InputError
 
-MAPS_DIR = Path(__file__).resolve().parent
-NODE_MODULES = MAPS_DIR / "node_modules"
-EDITOR_DIR = MAPS_DIR / "editor"
-# name served under /static/lib/ → file inside node_modules
+PACKAGE = "gridplan.maps"
+# one folder per vendored library, named after the version pinned in maps/package-lock.json
+VENDORED = {"leaflet": "leaflet-1.9.4", "@geoman-io/leaflet-geoman-free": "leaflet-geoman-2.20.2"}
+LEAFLET = VENDORED["leaflet"]
+GEOMAN = VENDORED["@geoman-io/leaflet-geoman-free"]
+# name served under /static/lib/ → file inside maps/vendor
 LIBRARIES = {
-    "leaflet.js": "leaflet/dist/leaflet.js",
-    "leaflet.css": "leaflet/dist/leaflet.css",
-    "leaflet-geoman.js": "@geoman-io/leaflet-geoman-free/dist/leaflet-geoman.min.js",
-    "leaflet-geoman.css": "@geoman-io/leaflet-geoman-free/dist/leaflet-geoman.css",
+    "leaflet.js": f"{LEAFLET}/leaflet.js",
+    "leaflet.css": f"{LEAFLET}/leaflet.css",
+    "leaflet-geoman.js": f"{GEOMAN}/leaflet-geoman.min.js",
+    "leaflet-geoman.css": f"{GEOMAN}/leaflet-geoman.css",
 }
+LEAFLET_IMAGES = f"{LEAFLET}/images"
+EDITOR_FILES = ("index.html", "editor.js", "editor.css", "gcj02.js")
 
 
-def library_path(name: str) -> Path:
-    """Path of one pinned library file, or an :class:`InputError` saying how to install it.
+class AssetMissing(GridplanError):
+    """A file that ships with gridplan is not there: a broken install or a packaging bug.
 
     Examples
     --------
-    >>> library_path("leaflet.js").name  # doctest: +SKIP
+    >>> str(AssetMissing("gridplan.maps/vendor/x.js")).split(". Fix")[0]
+    'gridplan.maps/vendor/x.js is missing from the installed package'
+    """
+
+    status = 500  # the service answers 500 with the problem and the fix
+
+    def __init__(self, path: str) -> None:
+        self.problem = f"{path} is missing from the installed package"
+        self.fix = ("reinstall gridplan (a wheel without it is a packaging bug); in a checkout, "
+                    "`bash maps/vendor/update.sh` restores the vendored libraries")
+        super().__init__(f"{self.problem}. Fix: {self.fix}")
+
+
+def resource(*parts: str) -> Traversable:
+    """One file shipped in ``gridplan.maps`` (``vendor/…`` or ``editor/…``), which must exist.
+
+    Raises :class:`AssetMissing` naming the file and the fix when it is not installed.
+
+    Examples
+    --------
+    >>> resource("editor", "editor.js").name
+    'editor.js'
+    """
+    path = files(PACKAGE).joinpath(*parts)
+    if not path.is_file():
+        raise AssetMissing(f"{PACKAGE}/{'/'.join(parts)}")
+    return path
+
+
+def library_file(name: str) -> Traversable:
+    """One vendored library file by the name it is served under (``leaflet.js``, …).
+
+    Examples
+    --------
+    >>> library_file("leaflet.js").name
     'leaflet.js'
     """
     if name not in LIBRARIES:
         raise InputError(f"unknown front-end library {name!r}", field="name",
                          fix=f"use one of {', '.join(LIBRARIES)}")
-    path = NODE_MODULES / LIBRARIES[name]
-    if not path.exists():
-        raise InputError("the map libraries are not installed (maps/node_modules is missing)",
-                         source=str(path), fix="run `npm ci --prefix maps` in the repository")
-    return path
+    return resource("vendor", *LIBRARIES[name].split("/"))
+
+
+def leaflet_images() -> dict[str, Traversable]:
+    """Leaflet's control icons (``layers.png``, ``marker-icon.png``, …) by file name.
+
+    Examples
+    --------
+    >>> "layers.png" in leaflet_images()
+    True
+    """
+    folder = files(PACKAGE).joinpath("vendor", *LEAFLET_IMAGES.split("/"))
+    if not folder.is_dir():
+        resource("vendor", *LEAFLET_IMAGES.split("/"), "layers.png")  # raises AssetMissing
+    return {p.name: p for p in folder.iterdir() if p.name.endswith(".png")}
+
+
+def editor_file(name: str) -> Traversable:
+    """One of the editor's own files (``index.html``, ``editor.js``, ``editor.css``, ``gcj02.js``).
+
+    Examples
+    --------
+    >>> editor_file("index.html").name
+    'index.html'
+    """
+    if name not in EDITOR_FILES:
+        raise InputError(f"unknown editor file {name!r}", field="name",
+                         fix=f"use one of {', '.join(EDITOR_FILES)}")
+    return resource("editor", name)
 
 
 def libraries_installed() -> bool:
-    """Whether ``npm ci --prefix maps`` has been run (every pinned file is present)."""
-    return all((NODE_MODULES / rel).exists() for rel in LIBRARIES.values())
+    """Whether every vendored library file is present (always so in a correct install)."""
+    return all(files(PACKAGE).joinpath("vendor", *rel.split("/")).is_file()
+               for rel in LIBRARIES.values())
 
 
-def _inline_images(css: str, folder: Path) -> str:
-    """Replace ``url(images/x.png)`` in a stylesheet by data URIs of the files in ``folder``."""
+def _inline_images(css: str) -> str:
+    """Replace ``url(images/x.png)`` in Leaflet's stylesheet by data URIs of its icons."""
+    images = leaflet_images()
 
     def data_uri(match: re.Match) -> str:
-        path = folder / match.group(1)
-        if not path.exists():
+        path = images.get(match.group(1))
+        if path is None:
             return match.group(0)
-        kind = "svg+xml" if path.suffix == ".svg" else path.suffix.lstrip(".")
-        return f"url(data:image/{kind};base64,{base64.b64encode(path.read_bytes()).decode()})"
+        return f"url(data:image/png;base64,{base64.b64encode(path.read_bytes()).decode()})"
 
-    return re.sub(r"url\((images/[^)\"']+)\)", data_uri, css)
+    return re.sub(r"url\(images/([^)\"']+)\)", data_uri, css)
 
 
+@cache
 def inline_css(name: str) -> str:
-    """A stylesheet's text with its images inlined, ready for a ``<style>`` element."""
-    path = library_path(name)
-    return _inline_images(path.read_text(encoding="utf-8"), path.parent)
+    """A stylesheet's text with its images inlined, ready for a ``<style>`` element.
+
+    Examples
+    --------
+    >>> "data:image/png;base64," in inline_css("leaflet.css")
+    True
+    """
+    return _inline_images(library_file(name).read_text(encoding="utf-8"))
 
 
+@cache
 def inline_js(name: str) -> str:
-    """A script's text, safe inside a ``<script>`` element."""
-    return library_path(name).read_text(encoding="utf-8").replace("</script", "<\\/script")
+    """A script's text, safe inside a ``<script>`` element.
+
+    Examples
+    --------
+    >>> "</script" in inline_js("leaflet.js")
+    False
+    """
+    return library_file(name).read_text(encoding="utf-8").replace("</script", "<\\/script")
 
 
-__all__ = ["EDITOR_DIR", "LIBRARIES", "inline_css", "inline_js", "libraries_installed",
-           "library_path"]
+__all__ = ["EDITOR_FILES", "LIBRARIES", "VENDORED", "AssetMissing", "editor_file",
+           "inline_css", "inline_js", "leaflet_images", "libraries_installed", "library_file",
+           "resource"]

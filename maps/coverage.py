@@ -14,7 +14,7 @@ import folium
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-from gridplan.maps.assets import inline_css, inline_js, libraries_installed
+from gridplan.maps.assets import inline_css, inline_js
 from gridplan.maps.labels import LABELS, label
 from gridplan.maps.layers import (
     DEFAULT_BANDS,
@@ -175,14 +175,8 @@ def _base_map(plan, base: folium.TileLayer | None) -> folium.Map:
 
 
 def _inline_libraries(m: folium.Map) -> None:
-    """Replace folium's CDN links by Leaflet inlined from the pinned npm copy."""
+    """Replace folium's CDN links by the vendored Leaflet, inlined (never a CDN)."""
     m.default_js, m.default_css = [], []
-    if not libraries_installed():
-        log.warning("maps/node_modules is missing (run `npm ci --prefix maps`): the map "
-                    "loads Leaflet from the internet")
-        m.default_js = [("leaflet", "https://unpkg.com/leaflet@1.9.4/dist/leaflet.js")]
-        m.default_css = [("leaflet_css", "https://unpkg.com/leaflet@1.9.4/dist/leaflet.css")]
-        return
     head = m.get_root().header
     head.add_child(folium.Element(f"<style>{inline_css('leaflet.css')}</style>"), name="lcss")
     head.add_child(folium.Element(f"<script>{inline_js('leaflet.js')}</script>"), name="ljs")

@@ -5,24 +5,22 @@ from __future__ import annotations
 import html
 import logging
 import os
-from pathlib import Path
+from importlib.resources.abc import Traversable
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query
-from fastapi.responses import FileResponse, HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 from gridplan.api.deps import get_store, reader
 from gridplan.api.store import Store
-from gridplan.maps.assets import EDITOR_DIR, LIBRARIES, NODE_MODULES, library_path
-
-from gridplan.errors import InputError
+from gridplan.maps.assets import LIBRARIES, editor_file, leaflet_images, library_file
 
 log = logging.getLogger(__name__)
 
-# the editor's ES modules (main.js imports the others) and its style
-EDITOR_FILES = {"main.js", "state.js", "i18n.js", "api.js", "panel.js", "map.js", "edits.js",
-                "gcj02.js", "editor.css"}
-EDITOR_TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8"}
-LEAFLET_IMAGES = NODE_MODULES / "leaflet" / "dist" / "images"
+# the editor's ES modules (main.js imports the others) and its style; index.html is the page route
+STATIC_EDITOR_FILES = {"main.js", "state.js", "i18n.js", "api.js", "panel.js", "map.js",
+                       "edits.js", "gcj02.js", "editor.css"}
+MEDIA_TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8",
+               ".png": "image/png"}
 CACHE = {"Cache-Control": "public, max-age=3600"}
 TILES_ENV = "GRIDPLAN_EDITOR_TILES"  # default base map: none, osm, amap or a tile URL
 Tiles = Annotated[str | None, Query(max_length=500, description="Base map: none, osm, amap "
@@ -48,36 +46,35 @@ def default_tiles() -> str:
             summary="Grid editor (网格编辑) for one plan")
 def editor_page(plan_id: str, tiles: Tiles = None) -> HTMLResponse:
     """The browser grid editor; every change it makes goes through the edit endpoints."""
-    page = (EDITOR_DIR / "index.html").read_text(encoding="utf-8")
+    page = editor_file("index.html").read_text(encoding="utf-8")
     text = (page.replace("{{PLAN_ID}}", html.escape(plan_id, quote=True))
             .replace("{{TILES}}", html.escape(tiles or default_tiles(), quote=True)))
     return HTMLResponse(text, headers={"Cache-Control": "no-store"})
 
 
 @router.get("/static/lib/{name}", include_in_schema=False)
-def library(name: str) -> FileResponse:
-    """Leaflet and Leaflet-Geoman from the pinned npm install (never a CDN)."""
+def library(name: str) -> Response:
+    """Leaflet and Leaflet-Geoman, vendored in the package (never a CDN)."""
     if name not in LIBRARIES:
         raise HTTPException(404, f"no library {name}")
-    try:
-        path = library_path(name)
-    except InputError as exc:
-        raise HTTPException(503, str(exc)) from exc
-    return FileResponse(path, headers=CACHE)
+    return _file(library_file(name))
 
 
 @router.get("/static/lib/images/{name}", include_in_schema=False)
-def library_image(name: str) -> FileResponse:
+def library_image(name: str) -> Response:
     """Leaflet's control icons."""
-    return _file(LEAFLET_IMAGES, name, {p.name for p in LEAFLET_IMAGES.glob("*.png")})
+    images = leaflet_images()
+    if name not in images:
+        raise HTTPException(404, f"no file {name}")
+    return _file(images[name])
 
 
 @router.get("/static/editor/{name}", include_in_schema=False)
-def editor_file(name: str) -> FileResponse:
+def editor_static(name: str) -> Response:
     """The editor's own modules and style, typed by name (modules run only as JavaScript)."""
-    response = _file(EDITOR_DIR, name, EDITOR_FILES)
-    response.headers["content-type"] = EDITOR_TYPES[Path(name).suffix]
-    return response
+    if name not in STATIC_EDITOR_FILES:
+        raise HTTPException(404, f"no file {name}")
+    return _file(editor_file(name))
 
 
 @router.get("/plans/{plan_id}/map", response_class=HTMLResponse, dependencies=[Depends(reader)],
@@ -95,7 +92,7 @@ def coverage_map(plan_id: str, version: Annotated[int | None, Query(ge=1)] = Non
     return HTMLResponse(text)
 
 
-def _file(folder: Path, name: str, allowed: set[str]) -> FileResponse:
-    if name not in allowed:
-        raise HTTPException(404, f"no file {name}")
-    return FileResponse(folder / name, headers=CACHE)
+def _file(path: Traversable) -> Response:
+    """A packaged file (read through importlib.resources, so wheels serve it too)."""
+    media = MEDIA_TYPES[os.path.splitext(path.name)[1]]
+    return Response(path.read_bytes(), media_type=media, headers=CACHE)

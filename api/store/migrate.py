@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
@@ -11,13 +10,14 @@ from sqlalchemy.engine import Engine
 
 log = logging.getLogger(__name__)
 
-MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+# package resource (package data of gridplan.api), so a wheel install finds it like a checkout
+MIGRATIONS = "gridplan.api:migrations"
 
 
 def alembic_config(engine: Engine) -> Config:
     """Alembic configuration for ``engine`` (no alembic.ini needed)."""
     cfg = Config()
-    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.set_main_option("script_location", MIGRATIONS)
     cfg.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False))
     return cfg
 

@@ -10,7 +10,7 @@ import click
 
 from gridplan.cli.options import param_option, param_options, population_fields
 from gridplan.cli.scale import run_partitioned, scale_options, wants_partitioned
-from gridplan.errors import GridplanError
+from gridplan.errors import GridplanError, InputError
 from gridplan.params import ParamError, param_fields
 
 # parameters offered beside the inputs they apply to (derived communities, OSM roads), on
@@ -167,6 +167,20 @@ def staff_cmd(verbose: int, quiet: bool, with_map: bool, **kw) -> None:
         _fail(exc)
 
 
+# top-level modules of the [api] extra (and what they bring): missing → install gridplan[api]
+API_MODULES = {"fastapi", "starlette", "uvicorn", "multipart", "python_multipart", "pydantic",
+               "pydantic_settings", "sqlalchemy", "geoalchemy2", "alembic", "psycopg"}
+
+
+def _without_api(exc: ModuleNotFoundError) -> InputError:
+    """The error for ``serve`` without the web stack; any other missing module is re-raised."""
+    if (exc.name or "").split(".")[0] not in API_MODULES:
+        raise exc
+    return InputError(f"the web service needs the [api] extra (module {exc.name} is not "
+                      "installed)", fix='install gridplan[api]: pip install "gridplan[api]" '
+                      '(from a checkout: pip install -e ".[api]")')
+
+
 @main.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8000, show_default=True, help="Port to listen on.")
@@ -184,12 +198,15 @@ def serve_cmd(host: str, port: int, data_dir: str | None, demo: bool,
               plan_dirs: tuple[str, ...], verbose: int) -> None:
     """Run the web service (API, OGC API Features, editor). PostgreSQL/PostGIS: set
     GRIDPLAN_DATABASE_URL=postgresql+psycopg://user:pass@host/db."""
-    import uvicorn
+    try:
+        import uvicorn
 
-    from gridplan.api.app import create_app
-    from gridplan.api.demo import ensure_demo
-    from gridplan.api.imports import store_plan_dir
-    from gridplan.api.settings import Settings
+        from gridplan.api.app import create_app
+        from gridplan.api.demo import ensure_demo
+        from gridplan.api.imports import store_plan_dir
+        from gridplan.api.settings import Settings
+    except ModuleNotFoundError as exc:
+        _fail(_without_api(exc))
 
     _setup_logging(max(verbose, 1))
     logging.getLogger("alembic").setLevel(logging.WARNING)
