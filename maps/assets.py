@@ -30,7 +30,9 @@ LIBRARIES = {
     "leaflet-geoman.css": f"{GEOMAN}/leaflet-geoman.css",
 }
 LEAFLET_IMAGES = f"{LEAFLET}/images"
-EDITOR_FILES = ("index.html", "editor.js", "editor.css", "gcj02.js")
+# the editor: its page, its ES modules (main.js imports the others) and its style
+EDITOR_FILES = ("index.html", "main.js", "state.js", "i18n.js", "api.js", "panel.js", "map.js",
+                "edits.js", "gcj02.js", "editor.css")
 
 
 class AssetMissing(GridplanError):
@@ -96,7 +98,7 @@ def leaflet_images() -> dict[str, Traversable]:
 
 
 def editor_file(name: str) -> Traversable:
-    """One of the editor's own files (``index.html``, ``editor.js``, ``editor.css``, ``gcj02.js``).
+    """One of the editor's own files (:data:`EDITOR_FILES`: its page, modules and style).
 
     Examples
     --------

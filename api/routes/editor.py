@@ -12,13 +12,11 @@ from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.responses import HTMLResponse, Response
 from gridplan.api.deps import get_store, reader
 from gridplan.api.store import Store
-from gridplan.maps.assets import LIBRARIES, editor_file, leaflet_images, library_file
+from gridplan.maps.assets import EDITOR_FILES, LIBRARIES, editor_file, leaflet_images, library_file
 
 log = logging.getLogger(__name__)
 
-# the editor's ES modules (main.js imports the others) and its style; index.html is the page route
-STATIC_EDITOR_FILES = {"main.js", "state.js", "i18n.js", "api.js", "panel.js", "map.js",
-                       "edits.js", "gcj02.js", "editor.css"}
+STATIC_EDITOR_FILES = set(EDITOR_FILES) - {"index.html"}  # index.html is the page route
 MEDIA_TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8",
                ".png": "image/png"}
 CACHE = {"Cache-Control": "public, max-age=3600"}
