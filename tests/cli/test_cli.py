@@ -61,6 +61,7 @@ def test_unknown_option():
     assert result.exit_code == 2
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not all((DEMO_DIR / f"{n}.geojson").exists() for n in DEMO_LAYERS),
                     reason="demo data data/boundaries/*.geojson not generated yet")
 def test_demo_end_to_end(tmp_path):
