@@ -210,6 +210,7 @@ def test_staff_wudaokou_street_network(tmp_path):
     assert rep["staffing"]["grids_without_worker"] == 0
 
 
+@pytest.mark.slow
 def test_dedicated_grids_stay_out_of_the_load_spread(tmp_path):
     """Campuses, schools and hospitals (专属网格, 0 households) do not skew the grid-hour CV."""
     out = tmp_path / "demo"
