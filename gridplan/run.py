@@ -66,7 +66,7 @@ def demo_options(data_dir: str | None = None) -> dict:
     --------
     >>> from gridplan.engine.pipeline import plan                            # doctest: +SKIP
     >>> plan(**load_inputs(demo_options())).report["grids"]           # doctest: +SKIP
-    60
+    68
     """
     files = demo_files(data_dir)
     return dict(communities=str(files["communities"]), community_id="id",

@@ -170,7 +170,7 @@ def uncovered_units(plan, walk_m: pd.Series, max_walk: float) -> pd.DataFrame:
     Examples
     --------
     >>> uncovered_units(plan, bands.unit_walk_m, 1500)["households"].sum()  # doctest: +SKIP
-    0
+    90
     """
     units = plan.units
     no_worker = pd.Series(False, index=units.index)

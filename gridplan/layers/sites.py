@@ -40,6 +40,7 @@ def osm_sites(features: gpd.GeoDataFrame, tags: Sequence[str]) -> gpd.GeoDataFra
 
     Examples
     --------
+    >>> import shapely
     >>> f = gpd.GeoDataFrame({"amenity": ["school", "cafe"], "name": ["一中", None]},
     ...     geometry=[shapely.box(0, 0, 1, 1), shapely.box(2, 0, 3, 1)], index=["way/1", "way/2"])
     >>> osm_sites(f, ["amenity=school"])[["site_id", "kind", "name"]].values.tolist()
@@ -70,6 +71,7 @@ def prepare_sites(gdf: gpd.GeoDataFrame | None, notes: InputNotes | None = None
 
     Examples
     --------
+    >>> import shapely
     >>> g = gpd.GeoDataFrame({"kind": ["hospital"]}, geometry=[shapely.box(0, 0, 99, 99)],
     ...                      crs=32650)
     >>> prepare_sites(g)[["site_id", "kind", "name"]].values.tolist()

@@ -279,6 +279,7 @@ def test_bad_requests_are_4xx(client, plan_id):
     assert r.status_code == 422
 
 
+@pytest.mark.slow
 def test_plan_job_with_progress_and_cancel(client):
     r = client.post("/jobs", json={"demo": True, "name": "示例"}, headers=WRITE)
     assert r.status_code == 202 and r.headers["Location"] == f"/jobs/{r.json()['id']}"

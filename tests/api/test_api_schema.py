@@ -28,6 +28,7 @@ schema = schemathesis.openapi.from_asgi("/openapi.json", APP)
 
 
 # starting plan jobs spawns planning processes: covered by tests/test_api.py instead
+@pytest.mark.slow
 @schema.exclude(path="/jobs", method="POST").parametrize()
 @settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck))
 def test_no_server_errors(case):

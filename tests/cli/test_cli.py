@@ -61,6 +61,7 @@ def test_unknown_option():
     assert result.exit_code == 2
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not all((DEMO_DIR / f"{n}.geojson").exists() for n in DEMO_LAYERS),
                     reason="demo data data/boundaries/*.geojson not generated yet")
 def test_demo_end_to_end(tmp_path):
@@ -81,6 +82,7 @@ def test_demo_end_to_end(tmp_path):
     assert_plan_rules(load_plan_dir(out), units, comms)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(shutil.which("gridplan", path=str(Path(sys.executable).parent)) is None,
                     reason="gridplan entry point not installed in the venv")
 def test_entry_point_subprocess(tmp_path):

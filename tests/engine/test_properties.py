@@ -112,6 +112,7 @@ def _check(inputs):
     return p
 
 
+@pytest.mark.slow
 @settings(settings.get_profile(PROFILE))
 @given(draw_inputs())
 def test_random_points_obey_rules(inputs):

@@ -28,6 +28,7 @@ def map_file(demo_dir, tmp_path_factory):
     return write_map(demo_dir, out, lang="zh", tiles="none")
 
 
+@pytest.mark.slow
 def test_coverage_map_draws_offline(browser, map_file, demo):
     page = browser.new_page(viewport={"width": 1200, "height": 800})
     log = PageLog(page)

@@ -110,6 +110,7 @@ def demo_dir(tmp_path_factory):
     return root, write_changes(root / "demo", root / "changes")
 
 
+@pytest.mark.slow
 def test_demo_merge_cli(demo_dir):
     root, files = demo_dir
     out = root / "merged"
@@ -133,6 +134,7 @@ def test_demo_merge_cli(demo_dir):
     assert {"综治_grids", "城管_grids", "民政_grids"} <= set(unified.columns)
 
 
+@pytest.mark.slow
 def test_merge_without_plan_makes_one(demo_dir, tmp_path):
     root, files = demo_dir
     res = run_cli("merge", "--layers", files["urban"], "--population",
@@ -143,6 +145,7 @@ def test_merge_without_plan_makes_one(demo_dir, tmp_path):
     assert (tmp_path / "plan.gpkg").exists() and (tmp_path / "crosswalk.csv").exists()
 
 
+@pytest.mark.slow
 def test_merge_bad_input_exits_2(demo_dir, tmp_path):
     root, files = demo_dir
     res = run_cli("merge", "--layers", files["urban"], "--out", tmp_path / "x")

@@ -109,6 +109,7 @@ def demo_plan_dir(tmp_path_factory) -> Path:
     return out
 
 
+@pytest.mark.slow
 def test_demo_microgrids_cli(demo_plan_dir: Path, tmp_path: Path):
     res = run_cli("microgrids", "--plan", demo_plan_dir, "--out", tmp_path)
     assert res.exit_code == 0, res.output
@@ -125,6 +126,7 @@ def test_demo_microgrids_cli(demo_plan_dir: Path, tmp_path: Path):
     assert report["microgrids"] == len(micro.microgrids)
 
 
+@pytest.mark.slow
 def test_failed_run_leaves_earlier_outputs(demo_plan_dir: Path, tmp_path: Path, monkeypatch):
     from gridplan.practice import microgrids as mod
 

@@ -204,6 +204,7 @@ def demo_run(tmp_path_factory):
     return root, files
 
 
+@pytest.mark.slow
 def test_demo_new_compound_cli(demo_run):
     root, files = demo_run
     out = root / "replan"
@@ -230,6 +231,7 @@ def test_demo_new_compound_cli(demo_run):
     assert "新增网格" in html and "new grid" in html
 
 
+@pytest.mark.slow
 def test_demo_cli_bad_lock_exits_2(demo_run, tmp_path):
     root, files = demo_run
     res = run_cli("replan", "--plan", root / "demo", "--population", files["buildings_new"],
@@ -251,6 +253,7 @@ def test_real_data_replan():
     assert_plan_rules(res.plan, new_units, precincts(3))
 
 
+@pytest.mark.slow
 def test_locks_persist_and_replan_chains(demo_run, tmp_path):
     from gridplan.export.folder import read_plan
 

@@ -133,6 +133,7 @@ def test_partitioned_in_process_equals_plan(demo_parts, demo_reference, tmp_path
     assert (out / "parts" / "run.json").exists()
 
 
+@pytest.mark.slow
 def test_local_cluster_equals_in_process(demo_parts, demo_reference, tmp_path):
     pytest.importorskip("distributed")
     out = tmp_path / "out"
@@ -141,6 +142,7 @@ def test_local_cluster_equals_in_process(demo_parts, demo_reference, tmp_path):
     check_same_as_reference(out, demo_reference)
 
 
+@pytest.mark.slow
 def test_scheduler_equals_in_process(cluster, demo_parts, demo_reference, tmp_path):
     out = tmp_path / "out"
     result = run_cli("plan", "--population", demo_parts, "--out", out, "--scheduler",

@@ -142,6 +142,7 @@ def demo_plan(tmp_path_factory):
     return out
 
 
+@pytest.mark.slow
 def test_staff_on_demo(demo_plan, tmp_path):
     r = CliRunner().invoke(main, ["staff", "--plan", str(demo_plan), "--workers",
                                   str(DEMO / "workers.csv"), "--special",
@@ -172,6 +173,7 @@ def test_staff_rejects_unknown_special_unit(demo_plan, tmp_path):
     assert "not in the plan: NOPE" in r.output and "Fix:" in r.output
 
 
+@pytest.mark.slow
 def test_balance_workload_evens_hours(tmp_path):
     outs = {}
     for balance in ("households", "workload"):
@@ -208,6 +210,7 @@ def test_staff_wudaokou_street_network(tmp_path):
     assert rep["staffing"]["grids_without_worker"] == 0
 
 
+@pytest.mark.slow
 def test_dedicated_grids_stay_out_of_the_load_spread(tmp_path):
     """Campuses, schools and hospitals (专属网格, 0 households) do not skew the grid-hour CV."""
     out = tmp_path / "demo"
