@@ -3,43 +3,24 @@
 from __future__ import annotations
 
 import logging
-import sys
 from pathlib import Path
 
 import click
 
+from gridplan.cli.common import fail, front_end, setup_logging
+from gridplan.cli.map import map_cmd
 from gridplan.cli.options import param_option, param_options, population_fields
+from gridplan.cli.regrid import merge_cmd, microgrids_cmd, replan_cmd
 from gridplan.cli.scale import run_partitioned, scale_options, wants_partitioned
 from gridplan.errors import GridplanError, InputError
-from gridplan.params import ParamError, param_fields
+from gridplan.params import param_fields
+from gridplan.run import run_demo, run_plan, run_staff
 
 # parameters offered beside the inputs they apply to (derived communities, OSM roads), on
 # ``plan`` only: the demo has its communities and no OSM extract
 BESIDE_INPUTS = ("community_households", "community_tolerance", "barrier_highways")
 
 log = logging.getLogger("gridplan")
-
-
-def _setup_logging(verbose: int) -> None:
-    level = logging.WARNING - 10 * min(verbose, 2)
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
-
-
-def front_end(with_map: bool, quiet: bool) -> dict:
-    """What the CLI gives a job: the coverage-map writer and the summary printer."""
-    out: dict = {"echo": None if quiet else click.echo}
-    if with_map:
-        from gridplan.maps.coverage import save_plan_map
-
-        out["map_writer"] = save_plan_map
-    return out
-
-
-def _fail(exc: GridplanError) -> None:
-    if isinstance(exc, ParamError) and exc.field in param_fields():
-        exc = exc.spelled(param_fields()[exc.field].metadata["cli"])
-    click.echo(f"error: {exc}", err=True)
-    sys.exit(exc.exit_code)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -108,8 +89,7 @@ def plan_options(f):
 @scale_options
 def plan_cmd(**kw) -> None:
     """Plan grids for every community and write grids, units, GeoPackage and report."""
-    _setup_logging(kw["verbose"])
-    from gridplan.run import run_plan
+    setup_logging(kw["verbose"])
 
     try:
         if wants_partitioned(kw):
@@ -117,7 +97,7 @@ def plan_cmd(**kw) -> None:
         else:
             run_plan(**kw, **front_end(kw.pop("with_map"), kw["quiet"]))
     except GridplanError as exc:
-        _fail(exc)
+        fail(exc)
 
 
 @main.command("demo")
@@ -128,13 +108,12 @@ def plan_cmd(**kw) -> None:
 @plan_options
 def demo_cmd(out_dir: str, data_dir: str | None, **kw) -> None:
     """Plan the bundled demo district end to end and write the outputs and a map."""
-    _setup_logging(kw["verbose"])
-    from gridplan.run import run_demo
+    setup_logging(kw["verbose"])
 
     try:
         run_demo(out_dir=Path(out_dir), data_dir=data_dir, **kw, **front_end(True, kw["quiet"]))
     except GridplanError as exc:
-        _fail(exc)
+        fail(exc)
 
 
 @main.command("staff")
@@ -158,13 +137,12 @@ def demo_cmd(out_dir: str, data_dir: str | None, **kw) -> None:
 @click.option("--quiet", is_flag=True, help="No summary.")
 def staff_cmd(verbose: int, quiet: bool, with_map: bool, **kw) -> None:
     """Workloads, staffing norm and worker assignment (min-cost flow) for a plan."""
-    _setup_logging(verbose)
-    from gridplan.run import run_staff
+    setup_logging(verbose)
 
     try:
         run_staff(**kw, **front_end(with_map, quiet))
     except GridplanError as exc:
-        _fail(exc)
+        fail(exc)
 
 
 # top-level modules of the [api] extra (and what they bring): missing → install gridplan[api]
@@ -206,9 +184,9 @@ def serve_cmd(host: str, port: int, data_dir: str | None, demo: bool,
         from gridplan.api.imports import store_plan_dir
         from gridplan.api.settings import Settings
     except ModuleNotFoundError as exc:
-        _fail(_without_api(exc))
+        fail(_without_api(exc))
 
-    _setup_logging(max(verbose, 1))
+    setup_logging(max(verbose, 1))
     logging.getLogger("alembic").setLevel(logging.WARNING)
     settings = Settings(**({"data_dir": data_dir} if data_dir else {}))
     try:
@@ -219,14 +197,12 @@ def serve_cmd(host: str, port: int, data_dir: str | None, demo: bool,
             info = store_plan_dir(app.state.store, folder)
             click.echo(f"plan {info['id']}: http://{host}:{port}/plans/{info['id']}/editor")
     except GridplanError as exc:
-        _fail(exc)
+        fail(exc)
     click.echo(f"gridplan service: http://{host}:{port}/docs  (plans: /plans, QGIS: "
                f"http://{host}:{port}/)")
     uvicorn.run(app, host=host, port=port, log_level="info" if verbose else "warning")
 
 
-from gridplan.cli.map import map_cmd  # noqa: E402
-from gridplan.cli.regrid import merge_cmd, microgrids_cmd, replan_cmd  # noqa: E402
 
 main.add_command(microgrids_cmd)
 main.add_command(merge_cmd)

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import logging
-import sys
 from pathlib import Path
 
 import click
 
+from gridplan.cli.common import fail, setup_logging
 from gridplan.errors import GridplanError, InputError
+from gridplan.export.folder import read_plan
+from gridplan.layers.osm import read_osm
+from gridplan.layers.vector import read_vector
+from gridplan.workforce.workload import walking_network
 
 log = logging.getLogger(__name__)
 
@@ -68,15 +72,13 @@ def map_cmd(plan_dir: str, out_path: str, lang: str, tiles: str, gcj02: bool,
       gridplan map --plan out/ --out map.html --lang en --tiles none
       gridplan map --plan out/ --out map.html --tiles amap --osm area.osm.bz2
     """
-    logging.basicConfig(level=logging.WARNING - 10 * min(verbose, 2),
-                        format="%(levelname)s %(name)s: %(message)s")
+    setup_logging(verbose)
     try:
         path = write_map(plan_dir, out_path, lang=lang, tiles=tiles, gcj02=gcj02,
                          centres=centres, barriers=barriers, osm_path=osm_path,
                          bands=parse_bands(bands), simplify_m=simplify_m)
     except GridplanError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(exc.exit_code)
+        fail(exc)
     click.echo(f"wrote {path} ({path.stat().st_size / 1024:.0f} kB)")
 
 
@@ -90,8 +92,6 @@ def write_map(plan_dir, out_path, *, lang: str = "zh", tiles: str = "osm", gcj02
     >>> write_map("out/demo", "/tmp/map.html", tiles="none")  # doctest: +SKIP
     PosixPath('/tmp/map.html')
     """
-    from gridplan.export.folder import read_plan
-    from gridplan.layers.vector import read_vector
     from gridplan.maps.coverage import MapOptions, save_plan_map, tile_layer
 
     tile_layer(tiles)  # refuse a bad --tiles before any work
@@ -104,8 +104,6 @@ def write_map(plan_dir, out_path, *, lang: str = "zh", tiles: str = "osm", gcj02
     plan = read_plan(plan_dir)
     street = osm_barriers = None
     if osm_path:
-        from gridplan.layers.osm import read_osm
-        from gridplan.workforce.workload import walking_network
 
         street = walking_network(osm_path, plan.crs)
         if not barriers:

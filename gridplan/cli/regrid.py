@@ -7,19 +7,16 @@ from pathlib import Path
 
 import click
 
+from gridplan.cli.common import run_job
 from gridplan.cli.options import population_fields
-from gridplan.errors import GridplanError, InputError
-
-
-def _run(verbose: int, job) -> None:
-    """Set up logging and run ``job``, turning library errors into exit codes."""
-    from gridplan.cli.main import _fail, _setup_logging
-
-    _setup_logging(verbose)
-    try:
-        job()
-    except GridplanError as exc:
-        _fail(exc)
+from gridplan.engine.pipeline import plan
+from gridplan.errors import InputError
+from gridplan.export.folder import read_plan, write_plan
+from gridplan.layers.load import LayerOptions, load_inputs, read_layer, read_optional
+from gridplan.layers.vector import InputNotes
+from gridplan.practice import merge as departments
+from gridplan.practice import microgrids
+from gridplan.practice import replan as replanning
 
 
 def _progress(quiet: bool) -> bool:
@@ -54,28 +51,21 @@ def microgrids_cmd(plan_dir: str, out_dir: str | None, target: int, lower: int, 
       gridplan microgrids --plan out/demo              # writes microgrids.* into out/demo
     """
     def job() -> None:
-        from gridplan.export.folder import read_plan
-        from gridplan.practice.microgrids import (
-            MicroParams,
-            plan_microgrids,
-            summary_text,
-            write_microgrids,
-        )
 
-        params = MicroParams(target=target, lower=lower, upper=upper,
+        params = microgrids.MicroParams(target=target, lower=lower, upper=upper,
                              stairwell_households=stairwell_households)
-        micro = plan_microgrids(read_plan(plan_dir), params, progress=_progress(quiet))
+        micro = microgrids.plan_microgrids(read_plan(plan_dir), params, progress=_progress(quiet))
         out = Path(out_dir or plan_dir)
         maps = {}
         if with_map:
             from gridplan.maps.coverage import save_plan_map
 
             maps["microgrids_map.html"] = lambda path: save_plan_map(micro.as_plan(), path)
-        write_microgrids(micro, out, extra=maps)
+        microgrids.write_microgrids(micro, out, extra=maps)
         if not quiet:
-            click.echo(summary_text(micro, out))
+            click.echo(microgrids.summary_text(micro, out))
 
-    _run(verbose, job)
+    run_job(verbose, job)
 
 
 @click.command("replan")
@@ -120,10 +110,6 @@ def replan_cmd(plan_dir: str, population: str, unit_id: str, households_field: s
                       --lock 990101001001003 --max-moved 300 --out out/replan
     """
     def job() -> None:
-        from gridplan.export.folder import read_plan
-        from gridplan.layers.load import LayerOptions, read_layer, read_optional
-        from gridplan.layers.vector import InputNotes
-        from gridplan.practice.replan import replan, summary_text, write_replan
 
         old = read_plan(plan_dir)
         notes = InputNotes()
@@ -131,7 +117,7 @@ def replan_cmd(plan_dir: str, population: str, unit_id: str, households_field: s
                                population_field=population_field,
                                household_size=household_size)
         units = read_layer(population, "population", options, notes=notes)
-        result = replan(old, units, lock=lock.split(","), max_moved=max_moved,
+        result = replanning.replan(old, units, lock=lock.split(","), max_moved=max_moved,
                         compounds=read_optional(compounds, "compounds", options, notes),
                         barriers=read_optional(barriers, "barriers", options, notes),
                         compare=compare, notes=notes)
@@ -142,11 +128,11 @@ def replan_cmd(plan_dir: str, population: str, unit_id: str, households_field: s
 
             maps["diff_map.html"] = lambda path: save_diff_map(result.plan, result.old,
                                                                result.changes, path)
-        write_replan(result, out, maps=maps)
+        replanning.write_replan(result, out, maps=maps)
         if not quiet:
-            click.echo(summary_text(result, out))
+            click.echo(replanning.summary_text(result, out))
 
-    _run(verbose, job)
+    run_job(verbose, job)
 
 
 @click.command("merge")
@@ -192,44 +178,33 @@ def merge_cmd(layers: tuple[str, ...], more_layers: tuple[str, ...], names: str 
       gridplan merge --layers a.gpkg b.gpkg --population buildings.gpkg --out out/merged
     """
     def job() -> None:
-        from gridplan.practice.merge import (
-            merge_departments,
-            read_department,
-            summary_text,
-            write_merge,
-        )
 
         paths = [*layers, *more_layers]
         labels = [n.strip() for n in names.split(",")] if names else [None] * len(paths)
         if len(labels) != len(paths):
             raise InputError(f"{len(labels)} names for {len(paths)} layers", field="--names",
                              fix="give one name per layer, separated by commas")
-        depts = dict(read_department(p, id_field=id_field, name=n)
+        depts = dict(departments.read_department(p, id_field=id_field, name=n)
                      for p, n in zip(paths, labels, strict=True))
         if len(depts) != len(paths):
             raise InputError("two layers have the same department name", field="--names",
                              fix="give distinct --names")
         plan_, out = _merge_plan(plan_dir, out_dir, inputs)
-        result = merge_departments(plan_, depts)
-        write_merge(result, out)
+        result = departments.merge_departments(plan_, depts)
+        departments.write_merge(result, out)
         if not quiet:
-            click.echo(summary_text(result, out))
+            click.echo(departments.summary_text(result, out))
 
-    _run(verbose, job)
+    run_job(verbose, job)
 
 
 def _merge_plan(plan_dir: str | None, out_dir: str | None, inputs: dict):
     """The plan to merge onto: read from --plan, or made (and written) from --population."""
-    from gridplan.export.folder import read_plan
-
     if plan_dir:
         return read_plan(plan_dir), Path(out_dir or plan_dir)
     if not inputs.get("population") or not out_dir:
         raise InputError("no plan to merge onto", field="--plan",
                          fix="pass --plan DIR, or --population FILE with --out DIR")
-    from gridplan.engine.pipeline import plan
-    from gridplan.export.folder import write_plan
-    from gridplan.layers.load import load_inputs
 
     plan_ = plan(**load_inputs(dict(inputs, population_field=None)))  # default parameters
     write_plan(plan_, out_dir)

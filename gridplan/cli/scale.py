@@ -12,6 +12,11 @@ from types import SimpleNamespace
 import click
 
 from gridplan.errors import InputError
+from gridplan.export.folder import read_plan
+from gridplan.layers.load import layer_options, read_layer, read_optional
+from gridplan.layers.vector import InputNotes
+from gridplan.params import params_from
+from gridplan.run import summary_text
 
 log = logging.getLogger(__name__)
 
@@ -47,10 +52,6 @@ def wants_partitioned(kw: dict) -> bool:
 
 def run_partitioned(**kw) -> SimpleNamespace:
     """``gridplan plan`` on partitioned input or a cluster: plan, merge, summarise."""
-    from gridplan.layers.load import layer_options, read_layer, read_optional
-    from gridplan.layers.vector import InputNotes
-    from gridplan.params import params_from
-    from gridplan.run import summary_text
     from gridplan.scale import UnitOptions, dask_client, plan_partitioned
 
     _refuse_unsupported(kw)
@@ -114,7 +115,6 @@ def _write_map(out: Path, grids: int) -> None:
         log.warning("map.html not written: %d grids is too many for a browser map; open "
                     "plan.gpkg in QGIS", grids)
         return
-    from gridplan.export.folder import read_plan
     from gridplan.maps.coverage import save_plan_map
 
     fd, tmp = tempfile.mkstemp(prefix=".map-", suffix=".html", dir=out)
