@@ -6,6 +6,10 @@ import logging
 
 from gridplan.api.store import NotFound, Store
 
+from gridplan.engine.pipeline import plan
+from gridplan.layers.load import load_inputs
+from gridplan.run import demo_options
+
 log = logging.getLogger(__name__)
 
 DEMO_ID = "demo"
@@ -13,10 +17,6 @@ DEMO_ID = "demo"
 
 def demo_plan():
     """Plan the bundled demo district (about one second)."""
-    from gridplan.engine.pipeline import plan
-    from gridplan.layers.load import load_inputs
-    from gridplan.run import demo_options
-
     return plan(**load_inputs(demo_options()))
 
 

@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from gridplan.api.store import NotFound, VersionConflict, etag
 from gridplan.api.uploads import UploadError
+from gridplan.maps.assets import AssetMissing
 
 from gridplan.errors import GridplanError, InputError, PlanInvariantError
 from gridplan.params import ParamError
@@ -48,6 +49,7 @@ ANSWERS: dict[type[GridplanError], Answer] = {
     NotFound: Answer(404, "list what exists with GET /plans, /layers or /jobs"),
     VersionConflict: Answer(412),  # If-Match names a version that is no longer the head
     PlanInvariantError: Answer(500, "nothing was stored; report this plan"),  # a bug
+    AssetMissing: Answer(500),  # a broken install: the error names the file and the fix
     UploadError: Answer(None),  # 413 too large, 415 format refused, 400 malformed
     HTTPProblem: Answer(None),  # the status the route chose
     PartialPlanError: Answer(400),

@@ -9,6 +9,7 @@ from pathlib import Path
 from gridplan.api.store import NotFound, Store
 
 from gridplan.errors import InputError
+from gridplan.export.folder import read_plan
 
 log = logging.getLogger(__name__)
 
@@ -30,8 +31,6 @@ def store_plan_dir(store: Store, folder: str | Path, author: str = "import") -> 
 
     An existing plan is never replaced: the import is skipped and said so.
     """
-    from gridplan.export.folder import read_plan
-
     folder = Path(folder)
     plan_id = plan_id_for(folder)
     try:

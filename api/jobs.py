@@ -13,7 +13,11 @@ from pathlib import Path
 from gridplan.api.store import Store
 from gridplan.api.store.store import now
 
-from gridplan.layers.load import PLAN_OPTIONS
+from gridplan.engine.pipeline import plan
+from gridplan.errors import GridplanError
+from gridplan.layers.load import PLAN_OPTIONS, load_inputs
+from gridplan.params import ParamError
+from gridplan.run import demo_options
 
 log = logging.getLogger(__name__)
 
@@ -84,8 +88,6 @@ class JobRunner:
 
 def job_inputs(store: Store, spec: dict) -> dict:
     """``gridplan plan`` options for a job: layer ids become the stored files' paths."""
-    from gridplan.run import demo_options
-
     kw = dict(spec.get("params") or {})
     if spec.get("demo"):
         kw.update(demo_options())
@@ -111,11 +113,6 @@ LAYER_OPTIONS = {kind: {name: PLAN_OPTIONS[name] for name in names} for kind, na
 
 def run_job(url: str, job_id: str, spec: dict, author: str) -> None:
     """Plan in this (child) process and store the result; the job row tells how it went."""
-    from gridplan.engine.pipeline import plan
-    from gridplan.errors import GridplanError
-    from gridplan.layers.load import load_inputs
-    from gridplan.params import ParamError
-
     store = Store(url)
     last = [0.0, 0.0]
 

@@ -16,11 +16,20 @@ import geopandas as gpd
 import numpy as np
 import shapely
 
+from gridplan.demo.district import DEMO_DIR, write_demo
 from gridplan.engine.pipeline import plan
-from gridplan.export.folder import write_plan
-from gridplan.layers.load import load_inputs
+from gridplan.export.folder import read_plan, write_plan
+from gridplan.layers.load import LayerOptions, load_inputs, read_layer
 from gridplan.model import Plan
 from gridplan.params import WorkloadParams
+from gridplan.workforce.staffing import (
+    assign_workers,
+    grid_loads,
+    inequality,
+    service_centres,
+    staffing_table,
+)
+from gridplan.workforce.workload import walking_network
 
 log = logging.getLogger(__name__)
 
@@ -86,8 +95,6 @@ DEMO_LAYERS = ("communities", "buildings", "compounds", "barriers")
 
 def demo_files(data_dir: str | Path | None = None) -> dict[str, Path]:
     """Paths of the demo layers; regenerated into a cache folder if the bundle is missing."""
-    from gridplan.demo.district import DEMO_DIR, write_demo
-
     folder = Path(data_dir) if data_dir else DEMO_DIR
     files = {name: folder / f"{name}.geojson" for name in DEMO_LAYERS}
     if data_dir is None and not all(p.exists() for p in files.values()):
@@ -184,17 +191,6 @@ def run_staff(plan_dir: str, workers_path: str, out_dir: str, special_path: str 
               workload: WorkloadParams | None = None, map_writer: MapWriter | None = None,
               echo: Callable[[str], None] | None = None) -> dict:
     """``gridplan staff``: loads per grid, staffing per community, workers assigned."""
-    from gridplan.export.folder import read_plan
-    from gridplan.layers.load import LayerOptions, read_layer
-    from gridplan.workforce.staffing import (
-        assign_workers,
-        grid_loads,
-        inequality,
-        service_centres,
-        staffing_table,
-    )
-    from gridplan.workforce.workload import walking_network
-
     plan_ = read_plan(plan_dir)
     workload = workload or WorkloadParams()
     special = (read_layer(special_path, "special",

@@ -60,8 +60,8 @@ def resource(*parts: str) -> Traversable:
 
     Examples
     --------
-    >>> resource("editor", "editor.js").name
-    'editor.js'
+    >>> resource("editor", "main.js").name
+    'main.js'
     """
     path = files(PACKAGE).joinpath(*parts)
     if not path.is_file():

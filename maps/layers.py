@@ -11,6 +11,7 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 import shapely
+from gridplan.maps.gcj02 import shift_geometries
 
 from gridplan.errors import InputError
 from gridplan.export.folder import to_rfc7946
@@ -220,7 +221,6 @@ def light_geojson(gdf: gpd.GeoDataFrame, simplify_m: float = 1.0, digits: int = 
     out = to_rfc7946(out)
     geoms = out.geometry.values
     if gcj02:
-        from gridplan.maps.gcj02 import shift_geometries
 
         geoms = shift_geometries(geoms)
     out.geometry = shapely.transform(geoms, lambda xy: np.round(xy, digits))

@@ -20,6 +20,8 @@ from sqlalchemy import and_, create_engine, delete, event, func, insert, select,
 from sqlalchemy.engine import Engine
 
 from gridplan.errors import GridplanError
+from gridplan.model import Plan
+from gridplan.params import PlanParams, param_fields
 from gridplan.practice.editing import GRID_ATTRS, Delta, PlanState, grid_attrs
 
 log = logging.getLogger(__name__)
@@ -534,9 +536,6 @@ class Store:
 
     def plan_at(self, plan_id: str, version: int | None = None):
         """The whole plan as of ``version``, as a :class:`gridplan.model.Plan`."""
-        from gridplan.model import Plan
-        from gridplan.params import PlanParams
-
         info = self.plan_info(plan_id)
         version = self.check_version(plan_id, version)
         crs = CRS.from_wkt(info["crs"])
@@ -652,15 +651,11 @@ def _info(row) -> dict:
 
 def _stored_params(info: dict):
     """A stored plan's :class:`~gridplan.params.PlanParams` (its band, code scheme...)."""
-    from gridplan.params import PlanParams
-
     return PlanParams(**_param_fields(info["params"]))
 
 
 def _param_fields(params: dict) -> dict:
     """The stored values that are :class:`~gridplan.params.PlanParams` fields."""
-    from gridplan.params import param_fields
-
     return {k: v for k, v in params.items() if k in param_fields()}
 
 

@@ -21,6 +21,9 @@ import pandas as pd
 import pyogrio
 import shapely
 
+from gridplan.demo.district import OUTPUT_CRS, _geojson_text, generate_demo
+from gridplan.export.folder import read_plan
+
 logger = logging.getLogger(__name__)
 
 NEW_COMPOUND = "X_NEW"
@@ -151,9 +154,6 @@ def department_layers(plan, *, cell: float = 500.0, shift: tuple[float, float] =
 
 def write_changes(plan_dir: str | Path, out_dir: str | Path) -> dict[str, Path]:
     """Write the demo buildings with a new compound and the department layers of a plan."""
-    from gridplan.demo.district import OUTPUT_CRS, _geojson_text, generate_demo
-    from gridplan.export.folder import read_plan
-
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     new = add_compound(generate_demo())

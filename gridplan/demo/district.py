@@ -31,6 +31,8 @@ from shapely.geometry import LineString, MultiPolygon, Polygon, box
 from shapely.geometry.base import BaseGeometry
 from shapely.ops import polygonize, unary_union
 
+from gridplan.demo.people import write_people
+
 logger = logging.getLogger(__name__)
 
 DEMO_DIR: Path = Path(__file__).resolve().parents[2] / "data" / "boundaries"
@@ -784,7 +786,6 @@ def write_demo(directory: str | Path, seed: int = DEMO_SEED) -> dict[str, Path]:
         logger.info("wrote %s (%d features, %d bytes)", path, len(layers[name]),
                     path.stat().st_size)
         paths[name] = path
-    from gridplan.demo.people import write_people
 
     paths.update(write_people(directory))
     return paths

@@ -13,6 +13,7 @@ import pandas as pd
 import shapely
 from tqdm.auto import tqdm
 
+from gridplan.codes import grid_serial
 from gridplan.engine import region
 from gridplan.engine.community import NearbyLines, plan_community
 from gridplan.engine.metrics import summarize, validate_plan
@@ -158,8 +159,6 @@ def plan(units: gpd.GeoDataFrame, communities: gpd.GeoDataFrame | None = None, *
 
 def _previous_grids(previous: Plan | None, crs) -> dict[str, list]:
     """(serial, polygon) of each previous grid, by community id, in ``crs``."""
-    from gridplan.codes import grid_serial
-
     if previous is None:
         return {}
     g = previous.grids.to_crs(crs)

@@ -11,6 +11,7 @@ import shapely
 
 from gridplan.codes import grid_code, serial_order, spatial_serials, stable_serials
 from gridplan.engine.adjacency import CommunityGraph, build_community_graph
+from gridplan.engine.explain import Explainer
 from gridplan.engine.grids import grid_polygons, polsby_popper
 from gridplan.engine.parcels import region_parcels
 from gridplan.engine.partition import partition_graph
@@ -118,8 +119,6 @@ def describe_grids(result: RegionResult, community, units: gpd.GeoDataFrame,
     grids that overlap one keep its serial (:func:`gridplan.codes.stable_serials`).
     The rows carry the community's explanation (or None) in ``rows.attrs["explanation"]``.
     """
-    from gridplan.engine.explain import Explainer
-
     k = len(result.polygons)
     order = serial_order_of(result)
     serials = (stable_serials(result.polygons, order, previous, params.code_scheme)

@@ -14,6 +14,10 @@ import geopandas as gpd
 import pyogrio
 import shapely
 
+from gridplan.errors import InputError
+from gridplan.model import Plan
+from gridplan.params import PlanParams
+
 log = logging.getLogger(__name__)
 
 GRID_FIELDS = ["grid_code", "community_id", "households", "population", "units", "area_m2",
@@ -172,10 +176,6 @@ def _geometry_type(gdf: gpd.GeoDataFrame) -> str:
 
 def read_plan(out_dir: str | Path):
     """Read a plan written by :func:`write_plan` back (grids, units, communities, report)."""
-    from gridplan.errors import InputError
-    from gridplan.model import Plan
-    from gridplan.params import PlanParams
-
     folder = Path(out_dir)
     gpkg, report = folder / "plan.gpkg", folder / "report.json"
     if not gpkg.exists() or not report.exists():

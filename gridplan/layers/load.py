@@ -35,10 +35,14 @@ import geopandas as gpd
 import pandas as pd
 
 from gridplan.errors import InputError
+from gridplan.export.folder import read_plan
+from gridplan.layers.osm import read_osm, study_area
 from gridplan.layers.population import prepare_units
 from gridplan.layers.prepare import prepare_barriers, prepare_communities, prepare_compounds
 from gridplan.layers.sites import prepare_sites
+from gridplan.layers.special import read_special
 from gridplan.layers.vector import InputNotes, check_layer, read_vector, source_of
+from gridplan.layers.workers import read_workers
 from gridplan.params import DEFAULT_BARRIER_HIGHWAYS, PlanParams, WorkloadParams, params_from
 
 log = logging.getLogger(__name__)
@@ -201,8 +205,6 @@ def read_osm_layers(path: str | Path, options: LayerOptions | None = None, *,
 
     ``source`` is how the layers name the file (default: its path).
     """
-    from gridplan.layers.osm import read_osm
-
     options = options or LayerOptions()
     layers = read_osm(path, barrier_highways=options.barrier_highways,
                       dwelling_area=options.dwelling_area,
@@ -258,7 +260,6 @@ def _osm(path, options: LayerOptions, notes: InputNotes, source: str | None):
 
 
 def _special(path, options: LayerOptions, notes: InputNotes, source: str | None):
-    from gridplan.layers.special import read_special
 
     ids = file_ids(path, "unit_id") if options.unit_ids is None else options.unit_ids
     return read_special(path, pd.Series(list(ids), dtype=str),
@@ -266,7 +267,6 @@ def _special(path, options: LayerOptions, notes: InputNotes, source: str | None)
 
 
 def _workers(path, options: LayerOptions, notes: InputNotes, source: str | None):
-    from gridplan.layers.workers import read_workers
 
     ids = (file_ids(path, "community_id") if options.community_ids is None
            else options.community_ids)
@@ -330,7 +330,6 @@ def _previous(plan_dir: str | None):
     """The plan in force (``--previous``), or None."""
     if not plan_dir:
         return None
-    from gridplan.export.folder import read_plan
 
     return read_plan(plan_dir)
 
@@ -338,6 +337,5 @@ def _previous(plan_dir: str | None):
 def _study_area(osm):
     if osm is None:
         return None
-    from gridplan.layers.osm import study_area
 
     return study_area(osm)

@@ -16,7 +16,7 @@ import shapely
 from gridplan.engine.units import representative_points
 from gridplan.errors import InputError
 from gridplan.export.folder import write_files, write_geojson
-from gridplan.layers.vector import InputNotes, check_ids, check_layer, source_of
+from gridplan.layers.vector import InputNotes, check_ids, check_layer, read_vector, source_of
 from gridplan.model import Plan
 
 log = logging.getLogger(__name__)
@@ -50,8 +50,6 @@ def read_department(path: str | Path, *, id_field: str | None = None, name: str 
     >>> read_department("dept_urban.gpkg")                    # doctest: +SKIP
     ('dept_urban', <GeoDataFrame ...>)
     """
-    from gridplan.layers.vector import read_vector
-
     name = name or Path(path).stem
     gdf = read_vector(path, what=f"{name} grid")
     return name, department_layer(gdf, name=name, id_field=id_field)

@@ -21,7 +21,7 @@ from gridplan.engine import region
 from gridplan.engine.metrics import validate_plan
 from gridplan.engine.pipeline import StageTimer
 from gridplan.engine.units import split_large_buildings
-from gridplan.errors import InputError
+from gridplan.errors import InputError, PlanInvariantError
 from gridplan.export.folder import write_files, write_geojson
 from gridplan.model import Plan
 from gridplan.params import PlanParams
@@ -232,8 +232,6 @@ def validate_micro(micro: MicroPlan, plan: Plan) -> None:
 
     Raises :class:`~gridplan.errors.PlanInvariantError` when a rule is broken.
     """
-    from gridplan.errors import PlanInvariantError
-
     validate_plan(micro.as_plan())
     per_grid = micro.microgrids.groupby("grid_code")["households"].sum()
     want = plan.grids.set_index("grid_code")["households"]

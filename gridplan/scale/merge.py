@@ -15,6 +15,7 @@ import pyogrio
 import shapely
 
 from gridplan.engine.metrics import summarize
+from gridplan.errors import PlanInvariantError
 from gridplan.export.folder import (
     GRID_FIELDS,
     OPTIONAL_GRID_FIELDS,
@@ -133,7 +134,6 @@ def _report(grids: gpd.GeoDataFrame, comm: gpd.GeoDataFrame, done: dict[str, dic
     """``report.json`` of the merged plan: the in-process report, plus how it was run."""
     dup = grids["grid_code"][grids["grid_code"].duplicated()]
     if len(dup):
-        from gridplan.errors import PlanInvariantError
 
         raise PlanInvariantError(f"duplicate grid codes: {', '.join(dup.head(5))}")
     stages: dict[str, float] = {}

@@ -18,6 +18,7 @@ import shapely
 from gridplan.engine.units import split_large_buildings, tag_by_polygons
 from gridplan.errors import InputError
 from gridplan.layers.load import read_frame
+from gridplan.layers.population import prepare_units
 from gridplan.layers.vector import VECTOR_SUFFIXES, InputNotes, check_layer
 from gridplan.params import PlanParams
 from gridplan.scale.cluster import peak_mb, reset_peak
@@ -111,8 +112,6 @@ def prepare_partition(index: int, part: Partition, options: UnitOptions,
     Returns a small summary (units per community, input notes, geometry kinds), also
     written to ``WORK/prepared/p<index>.json`` as the partition's done-marker.
     """
-    from gridplan.layers.population import prepare_units
-
     reset_peak()
     c0 = time.process_time()
     notes = InputNotes()

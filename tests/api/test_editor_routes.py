@@ -8,7 +8,7 @@ import pytest
 from apiutil import add_demo, make_client
 from gridplan.maps.assets import libraries_installed
 
-needs_libs = pytest.mark.skipif(not libraries_installed(), reason="the vendored Leaflet files are missing")
+needs_libs = pytest.mark.skipif(not libraries_installed(), reason="vendored Leaflet missing")
 EXTERNAL = re.compile(r"<(?:script|link)\b[^>]*?(?:src|href)\s*=\s*[\"']?(https?:)?//", re.I)
 
 

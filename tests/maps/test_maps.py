@@ -21,7 +21,7 @@ from map_fixtures import DEMO, demo, demo_dir  # noqa: F401
 from gridplan.export.folder import read_plan
 
 needs_libs = pytest.mark.skipif(not libraries_installed(),
-                                reason="the vendored Leaflet files are missing from gridplan/maps/vendor")
+                                reason="vendored Leaflet files missing")
 EXTERNAL = re.compile(r"<(?:script|link|img|iframe)\b[^>]*?(?:src|href)\s*=\s*[\"']?(https?:)?//",
                       re.I)
 

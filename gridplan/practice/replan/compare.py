@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import linear_sum_assignment
 
+from gridplan.engine.pipeline import plan
 from gridplan.model import Plan
 from gridplan.practice.replan.carry import Context, State
 
@@ -78,8 +79,6 @@ def change_figures(old: Plan, new_grid: pd.Series, new_plan: Plan, state: State 
 
 def fresh_figures(old: Plan, ctx: Context) -> dict:
     """Plan the new population from scratch; match its grids to old ones; count the change."""
-    from gridplan.engine.pipeline import plan
-
     fresh = plan(ctx.raw, ctx.communities, compounds=ctx.compounds, barriers=ctx.barriers,
                  params=old.params)
     renamed = match_codes(old, fresh)

@@ -6,6 +6,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from gridplan.export.folder import write_plan
+
 if TYPE_CHECKING:
     from gridplan.practice.replan import ReplanResult
 
@@ -20,8 +22,6 @@ def write_replan(result: ReplanResult, out_dir,
     --------
     >>> write_replan(result, "out/replan")                     # doctest: +SKIP
     """
-    from gridplan.export.folder import write_plan
-
     extra = {"changes.csv": lambda p: result.changes.to_csv(p, index=False, encoding="utf-8")}
     extra.update(maps or {})
     return write_plan(result.plan, out_dir, extra=extra)
