@@ -12,6 +12,7 @@ from gridplan.api.deps import get_settings, get_store, reader, writer
 from gridplan.api.settings import Settings
 from gridplan.api.store import Store
 from gridplan.api.store.store import now
+from gridplan.api.uploads import UploadLimits, read_upload, save_upload
 
 router = APIRouter(prefix="/layers", tags=["layers"])
 
@@ -48,8 +49,6 @@ async def upload(request: Request, file: Annotated[UploadFile, File(description=
     bad content: zip tricks, deep JSON, invalid geometry, no CRS, NaN or negative
     counts...), each with the problem and the fix.
     """
-    from gridplan.api.uploads import UploadLimits, read_upload, save_upload
-
     limits = UploadLimits(max_bytes=int(settings.max_upload_mb * 1024 * 1024))
     dest = settings.data_dir / "layers"
     dest.mkdir(parents=True, exist_ok=True)
