@@ -59,6 +59,9 @@ class PlanParams:
     tessellation : str
         ``"auto"`` (footprint-based for polygon units, point Voronoi otherwise),
         ``"footprint"`` or ``"centroid"``.
+    exact_seconds : float
+        Budget per community of the exact stage (:mod:`gridplan.engine.exact`), in
+        CP-SAT deterministic seconds (about wall-clock seconds); ``0`` turns it off.
 
     Examples
     --------
@@ -81,6 +84,7 @@ class PlanParams:
     barrier_highways: tuple[str, ...] = field(default=DEFAULT_BARRIER_HIGHWAYS)
     attempts: int = 12
     balance: str = "households"
+    exact_seconds: float = 2.0
 
     def __post_init__(self) -> None:
         from gridplan.codes import check_object_class, get_scheme
@@ -108,6 +112,9 @@ class PlanParams:
         if self.balance not in ("households", "workload"):
             raise InputError(f"unknown balance {self.balance!r}", field="--balance",
                              fix="use households or workload")
+        if self.exact_seconds < 0:
+            raise InputError(f"exact_seconds must be 0 or more, got {self.exact_seconds}",
+                             field="--exact-seconds", fix="pass seconds such as 2, or 0 for off")
         if self.tessellation not in ("auto", "footprint", "centroid"):
             raise InputError(f"unknown tessellation {self.tessellation!r}",
                              field="--tessellation", fix="use auto, footprint or centroid")
@@ -188,7 +195,8 @@ def params_from(kw: dict, barrier_highways: str | None = None) -> PlanParams:
         extra["barrier_highways"] = tuple(v.strip() for v in barrier_highways.split(",")
                                           if v.strip())
     names = ("target", "tolerance", "seed", "stairwell_households", "community_households",
-             "code_scheme", "tessellation", "balance", "object_class", "dedicated_min_area")
+             "code_scheme", "tessellation", "balance", "object_class", "dedicated_min_area",
+             "exact_seconds")
     given = {n: kw[n] for n in names if kw.get(n) is not None}
     if kw.get("dedicated_tags") is not None:
         given["dedicated_tags"] = tuple(t.strip() for t in kw["dedicated_tags"].split(",")

@@ -80,6 +80,9 @@ def plan_options(f):
         click.option("--tessellation", default="auto", show_default=True,
                      type=click.Choice(["auto", "footprint", "centroid"]),
                      help="Cells around units: footprint outlines or one point per unit."),
+        click.option("--exact-seconds", default=2.0, show_default=True, type=click.FloatRange(0),
+                     help="Budget per community of the exact stage (CP-SAT), which proves "
+                          "or raises the most grids in band; 0 turns it off."),
         click.option("--balance", default="households", show_default=True,
                      type=click.Choice(["households", "workload"]),
                      help="Balance grids on households, or on workload (visits per month "

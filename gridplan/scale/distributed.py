@@ -49,7 +49,7 @@ import shapely
 from tqdm.auto import tqdm
 
 from gridplan.engine.community import NearbyLines, plan_community
-from gridplan.engine.metrics import summarize, validate_plan
+from gridplan.engine.metrics import optimality_report, summarize, validate_plan
 from gridplan.engine.pipeline import StageTimer, _assemble
 from gridplan.engine.units import split_large_buildings, tag_by_polygons
 from gridplan.errors import GridplanError, InputError
@@ -343,7 +343,7 @@ def plan_one(community: SimpleNamespace, shards: list[str], barriers: np.ndarray
             "units": len(result.units), "stage_seconds": timer.seconds,
             "seconds": round(time.perf_counter() - t0, 3), "peak_mb": peak_mb(),
             "cpu_seconds": round(time.process_time() - c0, 3),
-            "explanation": g.attrs.get("explanation")}
+            "explanation": g.attrs.get("explanation"), "optimality": g.attrs.get("optimality")}
     _write_json(name.with_suffix(".json"), done)  # the done-marker, after the results
     return done
 
@@ -735,6 +735,9 @@ def merge_plans(communities: gpd.GeoDataFrame, done: dict[str, dict], params: Pl
                          runtime)
         report["explanations"] = [done[c]["explanation"] for c in ids
                                   if done[c].get("explanation")]
+        report["optimality"] = optimality_report(
+            [done[c]["optimality"] for c in ids if done[c].get("optimality")],
+            sum(done[c]["stage_seconds"].get("exact", 0.0) for c in ids))
         (tmp / "report.json").write_text(json.dumps(report, ensure_ascii=False, indent=2),
                                          encoding="utf-8")
         for name in ("grids.geojson", "units.csv", "plan.gpkg", "report.json"):

@@ -137,7 +137,7 @@ def test_cli_summary_prints_explanations(tmp_path):
     r = run_cli("plan", "--communities", _demo_file("communities"), "--community-code", "code",
                 "--population", _demo_file("buildings"), "--households", "households",
                 "--compounds", _demo_file("compounds"), "--barriers", _demo_file("barriers"),
-                "--out", out, "--no-map")
+                "--out", out, "--no-map", "--exact-seconds", "0")  # the heuristic's plan
     assert r.exit_code == 0, r.output
     assert "why grids miss the band" in r.output
     assert "Building B0523 has 700 households" in r.output
