@@ -48,6 +48,7 @@ STAGE_SHARE = (0.6, 0.25, 0.15)  # budget shares of the three objective stages
 CUT_WEIGHT = {0: 2, 1: 1}  # stage 3: cost of cutting a plain edge, a compound-wall edge
 CROSS_WEIGHT = 4  # stage 3: cost of a road/river edge kept inside one grid
 MIN_STEP = 0.05  # deterministic seconds below which no solve is started
+STEPS_PER_GRID = 2  # large-neighbourhood steps allowed per grid of the community
 WORKERS = 8  # CP-SAT subsolvers, interleaved in one thread (deterministic)
 
 
@@ -272,7 +273,9 @@ def _neighbourhoods(spec: Spec, labels: np.ndarray, seconds: float) -> np.ndarra
     k = int(labels.max()) + 1
     left = seconds
     tried: set[frozenset] = set()
-    while left >= MIN_STEP:
+    steps = STEPS_PER_GRID * k  # model building is not in the solver's time: bound the steps
+    while left >= MIN_STEP and steps > 0:
+        steps -= 1
         sums = np.bincount(labels, weights=spec.weights, minlength=k)
         out = [g for g in np.argsort(-np.abs(sums - spec.target), kind="stable")
                if not spec.band[0] <= sums[g] <= spec.band[1]]
