@@ -49,7 +49,7 @@ CUT_WEIGHT = {0: 2, 1: 1}  # stage 3: cost of cutting a plain edge, a compound-w
 CROSS_WEIGHT = 4  # stage 3: cost of a road/river edge kept inside one grid
 MIN_STEP = 0.05  # deterministic seconds below which no solve is started
 STEPS_PER_GRID = 2  # large-neighbourhood steps allowed per grid of the community
-WORKERS = 8  # CP-SAT subsolvers, interleaved in one thread (deterministic)
+WORKERS = 1  # CP-SAT workers: one thread, deterministic; a deterministic second ≈ a CPU second
 
 
 @dataclass
