@@ -111,7 +111,7 @@ def _move_seconds(timer, source: str, stage: str, seconds: float) -> None:
     """Book ``seconds`` timed under ``source`` to ``stage`` (a stage run inside another)."""
     timer.seconds.setdefault(stage, 0.0)
     if seconds > 0:
-        timer.seconds[source] = round(timer.seconds.get(source, 0.0) - seconds, 3)
+        timer.seconds[source] = max(round(timer.seconds.get(source, 0.0) - seconds, 3), 0.0)
         timer.seconds[stage] = round(timer.seconds.get(stage, 0.0) + seconds, 3)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 
 import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -152,3 +153,28 @@ def test_large_graphs_use_neighbourhoods():
 def test_deterministic():
     w = [236, 68, 140, 82, 24, 200]
     assert np.array_equal(heuristic(w, seconds=2).labels, heuristic(w, seconds=2).labels)
+
+
+def test_summary_line_and_proved_reason():
+    from gridplan.engine.explain import PROVED_EN, PROVED_ZH, Explainer
+    from gridplan.engine.metrics import community_optimality, optimality_report
+    from gridplan.params import PlanParams
+    from gridplan.run import _optimality_lines
+
+    status = np.array(["ok", "above_band", "empty"], dtype=object)
+    types = np.array(["comprehensive"] * 3, dtype=object)
+    entry = community_optimality("C1", status, types, Proof(3, 1, 1, "proved"))
+    assert entry == {"community_id": "C1", "grids": 3, "grids_in_band": 1, "in_band_bound": 1,
+                     "optimality": "proved"}
+    gap = community_optimality("C2", status, types, Proof(3, 1, 2, "bound"))
+    report = {"optimality": optimality_report([entry, gap], 1.5)}
+    assert _optimality_lines(report) == [
+        "  in band 2 of 6 (at most 3 possible); proven best possible in 1 of 2 communities"]
+    units = pd.DataFrame({"unit_id": ["a", "b", "c"], "building_id": ["a", "b", "c"],
+                          "households": [300, 400, 0]})
+    explainer = Explainer(units, np.array([0, 1, 2]), None, np.array([300.0, 400, 0]),
+                          PlanParams())
+    en, zh = explainer.grid_reasons(status, {2: "part 2 of 2 separate parts"}, {},
+                                    proved=True)
+    assert PROVED_EN in en[1] and PROVED_ZH in zh[1] and PROVED_EN not in en[0]
+    assert zh[2]  # an empty grid with an English-only note still gets a Chinese reason
