@@ -48,7 +48,8 @@ STAGE_SHARE = (0.6, 0.25, 0.15)  # budget shares of the three objective stages
 CUT_WEIGHT = {0: 2, 1: 1}  # stage 3: cost of cutting a plain edge, a compound-wall edge
 CROSS_WEIGHT = 4  # stage 3: cost of a road/river edge kept inside one grid
 MIN_STEP = 0.05  # deterministic seconds below which no solve is started
-STEPS_PER_GRID = 2  # large-neighbourhood steps allowed per grid of the community
+LNS_SHARE = 0.25  # share of the budget a large community gets (its plan is near-best already)
+LNS_STEPS = 1  # large-neighbourhood steps per out-of-band grid (plus one)
 WORKERS = 1  # CP-SAT workers: one thread, deterministic; a deterministic second ≈ a CPU second
 
 
@@ -194,7 +195,7 @@ def improve(weights: np.ndarray, pairs: np.ndarray, kind: np.ndarray, labels: np
             if solver_bound is not None:
                 bound, kind_of = min(bound, solver_bound), "bound"
         else:
-            labels = _neighbourhoods(spec, labels, seconds)
+            labels = _neighbourhoods(spec, labels, seconds * LNS_SHARE, k - before)
     after = count_in_band(labels, weights, band, k)
     bound = max(bound, after)
     proof = Proof(k, after, bound, "proved" if after == bound else kind_of,
@@ -267,13 +268,17 @@ def _solve_whole(spec: Spec, labels: np.ndarray, seconds: float
     return labels, bound
 
 
-def _neighbourhoods(spec: Spec, labels: np.ndarray, seconds: float) -> np.ndarray:
-    """Large-neighbourhood search: re-solve an out-of-band grid with its neighbours."""
+def _neighbourhoods(spec: Spec, labels: np.ndarray, seconds: float, out: int) -> np.ndarray:
+    """Large-neighbourhood search: re-solve an out-of-band grid with its neighbours.
+
+    At most ``LNS_STEPS`` steps per out-of-band grid (``out``) plus one: building a model
+    costs time the solver's budget does not count.
+    """
     labels = labels.copy()
     k = int(labels.max()) + 1
     left = seconds
     tried: set[frozenset] = set()
-    steps = STEPS_PER_GRID * k  # model building is not in the solver's time: bound the steps
+    steps = LNS_STEPS * out + 1
     while left >= MIN_STEP and steps > 0:
         steps -= 1
         sums = np.bincount(labels, weights=spec.weights, minlength=k)
