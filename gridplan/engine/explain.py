@@ -20,9 +20,9 @@ EMPTY_EN = ("no households here: only units without households (schools, shops, 
             "or open land, joined to no neighbour")
 EMPTY_ZH = "无住户：仅有无住户的单位（学校、商铺、办公等）或空地，未并入相邻网格"
 OUT_OF_BAND = ("below_band", "above_band")
-PROVED_EN = ("no division of this community into whole units can put more grids in band "
-             "(proved by the exact stage)")
-PROVED_ZH = "经精确求解证明：以完整单位划分本社区，无法使更多网格达标"
+# said where the grids in band reach a proved upper bound (from totals or from CP-SAT)
+PROVED_EN = "no division of this community into whole units can put more grids in band"
+PROVED_ZH = "已证明：以完整单位划分本社区，无法使更多网格达标"
 
 
 def needed_tolerance(value: float, target: float) -> float:
