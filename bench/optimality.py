@@ -119,7 +119,16 @@ def community_graph(p, cid: str, unit_polygons: bool, compounds, hi: float):
         cells = p.cells[p.cells["grid_code"].isin(codes)].reset_index(drop=True)
         geoms = cells.geometry.values
         index = {c: i for i, c in enumerate(cells["cell_id"])}
-        node_of_unit = units["cell_id"].map(index).to_numpy()
+        node = units["cell_id"].map(index)
+        lost = node.isna().to_numpy()
+        if lost.any():  # a unit whose parcel went to another grid: the parcel under its point
+            pts = shapely.point_on_surface(units.geometry.values[lost])
+            hit = shapely.STRtree(geoms).query(pts, predicate="within")
+            found = pd.Series(hit[1], index=hit[0]).groupby(level=0).first()
+            node[np.flatnonzero(lost)[found.index]] = found.to_numpy()
+        keep = node.notna().to_numpy()
+        units = units[keep]
+        node_of_unit = node[keep].astype(np.int64).to_numpy()
     pairs = rook_pairs(np.asarray(geoms, dtype=object))
     n = len(geoms)
     # atoms: polygons whose units share a compound that fits under the band's top
