@@ -3,7 +3,7 @@
 Plans the demo district and the Beijing Wudaokou OSM extract twice, once with
 ``--balance households`` and once with ``--balance workload``, then measures each
 grid's monthly hours (visits + walking tours; on the osmnx street network for
-Wudaokou) and assigns workers by min-cost flow. Prints the coefficient of
+Wudaokou) and assigns workers at least cost. Prints the coefficient of
 variation (CV) and max/min ratio of grid hours and worker hours for both.
 
 Special populations and workers: the demo ships synthetic ones; for Wudaokou they

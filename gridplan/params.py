@@ -136,6 +136,9 @@ class PlanParams:
         ``"households"``, or ``"workload"``: visits per month (households and special
         populations, see :mod:`gridplan.workforce.workload`) scaled so that their total equals the
         households' total; ``target`` then means an average grid's workload.
+    exact_seconds : float
+        Budget per community of the exact stage (:mod:`gridplan.engine.exact`), in
+        CP-SAT deterministic seconds (about wall-clock seconds); ``0`` turns it off.
 
     Raises
     ------
@@ -202,6 +205,10 @@ than 1, got 2. Fix: pass a value more than 0 and less than 1 (default 0.15)
         "households", cli="--balance", choices=("households", "workload"), label_zh="均衡依据",
         help="Balance grids on households, or on workload (visits per month from households "
              "and --special populations).")
+    exact_seconds: float = param(
+        2.0, cli="--exact-seconds", ge=0, le=3600, label_zh="精确求解时限（秒/社区）",
+        help="Budget per community of the exact stage (CP-SAT), which proves or raises the "
+             "most grids in band; 0 turns it off.")
 
     def __post_init__(self) -> None:
         for f in fields(self):

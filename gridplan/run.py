@@ -131,7 +131,7 @@ def summary_text(result: Plan, out_dir: Path) -> str:
         f"{r['mean_polsby_popper']:.2f}   grids crossing barriers: "
         f"{r['grids_crossing_barriers']} ({r['barrier_crossings']} crossings)",
         "  status: " + ", ".join(f"{k} {v}" for k, v in sorted(st.items())),
-    ]
+    ] + _optimality_lines(r)
     lines += _dedicated_lines(r) + _explanation_lines(r)
     inp = r["input"]
     if inp["units_outside_communities"]:
@@ -157,6 +157,16 @@ def _dedicated_lines(report: dict) -> list[str]:
     kinds = ", ".join(f"{k} {v}" for k, v in sorted(d["by_kind"].items()))
     return [f"  dedicated grids (专属网格): {d['grids']} ({kinds}) with {d['households']} "
             "households, outside the household balance"]
+
+
+def _optimality_lines(report: dict) -> list[str]:
+    """Grids in band against the proven best, e.g. 'in band 1,041 of 1,078; proven ...'."""
+    o = report.get("optimality")
+    if not o or not o["grids"]:
+        return []
+    return [f"  in band {o['grids_in_band']:,} of {o['grids']:,} (at most {o['in_band_bound']:,} "
+            f"possible); proven best possible in {o['communities_proved']:,} of "
+            f"{o['communities']:,} communities"]
 
 
 def _explanation_lines(report: dict) -> list[str]:

@@ -11,6 +11,7 @@ import pandas as pd
 import shapely
 
 from gridplan.engine import region
+from gridplan.engine.exact import Proof
 from gridplan.engine.explain import feasible
 from gridplan.engine.parcels import MIN_SHARED, region_parcels
 from gridplan.layers.sites import SITE_COLUMNS
@@ -186,6 +187,8 @@ def _combine(geometry, units, mine, site_polys, where, planned, barrier_lines, p
                                  grid_types=types,
                                  crossings=np.asarray(crossings, dtype=np.int64),
                                  sites=mine.drop(columns="geometry").to_dict("records"))
+    result.proof = Proof.combine([res.proof or Proof(len(res.polygons), 0, 0, "proved")
+                                  for _, res, _ in runs]) or Proof(0, 0, 0, "proved")
     result.parcels = functools.partial(_parcels, cid, units["unit_id"].to_numpy(object),
                                        site_polys, where, runs)
     return result

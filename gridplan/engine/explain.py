@@ -20,6 +20,9 @@ EMPTY_EN = ("no households here: only units without households (schools, shops, 
             "or open land, joined to no neighbour")
 EMPTY_ZH = "无住户：仅有无住户的单位（学校、商铺、办公等）或空地，未并入相邻网格"
 OUT_OF_BAND = ("below_band", "above_band")
+# said where the grids in band reach a proved upper bound (from totals or from CP-SAT)
+PROVED_EN = "no division of this community into whole units can put more grids in band"
+PROVED_ZH = "已证明：以完整单位划分本社区，无法使更多网格达标"
 
 
 def needed_tolerance(value: float, target: float) -> float:
@@ -88,8 +91,13 @@ class Explainer:
 
     # -- per grid ---------------------------------------------------------------------------
     def grid_reasons(self, status: np.ndarray, notes: dict[int, str],
-                     sites: dict[int, dict]) -> tuple[list[str], list[str]]:
-        """English and Chinese reason of each grid (empty string when nothing to say)."""
+                     sites: dict[int, dict], proved: bool = False
+                     ) -> tuple[list[str], list[str]]:
+        """English and Chinese reason of each grid (empty string when nothing to say).
+
+        ``proved``: the community's grids in band are proved the most possible, which an
+        out-of-band grid's reason then says.
+        """
         k = len(status)
         en: list[list[str]] = [[] for _ in range(k)]
         zh: list[list[str]] = [[] for _ in range(k)]
@@ -106,13 +114,18 @@ class Explainer:
                          f"（{site['site_id']}），不参与户数均衡")
         self._stairwells(en, zh)
         for g in range(k):
-            if status[g] == "empty" and not en[g]:
-                en[g].append(EMPTY_EN)
-                zh[g].append(EMPTY_ZH)
+            if status[g] == "empty":
+                if not en[g]:
+                    en[g].append(EMPTY_EN)
+                if not zh[g]:  # an English-only note (a separate part, no units) has no zh
+                    zh[g].append(EMPTY_ZH)
             if status[g] in OUT_OF_BAND:
                 e, z = self._band_reason(g, self._biggest(g))
                 en[g].append(e)
                 zh[g].append(z)
+                if proved:
+                    en[g].append(PROVED_EN)
+                    zh[g].append(PROVED_ZH)
         return ["; ".join(p) for p in en], ["；".join(p) for p in zh]
 
     @functools.cached_property

@@ -12,6 +12,8 @@ from gridplan.engine.adjacency import GRID_SIZE
 log = logging.getLogger(__name__)
 
 MIN_HOLE = 1.0  # m²: holes smaller than this are overlay slivers, not real holes
+SLIVER_SHARE = 1e-6  # a grid's part under this share of its area is an overlay sliver
+SLIVER_M2 = 0.01  # m²: so is a part under this (a 10 cm square), below the 1 cm snapping's reach
 
 
 def grid_polygons(cells: np.ndarray, cell_unit: np.ndarray, unit_labels: np.ndarray,
@@ -65,10 +67,31 @@ def _tidy(geom):
         geom = snapped
     polys = [shapely.Polygon(p.exterior, [r for r in p.interiors
                                           if shapely.Polygon(r).area >= MIN_HOLE])
-             for p in shapely.get_parts(geom)]
+             for p in drop_slivers(shapely.get_parts(geom))]
     if not polys:
         return geom
     return polys[0] if len(polys) == 1 else shapely.MultiPolygon(polys)
+
+
+def drop_slivers(parts) -> list:
+    """Polygon parts without zero-area slivers (the largest part always stays).
+
+    A part under :data:`SLIVER_SHARE` of the total area or under :data:`SLIVER_M2` is
+    left out; what is dropped is far below the tiling check's slack.
+
+    Examples
+    --------
+    >>> parts = [shapely.box(0, 0, 100, 100), shapely.box(200, 0, 200.001, 5)]
+    >>> [p.area for p in drop_slivers(parts)]
+    [10000.0]
+    """
+    parts = list(parts)
+    if len(parts) < 2:
+        return parts
+    areas = np.array([p.area for p in parts])
+    keep = areas >= max(SLIVER_SHARE * areas.sum(), SLIVER_M2)
+    keep[int(np.argmax(areas))] = True
+    return [p for p, k in zip(parts, keep, strict=True) if k]
 
 
 def _union(parts: np.ndarray):

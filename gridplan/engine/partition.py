@@ -21,7 +21,7 @@ import numpy as np
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from gridplan.engine import kernels
+from gridplan.engine import exact, kernels
 from gridplan.engine.refine import BalanceRefiner
 
 log = logging.getLogger(__name__)
@@ -44,6 +44,7 @@ class PartitionResult:
 
     labels: np.ndarray
     notes: dict[int, str] = field(default_factory=dict)
+    proof: exact.Proof | None = None  # grids in band, their upper bound, and how it is known
 
 
 def choose_k(households: float, target: float, lo: float, hi: float) -> int:
@@ -167,7 +168,8 @@ class Bisector:
 def partition_graph(n_units: int, edges: np.ndarray, costs: np.ndarray, kind: np.ndarray,
                     households: np.ndarray, xy: np.ndarray, atom_labels: np.ndarray,
                     *, target: float, band: tuple[float, float], seed: int,
-                    attempts: int = 12, zones: np.ndarray | None = None) -> PartitionResult:
+                    attempts: int = 12, zones: np.ndarray | None = None,
+                    exact_seconds: float = 0.0) -> PartitionResult:
     """Partition one community's units into contiguous grids of about ``target`` households.
 
     Parameters
@@ -192,11 +194,15 @@ def partition_graph(n_units: int, edges: np.ndarray, costs: np.ndarray, kind: np
         Households per grid, allowed range, random seed, spanning trees tried per cut.
     zones : ndarray (n,), optional
         Block/compound label per unit; tree cuts between zones are preferred.
+    exact_seconds : float
+        Budget of the exact stage (:func:`gridplan.engine.exact.improve`), run on the atom
+        graph where the heuristic leaves fewer grids in band than an upper bound allows;
+        0 only bounds.
 
     Returns
     -------
     PartitionResult
-        ``labels[i]`` is the grid (0..k-1) of unit ``i``.
+        ``labels[i]`` is the grid (0..k-1) of unit ``i``; ``proof`` bounds the grids in band.
     """
     atom, pairs, acost, akind = contract(atom_labels, edges, costs, kind)
     n_atoms = int(atom.max()) + 1 if n_units else 0
@@ -232,8 +238,54 @@ def partition_graph(n_units: int, edges: np.ndarray, costs: np.ndarray, kind: np
         centres = stats[:, 1:3] / np.maximum(stats[:, :1], 1)
         refiner = BalanceRefiner(bis.cost + bis.cost.T, weights, centres, band, zone=zone)
         atom_grid = refiner.run(atom_grid)
+    new, proof = exact.improve(weights, pairs, akind, atom_grid, band, target,
+                               seconds=exact_seconds, seed=seed)
+    if not np.array_equal(new, atom_grid):
+        new = _follow_labels(new, atom_grid)
+        notes = _notes_after(new, atom_grid, notes, comp, n_comp, weights, band)
+        atom_grid = new
     labels = atom_grid[atom]
-    return PartitionResult(labels=labels, notes=notes)
+    return PartitionResult(labels=labels, notes=notes, proof=proof)
+
+
+def _follow_labels(new: np.ndarray, old: np.ndarray) -> np.ndarray:
+    """Renumber ``new`` grids after the ``old`` grid each shares most atoms with.
+
+    Examples
+    --------
+    >>> _follow_labels(np.array([0, 0, 1, 1]), np.array([1, 1, 1, 0])).tolist()
+    [1, 1, 0, 0]
+    """
+    k = int(max(new.max(), old.max())) + 1
+    overlap = np.zeros((k, k), dtype=np.int64)
+    np.add.at(overlap, (new, old), 1)
+    rename = np.full(k, -1, dtype=np.int64)
+    taken = np.zeros(k, dtype=bool)
+    for flat in np.argsort(-overlap, axis=None, kind="stable"):
+        g, h = divmod(int(flat), k)
+        if rename[g] < 0 and not taken[h]:
+            rename[g], taken[h] = h, True
+    return rename[new]
+
+
+def _notes_after(new: np.ndarray, old: np.ndarray, notes: dict[int, str], comp: np.ndarray,
+                 n_comp: int, weights: np.ndarray, band: tuple[float, float]
+                 ) -> dict[int, str]:
+    """Notes of grids the exact stage left as they were; fresh part notes for the others."""
+    out = {}
+    for g in np.unique(new):
+        mine = new == g
+        if np.array_equal(mine, old == g):
+            if int(g) in notes:
+                out[int(g)] = notes[int(g)]
+            continue
+        c = int(comp[np.flatnonzero(mine)[0]])
+        part = comp == c
+        k = len(np.unique(new[part]))
+        note = _component_note(c, n_comp, float(weights[part].sum()), k, band)
+        if note:
+            out[int(g)] = note
+    return out
 
 
 def block_groups(n: int, pairs: np.ndarray, crossing: np.ndarray, weights: np.ndarray,

@@ -16,7 +16,7 @@ from tqdm.auto import tqdm
 from gridplan.codes import grid_serial
 from gridplan.engine import region
 from gridplan.engine.community import NearbyLines, plan_community
-from gridplan.engine.metrics import summarize, validate_plan
+from gridplan.engine.metrics import optimality_report, summarize, validate_plan
 from gridplan.engine.units import assign_communities, split_large_buildings, tag_by_polygons
 from gridplan.engine.visits import unit_visits
 from gridplan.errors import InputError
@@ -121,7 +121,7 @@ def plan(units: gpd.GeoDataFrame, communities: gpd.GeoDataFrame | None = None, *
             visits = unit_visits(units, special, wp)[0]
             # workload in household-equivalents: same total as households, shared by visits
             units["weight"] = visits * units["households"].sum() / max(visits.sum(), 1e-9)
-    grids, unit_grid, cells, edges, explanations = [], [], [], [], []
+    grids, unit_grid, cells, edges, explanations, proofs = [], [], [], [], [], []
     before = _previous_grids(previous, crs)
     items = list(communities.itertuples(index=False))
     by_comm = dict(tuple(units.groupby("community_id", sort=False)))
@@ -135,6 +135,7 @@ def plan(units: gpd.GeoDataFrame, communities: gpd.GeoDataFrame | None = None, *
                                      sites=sites, previous=before.get(comm.community_id))
         if g.attrs.get("explanation"):
             explanations.append(g.attrs["explanation"])
+        proofs.append(g.attrs["optimality"])
         grids.append(g)
         unit_grid.append(ug)
         cells.append(c)
@@ -147,6 +148,7 @@ def plan(units: gpd.GeoDataFrame, communities: gpd.GeoDataFrame | None = None, *
         validate_plan(plan_)
     plan_.report = summarize(plan_, notes, timer.seconds, time.perf_counter() - t_start)
     plan_.report["explanations"] = explanations
+    plan_.report["optimality"] = optimality_report(proofs, timer.seconds.get("exact", 0.0))
     if previous is not None:
         plan_.report["previous_plan"] = {"grids": int(len(previous.grids)),
                                          "codes_kept": int(plan_.grids["grid_code"].isin(

@@ -11,8 +11,10 @@ import shapely
 
 from gridplan.codes import grid_code, serial_order, spatial_serials, stable_serials
 from gridplan.engine.adjacency import CommunityGraph, build_community_graph
+from gridplan.engine.exact import Proof
 from gridplan.engine.explain import Explainer
 from gridplan.engine.grids import grid_polygons, polsby_popper
+from gridplan.engine.metrics import community_optimality
 from gridplan.engine.parcels import region_parcels
 from gridplan.engine.partition import partition_graph
 from gridplan.params import PlanParams
@@ -36,6 +38,7 @@ class RegionResult:
     drawn_labels: np.ndarray | None = None  # labels the cells were drawn with, before hand-overs
     codes: np.ndarray | None = None  # grid code per label, once describe_grids has named them
     parcels: object = None  # (cells, unit_cell, edges) when made up from several regions
+    proof: Proof | None = None  # grids in band, their upper bound, how it is known
 
 
 def atom_labels(compound_ids: pd.Series, households: np.ndarray, upper: float,
@@ -84,6 +87,8 @@ def plan_region(geometry, units: gpd.GeoDataFrame, barrier_lines, params: PlanPa
         graph = build_community_graph(geometry, geoms, balance_weights(units),
                                       barriers=barrier_lines, compound=compound,
                                       mode=params.tessellation)
+    # the exact stage aims at the plan's own band (not at derived communities' or microgrids')
+    exact_seconds = params.exact_seconds if tuple(band) == tuple(params.band) else 0.0
     with timer.stage("partition"):
         atoms = atom_labels(units.get("compound_id", pd.Series([None] * len(units))),
                             graph.households[:len(units)], band[1], graph.seed[:len(units)])
@@ -93,14 +98,23 @@ def plan_region(geometry, units: gpd.GeoDataFrame, barrier_lines, params: PlanPa
                                graph.households, graph.xy, atoms, target=target, band=band,
                                seed=params.seed, attempts=params.attempts,
                                zones=graph.block * (graph.compound.max(initial=0) + 2)
-                               + graph.compound + 1)
+                               + graph.compound + 1, exact_seconds=exact_seconds)
+    _move_seconds(timer, "partition", "exact", part.proof.seconds if part.proof else 0.0)
     with timer.stage("grids"):
         k = int(part.labels.max()) + 1  # labels of filler points included
         polys, labels, moves = grid_polygons(graph.cells, graph.cell_unit, part.labels, graph.xy,
                                       graph.households, k)
     return RegionResult(geometry, labels[:len(units)], polys, graph, part.notes,
                         all_labels=labels, atoms=atoms[:len(units)], fragments=moves,
-                        drawn_labels=part.labels)
+                        drawn_labels=part.labels, proof=part.proof)
+
+
+def _move_seconds(timer, source: str, stage: str, seconds: float) -> None:
+    """Book ``seconds`` timed under ``source`` to ``stage`` (a stage run inside another)."""
+    timer.seconds.setdefault(stage, 0.0)
+    if seconds > 0:
+        timer.seconds[source] = max(round(timer.seconds.get(source, 0.0) - seconds, 3), 0.0)
+        timer.seconds[stage] = round(timer.seconds.get(stage, 0.0) + seconds, 3)
 
 
 def serial_order_of(result: RegionResult) -> np.ndarray:
@@ -117,7 +131,9 @@ def describe_grids(result: RegionResult, community, units: gpd.GeoDataFrame,
 
     ``previous`` lists (serial, polygon) of the community's grids in an earlier plan:
     grids that overlap one keep its serial (:func:`gridplan.codes.stable_serials`).
-    The rows carry the community's explanation (or None) in ``rows.attrs["explanation"]``.
+    The rows carry the community's explanation (or None) in ``rows.attrs["explanation"]``
+    and its proof (:func:`gridplan.engine.metrics.community_optimality`) in
+    ``rows.attrs["optimality"]``.
     """
     k = len(result.polygons)
     order = serial_order_of(result)
@@ -160,14 +176,18 @@ def describe_grids(result: RegionResult, community, units: gpd.GeoDataFrame,
                               np.where(rows["households"] == 0, "empty",
                                        np.where(bal < lo, "below_band",
                                                 np.where(bal > hi, "above_band", "ok"))))
+    optimality = community_optimality(community.community_id, rows["status"].values, types,
+                                      result.proof)
     explainer = Explainer(units, lab, result.atoms, bal, params)
     rows["reason"], rows["reason_zh"] = explainer.grid_reasons(
-        rows["status"].values, result.notes, dict(enumerate(sites)))
+        rows["status"].values, result.notes, dict(enumerate(sites)),
+        proved=optimality["optimality"] == "proved")
     unit_grid = pd.DataFrame({"unit_id": units["unit_id"].values, "grid_code": codes[lab]})
     explanation = explainer.community(community.community_id,
                                       str(getattr(community, "name", "") or ""), rows)
     rows = rows.iloc[np.argsort(serials, kind="stable")].reset_index(drop=True)
     rows.attrs["explanation"] = explanation
+    rows.attrs["optimality"] = optimality
     return rows, unit_grid
 
 

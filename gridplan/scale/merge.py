@@ -14,7 +14,7 @@ import pandas as pd
 import pyogrio
 import shapely
 
-from gridplan.engine.metrics import summarize
+from gridplan.engine.metrics import optimality_report, summarize
 from gridplan.errors import PlanInvariantError
 from gridplan.export.folder import (
     GRID_FIELDS,
@@ -61,6 +61,9 @@ def merge_plans(communities: gpd.GeoDataFrame, done: dict[str, dict], params: Pl
                          runtime)
         report["explanations"] = [done[c]["explanation"] for c in ids
                                   if done[c].get("explanation")]
+        report["optimality"] = optimality_report(
+            [done[c]["optimality"] for c in ids if done[c].get("optimality")],
+            sum(done[c]["stage_seconds"].get("exact", 0.0) for c in ids))
         (tmp / "report.json").write_text(json.dumps(report, ensure_ascii=False, indent=2),
                                          encoding="utf-8")
         for name in ("grids.geojson", "units.csv", "plan.gpkg", "report.json"):

@@ -55,7 +55,7 @@ def plan_one(community: SimpleNamespace, shards: list[str], barriers: np.ndarray
             "units": len(result.units), "stage_seconds": timer.seconds,
             "seconds": round(time.perf_counter() - t0, 3), "peak_mb": peak_mb(),
             "cpu_seconds": round(time.process_time() - c0, 3),
-            "explanation": g.attrs.get("explanation")}
+            "explanation": g.attrs.get("explanation"), "optimality": g.attrs.get("optimality")}
     _write_json(name.with_suffix(".json"), done)  # the done-marker, after the results
     return done
 

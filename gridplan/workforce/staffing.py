@@ -1,14 +1,14 @@
-"""Staffing: grid loads, the staffing norm per community, and workers assigned by min-cost flow."""
+"""Staffing: grid loads, the staffing norm per community, and workers assigned at least cost."""
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
 
-import networkx as nx
 import numpy as np
 import pandas as pd
 import shapely
+from scipy.optimize import linear_sum_assignment
 
 from gridplan.engine.visits import unit_visits
 from gridplan.layers.workers import DEFAULT_CAPACITY, read_workers  # noqa: F401 (re-exported)
@@ -18,7 +18,8 @@ from gridplan.workforce.workload import hours, required_workers, tour_length
 log = logging.getLogger(__name__)
 
 UNASSIGNED = "(unassigned)"
-SLOT_PENALTY = 2000  # cost units (≈ metres) per grid² held by one worker: spreads grids evenly
+SLOT_PENALTY = 2000  # cost units (≈ metres) × j² for a worker's j-th grid: spreads grids evenly
+UNASSIGNED_COST = 10**9  # cost units of a grid left without a worker
 
 
 def service_centres(communities, centres=None) -> dict[str, np.ndarray]:
@@ -37,30 +38,50 @@ def grid_loads(plan, special: pd.DataFrame | None = None, params: WorkloadParams
     """Monthly workload of every grid of a plan.
 
     Returns one row per grid: ``grid_code, community_id, households, special_cases,
-    visits, tour_m, tour_on_network, workload_hours``.
+    visits, tour_m, tour_on_network, workload_hours``. A grid's tour passes every
+    building of it with households once, in the order the units come.
     """
     params = params or WorkloadParams()
     centres = centres or service_centres(plan.communities)
     units = plan.units
     visits, cases = unit_visits(units, special, params)
     pts = shapely.get_coordinates(shapely.point_on_surface(units.geometry.values))
-    df = pd.DataFrame({"grid_code": units["grid_code"].values, "v": visits, "c": cases,
-                       "x": pts[:, 0], "y": pts[:, 1], "h": units["households"].values,
-                       "b": units["building_id"].astype(str).values})
-    by_grid = dict(tuple(df.groupby("grid_code", sort=False)))
+    codes = units["grid_code"].to_numpy()
+    rows_of = _rows_by(codes, np.ones(len(codes), bool))
+    stops_of = _rows_by(codes, _first_stops(codes, units["building_id"].astype(str).to_numpy(),
+                                            units["households"].to_numpy()))
+    v_all = np.asarray(visits, dtype=float)
+    c_all = np.asarray(cases, dtype=float)
+    none = np.empty(0, np.int64)
     rows = []
     for g in plan.grids.itertuples(index=False):
-        mine = by_grid.get(g.grid_code, df.iloc[0:0])
-        stops = mine[mine["h"] > 0].drop_duplicates("b")[["x", "y"]].to_numpy()
-        tour, on_net = tour_length(stops, centres[g.community_id], street=street,
+        mine = rows_of.get(g.grid_code, none)
+        tour, on_net = tour_length(pts[stops_of.get(g.grid_code, none)],
+                                   centres[g.community_id], street=street,
                                    detour=params.detour_factor)
-        v = float(mine["v"].sum())
+        v = float(v_all[mine].sum())
         rows.append({"grid_code": g.grid_code, "community_id": g.community_id,
-                     "households": int(g.households), "special_cases": round(mine["c"].sum(), 1),
+                     "households": int(g.households), "special_cases": round(c_all[mine].sum(), 1),
                      "visits": round(v, 2), "tour_m": round(tour, 1),
                      "tour_on_network": on_net,
                      "workload_hours": round(hours(v, tour, params), 2)})
     return pd.DataFrame(rows)
+
+
+def _first_stops(codes: np.ndarray, buildings: np.ndarray, households: np.ndarray) -> np.ndarray:
+    """Rows that are a tour stop: the first unit with households of each building per grid."""
+    has = np.flatnonzero(households > 0)
+    repeat = pd.DataFrame({"g": codes[has], "b": buildings[has]}).duplicated().to_numpy()
+    keep = np.zeros(len(codes), bool)
+    keep[has[~repeat]] = True
+    return keep
+
+
+def _rows_by(codes: np.ndarray, keep: np.ndarray) -> dict[str, np.ndarray]:
+    """Positions of the kept rows per grid code, in row order."""
+    pos = np.flatnonzero(keep)
+    groups = pd.Series(pos).groupby(codes[pos], sort=False).indices
+    return {code: pos[at] for code, at in groups.items()}
 
 
 def staffing_table(plan, workers: pd.DataFrame | None, per_10k: float = 18.0) -> pd.DataFrame:
@@ -93,42 +114,78 @@ class Assignment:
 
 def assign_workers(loads: pd.DataFrame, workers: pd.DataFrame, grid_xy: dict[str, np.ndarray],
                    homes: dict[str, np.ndarray]) -> Assignment:
-    """Assign each grid one worker of its community by min-cost flow (networkx).
+    """Assign each grid one worker of its community, at least total cost.
 
     Every grid is covered; a worker holds at most as many grids as fit in their
     monthly capacity at the community's mean grid load; the cost is the distance
-    from the worker's home (or service centre) to the grid plus a penalty growing
-    with the square of the grids a worker holds, so loads come out as even as the
-    workforce allows. Grids nobody can take go to ``(unassigned)`` and the missing
-    workers are counted per community.
+    from the worker's home (or service centre) to the grid, in whole metres, plus
+    ``SLOT_PENALTY × j²`` for the j-th grid a worker holds (so holding k grids costs
+    ``SLOT_PENALTY × (1² + … + k²)``) and loads come out as even as the workforce
+    allows. Grids nobody can take go to ``(unassigned)`` at a cost of 10⁹ each, and
+    the missing workers are counted per community.
+
+    Workers only serve grids of their own community, so the problem splits into one
+    assignment per community: grids × worker slots (the j-th grid of each worker is
+    one slot), solved exactly by ``scipy.optimize.linear_sum_assignment``. Penalties
+    grow with j, so an optimum fills every worker's slots in order and its cost is
+    that of the min-cost flow over the same model.
+
+    Parameters
+    ----------
+    loads : DataFrame
+        One row per grid: ``grid_code, community_id, workload_hours`` and the load
+        columns summed per worker (``households, special_cases, tour_m``).
+    workers : DataFrame
+        ``worker_id, name, community_id, capacity_hours``.
+    grid_xy, homes : dict
+        Grid point and worker home (metric CRS) by code and worker id.
+
+    Examples
+    --------
+    >>> loads = pd.DataFrame({"grid_code": ["G1", "G2"], "community_id": ["A", "A"],
+    ...                       "households": [300, 300], "workload_hours": [40.0, 40.0]})
+    >>> workers = pd.DataFrame({"worker_id": ["w1", "w2"], "name": ["一", "二"],
+    ...                         "community_id": ["A", "A"], "capacity_hours": [160.0, 160.0]})
+    >>> xy = {"G1": np.array([0.0, 0.0]), "G2": np.array([900.0, 0.0])}
+    >>> homes = {"w1": np.array([0.0, 0.0]), "w2": np.array([1000.0, 0.0])}
+    >>> assign_workers(loads, workers, xy, homes).grids["worker_id"].tolist()
+    ['w1', 'w2']
     """
-    g = nx.DiGraph()
-    g.add_node("S", demand=-len(loads))
-    for row in loads.itertuples(index=False):
-        g.add_node(("g", row.grid_code), demand=1)
-        g.add_edge(("u", row.community_id), ("g", row.grid_code), capacity=1, weight=10**9)
-    for cid in loads["community_id"].unique():
-        g.add_edge("S", ("u", cid), capacity=len(loads), weight=0)
     mean_h = loads.groupby("community_id")["workload_hours"].mean()
-    for w in workers.itertuples(index=False):
-        mine = loads[loads["community_id"] == w.community_id]
-        slots = int(min(len(mine), w.capacity_hours // max(mean_h.get(w.community_id, 1), 1e-9)))
-        for j in range(1, slots + 1):
-            g.add_edge("S", ("s", w.worker_id, j), capacity=1, weight=SLOT_PENALTY * j * j)
-            g.add_edge(("s", w.worker_id, j), ("w", w.worker_id), capacity=1, weight=0)
-        for row in mine.itertuples(index=False):
-            d = float(np.hypot(*(grid_xy[row.grid_code] - homes[w.worker_id])))
-            g.add_edge(("w", w.worker_id), ("g", row.grid_code), capacity=1, weight=int(d))
-    flow = nx.min_cost_flow(g)
-    return _read_flow(flow, loads, workers, grid_xy, homes)
+    staff = {c: w for c, w in workers.groupby("community_id", sort=False)}
+    holder: dict[str, str] = {}
+    for cid, grids in loads.groupby("community_id", sort=False):
+        codes = grids["grid_code"].tolist()
+        crew = staff.get(cid, workers.iloc[0:0])
+        holder.update(_assign_community(codes, crew, float(mean_h[cid]), grid_xy, homes))
+    return _read_holders(holder, loads, workers, grid_xy, homes)
 
 
-def _read_flow(flow, loads, workers, grid_xy, homes) -> Assignment:
-    holder = {}
-    for src, outs in flow.items():
-        for dst, f in outs.items():
-            if f and dst[0] == "g":
-                holder[dst[1]] = src[1] if src[0] == "w" else UNASSIGNED
+def _assign_community(codes: list[str], crew: pd.DataFrame, mean_h: float, grid_xy: dict,
+                      homes: dict) -> dict[str, str]:
+    """Holder of each grid of one community: an optimal grids × worker-slots assignment.
+
+    Column j of a worker costs the whole metres from their home to the grid plus
+    ``SLOT_PENALTY × j²``; one more column per grid stands for leaving it unassigned.
+    """
+    slots = [int(min(len(codes), cap // max(mean_h, 1e-9))) for cap in crew["capacity_hours"]]
+    ids = np.repeat(crew["worker_id"].to_numpy(), slots)
+    if not len(ids):
+        return dict.fromkeys(codes, UNASSIGNED)
+    gxy = np.array([grid_xy[c] for c in codes])
+    hxy = np.array([homes[w] for w in ids])
+    metres = np.floor(np.hypot(gxy[:, None, 0] - hxy[None, :, 0],
+                               gxy[:, None, 1] - hxy[None, :, 1]))
+    j = np.concatenate([np.arange(1, k + 1) for k in slots])
+    cost = np.hstack([metres + SLOT_PENALTY * j * j,
+                      np.full((len(codes), len(codes)), float(UNASSIGNED_COST))])
+    rows, cols = linear_sum_assignment(cost)
+    return {codes[r]: (str(ids[c]) if c < len(ids) else UNASSIGNED)
+            for r, c in zip(rows, cols, strict=True)}
+
+
+def _read_holders(holder: dict[str, str], loads, workers, grid_xy, homes) -> Assignment:
+    """The assignment's tables from the holder of every grid."""
     grid_rows = []
     for row in loads.itertuples(index=False):
         w = holder[row.grid_code]

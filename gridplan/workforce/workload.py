@@ -5,9 +5,10 @@ speed``, in hours per month. Visits come from households (an ordinary household 
 visited twice a year) and from special populations with their own visit rates
 (high-risk elderly weekly, key groups monthly). A tour starts at the community
 service centre, passes every building of the grid with households and returns;
-its length is measured on the street network when one is given (shortest paths
-plus a Christofides/greedy TSP approximation in networkx), else as straight-line
-distance times a detour factor.
+its length is measured on the street network when one is given (shortest paths by
+scipy's Dijkstra from every stop), else as straight-line distance times a detour
+factor, and the tour itself comes from :mod:`gridplan.workforce.tours` (exact up to
+12 points, else nearest neighbour improved by 2-opt and Or-opt; deterministic).
 """
 
 from __future__ import annotations
@@ -18,9 +19,12 @@ import math
 import networkx as nx
 import numpy as np
 import shapely
+from scipy.sparse import csr_matrix
+from scipy.sparse.csgraph import dijkstra
 
 from gridplan.errors import InputError
 from gridplan.params import WorkloadParams
+from gridplan.workforce.tours import shortest_tour, tour_cost
 
 log = logging.getLogger(__name__)
 
@@ -64,21 +68,24 @@ def tour_length(points: np.ndarray, start: np.ndarray, *, street=None,
 
 
 def _tsp_length(dist: np.ndarray) -> float:
-    """Length of an approximate shortest closed tour over a distance matrix."""
-    n = len(dist)
-    if n == 2:
+    """Length of a short closed tour over a distance matrix, from row 0 and back.
+
+    The tour is searched on the symmetric mean of ``dist`` and measured on ``dist``.
+    """
+    if len(dist) == 2:
         return float(dist[0, 1] + dist[1, 0])
-    g = nx.Graph()
-    for i in range(n):
-        for j in range(i + 1, n):
-            g.add_edge(i, j, weight=float(dist[i, j]))
-    method = nx.approximation.christofides if n <= 60 else nx.approximation.greedy_tsp
-    cycle = nx.approximation.traveling_salesman_problem(g, cycle=True, method=method)
-    return float(sum(dist[a, b] for a, b in zip(cycle[:-1], cycle[1:], strict=True)))
+    tour = shortest_tour((dist + dist.T) / 2)
+    return tour_cost(tour, dist)
 
 
 class StreetNetwork:
-    """A walking network (networkx graph in a metric CRS) and shortest-path distances."""
+    """A walking network (networkx graph in a metric CRS) and shortest-path distances.
+
+    The graph is also kept as a symmetric sparse matrix (``matrix``, rows in the
+    order of ``nodes``) for scipy's Dijkstra, built once per network.
+    """
+
+    SOURCES_CELLS = 4_000_000  # Dijkstra rows × nodes computed at once (32 MB)
 
     def __init__(self, graph: nx.MultiDiGraph | nx.Graph, max_snap: float = 300.0) -> None:
         g = nx.Graph()
@@ -90,29 +97,51 @@ class StreetNetwork:
         self.nodes = np.array(list(g.nodes))
         self.xy = np.array([[graph.nodes[n]["x"], graph.nodes[n]["y"]] for n in self.nodes])
         self.tree = shapely.STRtree(shapely.points(self.xy))
+        self.matrix = _sparse_graph(g, self.nodes)
         self.max_snap = max_snap
         self.unreached: list[tuple[float, float]] = []
 
     def distances(self, stops: np.ndarray) -> np.ndarray | None:
-        """Pairwise walking distances (m) between stops, or ``None`` if some are unreachable."""
+        """Pairwise walking distances (m) between stops, or ``None`` if some are unreachable.
+
+        Each stop is snapped to its nearest node (at most ``max_snap`` metres away);
+        the distance is the snap of both stops plus the shortest path between their
+        nodes. A stop the network does not reach from the first one is recorded in
+        ``unreached``.
+        """
         idx = self.tree.nearest(shapely.points(stops))
         snap = np.hypot(*(self.xy[idx] - stops).T)
         if (snap > self.max_snap).any():
             self.unreached.extend(map(tuple, stops[snap > self.max_snap]))
             return None
-        nodes = self.nodes[idx]
-        n = len(stops)
-        dist = np.zeros((n, n))
-        for i in range(n):
-            lengths = nx.single_source_dijkstra_path_length(self.graph, nodes[i],
-                                                            weight="length")
-            for j in range(n):
-                if j != i:
-                    if nodes[j] not in lengths:
-                        self.unreached.append(tuple(stops[j]))
-                        return None
-                    dist[i, j] = lengths[nodes[j]] + snap[i] + snap[j]
+        along = self._between(idx)
+        cut = ~np.isfinite(along[0])
+        if cut.any():
+            self.unreached.append(tuple(stops[int(np.argmax(cut))]))
+            return None
+        dist = along + snap[:, None] + snap[None, :]
+        np.fill_diagonal(dist, 0.0)
         return dist
+
+    def _between(self, idx: np.ndarray) -> np.ndarray:
+        """Shortest-path lengths between the nodes at rows ``idx`` (inf if unconnected)."""
+        nodes, inverse = np.unique(idx, return_inverse=True)
+        out = np.empty((len(nodes), len(nodes)))
+        step = max(1, self.SOURCES_CELLS // max(len(self.nodes), 1))
+        for k in range(0, len(nodes), step):
+            rows = dijkstra(self.matrix, directed=True, indices=nodes[k:k + step])
+            out[k:k + step] = rows[:, nodes]
+        return out[np.ix_(inverse, inverse)]
+
+
+def _sparse_graph(g: nx.Graph, nodes: np.ndarray) -> csr_matrix:
+    """Symmetric CSR matrix of edge lengths, rows and columns in the order of ``nodes``."""
+    pos = {n: i for i, n in enumerate(nodes.tolist())}
+    edges = [(pos[u], pos[v], d["length"]) for u, v, d in g.edges(data=True) if u != v]
+    r, c, w = np.array(edges, dtype=float).reshape(-1, 3).T
+    r, c = r.astype(np.int64), c.astype(np.int64)
+    size = len(nodes)
+    return csr_matrix((np.r_[w, w], (np.r_[r, c], np.r_[c, r])), shape=(size, size))
 
 
 def walking_network(osm_path, crs) -> StreetNetwork:

@@ -44,7 +44,8 @@ def test_options_reach_the_parameters_by_name():
             "--community-tolerance", "0.25", "--code-scheme", "cjt349-20",
             "--object-class", "010100", "--dedicated-tags", "amenity=school,shop=mall",
             "--dedicated-min-area", "100", "--tessellation", "centroid",
-            "--barrier-highways", "primary, trunk", "--attempts", "3", "--balance", "workload"]
+            "--barrier-highways", "primary, trunk", "--attempts", "3", "--balance", "workload",
+            "--exact-seconds", "0.5"]
     assert {a for a in args if a.startswith("--")} - {"--out"} == {
         f.metadata["cli"] for f in FIELDS.values()}  # every parameter is given here
     p = params_from(plan_cmd.make_context("plan", args).params)
@@ -54,7 +55,7 @@ def test_options_reach_the_parameters_by_name():
                            dedicated_tags=("amenity=school", "shop=mall"),
                            dedicated_min_area=100.0, tessellation="centroid",
                            barrier_highways=("primary", "trunk"), attempts=3,
-                           balance="workload")
+                           balance="workload", exact_seconds=0.5)
 
 
 @pytest.mark.parametrize("flag,value", [("--object-class", "12345"),

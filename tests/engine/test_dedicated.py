@@ -312,7 +312,8 @@ def test_replan_keeps_dedicated_grids_and_the_code_scheme():
 
     layers = generate_demo()
     u, c = prep_units(layers["buildings"]), prep_communities(layers["communities"])
-    params = PlanParams(code_scheme="cjt213-14")
+    # the heuristic's plan (exact stage off), whose re-plan here adds grids to be named
+    params = PlanParams(code_scheme="cjt213-14", exact_seconds=0)
     old = plan(u, c, compounds=layers["compounds"], barriers=layers["barriers"],
                dedicated=layers["dedicated"], params=params)
     new_layers = add_compound(layers)

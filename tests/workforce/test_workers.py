@@ -1,4 +1,4 @@
-"""Workers: workload model, staffing norm, min-cost-flow assignment, `gridplan staff`."""
+"""Workers: workload model, staffing norm, assignment, `gridplan staff`."""
 
 from __future__ import annotations
 
@@ -78,7 +78,7 @@ def test_hours_and_norm():
     assert required_workers(100, 3) == 3
 
 
-# --- min-cost flow -------------------------------------------------------------------------
+# --- assignment ------------------------------------------------------------------------------
 
 def test_flow_assigns_nearest_and_spreads_grids_evenly():
     loads = _loads([("G1", "A", 300, 40), ("G2", "A", 300, 40), ("G3", "A", 300, 40),
