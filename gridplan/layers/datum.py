@@ -216,6 +216,40 @@ Apple in China)) or bd09 (BD-09 (Baidu 百度))
     return key
 
 
+def datum_for(datum: str | None, kind: str, *, source: str | None = None,
+              kinds: tuple[str, ...] | None = None) -> str:
+    """The datum of layer ``kind`` in a ``--datum`` value: one datum for every layer, or
+    ``kind=datum`` pairs separated by commas (layers not named are WGS84).
+
+    Examples
+    --------
+    >>> datum_for("gcj02", "communities")
+    'gcj02'
+    >>> datum_for("population=gcj02", "population"), datum_for("population=bd09", "barriers")
+    ('gcj02', 'wgs84')
+    >>> datum_for("roads=gcj02", "population", kinds=("communities", "population"))
+    Traceback (most recent call last):
+    ...
+    gridplan.errors.InputError: field --datum: unknown layer 'roads' in --datum \
+'roads=gcj02'. Fix: name layers among communities, population, e.g. --datum \
+population=gcj02, or give one datum for all layers
+    """
+    text = str(datum or "wgs84")
+    if "=" not in text:
+        return check_datum(text, source=source)
+    found = {}
+    for pair in filter(None, (p.strip() for p in text.split(","))):
+        name, _, value = pair.partition("=")
+        name = name.strip().lower()
+        if kinds is not None and name not in kinds:
+            raise InputError(f"unknown layer {name!r} in --datum {text!r}", source=source,
+                             field="--datum",
+                             fix=f"name layers among {', '.join(kinds)}, e.g. --datum "
+                                 "population=gcj02, or give one datum for all layers")
+        found[name] = check_datum(value, source=source)
+    return found.get(kind, "wgs84")
+
+
 def transform_geometries(geoms, fn) -> np.ndarray:
     """Shapely geometries (lon/lat) with every vertex moved by ``fn(lon, lat)``."""
     def move(xy: np.ndarray) -> np.ndarray:
@@ -248,6 +282,6 @@ def from_wgs84(geoms, datum: str) -> np.ndarray:
     return transform_geometries(geoms, _FROM_WGS84[datum])
 
 
-__all__ = ["DATUMS", "bd09_to_gcj02", "bd09_to_wgs84", "check_datum", "from_wgs84",
+__all__ = ["DATUMS", "bd09_to_gcj02", "bd09_to_wgs84", "check_datum", "datum_for", "from_wgs84",
            "gcj02_to_bd09", "gcj02_to_wgs84", "out_of_china", "shift_geometries",
            "to_wgs84", "transform_geometries", "wgs84_to_bd09", "wgs84_to_gcj02"]

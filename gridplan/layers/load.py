@@ -42,7 +42,7 @@ import pandas as pd
 
 from gridplan.errors import InputError
 from gridplan.export.folder import read_plan
-from gridplan.layers.datum import check_datum, to_wgs84
+from gridplan.layers.datum import datum_for, to_wgs84
 from gridplan.layers.osm import read_osm, study_area
 from gridplan.layers.population import prepare_units
 from gridplan.layers.prepare import prepare_barriers, prepare_communities, prepare_compounds
@@ -89,7 +89,8 @@ class LayerOptions:
         default UTF-8 (with or without BOM), else GB18030.
     datum : str
         Vector kinds: ``wgs84`` (default), ``gcj02`` (Amap, Tencent) or ``bd09``
-        (Baidu); converted to WGS84 on read.
+        (Baidu), converted to WGS84 on read; one datum for every layer, or
+        ``kind=datum`` pairs (``"population=gcj02"``; layers not named are WGS84).
     x_field, y_field : str, optional
         Tables of points: the longitude/x and latitude/y columns (default: found by
         name, e.g. lon/lng/经度 and lat/纬度).
@@ -183,7 +184,8 @@ the communities layer
     crs = crs or options.crs
     layer = layer or options.layer
     notes = notes if notes is not None else InputNotes()
-    datum = check_datum(options.datum, source=str(source or path))
+    datum = datum_for(options.datum, kind or what, source=str(source or path),
+                      kinds=VECTOR_KINDS)
     file, named = split_layer(path)
     if is_table(file):
         gdf = _read_table(file, what, options, notes, source=source, crs=crs,
