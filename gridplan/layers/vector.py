@@ -189,8 +189,12 @@ def choose_layer(path: Path, kind: str, layer: str | None, src: str,
 
 def _read_ogr(path: Path, layer: str | None, encoding: str | None, src: str,
               notes: InputNotes) -> gpd.GeoDataFrame:
-    """Read with pyogrio; a Shapefile's attribute text decoded as given or as detected."""
-    if encoding:
+    """Read with pyogrio; a Shapefile's attribute text decoded as given or as detected.
+
+    Other formats (GeoJSON, GeoPackage, FlatGeobuf) hold UTF-8 by their specifications:
+    ``encoding`` (meant for CSV tables and DBFs) does not apply to them.
+    """
+    if encoding and _is_shapefile(path):
         try:
             codecs.lookup(encoding)
         except LookupError as exc:
@@ -198,8 +202,7 @@ def _read_ogr(path: Path, layer: str | None, encoding: str | None, src: str,
                              fix="pass an encoding Python knows, e.g. utf-8, gbk, gb18030"
                              ) from exc
         gdf = gpd.read_file(path, layer=layer, encoding=encoding)
-        if _is_shapefile(path):
-            notes.source(src, encoding=encoding)
+        notes.source(src, encoding=encoding)
         return gdf
     gdf = gpd.read_file(path, layer=layer)
     if not _is_shapefile(path):

@@ -316,3 +316,9 @@ def test_geopackage_ambiguous_or_wrong_layer_refused(tmp_path):
     with pytest.raises(InputError, match="no layer 'c'") as e:
         read_layer(f"{path}:c", "communities")
     assert e.value.field == "c" and e.value.source == str(path)
+
+
+def test_encoding_leaves_utf8_formats_alone(tmp_path):
+    COMMUNITIES.to_file(tmp_path / "c.geojson")
+    comm = read_layer(tmp_path / "c.geojson", "communities", LayerOptions(encoding="gbk"))
+    assert comm["name"].tolist() == ["荷花池社区", "玉泉社区"]
