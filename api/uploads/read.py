@@ -131,8 +131,22 @@ def _renamed(exc: InputError, saved: SavedUpload) -> InputError:
             text = text.replace(str(path), saved.original_name)
         return text
 
+    def form(text: str | None) -> str | None:
+        """Command-line options spelled as the upload's form fields (``datum=gcj02``)."""
+        if text is None:
+            return None
+        for flag, name in FORM_FIELDS.items():
+            text = text.replace(f"{flag} ", f"{name}=").replace(flag, name)
+        return text
+
     source = saved.original_name if exc.source is None else hide(exc.source)
-    return InputError(hide(exc.problem), source=source, field=exc.field, fix=hide(exc.fix))
+    return InputError(hide(exc.problem), source=source, field=form(exc.field),
+                      fix=form(hide(exc.fix)))
+
+
+# the loader's messages name command-line options; an upload sets these form fields
+FORM_FIELDS = {"--datum": "datum", "--encoding": "encoding", "--x-field": "x_field",
+               "--y-field": "y_field"}
 
 
 def layer_options(options: dict) -> LayerOptions:

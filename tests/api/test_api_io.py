@@ -76,7 +76,8 @@ def test_gcj02_csv_points_upload_then_plan(client):
     data = table.to_csv(index=False).encode("gbk")
     bad = _upload(client, data, "amap.csv", "population", households="households",
                   datum="mars")
-    assert bad.status_code == 422 and bad.json()["detail"]["field"] == "--datum"
+    assert bad.status_code == 422 and bad.json()["detail"]["field"] == "datum"
+    assert "pass datum=wgs84" in bad.json()["detail"]["fix"] and "gcj02" in bad.text
     up = _upload(client, data, "amap.csv", "population", households="households",
                  datum="gcj02")
     assert up.status_code == 201, up.json()
