@@ -25,7 +25,8 @@ def _public(row: dict) -> dict:
 
 @router.post("", status_code=201, summary="Upload a layer")
 async def upload(request: Request, file: Annotated[UploadFile, File(description=(
-                     "GeoJSON, GeoPackage, zipped Shapefile, OSM XML (.osm/.osm.bz2) or CSV"))],
+                     "GeoJSON, GeoPackage, zipped Shapefile, OSM XML (.osm/.osm.bz2), CSV or "
+                     "Excel (.xlsx; tables of points: lon/lat columns)"))],
                  kind: Annotated[Kind, Form()],
                  name: Annotated[str | None, Form(max_length=200)] = None,
                  crs: Annotated[str | None, Form(max_length=60, description=(

@@ -23,12 +23,10 @@ from gridplan.layers.vector import InputNotes
 log = logging.getLogger(__name__)
 
 
-# a CSV of points (lon/lat columns) is read as a point layer by the loader
-KINDS = {"communities": ("geojson", "gpkg", "shapefile", "csv"),
-         "population": ("geojson", "gpkg", "shapefile", "csv"),
-         "compounds": ("geojson", "gpkg", "shapefile", "csv"),
-         "barriers": ("geojson", "gpkg", "shapefile", "csv"),
-         "dedicated": ("geojson", "gpkg", "shapefile", "csv"),
+# a CSV or Excel table of points (lon/lat columns) is read as a point layer by the loader
+VECTOR_FORMATS = ("geojson", "gpkg", "shapefile", "csv", "xlsx")
+KINDS = {"communities": VECTOR_FORMATS, "population": VECTOR_FORMATS,
+         "compounds": VECTOR_FORMATS, "barriers": VECTOR_FORMATS, "dedicated": VECTOR_FORMATS,
          "osm": ("osm",), "workers": ("csv",), "special": ("csv",)}
 
 

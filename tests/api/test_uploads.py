@@ -496,3 +496,18 @@ def test_json_depth_matches_the_parser(tmp_path_factory, value, chunk) -> None:
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(uploads, "CHUNK", chunk)
         assert json_depth(path) == _true_depth(value)
+
+
+def test_excel_points_upload(dest: Path, tmp_path: Path) -> None:
+    b = gpd.read_file(DEMO / "buildings.geojson")
+    pts = b.representative_point()
+    table = b.drop(columns="geometry").assign(经度=pts.x, 纬度=pts.y)
+    table.to_excel(tmp_path / "p.xlsx", index=False)
+    saved = save((tmp_path / "p.xlsx").read_bytes(), "楼栋.xlsx", dest)
+    assert saved.fmt == "xlsx"
+    layer = read_upload(saved, "population", households="households")
+    assert layer.summary["households"] == int(b["households"].sum())
+    assert layer.notes["sources"]["楼栋.xlsx"]["sheet"] == "Sheet1"
+    (tmp_path / "other").mkdir()
+    err = refused(zip_bytes({"a.csv": b"a,b\n1,2\n"}), "x.xlsx", tmp_path / "other")
+    assert err.status == 415 and "not an Excel workbook" in err.problem
