@@ -161,3 +161,10 @@ def test_staff_reads_gbk_workers(wgs_plan, tmp_path):
     assert run_cli("staff", "--plan", wgs_plan, "--workers", tmp_path / "workers.csv",
                    "--encoding", "gbk", "--out", tmp_path / "s3", "--no-map",
                    "--quiet").exit_code == 0
+
+
+def test_partitioned_population_refuses_a_chinese_datum(tmp_path):
+    (tmp_path / "parts").mkdir()
+    (tmp_path / "parts" / "b.geojson").write_bytes((DEMO_DIR / "buildings.geojson").read_bytes())
+    assert_refused(plan("--population", tmp_path / "parts", "--datum", "gcj02",
+                        out=tmp_path / "o"), "field --datum", "partitioned")
