@@ -186,6 +186,12 @@ def bd09_to_wgs84(lon, lat) -> tuple[np.ndarray, np.ndarray]:
     return gcj02_to_wgs84(*bd09_to_gcj02(lon, lat))
 
 
+# other names planners use for the datums: the maps they come from
+ALIASES = {"wgs": "wgs84", "gps": "wgs84", "epsg4326": "wgs84", "osm": "wgs84",
+           "tianditu": "wgs84", "天地图": "wgs84", "gcj": "gcj02", "amap": "gcj02",
+           "gaode": "gcj02", "高德": "gcj02", "tencent": "gcj02", "腾讯": "gcj02",
+           "火星坐标": "gcj02", "bd": "bd09", "baidu": "bd09", "百度": "bd09"}
+
 _TO_WGS84 = {"gcj02": gcj02_to_wgs84, "bd09": bd09_to_wgs84}
 _FROM_WGS84 = {"gcj02": wgs84_to_gcj02, "bd09": wgs84_to_bd09}
 
@@ -196,8 +202,8 @@ def check_datum(datum: str | None, *, source: str | None = None,
 
     Examples
     --------
-    >>> check_datum("GCJ-02"), check_datum(None)
-    ('gcj02', 'wgs84')
+    >>> check_datum("GCJ-02"), check_datum(None), check_datum("Baidu"), check_datum("高德")
+    ('gcj02', 'wgs84', 'bd09', 'gcj02')
     >>> check_datum("mars")
     Traceback (most recent call last):
     ...
@@ -208,7 +214,7 @@ Apple in China)) or bd09 (BD-09 (Baidu 百度))
     if datum is None:
         return "wgs84"
     key = str(datum).strip().lower().replace("-", "").replace("_", "")
-    key = {"wgs": "wgs84", "gcj": "gcj02", "bd": "bd09", "epsg4326": "wgs84"}.get(key, key)
+    key = ALIASES.get(key, key)
     if key not in DATUMS:
         choices = [f"{k} ({v})" for k, v in DATUMS.items()]
         raise InputError(f"unknown datum {datum!r}", source=source, field=option,
