@@ -91,24 +91,33 @@ def job_inputs(store: Store, spec: dict) -> dict:
     kw = dict(spec.get("params") or {})
     if spec.get("demo"):
         kw.update(demo_options())
+    datums = {}
     for option, key in (("communities", "communities"), ("population", "population"),
                         ("osm", "osm"), ("compounds", "compounds"), ("barriers", "barriers"),
                         ("special_path", "special"), ("dedicated_path", "dedicated")):
         layer_id = (spec.get("layers") or {}).get(key)
         if layer_id:
             row = store.get_row("layers", layer_id)
-            kw[option] = str(Path(row["path"]))
+            given = row["summary"].get("options", {})
+            # the layer named at upload, and the datum, apply to this layer alone
+            kw[option] = str(Path(row["path"])) + (f":{given['layer']}"
+                                                   if given.get("layer") else "")
+            if given.get("datum"):
+                datums[key] = given["datum"]
             for upload_opt, plan_opt in LAYER_OPTIONS.get(key, {}).items():
-                value = row["summary"].get("options", {}).get(upload_opt)
+                value = given.get(upload_opt)
                 if value and plan_opt not in (spec.get("params") or {}):
                     kw[plan_opt] = value
+    if datums and "datum" not in (spec.get("params") or {}):
+        kw["datum"] = ",".join(f"{kind}={datum}" for kind, datum in datums.items())
     return kw
 
 
 # options given at upload → the plan option they stand for (unless the job sets it)
 LAYER_OPTIONS = {kind: {name: PLAN_OPTIONS[name] for name in names} for kind, names in (
     ("communities", ("id_field", "code_field", "crs")),
-    ("population", ("unit_id", "households", "population_field", "crs")))}
+    ("population", ("unit_id", "households", "population_field", "crs", "encoding",
+                    "x_field", "y_field")))}
 
 
 def run_job(url: str, job_id: str, spec: dict, author: str) -> None:

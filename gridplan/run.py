@@ -199,15 +199,20 @@ def _comprehensive_worker_hours(assignment, dedicated: set[str]):
 def run_staff(plan_dir: str, workers_path: str, out_dir: str, special_path: str | None = None,
               osm_path: str | None = None, per_10k: float = 18.0,
               workload: WorkloadParams | None = None, map_writer: MapWriter | None = None,
-              echo: Callable[[str], None] | None = None) -> dict:
-    """``gridplan staff``: loads per grid, staffing per community, workers assigned."""
+              echo: Callable[[str], None] | None = None, encoding: str | None = None) -> dict:
+    """``gridplan staff``: loads per grid, staffing per community, workers assigned.
+
+    ``encoding`` is the CSV tables' (default: UTF-8, else GB18030).
+    """
     plan_ = read_plan(plan_dir)
     workload = workload or WorkloadParams()
     special = (read_layer(special_path, "special",
-                          LayerOptions(unit_ids=plan_.units["building_id"], workload=workload))
+                          LayerOptions(unit_ids=plan_.units["building_id"], workload=workload,
+                                       encoding=encoding))
                if special_path else None)
     workers = read_layer(workers_path, "workers",
-                         LayerOptions(community_ids=plan_.communities["community_id"]))
+                         LayerOptions(community_ids=plan_.communities["community_id"],
+                                      encoding=encoding))
     street = walking_network(osm_path, plan_.crs) if osm_path else None
     centres = service_centres(plan_.communities)
     loads = grid_loads(plan_, special, workload, street, centres)

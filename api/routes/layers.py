@@ -26,7 +26,8 @@ def _public(row: dict) -> dict:
 
 @router.post("", status_code=201, summary="Upload a layer")
 async def upload(request: Request, file: Annotated[UploadFile, File(description=(
-                     "GeoJSON, GeoPackage, zipped Shapefile, OSM XML (.osm/.osm.bz2) or CSV"))],
+                     "GeoJSON, GeoPackage, zipped Shapefile, OSM XML (.osm/.osm.bz2), CSV or "
+                     "Excel (.xlsx; tables of points: lon/lat columns)"))],
                  kind: Annotated[Kind, Form()],
                  name: Annotated[str | None, Form(max_length=200)] = None,
                  crs: Annotated[str | None, Form(max_length=60, description=(
@@ -41,6 +42,18 @@ async def upload(request: Request, file: Annotated[UploadFile, File(description=
                      "population: households field"))] = None,
                  population_field: Annotated[str | None, Form(max_length=100, description=(
                      "population: residents field (households = residents / 2.6)"))] = None,
+                 layer: Annotated[str | None, Form(max_length=200, description=(
+                     "the layer of a GeoPackage of several layers"))] = None,
+                 encoding: Annotated[str | None, Form(max_length=40, description=(
+                     "text encoding of a CSV or Shapefile attributes, e.g. gbk "
+                     "(default: UTF-8, else GB18030)"))] = None,
+                 datum: Annotated[str | None, Form(max_length=10, description=(
+                     "datum of the coordinates: wgs84 (default), gcj02 (Amap, Tencent) or "
+                     "bd09 (Baidu); converted to WGS84"))] = None,
+                 x_field: Annotated[str | None, Form(max_length=100, description=(
+                     "CSV of points: longitude/x column (default lon, lng, 经度...)"))] = None,
+                 y_field: Annotated[str | None, Form(max_length=100, description=(
+                     "CSV of points: latitude/y column (default lat, 纬度...)"))] = None,
                  author: str = Depends(writer), settings: Settings = Depends(get_settings),
                  store: Store = Depends(get_store)) -> dict:
     """Check and store a layer; its id is what plan jobs name in ``layers``.
@@ -54,7 +67,8 @@ async def upload(request: Request, file: Annotated[UploadFile, File(description=
     dest.mkdir(parents=True, exist_ok=True)
     saved = await save_upload(file, file.filename or "upload", dest, limits)
     given = {"crs": crs, "id_field": id_field, "code_field": code_field, "unit_id": unit_id,
-             "households": households, "population_field": population_field}
+             "households": households, "population_field": population_field, "layer": layer,
+             "encoding": encoding, "datum": datum, "x_field": x_field, "y_field": y_field}
     options = {k: v for k, v in given.items() if v}
     try:
         layer = await run_in_threadpool(read_upload, saved, kind, **_for_kind(kind, options))
@@ -72,9 +86,11 @@ async def upload(request: Request, file: Annotated[UploadFile, File(description=
 
 def _for_kind(kind: str, options: dict) -> dict:
     """The reading options that apply to a layer kind."""
-    allowed = {"communities": {"crs", "id_field", "code_field"},
-               "population": {"crs", "unit_id", "households", "population_field"},
-               "compounds": {"crs"}, "barriers": {"crs"}, "dedicated": {"crs"}}.get(kind, set())
+    vector = {"crs", "layer", "encoding", "datum", "x_field", "y_field"}
+    allowed = {"communities": vector | {"id_field", "code_field"},
+               "population": vector | {"unit_id", "households", "population_field"},
+               "compounds": vector, "barriers": vector, "dedicated": vector,
+               "workers": {"encoding"}, "special": {"encoding"}}.get(kind, set())
     return {k: v for k, v in options.items() if k in allowed}
 
 

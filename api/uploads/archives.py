@@ -55,6 +55,39 @@ def unzip(raw: Path, source: str, limits: UploadLimits) -> tuple[str, Path, list
     return fmt, main, names
 
 
+def check_xlsx(raw: Path, source: str, limits: UploadLimits) -> None:
+    """An Excel workbook (a zip of XML parts): safe members within the limits, a workbook.
+
+    Read later by openpyxl, never extracted: the members are checked as a zip's are
+    (names, links, encryption, count, unpacked size, compression ratio).
+    """
+    try:
+        with zipfile.ZipFile(raw) as zf:
+            infos = zf.infolist()
+            if len(infos) > limits.max_zip_members:
+                raise UploadError(400, f"the workbook holds {len(infos)} parts, more than "
+                                       f"{limits.max_zip_members}", source=source,
+                                  fix="save the sheet as CSV and upload that")
+            total = 0
+            for info in infos:
+                _check_member_name(info, source)
+                total += info.file_size
+                ratio = info.file_size / max(info.compress_size, 1)
+                if total > limits.max_unzipped_bytes or (
+                        info.file_size > RATIO_MIN_BYTES and ratio > limits.max_ratio):
+                    raise UploadError(400, "the workbook unpacks beyond the limits "
+                                           f"({human_size(limits.max_unzipped_bytes)}, "
+                                           f"{limits.max_ratio:g}:1)", source=source,
+                                      fix="save the sheet as CSV and upload that")
+            if "xl/workbook.xml" not in zf.namelist():
+                raise UploadError(415, "a zip named .xlsx that is not an Excel workbook",
+                                  source=source, fix="save the table from Excel or WPS as "
+                                                     ".xlsx, or as CSV")
+    except zipfile.BadZipFile as exc:
+        raise UploadError(400, f"not a readable workbook ({exc})", source=source,
+                          fix="save the table from Excel or WPS again") from exc
+
+
 def _check_gpkg_header(path: Path, source: str) -> None:
     with open(path, "rb") as fh:
         head = fh.read(100)

@@ -10,7 +10,7 @@ from gridplan.errors import GridplanError
 MB = 1024 * 1024
 CHUNK = 1024 * 1024
 ACCEPTED = ("GeoJSON (.geojson), GeoPackage (.gpkg), zipped Shapefile (.zip), "
-            "OSM XML (.osm, .osm.bz2, .osm.gz) or CSV (.csv)")
+            "OSM XML (.osm, .osm.bz2, .osm.gz), CSV (.csv) or Excel (.xlsx)")
 GPKG_APPLICATION_IDS = (b"GPKG", b"GP10", b"GP11")
 
 
@@ -73,7 +73,7 @@ class SavedUpload:
         Server-side path of the dataset to read (for a zip: the extracted ``.shp``
         or single file, under a server-chosen name).
     fmt : str
-        ``geojson``, ``gpkg``, ``shapefile``, ``osm`` or ``csv``.
+        ``geojson``, ``gpkg``, ``shapefile``, ``osm``, ``csv`` or ``xlsx``.
     original_name : str
         The client's file name, sanitised; metadata only, never used as a path.
     size_bytes : int

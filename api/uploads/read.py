@@ -23,11 +23,10 @@ from gridplan.layers.vector import InputNotes
 log = logging.getLogger(__name__)
 
 
-KINDS = {"communities": ("geojson", "gpkg", "shapefile"),
-         "population": ("geojson", "gpkg", "shapefile"),
-         "compounds": ("geojson", "gpkg", "shapefile"),
-         "barriers": ("geojson", "gpkg", "shapefile"),
-         "dedicated": ("geojson", "gpkg", "shapefile"),
+# a CSV or Excel table of points (lon/lat columns) is read as a point layer by the loader
+VECTOR_FORMATS = ("geojson", "gpkg", "shapefile", "csv", "xlsx")
+KINDS = {"communities": VECTOR_FORMATS, "population": VECTOR_FORMATS,
+         "compounds": VECTOR_FORMATS, "barriers": VECTOR_FORMATS, "dedicated": VECTOR_FORMATS,
          "osm": ("osm",), "workers": ("csv",), "special": ("csv",)}
 
 
@@ -68,9 +67,13 @@ def read_upload(saved: SavedUpload, kind: str, **options: Any) -> UploadedLayer:
         ``communities``, ``population``, ``compounds``, ``barriers``, ``dedicated``
         (vector files), ``osm`` (OSM XML), ``workers`` or ``special`` (CSV).
     **options
-        ``crs`` (for layers declaring none) and ``layer`` (GeoPackage layer) for vector
-        kinds; communities: ``id_field`` ("id"), ``code_field``, ``scheme``
-        ("nbs12+3"); population: ``unit_id`` ("unit_id"), ``households``,
+        ``crs`` (for layers declaring none, or of a CSV's x/y columns), ``layer``
+        (GeoPackage layer; a file of several layers gives the one plainly meant),
+        ``datum`` (``wgs84``, ``gcj02``, ``bd09``: converted to WGS84), ``x_field``,
+        ``y_field`` (a CSV's coordinate columns) for vector kinds; ``encoding`` (CSV
+        text and Shapefile attributes; default UTF-8, else GB18030); communities:
+        ``id_field`` ("id"), ``code_field``, ``scheme`` ("nbs12+3"); population:
+        ``unit_id`` ("unit_id"), ``households``,
         ``population_field``, ``household_size`` (2.6); osm: ``dwelling_area`` (90),
         ``barrier_highways``; workers: ``community_ids`` (ids of the plan's
         communities; unchecked when omitted); special: ``unit_ids`` (building ids
@@ -126,8 +129,22 @@ def _renamed(exc: InputError, saved: SavedUpload) -> InputError:
             text = text.replace(str(path), saved.original_name)
         return text
 
+    def form(text: str | None) -> str | None:
+        """Command-line options spelled as the upload's form fields (``datum=gcj02``)."""
+        if text is None:
+            return None
+        for flag, name in FORM_FIELDS.items():
+            text = text.replace(f"{flag} ", f"{name}=").replace(flag, name)
+        return text
+
     source = saved.original_name if exc.source is None else hide(exc.source)
-    return InputError(hide(exc.problem), source=source, field=exc.field, fix=hide(exc.fix))
+    return InputError(hide(exc.problem), source=source, field=form(exc.field),
+                      fix=form(hide(exc.fix)))
+
+
+# the loader's messages name command-line options; an upload sets these form fields
+FORM_FIELDS = {"--datum": "datum", "--encoding": "encoding", "--x-field": "x_field",
+               "--y-field": "y_field"}
 
 
 def layer_options(options: dict) -> LayerOptions:
@@ -157,25 +174,12 @@ def _read(saved: SavedUpload, kind: str, options: dict) -> UploadedLayer:
         ids = opts.community_ids if kind == "workers" else opts.unit_ids
         return UploadedLayer(kind, df, {"rows": len(df), "fields": [str(c) for c in df.columns],
                                         "ids_checked": ids is not None})
-    if saved.fmt == "gpkg" and opts.layer is None:
-        _one_layer(saved, kind)
     notes = InputNotes()
     out = read_layer(saved.path, kind, opts, notes=notes, source=saved.original_name)
     summary = summarize_layer(out)
     if kind == "population":
         summary["households"] = int(out["households"].sum())
     return UploadedLayer(kind, out, summary, notes.to_dict())
-
-
-def _one_layer(saved: SavedUpload, kind: str) -> None:
-    """A GeoPackage of several layers needs the one to read named (``layer=...``)."""
-    import pyogrio
-
-    names = [str(n) for n in pyogrio.list_layers(saved.path)[:, 0]]
-    if len(names) > 1:
-        raise InputError(f"the GeoPackage holds {len(names)} layers "
-                         f"({', '.join(names[:10])})",
-                         fix=f"name the {kind} layer to read (layer=...)")
 
 
 def _read_osm(saved: SavedUpload, opts: LayerOptions) -> UploadedLayer:

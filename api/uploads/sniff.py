@@ -51,8 +51,7 @@ def sniff(head: bytes, source: str) -> str:
                           fix="export the layer as a GeoPackage (.gpkg)")
     text = _text_head(head)
     if text is None and b"\x00" not in head:
-        raise UploadError(400, "text that is not UTF-8 (GBK?)", source=source,
-                          fix="save the file as UTF-8 (Excel: 'CSV UTF-8')")
+        return "csv"  # text in another encoding (GBK...): the loader decodes it
     if text is None:
         raise UploadError(415, "unrecognised binary content", source=source,
                           fix=f"upload {ACCEPTED}")
@@ -254,12 +253,13 @@ class _XMLProlog:
 
 
 def check_csv(path: Path, source: str) -> None:
-    """CSV must be UTF-8 text."""
-    try:
-        with open(path, encoding="utf-8-sig") as fh:
-            while fh.read(CHUNK):
-                pass
-    except UnicodeDecodeError as exc:
-        raise UploadError(400, f"the CSV is not UTF-8 text (byte {exc.start})", source=source,
-                          fix="save the table as CSV UTF-8 (Excel: 'CSV UTF-8'); GBK is not "
-                              "accepted") from exc
+    """CSV must be text (no NUL byte); its encoding (UTF-8, GBK...) is the loader's to read."""
+    with open(path, "rb") as fh:
+        offset = 0
+        while chunk := fh.read(CHUNK):
+            at = chunk.find(b"\x00")
+            if at >= 0:
+                raise UploadError(400, f"the CSV is not text (NUL byte at {offset + at})",
+                                  source=source,
+                                  fix="save the table as CSV (Excel: 'CSV UTF-8')")
+            offset += len(chunk)

@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-from gridplan.api.uploads.archives import unzip
+from gridplan.api.uploads.archives import check_xlsx, unzip
 from gridplan.api.uploads.common import (
     ACCEPTED,
     CHUNK,
@@ -138,6 +138,11 @@ def _inspect(raw: Path, filename: str, source: str, limits: UploadLimits
     with open(raw, "rb") as fh:
         head = fh.read(HEAD)
     kind = sniff(head, source)
+    if kind == "zip" and suffix_of(filename) == ".xlsx":  # a workbook is a zip of XML
+        check_xlsx(raw, source, limits)
+        final = raw.with_name("layer.xlsx")
+        raw.rename(final)
+        return "xlsx", final, []
     check_extension(kind, filename, source)
     if kind == "zip":
         fmt, path, members = unzip(raw, source, limits)

@@ -9,7 +9,13 @@ import click
 
 from gridplan.cli.common import fail, front_end, setup_logging
 from gridplan.cli.map import map_cmd
-from gridplan.cli.options import param_option, param_options, population_fields
+from gridplan.cli.options import (
+    ENCODING,
+    input_reading,
+    param_option,
+    param_options,
+    population_fields,
+)
 from gridplan.cli.regrid import merge_cmd, microgrids_cmd, replan_cmd
 from gridplan.cli.scale import run_partitioned, scale_options, wants_partitioned
 from gridplan.errors import GridplanError, InputError
@@ -54,15 +60,18 @@ def plan_options(f):
 @main.command("plan")
 @click.option("--communities", type=click.Path(dir_okay=False),
               help="Community (社区) polygons: GeoJSON, GeoPackage, zipped Shapefile, "
-                   "FlatGeobuf. Without it, communities are derived from roads and rivers.")
+                   "FlatGeobuf; FILE:LAYER reads one layer of a GeoPackage. Without it, "
+                   "communities are derived from roads and rivers.")
 @click.option("--community-id", default="id", show_default=True, help="Community id field.")
 @click.option("--community-code", default=None,
               help="Field holding the 12-digit division code (统计用区划代码).")
 @param_option("community_households")
 @param_option("community_tolerance")
 @click.option("--population", type=click.Path(),
-              help="Buildings, points or census blocks with households or population; a "
-                   "folder of files is planned partition by partition.")
+              help="Buildings, points or census blocks with households or population: a "
+                   "vector file (FILE:LAYER for one layer of a GeoPackage) or a CSV/.xlsx "
+                   "table of points (lon/lat columns); a folder of files is planned "
+                   "partition by partition.")
 @population_fields
 @click.option("--osm", type=click.Path(dir_okay=False),
               help="OpenStreetMap extract (.osm, .osm.bz2): buildings, compounds, roads, rivers.")
@@ -80,7 +89,9 @@ def plan_options(f):
               help="Folder of an earlier plan: grids keep the serials of the earlier grids "
                    "they overlap most; new grids get the next free serials.")
 @click.option("--crs", default=None,
-              help="CRS for input files that declare none, e.g. EPSG:4326.")
+              help="CRS for input files that declare none, e.g. EPSG:4326 (tables of "
+                   "points: the CRS of their x/y columns, default EPSG:4326).")
+@input_reading
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
               help="Output folder.")
 @click.option("--map/--no-map", "with_map", default=True, show_default=True,
@@ -133,6 +144,7 @@ def demo_cmd(out_dir: str, data_dir: str | None, **kw) -> None:
               help="Output folder (may be the plan folder).")
 @click.option("--map/--no-map", "with_map", default=True, show_default=True,
               help="Also write map.html with workloads and workers.")
+@ENCODING
 @click.option("-v", "--verbose", count=True, help="More log output (-v, -vv).")
 @click.option("--quiet", is_flag=True, help="No summary.")
 def staff_cmd(verbose: int, quiet: bool, with_map: bool, **kw) -> None:

@@ -20,6 +20,32 @@ POPULATION_FIELDS = [
 ]
 
 
+ENCODING = click.option(
+    "--encoding", default=None,
+    help="Text encoding of CSV tables and Shapefile attributes, e.g. gbk [default: UTF-8 "
+         "with or without BOM, else GB18030].")
+
+INPUT_READING = [
+    ENCODING,
+    click.option("--datum", default="wgs84", show_default=True,
+                 help="Datum of lon/lat inputs, converted to WGS84 on read: wgs84 (GPS, OSM, "
+                      "天地图), gcj02 (高德 Amap, 腾讯 Tencent), bd09 (百度 Baidu)."),
+    click.option("--x-field", default=None,
+                 help="Longitude/x column of a CSV or Excel table of points [default: lon, "
+                      "lng, longitude, x or 经度]."),
+    click.option("--y-field", default=None,
+                 help="Latitude/y column of a CSV or Excel table of points [default: lat, "
+                      "latitude, y or 纬度]."),
+]
+
+
+def input_reading(f):
+    """The options on how input files are read (encoding, datum, coordinate columns)."""
+    for option in reversed(INPUT_READING):
+        f = option(f)
+    return f
+
+
 def population_fields(f):
     """The options naming a population layer's fields (shared by plan and replan)."""
     for option in reversed(POPULATION_FIELDS):

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from gridplan.cli.common import run_job
-from gridplan.cli.options import population_fields
+from gridplan.cli.options import input_reading, population_fields
 from gridplan.engine.pipeline import plan
 from gridplan.errors import InputError
 from gridplan.export.folder import read_plan, write_plan
@@ -85,6 +85,7 @@ def microgrids_cmd(plan_dir: str, out_dir: str | None, target: int, lower: int, 
 @click.option("--barriers", type=click.Path(dir_okay=False),
               help="Roads, railways, rivers followed where grids are redrawn.")
 @click.option("--crs", default=None, help="CRS for input files that declare none.")
+@input_reading
 @click.option("--out", "out_dir", default=None, type=click.Path(file_okay=False),
               help="Output folder [default: <plan>/replan].")
 @click.option("--compare/--no-compare", default=True, show_default=True,
@@ -96,7 +97,8 @@ def microgrids_cmd(plan_dir: str, out_dir: str | None, target: int, lower: int, 
 def replan_cmd(plan_dir: str, population: str, unit_id: str, households_field: str | None,
                population_field: str | None, household_size: float, lock: str,
                max_moved: int | None, compounds: str | None, barriers: str | None,
-               crs: str | None, out_dir: str | None, compare: bool, with_map: bool,
+               crs: str | None, encoding: str | None, datum: str, x_field: str | None,
+               y_field: str | None, out_dir: str | None, compare: bool, with_map: bool,
                verbose: int, quiet: bool) -> None:
     """Re-plan after households change, moving as few households as possible.
 
@@ -115,7 +117,8 @@ def replan_cmd(plan_dir: str, population: str, unit_id: str, households_field: s
         notes = InputNotes()
         options = LayerOptions(crs=crs, unit_id=unit_id, households=households_field,
                                population_field=population_field,
-                               household_size=household_size)
+                               household_size=household_size, encoding=encoding,
+                               datum=datum, x_field=x_field, y_field=y_field)
         units = read_layer(population, "population", options, notes=notes)
         result = replanning.replan(old, units, lock=lock.split(","), max_moved=max_moved,
                         compounds=read_optional(compounds, "compounds", options, notes),

@@ -13,6 +13,7 @@ import click
 
 from gridplan.errors import InputError
 from gridplan.export.folder import read_plan
+from gridplan.layers.datum import datum_for
 from gridplan.layers.load import layer_options, read_layer, read_optional
 from gridplan.layers.vector import InputNotes
 from gridplan.params import params_from
@@ -98,6 +99,11 @@ def _refuse_unsupported(kw: dict) -> None:
         raise InputError("partitioned planning needs community boundaries", field="--communities",
                          fix="pass --communities FILE (communities are derived only in one "
                              "process, without --workers/--scheduler)")
+    if datum_for(kw.get("datum"), "population") != "wgs84":
+        raise InputError("a population datum other than WGS84 is not supported with "
+                         "partitioned input or a cluster yet", field="--datum",
+                         fix="convert the partition files to WGS84 first, or plan one "
+                             "--population file without --workers/--scheduler")
     for option, name in (("dedicated_path", "--dedicated"), ("previous_dir", "--previous")):
         if kw.get(option):
             raise InputError(f"{name} is not supported with partitioned input or a cluster yet",

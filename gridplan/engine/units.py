@@ -12,6 +12,7 @@ import shapely
 from shapely.affinity import rotate
 
 from gridplan.errors import InputError
+from gridplan.layers.datum import from_wgs84, to_wgs84
 from gridplan.layers.vector import InputNotes, source_of
 
 log = logging.getLogger(__name__)
@@ -41,13 +42,45 @@ def assign_communities(units: gpd.GeoDataFrame, communities: gpd.GeoDataFrame,
         notes.units_outside = units.loc[outside, "unit_id"].astype(str).tolist()
         notes.households_outside = int(units.loc[outside, "households"].sum())
         notes.warn(f"{int(outside.sum())} unit(s) with {notes.households_outside} households "
-                   "lie outside every community and are left out of the plan")
+                   "lie outside every community and are left out of the plan"
+                   + datum_hint(units, communities, int(outside.sum()), notes))
         units = units.loc[~outside].copy()
     if len(units) == 0:
         raise InputError("no unit lies inside any community",
                          source=source_of(communities, "communities"),
                          fix="check that both layers cover the same area and use correct CRS")
     return units
+
+
+DATUM_HINT_SHARE = 0.1  # units outside, as a share of all, from which a datum shift is tried
+
+
+def datum_hint(units: gpd.GeoDataFrame, communities: gpd.GeoDataFrame, n_outside: int,
+               notes: InputNotes) -> str:
+    """Why so many units lie outside: one layer looks GCJ-02 or BD-09 (else "").
+
+    Tried when every layer was read as WGS84 and at least a tenth of the units fall
+    outside every community: if reading the population (or the communities) in a
+    Chinese datum would bring at least half of those inside, the hint names the datum
+    and the fix.
+    """
+    if (n_outside < DATUM_HINT_SHARE * len(units) or units.crs is None
+            or any(d != "wgs84" for d in notes.datum.values())):
+        return ""
+    inside_now = len(units) - n_outside
+    lonlat = gpd.GeoSeries(representative_points(units.geometry), crs=units.crs).to_crs(4326)
+    for datum, name in (("gcj02", "GCJ-02 (Amap/Gaode, Tencent)"), ("bd09", "BD-09 (Baidu)")):
+        # population in the datum: move it to WGS84; communities in it: move units into it
+        for layer, move in (("population", to_wgs84), ("communities", from_wgs84)):
+            moved = gpd.GeoDataFrame(geometry=move(lonlat.values, datum), crs=4326,
+                                     index=units.index).to_crs(units.crs)
+            inside = int(tag_by_polygons(moved, communities, "community_id", "c").notna().sum())
+            if inside - inside_now >= 0.5 * n_outside:
+                return (f"; with the {layer} layer read as {name} coordinates, {inside} of "
+                        f"{len(units)} units would lie inside (now {inside_now}). Fix: pass "
+                        f"--datum {layer}={datum} (every layer from that map: --datum {datum}; "
+                        f"API: datum={datum} on the {layer} upload)")
+    return ""
 
 
 def tag_by_polygons(units: gpd.GeoDataFrame, polygons: gpd.GeoDataFrame | None,

@@ -10,17 +10,23 @@ Kinds of layer and the :class:`LayerOptions` fields each one uses:
 ============  ============================================  ===================================
 kind          options                                       returns
 ============  ============================================  ===================================
-communities   crs, layer, id_field, code_field, scheme      ``prepare_communities`` frame
-population    crs, layer, unit_id, households,              ``prepare_units`` frame (checked)
+communities   id_field, code_field, scheme                  ``prepare_communities`` frame
+population    unit_id, households,                          ``prepare_units`` frame (checked)
               population_field, household_size
-compounds     crs, layer                                    ``prepare_compounds`` frame
-barriers      crs, layer                                    ``prepare_barriers`` frame
-dedicated     crs, layer                                    ``prepare_sites`` frame
+compounds                                                   ``prepare_compounds`` frame
+barriers                                                    ``prepare_barriers`` frame
+dedicated                                                   ``prepare_sites`` frame
 osm           dwelling_area, barrier_highways,              the buildings as units (see
               dedicated_tags                                :func:`read_osm_layers`)
-special       unit_ids, workload                            ``read_special`` table
-workers       community_ids                                 ``read_workers`` table
+special       unit_ids, workload, encoding                  ``read_special`` table
+workers       community_ids, encoding                       ``read_workers`` table
 ============  ============================================  ===================================
+
+Every vector kind also reads ``crs``, ``layer``, ``encoding``, ``datum``, ``x_field`` and
+``y_field``: a file is a vector file (GeoJSON, GeoPackage, Shapefile...), or a CSV or
+Excel table of points (:mod:`gridplan.layers.tables`); ``file.gpkg:layer`` (or
+``table.xlsx:sheet``) names the layer of a multi-layer file; a layer in GCJ-02 or BD-09
+(``datum``) is converted to WGS84 as it is read (:mod:`gridplan.layers.datum`).
 """
 
 from __future__ import annotations
@@ -36,12 +42,26 @@ import pandas as pd
 
 from gridplan.errors import InputError
 from gridplan.export.folder import read_plan
+from gridplan.layers.datum import datum_for, to_wgs84
 from gridplan.layers.osm import read_osm, study_area
 from gridplan.layers.population import prepare_units
 from gridplan.layers.prepare import prepare_barriers, prepare_communities, prepare_compounds
 from gridplan.layers.sites import prepare_sites
 from gridplan.layers.special import read_special
-from gridplan.layers.vector import InputNotes, check_layer, read_vector, source_of
+from gridplan.layers.tables import (
+    CSV_SUFFIXES,
+    is_table,
+    points_from_table,
+    read_csv,
+    read_excel,
+)
+from gridplan.layers.vector import (
+    InputNotes,
+    check_layer,
+    read_vector,
+    source_of,
+    split_layer,
+)
 from gridplan.layers.workers import read_workers
 from gridplan.params import DEFAULT_BARRIER_HIGHWAYS, PlanParams, WorkloadParams, params_from
 
@@ -59,9 +79,21 @@ class LayerOptions:
     Attributes
     ----------
     crs : str, optional
-        Vector kinds: the CRS of a file that declares none (e.g. ``"EPSG:4326"``).
+        Vector kinds: the CRS of a file that declares none (e.g. ``"EPSG:4326"``); for
+        a table of points, the CRS of its coordinates (default EPSG:4326).
     layer : str, optional
-        Vector kinds: the layer to read in a multi-layer file (GeoPackage).
+        Vector kinds: the layer to read in a multi-layer file (GeoPackage), or the sheet
+        of an Excel workbook; ``path:layer`` says the same.
+    encoding : str, optional
+        Text encoding of CSV tables and Shapefile attributes (e.g. ``"gbk"``); by
+        default UTF-8 (with or without BOM), else GB18030.
+    datum : str
+        Vector kinds: ``wgs84`` (default), ``gcj02`` (Amap, Tencent) or ``bd09``
+        (Baidu), converted to WGS84 on read; one datum for every layer, or
+        ``kind=datum`` pairs (``"population=gcj02"``; layers not named are WGS84).
+    x_field, y_field : str, optional
+        Tables of points: the longitude/x and latitude/y columns (default: found by
+        name, e.g. lon/lng/经度 and lat/纬度).
     id_field, code_field, scheme : str
         Communities: id field, 12-digit division code field, grid code scheme.
     unit_id, households, population_field, household_size
@@ -85,6 +117,10 @@ class LayerOptions:
 
     crs: str | None = None
     layer: str | None = None
+    encoding: str | None = None
+    datum: str = "wgs84"
+    x_field: str | None = None
+    y_field: str | None = None
     id_field: str = "id"
     code_field: str | None = None
     scheme: str = "nbs12+3"
@@ -104,7 +140,8 @@ class LayerOptions:
 PLAN_OPTIONS = {"crs": "crs", "id_field": "community_id", "code_field": "community_code",
                 "unit_id": "unit_id", "households": "households_field",
                 "population_field": "population_field", "household_size": "household_size",
-                "dwelling_area": "dwelling_area"}
+                "dwelling_area": "dwelling_area", "encoding": "encoding", "datum": "datum",
+                "x_field": "x_field", "y_field": "y_field"}
 
 
 def layer_options(kw: dict, params: PlanParams | None = None) -> LayerOptions:
@@ -117,17 +154,23 @@ def layer_options(kw: dict, params: PlanParams | None = None) -> LayerOptions:
     ('code', 'hh', 'nbs12+3')
     """
     params = params or params_from(kw)
-    given = {field: kw[option] for field, option in PLAN_OPTIONS.items() if option in kw}
+    given = {field: kw[option] for field, option in PLAN_OPTIONS.items()
+             if kw.get(option) is not None}
     return LayerOptions(**given, scheme=params.code_scheme,
                         barrier_highways=params.barrier_highways,
                         dedicated_tags=params.dedicated_tags)
 
 
 def read_frame(path: str | Path, what: str, *, crs: str | None = None,
-               layer: str | None = None, source: str | None = None) -> gpd.GeoDataFrame:
-    """A vector file as read, given ``crs`` when it declares none (no checks yet).
+               layer: str | None = None, source: str | None = None,
+               options: LayerOptions | None = None, notes: InputNotes | None = None,
+               kind: str | None = None) -> gpd.GeoDataFrame:
+    """A vector file or a table of points as read, in WGS84 when its datum is GCJ-02 or
+    BD-09, given ``crs`` when it declares none (no checks yet).
 
-    ``source`` is how messages name the file (default: its path).
+    ``source`` is how messages name the file (default: its path); ``options`` gives the
+    encoding, datum and coordinate columns (:class:`LayerOptions`); ``notes`` receives
+    how the file was read.
 
     Examples
     --------
@@ -137,12 +180,52 @@ def read_frame(path: str | Path, what: str, *, crs: str | None = None,
     gridplan.errors.InputError: missing.gpkg: file not found. Fix: check the path given for \
 the communities layer
     """
-    gdf = read_vector(path, what=what, layer=layer)
+    options = options or LayerOptions()
+    crs = crs or options.crs
+    layer = layer or options.layer
+    notes = notes if notes is not None else InputNotes()
+    datum = datum_for(options.datum, kind or what, source=str(source or path),
+                      kinds=VECTOR_KINDS)
+    file, named = split_layer(path)
+    if is_table(file):
+        gdf = _read_table(file, what, options, notes, source=source, crs=crs,
+                          layer=layer or named)
+    else:
+        gdf = read_vector(path, what=what, layer=layer, encoding=options.encoding,
+                          notes=notes, kind=kind, source=source)
     if source is not None:
         gdf.attrs["source"] = source
     if gdf.crs is None and crs:
         gdf = gdf.set_crs(crs)
+    return _to_wgs84(gdf, datum, kind or what, notes)
+
+
+def _read_table(path: Path, what: str, options: LayerOptions, notes: InputNotes, *,
+                source: str | None, crs: str | None, layer: str | None) -> gpd.GeoDataFrame:
+    """A CSV or Excel table of points read as a point layer."""
+    src = str(source or path)
+    if path.suffix.lower() in CSV_SUFFIXES:
+        df, used = read_csv(path, what=what, encoding=options.encoding, source=src)
+        notes.source(src, encoding=used)
+    else:
+        df, sheet = read_excel(path, what=what, sheet=layer, source=src)
+        notes.source(src, sheet=sheet)
+    gdf = points_from_table(df, what=what, x_field=options.x_field, y_field=options.y_field,
+                            crs=crs, source=src)
+    notes.source(src, coordinates=gdf.crs.to_string())
     return gdf
+
+
+def _to_wgs84(gdf: gpd.GeoDataFrame, datum: str, kind: str,
+              notes: InputNotes) -> gpd.GeoDataFrame:
+    """A layer in GCJ-02 or BD-09 moved to WGS84 (EPSG:4326); WGS84 layers as they are."""
+    notes.datum[kind] = datum
+    if datum == "wgs84" or gdf.crs is None or len(gdf) == 0:
+        return gdf
+    out = gdf.to_crs(4326) if not gdf.crs.equals("EPSG:4326") else gdf.copy()
+    out[out.geometry.name] = to_wgs84(out.geometry.values, datum)
+    log.info("%s: converted from %s to WGS84", source_of(gdf, kind), datum)
+    return out
 
 
 def read_layer(path: str | Path, kind: str, options: LayerOptions | None = None, *,
@@ -221,11 +304,11 @@ def osm_units(layers) -> gpd.GeoDataFrame:
     return units
 
 
-def file_ids(path: str | Path, column: str) -> pd.Series:
+def file_ids(path: str | Path, column: str, encoding: str | None = None) -> pd.Series:
     """The ids a table names in ``column`` (none when it has no such column or no file)."""
     try:
-        ids = pd.read_csv(path, dtype=str, usecols=lambda c: c == column).get(column)
-    except FileNotFoundError:  # the table's reader names the missing file
+        ids = read_csv(path, what="table", encoding=encoding, dtype=str)[0].get(column)
+    except InputError:  # the table's reader names the missing file or the encoding
         ids = None
     return ids if ids is not None else pd.Series([], dtype=str)
 
@@ -233,8 +316,8 @@ def file_ids(path: str | Path, column: str) -> pd.Series:
 def _vector(kind: str) -> Callable:
     """The reader of a vector kind: read the file, then check and prepare it."""
     def read(path, options: LayerOptions, notes: InputNotes, source: str | None):
-        gdf = read_frame(path, WHAT.get(kind, kind), crs=options.crs, layer=options.layer,
-                         source=source)
+        gdf = read_frame(path, WHAT.get(kind, kind), source=source, options=options,
+                         notes=notes, kind=kind)
         return _PREPARE[kind](gdf, options, notes)
     return read
 
@@ -260,17 +343,18 @@ def _osm(path, options: LayerOptions, notes: InputNotes, source: str | None):
 
 
 def _special(path, options: LayerOptions, notes: InputNotes, source: str | None):
-
-    ids = file_ids(path, "unit_id") if options.unit_ids is None else options.unit_ids
+    ids = (file_ids(path, "unit_id", options.encoding) if options.unit_ids is None
+           else options.unit_ids)
     return read_special(path, pd.Series(list(ids), dtype=str),
-                        options.workload or WorkloadParams())
+                        options.workload or WorkloadParams(), encoding=options.encoding,
+                        notes=notes, source=source)
 
 
 def _workers(path, options: LayerOptions, notes: InputNotes, source: str | None):
-
-    ids = (file_ids(path, "community_id") if options.community_ids is None
+    ids = (file_ids(path, "community_id", options.encoding) if options.community_ids is None
            else options.community_ids)
-    return read_workers(path, pd.Series(list(ids), dtype=str))
+    return read_workers(path, pd.Series(list(ids), dtype=str), encoding=options.encoding,
+                        notes=notes, source=source)
 
 
 WHAT = {"dedicated": "dedicated sites"}  # how messages name a kind, where it differs
@@ -318,7 +402,7 @@ def load_inputs(kw: dict) -> dict:
         if dedicated is None and len(osm.dedicated):
             dedicated = osm.dedicated
     special = (read_layer(kw["special_path"], "special",
-                          replace(options, unit_ids=units["building_id"]))
+                          replace(options, unit_ids=units["building_id"]), notes=notes)
                if kw.get("special_path") else None)
     return {"units": units, "communities": communities, "compounds": compounds,
             "barriers": barriers, "params": params, "notes": notes, "special": special,

@@ -7,18 +7,24 @@ import logging
 import pandas as pd
 
 from gridplan.errors import InputError
+from gridplan.layers.tables import read_csv
 from gridplan.params import WorkloadParams
 
 log = logging.getLogger(__name__)
 
 
-def read_special(path, unit_ids: pd.Series, params: WorkloadParams) -> pd.DataFrame:
-    """Read ``special.csv`` (unit_id, category, count) and check it against the plan."""
-    try:
-        df = pd.read_csv(path, dtype={"unit_id": str, "category": str})
-    except FileNotFoundError as exc:
-        raise InputError("file not found", source=str(path),
-                         fix="check the path given with --special") from exc
+def read_special(path, unit_ids: pd.Series, params: WorkloadParams, *,
+                 encoding: str | None = None, notes=None,
+                 source: str | None = None) -> pd.DataFrame:
+    """Read ``special.csv`` (unit_id, category, count) and check it against the plan.
+
+    The text is decoded as ``encoding``, else as UTF-8 or GB18030 (recorded in ``notes``,
+    an :class:`~gridplan.layers.vector.InputNotes`, when given).
+    """
+    df, used = read_csv(path, what="special populations", encoding=encoding, source=source,
+                        dtype={"unit_id": str, "category": str}, path_option="--special")
+    if notes is not None:
+        notes.source(str(source or path), encoding=used)
     missing = {"unit_id", "category", "count"} - set(df.columns)
     if missing:
         raise InputError(f"missing column(s) {', '.join(sorted(missing))}", source=str(path),

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import codecs
 import logging
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyogrio
 import shapely
 
 from gridplan.errors import InputError
@@ -27,6 +30,12 @@ class InputNotes:
     units_outside: list[str] = field(default_factory=list)
     households_outside: int = 0
     warnings: list[str] = field(default_factory=list)
+    sources: dict[str, dict] = field(default_factory=dict)
+    datum: dict[str, str] = field(default_factory=dict)
+
+    def source(self, name: str, **facts) -> None:
+        """Record how a file was read (``encoding``, ``layer``, ``coordinates``...)."""
+        self.sources.setdefault(str(name), {}).update(facts)
 
     def warn(self, message: str) -> None:
         """Record a warning and log it."""
@@ -42,20 +51,34 @@ class InputNotes:
             "units_outside_sample": self.units_outside[:50],
             "households_outside_communities": self.households_outside,
             "warnings": self.warnings,
+            "sources": self.sources,
+            "datum": self.datum,
         }
 
 
-def read_vector(path: str | Path, *, what: str, layer: str | None = None) -> gpd.GeoDataFrame:
+def read_vector(path: str | Path, *, what: str, layer: str | None = None,
+                encoding: str | None = None, notes: InputNotes | None = None,
+                kind: str | None = None, source: str | None = None) -> gpd.GeoDataFrame:
     """Read a vector file (GeoJSON, GeoPackage, zipped Shapefile, FlatGeobuf, GeoParquet).
 
     Parameters
     ----------
     path : str or Path
-        File to read.
+        File to read; ``file.gpkg:layer`` names a layer (see :func:`split_layer`).
     what : str
         What the layer is for (``"communities"``, ``"population"``...), used in messages.
     layer : str, optional
-        Layer name inside a multi-layer file such as a GeoPackage.
+        Layer name inside a multi-layer file such as a GeoPackage. Without it a file of
+        several layers gives the one that is plainly meant (:func:`choose_layer`).
+    encoding : str, optional
+        Encoding of a Shapefile's attributes; without it, a DBF without ``.cpg`` whose
+        text is not Latin-1 is read as UTF-8 or GB18030, whichever decodes it.
+    notes : InputNotes, optional
+        Receives the layer and encoding read.
+    kind : str, optional
+        The layer kind (``communities``...), to choose among several layers.
+    source : str, optional
+        How messages and notes name the file (default: its path).
 
     Examples
     --------
@@ -65,23 +88,180 @@ def read_vector(path: str | Path, *, what: str, layer: str | None = None) -> gpd
     gridplan.errors.InputError: missing.gpkg: file not found. Fix: check the path given for \
 the communities layer
     """
-    path = Path(path)
+    path, named = split_layer(path)
+    layer = layer or named
+    src = str(source or path)
     if not path.exists():
-        raise InputError("file not found", source=str(path),
+        raise InputError("file not found", source=src,
                          fix=f"check the path given for the {what} layer")
+    notes = notes if notes is not None else InputNotes()
     try:
         if path.suffix.lower() == ".parquet":
             gdf = gpd.read_parquet(path)
         else:
-            gdf = gpd.read_file(path, layer=layer)
+            layer = choose_layer(path, kind or what, layer, src, notes)
+            gdf = _read_ogr(path, layer, encoding, src, notes)
+    except InputError:
+        raise
     except Exception as exc:  # pyogrio raises several types; all mean "unreadable"
         raise InputError(
             f"cannot be read as a vector layer ({type(exc).__name__}: {exc})",
-            source=str(path),
-            fix="give a GeoJSON, GeoPackage, zipped Shapefile, FlatGeobuf or GeoParquet file",
+            source=src,
+            fix="give a GeoJSON, GeoPackage, zipped Shapefile, FlatGeobuf, GeoParquet, "
+                "CSV or Excel (.xlsx) file",
         ) from exc
-    gdf.attrs["source"] = str(path)
+    gdf.attrs["source"] = src
     return gdf
+
+
+def split_layer(path: str | Path) -> tuple[Path, str | None]:
+    """``file.gpkg:layer`` split into the file and the layer (None when not given).
+
+    A path that exists as given is never split (so ``C:\\data.gpkg`` stays whole).
+
+    Examples
+    --------
+    >>> split_layer("missing.gpkg:buildings")
+    (PosixPath('missing.gpkg'), 'buildings')
+    >>> split_layer("missing.gpkg")
+    (PosixPath('missing.gpkg'), None)
+    """
+    text = str(path)
+    head, sep, tail = text.rpartition(":")
+    if not sep or not head or not tail or Path(text).exists() or "/" in tail or "\\" in tail:
+        return Path(text), None
+    if Path(head).suffix.lower() in (".gpkg", ".zip", ".xlsx", ".xlsm", ".sqlite", ".gdb",
+                                     ".geojson", ".json", ".fgb", ".shp"):
+        return Path(head), tail
+    return Path(text), None
+
+
+# names that mark the layer a kind wants in a file of several layers
+LAYER_NAMES = {"communities": ("communities", "community", "社区"),
+               "population": ("population", "buildings", "building", "units", "points",
+                              "建筑", "人口"),
+               "compounds": ("compounds", "compound", "小区"),
+               "barriers": ("barriers", "roads", "道路"),
+               "dedicated": ("dedicated", "sites", "dedicated_sites")}
+GEOMETRIES = {"communities": "Polygon", "compounds": "Polygon", "dedicated": "Polygon",
+              "barriers": "LineString"}
+
+
+def choose_layer(path: Path, kind: str, layer: str | None, src: str,
+                 notes: InputNotes) -> str | None:
+    """The layer of ``path`` to read: ``layer`` when it exists, else the one plainly meant.
+
+    Plainly meant: the only layer with geometries, or the only one named for ``kind``
+    (``communities``, ``buildings``...), or the only one of the geometry ``kind`` needs.
+    Otherwise an :class:`InputError` lists the layers.
+    """
+    try:
+        listed = pyogrio.list_layers(path)
+    except Exception:  # not a multi-layer source: read_file reports what is wrong
+        return layer
+    names = [str(n) for n in listed[:, 0]]
+    types = {str(n): (str(t) if t is not None else None) for n, t in listed}
+    described = ", ".join(f"{n} ({types[n] or 'no geometry'})" for n in names)
+    if layer is not None:
+        if layer not in names:
+            raise InputError(f"no layer {layer!r} in the file (layers: {described})",
+                             source=src, field=layer,
+                             fix=f"name one of its layers: {Path(src).name}:{names[0]}")
+        if len(names) > 1:
+            notes.source(src, layer=layer)
+        return layer
+    if len(names) <= 1:
+        return None
+    spatial = [n for n in names if types[n]]
+    wanted = [n for n in spatial if n.lower() in LAYER_NAMES.get(kind, ())]
+    shape = GEOMETRIES.get(kind)
+    fitting = [n for n in spatial if shape and shape in (types[n] or "")]
+    for found in (spatial, wanted, fitting):
+        if len(found) == 1:
+            notes.source(src, layer=found[0])
+            log.info("%s: read layer %r of %d", src, found[0], len(names))
+            return found[0]
+    raise InputError(f"the file holds {len(names)} layers ({described}) and none is plainly "
+                     f"the {kind} layer", source=src, field="layer",
+                     fix=f"name the layer after the file: {Path(src).name}:"
+                         f"{(spatial or names)[0]} (API: layer=...)")
+
+
+def _read_ogr(path: Path, layer: str | None, encoding: str | None, src: str,
+              notes: InputNotes) -> gpd.GeoDataFrame:
+    """Read with pyogrio; a Shapefile's attribute text decoded as given or as detected.
+
+    Other formats (GeoJSON, GeoPackage, FlatGeobuf) hold UTF-8 by their specifications:
+    ``encoding`` (meant for CSV tables and DBFs) does not apply to them.
+    """
+    if encoding and _is_shapefile(path):
+        try:
+            codecs.lookup(encoding)
+        except LookupError as exc:
+            raise InputError(f"unknown encoding {encoding!r}", source=src, field="--encoding",
+                             fix="pass an encoding Python knows, e.g. utf-8, gbk, gb18030"
+                             ) from exc
+        gdf = gpd.read_file(path, layer=layer, encoding=encoding)
+        notes.source(src, encoding=encoding)
+        return gdf
+    gdf = gpd.read_file(path, layer=layer)
+    if not _is_shapefile(path):
+        return gdf
+    declared = pyogrio.read_info(path, layer=layer).get("encoding") or "ISO-8859-1"
+    if declared.upper().replace("_", "-") not in ("ISO-8859-1", "LATIN1"):
+        notes.source(src, encoding=declared)
+        return gdf
+    used = _detect_dbf(gdf)
+    if used is not None:
+        gdf = gpd.read_file(path, layer=layer, encoding=used)
+        notes.source(src, encoding=used)
+        notes.warn(f"{src}: the Shapefile has no .cpg; its attribute text decodes as {used}, "
+                   f"read so (pass --encoding to say otherwise)")
+    elif _has_high_bytes(gdf):
+        notes.source(src, encoding="ISO-8859-1")
+    return gdf
+
+
+def _is_shapefile(path: Path) -> bool:
+    suffix = path.suffix.lower()
+    if suffix == ".shp":
+        return True
+    if suffix == ".zip":
+        try:
+            with zipfile.ZipFile(path) as z:
+                return any(n.lower().endswith(".dbf") for n in z.namelist())
+        except zipfile.BadZipFile:
+            return False
+    return False
+
+
+def _texts(gdf: gpd.GeoDataFrame) -> list[str]:
+    cols = [c for c in gdf.columns if c != gdf.geometry.name
+            and (gdf[c].dtype == object or pd.api.types.is_string_dtype(gdf[c].dtype))]
+    return [v for c in cols for v in gdf[c].dropna() if isinstance(v, str)] + [
+        str(c) for c in gdf.columns]
+
+
+def _has_high_bytes(gdf: gpd.GeoDataFrame) -> bool:
+    return any(any("\x80" <= ch <= "\xff" for ch in text) for text in _texts(gdf))
+
+
+def _detect_dbf(gdf: gpd.GeoDataFrame) -> str | None:
+    """UTF-8 or GB18030 when the Latin-1 text GDAL gave is really one of them (mojibake)."""
+    texts = [t for t in _texts(gdf) if any("\x80" <= ch <= "\xff" for ch in t)]
+    if not texts:
+        return None
+    try:
+        raw = "\n".join(texts).encode("latin-1")
+    except UnicodeEncodeError:
+        return None
+    for codec in ("utf-8", "gb18030"):
+        try:
+            raw.decode(codec)
+        except UnicodeDecodeError:
+            continue
+        return codec
+    return None
 
 
 def source_of(gdf: gpd.GeoDataFrame, default: str) -> str:

@@ -5,17 +5,23 @@ from __future__ import annotations
 import pandas as pd
 
 from gridplan.errors import InputError
+from gridplan.layers.tables import read_csv
 
 DEFAULT_CAPACITY = 160.0  # hours per month of a full-time worker
 
 
-def read_workers(path, communities: pd.Series) -> pd.DataFrame:
-    """Read ``workers.csv`` (worker_id, name, community_id, [lon, lat], [capacity_hours])."""
-    try:
-        df = pd.read_csv(path, dtype={"worker_id": str, "community_id": str, "name": str})
-    except FileNotFoundError as exc:
-        raise InputError("file not found", source=str(path),
-                         fix="check the path given with --workers") from exc
+def read_workers(path, communities: pd.Series, *, encoding: str | None = None,
+                 notes=None, source: str | None = None) -> pd.DataFrame:
+    """Read ``workers.csv`` (worker_id, name, community_id, [lon, lat], [capacity_hours]).
+
+    The text is decoded as ``encoding``, else as UTF-8 or GB18030 (Chinese Excel's CSV);
+    the encoding used is recorded in ``notes`` when given.
+    """
+    df, used = read_csv(path, what="workers", encoding=encoding, source=source,
+                        dtype={"worker_id": str, "community_id": str, "name": str},
+                        path_option="--workers")
+    if notes is not None:
+        notes.source(str(source or path), encoding=used)
     missing = {"worker_id", "community_id"} - set(df.columns)
     if missing:
         raise InputError(f"missing column(s) {', '.join(sorted(missing))}", source=str(path),

@@ -65,6 +65,38 @@ def test_upload_layers_then_plan_from_them(client):
     assert plan.grids["grid_code"].str.len().eq(15).all()  # codes from the uploaded code field
 
 
+def test_gcj02_csv_points_upload_then_plan(client):
+    """Amap (GCJ-02) points in a GBK CSV, uploaded with datum=gcj02, plan like WGS84 ones."""
+    from gridplan.layers.datum import from_wgs84
+
+    files = demo_files()
+    b = gpd.read_file(files["buildings"])
+    pts = from_wgs84(b.representative_point().values, "gcj02")
+    table = b.drop(columns="geometry").assign(经度=[p.x for p in pts], 纬度=[p.y for p in pts])
+    data = table.to_csv(index=False).encode("gbk")
+    bad = _upload(client, data, "amap.csv", "population", households="households",
+                  datum="mars")
+    assert bad.status_code == 422 and bad.json()["detail"]["field"] == "datum"
+    assert "pass datum=wgs84" in bad.json()["detail"]["fix"] and "gcj02" in bad.text
+    up = _upload(client, data, "amap.csv", "population", households="households",
+                 datum="gcj02")
+    assert up.status_code == 201, up.json()
+    summary = up.json()["summary"]
+    assert summary["geometry_types"] == ["Point"] and summary["features"] == len(b)
+    assert summary["notes"]["datum"] == {"population": "gcj02"}
+    assert summary["notes"]["sources"]["amap.csv"]["encoding"] == "gb18030"
+    wgs = b.representative_point().total_bounds
+    assert max(abs(a - w) for a, w in zip(summary["bbox_4326"], wgs, strict=True)) < 1e-6
+    comm = _upload(client, files["communities"], "communities.geojson", "communities",
+                   code_field="code")
+    r = client.post("/jobs", json={"name": "amap", "layers": {
+        "communities": comm.json()["id"], "population": up.json()["id"]}}, headers=WRITE)
+    row = _wait(client, r.json()["id"])
+    assert row["status"] == "done", row
+    plan = client.app.state.store.plan_at(row["plan_id"])
+    assert int(plan.grids["households"].sum()) == int(b["households"].sum())  # none outside
+
+
 def test_job_with_bad_layer_fails_with_the_layer_named(client):
     bad = gpd.read_file(demo_files()["buildings"])
     bad = bad.drop(columns=["households"])

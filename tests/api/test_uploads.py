@@ -136,12 +136,21 @@ def test_geopackage_population_upload(dest: Path, tmp_path: Path) -> None:
 def test_geopackage_with_several_layers_needs_a_name(dest: Path, tmp_path: Path,
                                                     communities) -> None:
     path = tmp_path / "two.gpkg"
-    pyogrio.write_dataframe(communities, path, layer="社区", driver="GPKG")
+    pyogrio.write_dataframe(communities, path, layer="分区", driver="GPKG")
     pyogrio.write_dataframe(communities, path, layer="other", driver="GPKG", append=True)
     saved = save(path.read_bytes(), "two.gpkg", dest)
-    with pytest.raises(InputError, match="holds 2 layers \\(社区, other\\)"):
+    with pytest.raises(InputError, match="holds 2 layers \\(分区 \\(Polygon\\), other"):
         read_upload(saved, "communities")
-    assert read_upload(saved, "communities", layer="社区").summary["features"] == len(communities)
+    assert read_upload(saved, "communities", layer="分区").summary["features"] == len(communities)
+
+
+def test_geopackage_layer_plainly_meant_is_read(dest: Path, tmp_path: Path,
+                                                communities) -> None:
+    path = tmp_path / "two.gpkg"
+    pyogrio.write_dataframe(communities, path, layer="社区", driver="GPKG")
+    pyogrio.write_dataframe(communities, path, layer="other", driver="GPKG", append=True)
+    layer = read_upload(save(path.read_bytes(), "two.gpkg", dest), "communities")
+    assert layer.notes["sources"] == {"two.gpkg": {"layer": "社区"}}
 
 
 def test_zip_holding_one_geopackage(dest: Path, tmp_path: Path, communities) -> None:
@@ -260,10 +269,13 @@ def test_extension_must_match_content(dest: Path) -> None:
     assert err.status == 415 and "extension .exe is not accepted" in err.problem
 
 
-def test_empty_and_non_utf8_refused(dest: Path) -> None:
+def test_empty_refused_gbk_accepted(dest: Path) -> None:
     assert refused(b"", "a.csv", dest).status == 400
-    err = refused("worker_id,name\nW1,网格员\n".encode("gbk") * 3, "w.csv", dest)
-    assert err.status == 400 and "not UTF-8" in err.problem
+    assert refused(b"a,b\n1,\x00\n", "a.csv", dest).status in (400, 415)
+    # GBK (Chinese Excel's CSV) is text: the loader decodes it (UTF-8, else GB18030)
+    saved = save("worker_id,name,community_id\nW1,网格员,c1\n".encode("gbk"), "w.csv", dest)
+    layer = read_upload(saved, "workers", community_ids=["c1"])
+    assert layer.data["name"].tolist() == ["网格员"]
 
 
 # --- refusals: zips -------------------------------------------------------------------------
@@ -484,3 +496,18 @@ def test_json_depth_matches_the_parser(tmp_path_factory, value, chunk) -> None:
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(uploads, "CHUNK", chunk)
         assert json_depth(path) == _true_depth(value)
+
+
+def test_excel_points_upload(dest: Path, tmp_path: Path) -> None:
+    b = gpd.read_file(DEMO / "buildings.geojson")
+    pts = b.representative_point()
+    table = b.drop(columns="geometry").assign(经度=pts.x, 纬度=pts.y)
+    table.to_excel(tmp_path / "p.xlsx", index=False)
+    saved = save((tmp_path / "p.xlsx").read_bytes(), "楼栋.xlsx", dest)
+    assert saved.fmt == "xlsx"
+    layer = read_upload(saved, "population", households="households")
+    assert layer.summary["households"] == int(b["households"].sum())
+    assert layer.notes["sources"]["楼栋.xlsx"]["sheet"] == "Sheet1"
+    (tmp_path / "other").mkdir()
+    err = refused(zip_bytes({"a.csv": b"a,b\n1,2\n"}), "x.xlsx", tmp_path / "other")
+    assert err.status == 415 and "not an Excel workbook" in err.problem
