@@ -39,6 +39,7 @@ def main() -> None:
       gridplan demo                                  # the bundled demo district
       gridplan plan --osm area.osm.bz2 --out out/    # from an OpenStreetMap extract
       gridplan plan --communities c.gpkg --population b.gpkg --households hh --out out/
+      gridplan plan --communities c.gpkg --population worldpop.tif --out out/
     """
 
 
@@ -71,7 +72,12 @@ def plan_options(f):
               help="Buildings, points or census blocks with households or population: a "
                    "vector file (FILE:LAYER for one layer of a GeoPackage) or a CSV/.xlsx "
                    "table of points (lon/lat columns); a folder of files is planned "
-                   "partition by partition.")
+                   "partition by partition; or a GeoTIFF of residents per cell (WorldPop, "
+                   "GHS-POP) whose cells with residents become units.")
+@click.option("--buildings", type=click.Path(dir_okay=False),
+              help="With a --population GeoTIFF: building footprints that share each cell's "
+                   "residents by footprint area (× building:levels/levels if given); cells "
+                   "without buildings stay units.")
 @population_fields
 @click.option("--osm", type=click.Path(dir_okay=False),
               help="OpenStreetMap extract (.osm, .osm.bz2): buildings, compounds, roads, rivers.")

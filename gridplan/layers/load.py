@@ -12,7 +12,8 @@ kind          options                                       returns
 ============  ============================================  ===================================
 communities   id_field, code_field, scheme                  ``prepare_communities`` frame
 population    unit_id, households,                          ``prepare_units`` frame (checked)
-              population_field, household_size
+              population_field, household_size,
+              buildings (with a GeoTIFF)
 compounds                                                   ``prepare_compounds`` frame
 barriers                                                    ``prepare_barriers`` frame
 dedicated                                                   ``prepare_sites`` frame
@@ -27,6 +28,10 @@ Every vector kind also reads ``crs``, ``layer``, ``encoding``, ``datum``, ``x_fi
 Excel table of points (:mod:`gridplan.layers.tables`); ``file.gpkg:layer`` (or
 ``table.xlsx:sheet``) names the layer of a multi-layer file; a layer in GCJ-02 or BD-09
 (``datum``) is converted to WGS84 as it is read (:mod:`gridplan.layers.datum`).
+
+A population layer may also be a GeoTIFF of residents per cell (WorldPop, GHS-POP;
+recognised by ``.tif``/``.tiff`` or its first bytes): its cells, or the ``buildings``
+footprints that share their residents, become units (:mod:`gridplan.layers.raster`).
 """
 
 from __future__ import annotations
@@ -46,6 +51,7 @@ from gridplan.layers.datum import datum_for, to_wgs84
 from gridplan.layers.osm import read_osm, study_area
 from gridplan.layers.population import prepare_units
 from gridplan.layers.prepare import prepare_barriers, prepare_communities, prepare_compounds
+from gridplan.layers.raster import is_raster, raster_units
 from gridplan.layers.sites import prepare_sites
 from gridplan.layers.special import read_special
 from gridplan.layers.tables import (
@@ -99,6 +105,9 @@ class LayerOptions:
     unit_id, households, population_field, household_size
         Population: unit id field; households field, or residents field divided by
         ``household_size`` (see :func:`gridplan.layers.population.prepare_units`).
+    buildings : str, optional
+        Population rasters: a vector file of building footprints that receive the
+        residents of the cells they cover (``building:levels``/``levels`` weigh them).
     dwelling_area, barrier_highways, dedicated_tags
         OSM extracts: m² per dwelling, highway values read as barriers, tags of
         dedicated sites (none by default).
@@ -128,6 +137,7 @@ class LayerOptions:
     households: str | None = None
     population_field: str | None = None
     household_size: float = 2.6
+    buildings: str | None = None
     dwelling_area: float = 90.0
     barrier_highways: Sequence[str] = DEFAULT_BARRIER_HIGHWAYS
     dedicated_tags: Sequence[str] = ()
@@ -141,7 +151,8 @@ PLAN_OPTIONS = {"crs": "crs", "id_field": "community_id", "code_field": "communi
                 "unit_id": "unit_id", "households": "households_field",
                 "population_field": "population_field", "household_size": "household_size",
                 "dwelling_area": "dwelling_area", "encoding": "encoding", "datum": "datum",
-                "x_field": "x_field", "y_field": "y_field"}
+                "x_field": "x_field", "y_field": "y_field",
+                "buildings": "buildings"}
 
 
 def layer_options(kw: dict, params: PlanParams | None = None) -> LayerOptions:
@@ -316,10 +327,33 @@ def file_ids(path: str | Path, column: str, encoding: str | None = None) -> pd.S
 def _vector(kind: str) -> Callable:
     """The reader of a vector kind: read the file, then check and prepare it."""
     def read(path, options: LayerOptions, notes: InputNotes, source: str | None):
+        if kind == "population" and is_raster(split_layer(path)[0]):
+            return _raster_population(path, options, notes, source)
         gdf = read_frame(path, WHAT.get(kind, kind), source=source, options=options,
                          notes=notes, kind=kind)
         return _PREPARE[kind](gdf, options, notes)
     return read
+
+
+def _raster_population(path, options: LayerOptions, notes: InputNotes,
+                       source: str | None) -> gpd.GeoDataFrame:
+    """A GeoTIFF of residents per cell as units (cells, or the buildings given)."""
+    src = str(source or path)
+    buildings = None
+    if options.buildings:
+        buildings = read_frame(options.buildings, "buildings", options=options, notes=notes,
+                               kind="population")
+        buildings = check_layer(buildings, what="buildings", notes=notes)
+    units = raster_units(split_layer(path)[0], buildings, source=src, crs=options.crs,
+                         id_field=options.unit_id)
+    out = prepare_units(units, unit_id="unit_id", population_field="population",
+                        household_size=options.household_size)
+    facts = {k: units.attrs[k] for k in ("cells", "cells_kept", "buildings_with_residents",
+                                          "buildings_without_residents") if k in units.attrs}
+    notes.source(src, raster=True, residents_read=round(units.attrs["residents_read"], 3),
+                 households_made=int(out["households"].sum()),
+                 household_size=options.household_size, **facts)
+    return out
 
 
 def _communities(gdf, options: LayerOptions, notes: InputNotes) -> gpd.GeoDataFrame:
