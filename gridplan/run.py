@@ -18,6 +18,7 @@ import shapely
 
 from gridplan.demo.district import DEMO_DIR, write_demo
 from gridplan.engine.pipeline import plan
+from gridplan.export.excel import roster_table, write_staffing_xlsx
 from gridplan.export.folder import read_plan, write_plan
 from gridplan.layers.load import LayerOptions, load_inputs, read_layer
 from gridplan.model import Plan
@@ -142,7 +143,7 @@ def summary_text(result: Plan, out_dir: Path) -> str:
         lines.append(f"  warning: {w}")
     lines.append(f"  time: {r['runtime_seconds']:.1f} s "
                  + " ".join(f"{k}={v:.1f}" for k, v in r["stage_seconds"].items()))
-    lines.append(f"  wrote {out_dir}/: grids.geojson units.csv plan.gpkg report.json"
+    lines.append(f"  wrote {out_dir}/: grids.geojson units.csv plan.gpkg report.json grids.xlsx"
                  + (" map.html" if (out_dir / "map.html").exists() else ""))
     return "\n".join(lines)
 
@@ -245,7 +246,9 @@ def run_staff(plan_dir: str, workers_path: str, out_dir: str, special_path: str 
                     "detour_factor": workload.detour_factor},
     }
     extra = {"workers.csv": lambda p: assignment.workers.to_csv(p, index=False),
-             "staffing.csv": lambda p: staffing.to_csv(p, index=False)}
+             "staffing.csv": lambda p: staffing.to_csv(p, index=False),
+             "staffing.xlsx": lambda p: write_staffing_xlsx(
+                 p, roster_table(assignment.grids, assignment.workers), staffing)}
     if map_writer:
         extra["map.html"] = lambda p: map_writer(plan_, p)
     write_plan(plan_, Path(out_dir), extra=extra)
@@ -306,5 +309,6 @@ def staff_summary(report: dict, staffing, out_dir: Path) -> str:
               f"{ld['worker_hours']['max_min']}",
               f"  tours on the street network: {ld['tours_on_street_network']}, straight line × "
               f"detour: {ld['tours_straight_line']}",
-              f"  wrote {out_dir}/: workers.csv staffing.csv grids.geojson plan.gpkg report.json"]
+              f"  wrote {out_dir}/: workers.csv staffing.csv staffing.xlsx grids.geojson plan.gpkg "
+              "report.json grids.xlsx"]
     return "\n".join(lines)

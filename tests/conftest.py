@@ -281,7 +281,8 @@ def no_outputs(out: Path) -> bool:
     if not out.exists():
         return True
     names = {p.name for p in out.iterdir()}
-    plan_files = {"grids.geojson", "units.csv", "plan.gpkg", "report.json", "map.html"}
+    plan_files = {"grids.geojson", "units.csv", "plan.gpkg", "report.json", "grids.xlsx",
+                  "map.html"}
     return not (names & plan_files) and not any(n.startswith(".gridplan-") for n in names)
 
 
@@ -304,7 +305,7 @@ def plan_args(units_path: Path, comm_path: Path, out: Path,
             "households", "--out", out, "--quiet", "--no-map", *extra]
 
 
-PLAN_FILES = {"grids.geojson", "units.csv", "plan.gpkg", "report.json"}
+PLAN_FILES = {"grids.geojson", "units.csv", "plan.gpkg", "report.json", "grids.xlsx"}
 REPORT_KEYS = {"share_in_band", "max_deviation", "contiguous_share", "mean_polsby_popper",
                "barrier_crossings", "stage_seconds", "runtime_seconds"}
 

@@ -1,4 +1,5 @@
-"""Export: write a plan as GeoJSON, CSV, GeoPackage and a JSON report, all or nothing."""
+"""Export: write a plan as GeoJSON, CSV, GeoPackage, a JSON report and grids.xlsx, all or
+nothing."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import pyogrio
 import shapely
 
 from gridplan.errors import InputError
+from gridplan.export.excel import write_grids_xlsx
 from gridplan.model import Plan
 from gridplan.params import PlanParams
 
@@ -26,7 +28,7 @@ OPTIONAL_GRID_FIELDS = ["grid_type", "site_kind", "site_name", "reason_zh", "vis
                         "special_cases", "tour_m", "workload_hours", "workers", "change",
                         "locked"]
 UNIT_FIELDS = ["unit_id", "grid_code", "community_id", "households"]
-OUTPUT_FILES = ("grids.geojson", "units.csv", "plan.gpkg", "report.json")
+OUTPUT_FILES = ("grids.geojson", "units.csv", "plan.gpkg", "report.json", "grids.xlsx")
 
 
 def to_rfc7946(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
@@ -106,7 +108,7 @@ def write_files(out_dir: str | Path, writers: dict[str, Callable[[Path], None]],
 
 
 def _write_all(plan, folder: Path) -> None:
-    """Write the four plan files into ``folder``."""
+    """Write the plan files (:data:`OUTPUT_FILES`) into ``folder``."""
     layers = plan_layers(plan)
     write_geojson(layers["grids"], folder / "grids.geojson")
     plan.units[UNIT_FIELDS].to_csv(folder / "units.csv", index=False, encoding="utf-8")
@@ -116,6 +118,7 @@ def _write_all(plan, folder: Path) -> None:
         _write_parcels(plan, gpkg)
     with open(folder / "report.json", "w", encoding="utf-8") as fh:
         json.dump(plan.report, fh, ensure_ascii=False, indent=2)
+    write_grids_xlsx(plan, folder / "grids.xlsx")
 
 
 def plan_layers(plan) -> dict[str, gpd.GeoDataFrame]:

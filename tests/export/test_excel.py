@@ -1,0 +1,65 @@
+"""Workbooks for officials: grids.xlsx in every plan folder, staffing.xlsx from staff."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+import shapely
+from conftest import (
+    X0,
+    Y0,
+    communities_frame,
+    lattice,
+    prep_communities,
+    prep_units,
+    run_cli,
+    units_frame,
+)
+
+from gridplan.engine.pipeline import plan
+from gridplan.export.excel import FIELDS_SHEET, GRID_COLUMNS, ROSTER_COLUMNS, STATUS_ZH
+from gridplan.export.folder import write_plan
+from gridplan.params import PlanParams
+
+NAMES = {"A": "荷花池社区", "H": "湖畔社区"}
+
+
+@pytest.fixture(scope="module")
+def planned():
+    units = units_frame(lattice(6, 4))
+    comms = communities_frame([("A", "110108001001", shapely.box(X0, Y0, X0 + 300, Y0 + 200)),
+                               ("H", None, shapely.box(X0 + 300, Y0, X0 + 600, Y0 + 200))])
+    c = prep_communities(comms)
+    c["name"] = comms["id"].map(NAMES).values
+    return plan(prep_units(units), c, params=PlanParams(seed=0))
+
+
+def test_grids_xlsx_one_row_per_grid(planned, tmp_path):
+    write_plan(planned, tmp_path)
+    table = pd.read_excel(tmp_path / "grids.xlsx", sheet_name="网格", dtype={"网格编码": str})
+    assert list(table.columns) == list(GRID_COLUMNS)
+    g = planned.grids
+    assert table["网格编码"].tolist() == g["grid_code"].tolist()
+    assert table["户数"].sum() == g["households"].sum()
+    assert table["人口"].tolist() == g["population"].round().astype(int).tolist()
+    assert table["状态"].tolist() == g["status"].map(STATUS_ZH).tolist()
+    assert set(table["社区"]) <= set(NAMES.values()) | set(g["community_id"])
+    fields = pd.read_excel(tmp_path / "grids.xlsx", sheet_name=FIELDS_SHEET)
+    assert dict(zip(fields["列 column"], fields["field"], strict=True))["户数"] == "households"
+
+
+@pytest.mark.slow
+def test_demo_writes_staffing_xlsx(tmp_path):
+    r = run_cli("demo", "--out", tmp_path, "--quiet")
+    assert r.exit_code == 0, r.output
+    roster = pd.read_excel(tmp_path / "staffing.xlsx", sheet_name="网格员花名册")
+    workers = pd.read_csv(tmp_path / "workers.csv")
+    assert list(roster.columns) == list(ROSTER_COLUMNS)
+    assert len(roster) == len(workers)
+    assert roster["户数"].sum() == workers["households"].round().sum()
+    held = roster["网格"].fillna("").str.split("、").map(lambda g: [c for c in g if c])
+    assert (held.map(len) == roster["网格数"]).all()
+    grids = pd.read_excel(tmp_path / "grids.xlsx", sheet_name="网格", dtype={"网格编码": str})
+    assert set(c for cs in held for c in cs) <= set(grids["网格编码"])
+    staffing = pd.read_excel(tmp_path / "staffing.xlsx", sheet_name="人员配备")
+    assert len(staffing) == len(pd.read_csv(tmp_path / "staffing.csv"))
