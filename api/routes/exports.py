@@ -24,18 +24,20 @@ Layer = Literal["grids", "units", "communities"]
 @router.get("/export", summary="Download a plan version", response_class=FileResponse,
             responses={200: {"content": {"application/octet-stream": {}}}})
 async def export(plan_id: str,
-                 format: Literal["geojson", "gpkg", "shp", "csv", "parquet"] = "gpkg",  # noqa: A002
+                 format: Literal["geojson", "gpkg", "shp", "csv", "parquet", "fgb"] = "gpkg",  # noqa: A002
                  version: Annotated[int | None, Query(ge=1)] = None,
                  layers: Annotated[list[Layer] | None, Query()] = None,
                  store: Store = Depends(get_store)):
     """A file for QGIS and other GIS tools: GeoJSON (RFC 7946, EPSG:4326), GeoPackage
-    (grids, units, communities), zipped Shapefile, CSV (with lon/lat) or GeoParquet.
+    (grids, units, communities), zipped Shapefile, CSV (with lon/lat), GeoParquet or
+    FlatGeobuf.
 
     Single-layer formats with several ``layers`` come as a zip.
     """
     v = store.check_version(plan_id, version)
+    single = format in ("geojson", "parquet", "fgb")
     chosen = tuple(dict.fromkeys(layers)) if layers else (
-        ("grids",) if format in ("geojson", "parquet") else ("grids", "units", "communities"))
+        ("grids",) if single else ("grids", "units", "communities"))
     plan = await run_in_threadpool(store.plan_at, plan_id, v)
     folder = Path(tempfile.mkdtemp(prefix="gridplan-export-"))
     try:

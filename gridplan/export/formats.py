@@ -1,4 +1,5 @@
-"""Formats: export a plan as GeoJSON, GeoPackage, zipped Shapefile, CSV or GeoParquet.
+"""Formats: export a plan as GeoJSON, GeoPackage, zipped Shapefile, CSV, GeoParquet or
+FlatGeobuf.
 
 =========  ==========================  =============================================
 format     file                        content and CRS
@@ -12,6 +13,8 @@ csv        .csv (.zip if several)      attributes without geometry, plus ``lon``
                                        (EPSG:4326) of a point inside each feature;
                                        UTF-8 with BOM so Excel shows Chinese correctly
 parquet    .parquet (.zip if several)  GeoParquet 1.x, the plan's metric CRS
+fgb        .fgb (.zip if several)      FlatGeobuf with a spatial index, the plan's
+                                       metric CRS (QGIS streams it over HTTP too)
 =========  ==========================  =============================================
 
 Metric CRS everywhere except GeoJSON (which RFC 7946 fixes to EPSG:4326) and the
@@ -69,6 +72,7 @@ FORMATS: dict[str, Format] = {
     "csv": Format("csv", ".csv", "text/csv; charset=utf-8", "CSV (no geometry)", False),
     "parquet": Format("parquet", ".parquet", "application/vnd.apache.parquet", "GeoParquet",
                       False),
+    "fgb": Format("fgb", ".fgb", "application/flatgeobuf", "FlatGeobuf", False),
 }
 ZIP_MEDIA_TYPE = "application/zip"
 
@@ -125,7 +129,8 @@ def export_plan(plan, fmt: str, dest: str | Path, layers: Sequence[str] = LAYERS
     plan : Plan
         The plan (grids, units, communities in a metric CRS).
     fmt : str
-        A key of :data:`FORMATS`: ``geojson``, ``gpkg``, ``shp``, ``csv``, ``parquet``.
+        A key of :data:`FORMATS`: ``geojson``, ``gpkg``, ``shp``, ``csv``, ``parquet``,
+        ``fgb``.
     dest : str or Path
         Output file, or an existing folder (the file is then ``plan<ext>`` in it,
         with the extension from :func:`output_type`).
@@ -171,7 +176,7 @@ def export_plan(plan, fmt: str, dest: str | Path, layers: Sequence[str] = LAYERS
 def _format(fmt: str) -> Format:
     key = (fmt or "").lower().lstrip(".")
     key = {"shapefile": "shp", "geopackage": "gpkg", "geoparquet": "parquet",
-           "json": "geojson"}.get(key, key)
+           "json": "geojson", "flatgeobuf": "fgb"}.get(key, key)
     if key not in FORMATS:
         raise InputError(f"unknown export format {fmt!r}", field="format",
                          fix=f"use one of {', '.join(FORMATS)}")
@@ -220,6 +225,26 @@ def _write_parquet(layers: dict[str, gpd.GeoDataFrame], path: Path) -> None:
                    _readme(layers, f"GeoParquet files in the plan's metric CRS "
                                    f"({crs.to_string() if crs else 'none'}); read with "
                                    "geopandas.read_parquet, QGIS 3.34+ or DuckDB."))
+
+
+def write_fgb(gdf: gpd.GeoDataFrame, path: Path) -> None:
+    """One layer as FlatGeobuf (spatial index on); polygons promoted to multi when mixed,
+    points and polygons together as geometry type Unknown."""
+    kinds = set(gdf.geometry.geom_type.unique())
+    options: dict = {}
+    if kinds == {"Polygon", "MultiPolygon"}:
+        options = {"promote_to_multi": True}
+    elif len(kinds) > 1:
+        options = {"geometry_type": "Unknown"}
+    pyogrio.write_dataframe(gdf, path, driver="FlatGeobuf", **options)
+
+
+def _write_fgb(layers: dict[str, gpd.GeoDataFrame], path: Path) -> None:
+    crs = next(iter(layers.values())).crs
+    _single_or_zip(layers, path, ".fgb", write_fgb,
+                   _readme(layers, f"FlatGeobuf files in the plan's metric CRS "
+                                   f"({crs.to_string() if crs else 'none'}), with a spatial "
+                                   "index; open in QGIS or read with geopandas/pyogrio."))
 
 
 def csv_table(gdf: gpd.GeoDataFrame) -> pd.DataFrame:
@@ -330,4 +355,4 @@ def _readme(layers: dict[str, gpd.GeoDataFrame], note: str,
 
 
 _WRITERS = {"geojson": _write_geojson, "gpkg": _write_gpkg, "shp": _write_shapefile,
-            "csv": _write_csv, "parquet": _write_parquet}
+            "csv": _write_csv, "parquet": _write_parquet, "fgb": _write_fgb}

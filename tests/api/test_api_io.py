@@ -127,7 +127,7 @@ def test_zip_with_path_traversal_is_refused(client):
     assert r.status_code == 400 and ".." in r.json()["detail"]["problem"]
 
 
-@pytest.mark.parametrize("fmt", ["geojson", "gpkg", "shp", "csv", "parquet"])
+@pytest.mark.parametrize("fmt", ["geojson", "gpkg", "shp", "csv", "parquet", "fgb"])
 def test_exports_read_back(client, fmt, tmp_path):
     plan_id = add_demo(client)
     r = client.get(f"/plans/{plan_id}/export?format={fmt}")
@@ -152,6 +152,8 @@ def test_exports_read_back(client, fmt, tmp_path):
             import pandas as pd
 
             gdf = pd.read_csv(zf.open(name), encoding="utf-8-sig")
+    elif fmt == "fgb":
+        gdf = pyogrio.read_dataframe(path)
     else:
         gdf = gpd.read_parquet(path)
     assert len(gdf) == 68 and int(gdf["households"].sum()) == 17761  # 8 dedicated grids

@@ -176,11 +176,27 @@ def test_geoparquet_round_trip(planned, tmp_path: Path) -> None:
     assert comm.crs == planned.crs and set(comm["name"]) == set(NAMES.values())
 
 
+def test_flatgeobuf_round_trip(planned, tmp_path: Path) -> None:
+    out = export_plan(planned, "fgb", tmp_path / "grids.fgb", layers=["grids"])
+    grids = pyogrio.read_dataframe(out)
+    assert grids.crs == planned.crs
+    assert_same_grids(planned, grids)
+    expected = planned.grids.set_index("grid_code").geometry.loc[grids["grid_code"]].values
+    assert shapely.equals_exact(grids.geometry.values, expected, tolerance=1e-6).all()
+    out = export_plan(planned, "flatgeobuf", tmp_path / "all.zip")
+    folder = unzip(out, tmp_path)
+    units = pyogrio.read_dataframe(folder / "units.fgb")
+    assert sorted(units["unit_id"]) == sorted(planned.units["unit_id"])
+    assert set(units.geometry.geom_type) >= {"Point"}  # points and polygons in one layer
+    comm = pyogrio.read_dataframe(folder / "communities.fgb")
+    assert comm.crs == planned.crs and set(comm["name"]) == set(NAMES.values())
+
+
 def test_unknown_format_and_layer(planned, tmp_path: Path) -> None:
     with pytest.raises(InputError) as info:
         export_plan(planned, "kml", tmp_path)
     assert info.value.problem == "unknown export format 'kml'"
-    assert info.value.fix == "use one of geojson, gpkg, shp, csv, parquet"
+    assert info.value.fix == "use one of geojson, gpkg, shp, csv, parquet, fgb"
     with pytest.raises(InputError, match="unknown, repeated or no layers: cells"):
         export_plan(planned, "gpkg", tmp_path, layers=["grids", "cells"])
     assert list(tmp_path.iterdir()) == []
