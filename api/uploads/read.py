@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 
 # a CSV or Excel table of points (lon/lat columns) is read as a point layer by the loader
 VECTOR_FORMATS = ("geojson", "gpkg", "shapefile", "csv", "xlsx")
-KINDS = {"communities": VECTOR_FORMATS, "population": VECTOR_FORMATS,
+KINDS = {"communities": VECTOR_FORMATS, "population": (*VECTOR_FORMATS, "tif"),
          "compounds": VECTOR_FORMATS, "barriers": VECTOR_FORMATS, "dedicated": VECTOR_FORMATS,
          "osm": ("osm",), "workers": ("csv",), "special": ("csv",)}
 

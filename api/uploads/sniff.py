@@ -20,6 +20,8 @@ from gridplan.api.uploads.common import (
 )
 from gridplan.api.uploads.names import suffix_of
 
+from gridplan.layers.raster import TIFF_MAGIC
+
 HEAD = 64 * 1024  # bytes inspected to recognise a format
 JSON_TYPE_CHECK_BYTES = 16 * MB  # larger JSON is not parsed whole just to read its "type"
 EXTENSIONS = {
@@ -28,9 +30,11 @@ EXTENSIONS = {
     "shapefile": (".zip",),
     "osm": (".osm", ".osm.bz2", ".osm.gz", ".xml", ".xml.bz2", ".xml.gz", ".bz2", ".gz"),
     "csv": (".csv", ".txt"),
+    "tif": (".tif", ".tiff"),
 }
 SAVED_SUFFIX = {"geojson": ".geojson", "gpkg": ".gpkg", "csv": ".csv", "zip": ".zip",
-                "osm": ".osm", "osm.bz2": ".osm.bz2", "osm.gz": ".osm.gz"}
+                "osm": ".osm", "osm.bz2": ".osm.bz2", "osm.gz": ".osm.gz",
+                "tif": ".tif"}
 
 
 def sniff(head: bytes, source: str) -> str:
@@ -44,6 +48,8 @@ def sniff(head: bytes, source: str) -> str:
         return "osm.bz2"
     if head.startswith(b"\x1f\x8b"):
         return "osm.gz"
+    if head[:4] in TIFF_MAGIC:
+        return "tif"  # a population raster (GeoTIFF), read by the loader with rasterio
     if head.startswith(b"SQLite format 3\x00"):
         if head[68:72] in GPKG_APPLICATION_IDS:
             return "gpkg"
@@ -93,7 +99,7 @@ def check_extension(kind: str, filename: str, source: str) -> None:
 def _label(kind: str) -> str:
     return {"zip": "a zip archive", "osm.bz2": "bzip2-compressed data",
             "osm.gz": "gzip-compressed data", "gpkg": "a GeoPackage", "geojson": "JSON",
-            "osm": "XML", "csv": "text (CSV)"}[kind]
+            "osm": "XML", "csv": "text (CSV)", "tif": "a TIFF image"}[kind]
 
 
 def check_content(kind: str, path: Path, source: str, limits: UploadLimits) -> None:

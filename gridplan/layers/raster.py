@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 RASTER_SUFFIXES = (".tif", ".tiff")
 TIFF_MAGIC = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")  # classic and BigTIFF
 LEVEL_FIELDS = ("building:levels", "building_levels", "levels", "floors", "层数")
+MAX_CELLS = 50_000_000  # cells read at once (400 MB as float64); larger rasters are clipped first
 FIX_RASTER = ("give a GeoTIFF of residents per cell with a CRS (e.g. WorldPop or "
               "GHS-POP), or a vector file of buildings/points with households")
 
@@ -71,7 +72,13 @@ def read_cells(path: str | Path, *, source: str | None = None,
         raise InputError("file not found", source=src, field="--population",
                          fix="check the path given for the population raster")
     try:
-        with rasterio.open(path) as ds:
+        with rasterio.open(path, driver="GTiff") as ds:
+            if ds.width * ds.height > MAX_CELLS:
+                raise InputError(
+                    f"the raster has {ds.width} × {ds.height} cells, more than "
+                    f"{MAX_CELLS:,} read at once", source=src, field="--population",
+                    fix="clip it to the study area first, e.g. gdalwarp -te XMIN YMIN XMAX "
+                        "YMAX in.tif area.tif")
             values = ds.read(1, masked=True).astype("float64")
             transform, file_crs = ds.transform, ds.crs
     except rasterio.errors.RasterioError as exc:
