@@ -329,6 +329,12 @@ def _vector(kind: str) -> Callable:
     def read(path, options: LayerOptions, notes: InputNotes, source: str | None):
         if kind == "population" and is_raster(split_layer(path)[0]):
             return _raster_population(path, options, notes, source)
+        if kind == "population" and options.buildings:
+            raise InputError("--buildings shares a population raster's residents, but the "
+                             "population layer is not a raster", source=str(source or path),
+                             field="--buildings",
+                             fix="give --population a GeoTIFF of residents per cell, or drop "
+                                 "--buildings")
         gdf = read_frame(path, WHAT.get(kind, kind), source=source, options=options,
                          notes=notes, kind=kind)
         return _PREPARE[kind](gdf, options, notes)

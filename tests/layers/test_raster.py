@@ -121,6 +121,12 @@ def test_bad_rasters_exit_2_with_fix(tmp_path, case):
     assert not (tmp_path / "out").exists()
 
 
+def test_buildings_without_a_raster_refused():
+    with pytest.raises(InputError, match="not a raster") as err:
+        read_layer(BUILDINGS, "population", LayerOptions(buildings=str(BUILDINGS)))
+    assert err.value.field == "--buildings"
+
+
 def test_raster_without_crs_reads_with_crs_option(tmp_path):
     tif = write_tif(tmp_path / "nocrs.tif", grid_values(), crs=None)
     units = read_layer(tif, "population", LayerOptions(crs="EPSG:4326"))
