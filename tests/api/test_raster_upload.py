@@ -54,3 +54,30 @@ def test_geotiff_uploads_as_population(tmp_path: Path) -> None:
     with pytest.raises(UploadError) as info:
         save(tif.read_bytes(), "worldpop.geojson", dest)
     assert info.value.status == 415
+
+
+def test_plan_job_from_an_uploaded_geotiff(tmp_path: Path) -> None:
+    import time
+
+    from apiutil import WRITE, make_client
+
+    from gridplan.run import demo_files
+
+    tif = write_tif(tmp_path / "pop.tif", np.full((8, 8), 300.0))
+    with make_client("sqlite", tmp_path / "api") as client:
+        comm = client.post("/layers", headers=WRITE, data={"kind": "communities"}, files={
+            "file": ("communities.geojson", demo_files()["communities"].read_bytes())})
+        pop = client.post("/layers", headers=WRITE, data={"kind": "population"},
+                          files={"file": ("worldpop.tif", tif.read_bytes())})
+        assert comm.status_code == 201 and pop.status_code == 201, pop.json()
+        r = client.post("/jobs", headers=WRITE, json={"layers": {
+            "communities": comm.json()["id"], "population": pop.json()["id"]}})
+        assert r.status_code == 202, r.json()
+        for _ in range(400):
+            row = client.get(f"/jobs/{r.json()['id']}").json()
+            if row["status"] not in ("queued", "running"):
+                break
+            time.sleep(0.25)
+        assert row["status"] == "done", row
+        plan = client.app.state.store.plan_at(row["plan_id"])
+        assert int(plan.grids["households"].sum()) > 0
