@@ -16,6 +16,7 @@ import shapely
 
 from gridplan.engine.metrics import optimality_report, summarize
 from gridplan.errors import PlanInvariantError
+from gridplan.export.excel import write_grids_xlsx
 from gridplan.export.folder import (
     GRID_FIELDS,
     OPTIONAL_GRID_FIELDS,
@@ -57,8 +58,8 @@ def merge_plans(communities: gpd.GeoDataFrame, done: dict[str, dict], params: Pl
         comm["code"] = comm["code"].astype(object).where(comm["code"].notna(), "")
         pyogrio.write_dataframe(comm, tmp / "plan.gpkg", layer="communities", driver="GPKG",
                                 append=True, promote_to_multi=True)
-        report = _report(pd.concat(attrs, ignore_index=True), comm, done, params, crs, notes,
-                         runtime)
+        all_grids = pd.concat(attrs, ignore_index=True)
+        report = _report(all_grids, comm, done, params, crs, notes, runtime)
         report["explanations"] = [done[c]["explanation"] for c in ids
                                   if done[c].get("explanation")]
         report["optimality"] = optimality_report(
@@ -66,7 +67,8 @@ def merge_plans(communities: gpd.GeoDataFrame, done: dict[str, dict], params: Pl
             sum(done[c]["stage_seconds"].get("exact", 0.0) for c in ids))
         (tmp / "report.json").write_text(json.dumps(report, ensure_ascii=False, indent=2),
                                          encoding="utf-8")
-        for name in ("grids.geojson", "units.csv", "plan.gpkg", "report.json"):
+        write_grids_xlsx(SimpleNamespace(grids=all_grids, communities=comm), tmp / "grids.xlsx")
+        for name in ("grids.geojson", "units.csv", "plan.gpkg", "report.json", "grids.xlsx"):
             os.replace(tmp / name, out_dir / name)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

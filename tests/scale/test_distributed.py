@@ -89,6 +89,9 @@ def check_same_as_reference(out: Path, reference: Path) -> None:
         if name == "units.csv":
             got_text, ref_text = (sorted(t.splitlines()) for t in (got_text, ref_text))
         assert got_text == ref_text, name
+    got_xl, ref_xl = (pd.read_excel(p / "grids.xlsx", sheet_name="网格", dtype={"网格编码": str})
+                      .sort_values("网格编码", ignore_index=True) for p in (out, reference))
+    pd.testing.assert_frame_equal(got_xl, ref_xl)
     rep, ref_rep = (json.loads((p / "report.json").read_text()) for p in (out, reference))
     for key in ("grids", "units", "households", "share_in_band", "status", "contiguous_share",
                 "mean_polsby_popper", "barrier_crossings", "households_per_grid",
