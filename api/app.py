@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from gridplan.api import errors
 from gridplan.api.deps import parse_keys
 from gridplan.api.jobs import JobRunner
-from gridplan.api.limits import BodyLimit, ServerTiming
+from gridplan.api.limits import BodyLimit, JSONText, ServerTiming
 from gridplan.api.routes import edits, features, jobs, layers, plans, versions
 from gridplan.api.settings import Settings
 from gridplan.api.store import Store
@@ -53,6 +53,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in (features, plans, edits, versions, layers, jobs):
         app.include_router(module.router)
     _optional_routers(app)
+    app.add_middleware(JSONText)
     app.add_middleware(ServerTiming)
     app.add_middleware(BodyLimit, upload_bytes=int(settings.max_upload_mb * 1024 * 1024),
                        json_bytes=settings.max_body_kb * 1024)
