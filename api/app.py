@@ -40,6 +40,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        app.state.jobs.recover()
         yield
         app.state.jobs.shutdown()
 
@@ -48,7 +49,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.store = Store(settings.store_url)
     app.state.api_keys = parse_keys(settings)
-    app.state.jobs = JobRunner(app.state.store, settings.job_workers)
+    app.state.jobs = JobRunner(app.state.store, settings.job_workers,
+                               settings.max_jobs)
     errors.install(app)
     for module in (features, plans, edits, versions, layers, jobs):
         app.include_router(module.router)

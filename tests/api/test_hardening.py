@@ -7,17 +7,26 @@ Runs on the SQLite store and on PostgreSQL/PostGIS (skipped where no server was 
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
-from apiutil import BACKENDS, WRITE, add_demo, make_client
+from apiutil import BACKENDS, KEY, WRITE, add_demo, make_client
+from browser import free_port
+from gridplan.api.jobs import SERVICE
+
+from gridplan.run import demo_files
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
 def client(request, tmp_path_factory):
     c = make_client(request.param, tmp_path_factory.mktemp(f"hard-{request.param}"))
     c.raise_server_exceptions = False  # a 500 must show as a status, not as an exception
-    with c:
-        yield c
+    return c  # no lifespan: job recovery is tested on SQLite only (the PostGIS one is shared)
 
 
 @pytest.fixture(scope="module")
@@ -86,3 +95,163 @@ def test_validation_errors_echo_safe_short_input(client, plan_id):
     r = _raw(client, f"/plans/{plan_id}/edits/move", json.dumps(big).encode(), plan_id)
     assert r.status_code == 422 and len(r.content) < 5000
     assert r.json()["detail"][0]["field"] == "force"
+
+
+# ---- jobs ----------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def jobs_client(tmp_path_factory):
+    c = make_client("sqlite", tmp_path_factory.mktemp("hard-jobs"), max_jobs=1)
+    with c:
+        yield c
+
+
+def _jobs(client) -> int:
+    return len(client.get("/jobs").json())
+
+
+@pytest.mark.parametrize("body", [{}, {"name": "x"}, {"layers": {"communities": None}}])
+def test_a_job_without_population_is_422_before_it_starts(jobs_client, body):
+    before = _jobs(jobs_client)
+    r = jobs_client.post("/jobs", json=body, headers=WRITE)
+    assert r.status_code == 422, r.text
+    detail = r.json()["detail"]
+    assert detail["field"] == "layers.population" and "POST /layers" in detail["fix"]
+    assert "--" not in detail["fix"]  # API words, not CLI options
+    assert _jobs(jobs_client) == before
+
+
+def test_an_unknown_layer_is_422_naming_its_slot(jobs_client):
+    r = jobs_client.post("/jobs", json={"layers": {"population": "abcdef12"}}, headers=WRITE)
+    assert r.status_code == 422
+    assert r.json()["detail"]["field"] == "layers.population"
+    assert "abcdef12" in r.json()["detail"]["problem"]
+
+
+def test_a_layer_of_another_kind_is_422(jobs_client):
+    path = demo_files()["communities"]
+    up = jobs_client.post("/layers", files={"file": (path.name, path.read_bytes())},
+                          data={"kind": "communities", "id_field": "id"}, headers=WRITE)
+    assert up.status_code == 201, up.text
+    before = _jobs(jobs_client)
+    r = jobs_client.post("/jobs", json={"layers": {"population": up.json()["id"]}},
+                         headers=WRITE)
+    assert r.status_code == 422
+    detail = r.json()["detail"]
+    assert detail["field"] == "layers.population" and "communities layer" in detail["problem"]
+    assert "layers.communities" in detail["fix"] and _jobs(jobs_client) == before
+
+
+def test_jobs_beyond_the_limit_are_429_with_retry_after(jobs_client):
+    first = jobs_client.post("/jobs", json={"demo": True}, headers=WRITE)
+    assert first.status_code == 202
+    try:
+        busy = jobs_client.post("/jobs", json={"demo": True}, headers=WRITE)
+        assert busy.status_code == 429
+        assert int(busy.headers["Retry-After"]) > 0
+        assert "1 plan jobs" in busy.json()["detail"]["problem"] and busy.json()["detail"]["fix"]
+    finally:
+        jobs_client.post(f"/jobs/{first.json()['id']}/cancel", headers=WRITE)
+    again = jobs_client.post("/jobs", json={"demo": True}, headers=WRITE)
+    assert again.status_code == 202  # a cancelled job frees its place
+    assert SERVICE not in again.json()["params"]
+    jobs_client.post(f"/jobs/{again.json()['id']}/cancel", headers=WRITE)
+
+
+def _job_row(job_id: str, status: str, service: str | None) -> dict:
+    from gridplan.api.store.store import now
+
+    params = {"demo": True} | ({SERVICE: service} if service else {})
+    return {"id": job_id, "status": status, "stage": status, "percent": 10.0,
+            "params": params, "plan_id": None, "error": None, "created": now(),
+            "updated": now(), "author": "tests"}
+
+
+def _dead_pid() -> int:
+    p = subprocess.Popen([sys.executable, "-c", "pass"])
+    p.wait()
+    return p.pid
+
+
+def test_start_up_fails_the_jobs_a_dead_service_left(tmp_path):
+    import socket
+
+    host = socket.gethostname()
+    c = make_client("sqlite", tmp_path)
+    store = c.app.state.store
+    store.add_row("jobs", _job_row("aaaaaa000001", "running", f"{host}:{_dead_pid()}"))
+    store.add_row("jobs", _job_row("aaaaaa000002", "queued", None))
+    store.add_row("jobs", _job_row("aaaaaa000003", "running", f"{host}:{os.getppid()}"))
+    store.add_row("jobs", _job_row("aaaaaa000004", "done", None))
+    with make_client("sqlite", tmp_path) as restarted:
+        rows = {r["id"]: r for r in restarted.get("/jobs").json()}
+    for job_id in ("aaaaaa000001", "aaaaaa000002"):
+        assert rows[job_id]["status"] == "failed"
+        assert rows[job_id]["error"]["problem"] == "the service stopped while this job ran"
+        assert "start it again" in rows[job_id]["error"]["fix"]
+    assert rows["aaaaaa000003"]["status"] == "running"  # its service is alive
+    assert rows["aaaaaa000004"]["status"] == "done"
+
+
+def _children(pid: int) -> set[int]:
+    out = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                out.add(int(entry.name))
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="needs /proc")
+def test_job_processes_die_with_their_service(tmp_path):
+    import httpx
+
+    port = free_port()
+    code = ("import uvicorn; from gridplan.api.app import create_app; "
+            "from gridplan.api.settings import Settings; "
+            f"uvicorn.run(create_app(Settings(data_dir={str(tmp_path)!r}, "
+            f"api_keys='t:{KEY}')), host='127.0.0.1', port={port}, log_level='warning')")
+    server = subprocess.Popen([sys.executable, "-c", code])
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(200):
+            try:
+                httpx.get(base + "/conformance", timeout=1)
+                break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        r = httpx.post(base + "/jobs", json={"demo": True}, headers=WRITE)
+        assert r.status_code == 202, r.text
+        job_id = r.json()["id"]
+        for _ in range(300):
+            kids = {p for p in _children(server.pid)
+                    if b"multiprocessing" in Path(f"/proc/{p}/cmdline").read_bytes()}
+            if kids and httpx.get(f"{base}/jobs/{job_id}").json()["status"] == "running":
+                break
+            time.sleep(0.1)
+        assert kids, "the job process did not start"
+        os.kill(server.pid, signal.SIGKILL)
+        server.wait(10)
+        deadline = time.monotonic() + 15
+        while any(_alive(p) for p in kids) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not any(_alive(p) for p in kids), "a job process outlived its service"
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait(10)
+    with make_client("sqlite", tmp_path) as restarted:
+        row = restarted.get(f"/jobs/{job_id}").json()
+    assert row["status"] == "failed" and "service stopped" in row["error"]["problem"]
