@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from gridplan.api import errors
 from gridplan.api.deps import parse_keys
 from gridplan.api.jobs import JobRunner
-from gridplan.api.limits import BodyLimit, JSONText, ServerTiming
+from gridplan.api.limits import BodyLimit, HeadAsGet, JSONText, ServerTiming
 from gridplan.api.routes import edits, features, jobs, layers, plans, versions
 from gridplan.api.settings import Settings
 from gridplan.api.store import Store
@@ -59,6 +59,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(ServerTiming)
     app.add_middleware(BodyLimit, upload_bytes=int(settings.max_upload_mb * 1024 * 1024),
                        json_bytes=settings.max_body_kb * 1024)
+    app.add_middleware(HeadAsGet)
     log.info("gridplan service on %s", settings.store_url.split("@")[-1])
     return app
 
