@@ -6,6 +6,7 @@ import logging
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.middleware.gzip import GZipMiddleware
 from gridplan.api import errors
 from gridplan.api.deps import parse_keys
 from gridplan.api.jobs import JobRunner
@@ -15,6 +16,8 @@ from gridplan.api.settings import Settings
 from gridplan.api.store import Store
 
 log = logging.getLogger(__name__)
+
+GZIP_MIN_BYTES = 1024  # answers from this size on are gzipped for clients that accept it
 
 DESCRIPTION = """
 Community governance grids (网格化管理) as a web service: upload layers, plan in the
@@ -57,6 +60,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     _optional_routers(app)
     app.add_middleware(JSONText)
     app.add_middleware(ServerTiming)
+    app.add_middleware(GZipMiddleware, minimum_size=GZIP_MIN_BYTES, compresslevel=5)
     app.add_middleware(BodyLimit, upload_bytes=int(settings.max_upload_mb * 1024 * 1024),
                        json_bytes=settings.max_body_kb * 1024)
     app.add_middleware(HeadAsGet)

@@ -97,6 +97,24 @@ def test_validation_errors_echo_safe_short_input(client, plan_id):
     assert r.json()["detail"][0]["field"] == "force"
 
 
+# ---- compression ---------------------------------------------------------------------------
+def test_geojson_pages_are_gzipped_when_asked(client, plan_id):
+    url = f"/collections/{plan_id}/items?limit=50"
+    r = client.get(url, headers={"Accept-Encoding": "gzip"})
+    assert r.status_code == 200 and r.headers["Content-Encoding"] == "gzip"
+    assert "Accept-Encoding" in r.headers["Vary"]
+    assert r.headers["content-type"].startswith("application/geo+json")
+    assert len(r.json()["features"]) == 50  # httpx undoes the gzip
+    plain = client.get(url, headers={"Accept-Encoding": "identity"})
+    assert "Content-Encoding" not in plain.headers
+    assert plain.json()["features"] == r.json()["features"]
+    assert int(r.headers["content-length"]) < len(plain.content) / 3
+    small = client.get("/conformance", headers={"Accept-Encoding": "gzip"})
+    assert "Content-Encoding" not in small.headers  # under 1 kB: not worth it
+    grids = client.get(f"/plans/{plan_id}/grids", headers={"Accept-Encoding": "gzip"})
+    assert grids.headers["Content-Encoding"] == "gzip"
+
+
 # ---- jobs ----------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def jobs_client(tmp_path_factory):
