@@ -10,6 +10,7 @@ import threading
 import time
 import traceback
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
 from gridplan.api.store import Store
@@ -52,11 +53,13 @@ class JobRunner:
         """Mark failed the jobs left queued or running by a service that stopped; their ids.
 
         A job row names the service that runs it (host and process id, never shown by the
-        API); jobs of a service alive on this host, or on another host, are left alone.
+        API). A job is left alone while its service runs on this host; a job of another
+        host (or of an older service that named none) while its row was touched in the last
+        ``STALE`` seconds: a live service touches its jobs' rows every ``HEARTBEAT``.
         """
         left = [r["id"] for r in self.store.list_rows("jobs")
                 if r["status"] in ACTIVE and r["id"] not in self.active
-                and not _service_alive((r["params"] or {}).get(SERVICE))]
+                and not _service_alive((r["params"] or {}).get(SERVICE), r["updated"])]
         for job_id in left:
             self.store.update_job(job_id, status="failed", stage="stopped", error=STOPPED)
         if left:
@@ -94,21 +97,38 @@ class JobRunner:
             self._done(job_id)
 
     def _run_process(self, job_id: str, spec: dict, author: str) -> None:
-        with self.slots:
+        while not self.slots.acquire(timeout=HEARTBEAT):
+            if job_id in self.cancelled:
+                return
+            self._touch(job_id)
+        try:
             if job_id in self.cancelled:
                 return
             proc = self.ctx.Process(target=run_job, args=(self.store.url, job_id, spec, author,
                                                           os.getpid()), daemon=True)
             self.procs[job_id] = proc
             proc.start()
-            proc.join()
+            proc.join(HEARTBEAT)
+            while proc.is_alive():
+                self._touch(job_id)
+                proc.join(HEARTBEAT)
             self.procs.pop(job_id, None)
+        finally:
+            self.slots.release()
         row = self.store.get_row("jobs", job_id)
         if row["status"] in ACTIVE and job_id not in self.cancelled:
             self.store.update_job(job_id, status="failed", stage="stopped", error={
                 "problem": f"the planning process stopped unexpectedly (exit code "
                            f"{proc.exitcode})", "fix": "run the job again; if it stops again, "
                            "plan fewer communities per job"})
+
+    def _touch(self, job_id: str) -> None:
+        """Mark a waiting or running job's row as alive (its ``updated`` time)."""
+        if job_id not in self.cancelled:
+            try:
+                self.store.update_job(job_id)
+            except Exception:  # noqa: BLE001 - a missed heartbeat only ages the row
+                log.warning("could not touch job %s", job_id, exc_info=True)
 
     def cancel(self, job_id: str) -> dict:
         """Stop a queued or running job; a finished job is left as it is."""
@@ -163,13 +183,20 @@ def service_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def _service_alive(service: str | None) -> bool:
-    """Whether the service that ran a job may still be running (unknown hosts count)."""
-    if not service:
-        return False
-    host, _, pid = service.rpartition(":")
+HEARTBEAT = 30.0  # seconds between touches of an active job's row by its service
+STALE = 3 * HEARTBEAT  # an active job untouched this long has lost its service
+
+
+def _service_alive(service: str | None, updated: datetime | None = None) -> bool:
+    """Whether the service that ran a job may still be running: on this host, whether its
+    process lives; elsewhere (or unnamed), whether the row was touched in ``STALE`` s."""
+    host, _, pid = (service or "").rpartition(":")
     if host != socket.gethostname() or not pid.isdigit():
-        return True
+        if updated is None:
+            return False
+        if updated.tzinfo is None:
+            updated = updated.replace(tzinfo=UTC)
+        return (datetime.now(UTC) - updated).total_seconds() < STALE
     if int(pid) == os.getpid():
         return False  # this process is starting: whatever it ran before died with it
     try:

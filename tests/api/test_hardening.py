@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from apiutil import BACKENDS, KEY, WRITE, add_demo, make_client
 from browser import free_port
-from gridplan.api.jobs import SERVICE
+from gridplan.api.jobs import SERVICE, STALE
 
 from gridplan.run import demo_files
 
@@ -175,13 +175,16 @@ def test_jobs_beyond_the_limit_are_429_with_retry_after(jobs_client):
     jobs_client.post(f"/jobs/{again.json()['id']}/cancel", headers=WRITE)
 
 
-def _job_row(job_id: str, status: str, service: str | None) -> dict:
+def _job_row(job_id: str, status: str, service: str | None, age: float = 0) -> dict:
+    from datetime import timedelta
+
     from gridplan.api.store.store import now
 
     params = {"demo": True} | ({SERVICE: service} if service else {})
+    stamp = now() - timedelta(seconds=age)
     return {"id": job_id, "status": status, "stage": status, "percent": 10.0,
-            "params": params, "plan_id": None, "error": None, "created": now(),
-            "updated": now(), "author": "tests"}
+            "params": params, "plan_id": None, "error": None, "created": stamp,
+            "updated": stamp, "author": "tests"}
 
 
 def _dead_pid() -> int:
@@ -196,18 +199,42 @@ def test_start_up_fails_the_jobs_a_dead_service_left(tmp_path):
     host = socket.gethostname()
     c = make_client("sqlite", tmp_path)
     store = c.app.state.store
-    store.add_row("jobs", _job_row("aaaaaa000001", "running", f"{host}:{_dead_pid()}"))
-    store.add_row("jobs", _job_row("aaaaaa000002", "queued", None))
-    store.add_row("jobs", _job_row("aaaaaa000003", "running", f"{host}:{os.getppid()}"))
-    store.add_row("jobs", _job_row("aaaaaa000004", "done", None))
+    stale = STALE + 60
+    rows = [_job_row("aaaaaa000001", "running", f"{host}:{_dead_pid()}"),  # died here
+            _job_row("aaaaaa000002", "queued", None, age=stale),  # an older service's
+            _job_row("aaaaaa000005", "running", "elsewhere:12", age=stale),  # silent
+            _job_row("aaaaaa000003", "running", f"{host}:{os.getppid()}"),  # alive here
+            _job_row("aaaaaa000006", "running", "elsewhere:12"),  # touched just now
+            _job_row("aaaaaa000004", "done", None, age=stale)]
+    for row in rows:
+        store.add_row("jobs", row)
     with make_client("sqlite", tmp_path) as restarted:
         rows = {r["id"]: r for r in restarted.get("/jobs").json()}
-    for job_id in ("aaaaaa000001", "aaaaaa000002"):
-        assert rows[job_id]["status"] == "failed"
+    for job_id in ("aaaaaa000001", "aaaaaa000002", "aaaaaa000005"):
+        assert rows[job_id]["status"] == "failed", job_id
         assert rows[job_id]["error"]["problem"] == "the service stopped while this job ran"
         assert "start it again" in rows[job_id]["error"]["fix"]
+    assert rows["aaaaaa000006"]["status"] == "running"
     assert rows["aaaaaa000003"]["status"] == "running"  # its service is alive
     assert rows["aaaaaa000004"]["status"] == "done"
+
+
+def test_a_live_service_touches_its_waiting_jobs(tmp_path, monkeypatch):
+    import gridplan.api.jobs as jobs_module
+
+    monkeypatch.setattr(jobs_module, "HEARTBEAT", 0.05)
+    store = make_client("sqlite", tmp_path).app.state.store
+    runner = jobs_module.JobRunner(store, slots=1)
+    runner.slots.acquire()  # every slot busy: the job waits in the queue
+    row = runner.submit({"demo": True}, "tests")
+    first = store.get_row("jobs", row["id"])["updated"]
+    deadline = time.monotonic() + 10
+    while store.get_row("jobs", row["id"])["updated"] == first:
+        assert time.monotonic() < deadline, "the queued job's row was never touched"
+        time.sleep(0.05)
+    assert runner.recover() == []  # alive: left alone
+    assert runner.cancel(row["id"])["status"] == "cancelled"
+    runner.slots.release()
 
 
 def _children(pid: int) -> set[int]:
