@@ -25,6 +25,13 @@ background, read plans as OGC API – Features collections (QGIS: *Add WFS / OGC
 Features layer* with this server's URL), edit grids with optimistic concurrency
 (`If-Match` with the plan's `ETag`), browse versions, undo/redo/restore, export.
 Writes need `X-API-Key` (or `Authorization: Bearer`).
+
+Feature pages hold 100 features unless `limit` says otherwise, at most 10,000 (larger limits
+are served as 10,000; follow the `next` link). Errors answer `{"detail": …}` naming the
+problem, the field and the fix: 400 for JSON that does not parse or holds text no store can
+keep (lone surrogates, NUL) and for invalid OGC API query parameters, 422 for values out of
+range, 429 with `Retry-After` while `GRIDPLAN_MAX_JOBS` plan jobs are running or queued —
+never a 5xx for bad input.
 """
 
 

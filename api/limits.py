@@ -95,8 +95,9 @@ class ServerTiming:
 
 
 class JSONText:
-    """ASGI middleware: 400 for a JSON request body that is not UTF-8 text or holds a lone
-    UTF-16 surrogate (``"\\ud800"``), which no answer or store could write back.
+    """ASGI middleware: 400 for text no answer or store could write back — a NUL character
+    in the path or query (PostgreSQL refuses it), and a JSON request body that is not
+    UTF-8 or holds a lone UTF-16 surrogate (``"\\ud800"``) or a NUL (``"\\u0000"``).
 
     Runs inside :class:`BodyLimit`, so the body it buffers is already bounded.
     """
@@ -105,7 +106,13 @@ class JSONText:
         self.app = app
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        query = scope.get("query_string", b"")
+        if "\x00" in scope["path"] or b"%00" in query or b"\x00" in query:
+            return await _answer(send, 400, "the URL holds a NUL character (%00)",
+                                 "leave NUL characters out of paths, ids and parameters")
+        if scope["method"] in ("GET", "HEAD", "OPTIONS"):
             return await self.app(scope, receive, send)
         ctype = dict(scope.get("headers") or []).get(b"content-type", b"").split(b";")[0]
         if not (ctype.strip().lower().endswith((b"/json", b"+json"))):
@@ -149,16 +156,16 @@ def _text_problem(body: bytes) -> tuple[str, str] | None:
         return None  # malformed JSON: the validation answer says where (400)
     if "\\u" not in text:
         return None
-    where = _surrogate_at(value, "")
+    where = _unstorable_at(value, "")
     if where is None:
         return None
-    return (f"the JSON body has a lone UTF-16 surrogate (a \\ud800–\\udfff escape without "
-            f"its pair) in {where or 'the body'}",
-            "send text as valid Unicode: pair high and low surrogates, or send UTF-8 as is")
+    return (f"the JSON body has a NUL character or a lone UTF-16 surrogate (a \\ud800–\\udfff "
+            f"escape without its pair) in {where or 'the body'}",
+            "leave out \\u0000, and send text as valid Unicode (pair high and low surrogates)")
 
 
-def _surrogate_at(value, path: str) -> str | None:
-    """The path of the first string (or key) in ``value`` holding a lone surrogate."""
+def _unstorable_at(value, path: str) -> str | None:
+    """The path of the first string (or key) in ``value`` holding a lone surrogate or NUL."""
     stack = [(value, path)]
     while stack:
         v, p = stack.pop()
@@ -177,6 +184,8 @@ def _surrogate_at(value, path: str) -> str | None:
 
 
 def _encodable(text: str) -> bool:
+    if "\x00" in text:
+        return False
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:

@@ -56,6 +56,24 @@ def test_a_lone_surrogate_is_400_on_every_json_write(client, plan_id, body):
         assert "surrogate" in detail["problem"] and detail["fix"]
 
 
+@pytest.mark.parametrize("body", [rb'{"cells":["a\u0000"],"to_grid":"b"}',
+                                  rb'{"name":"\u0000", "demo": true}'])
+def test_a_nul_character_is_400_on_every_json_write(client, plan_id, body):
+    for path in _write_paths(plan_id):
+        r = _raw(client, path, body, plan_id)
+        assert r.status_code == 400, (path, r.text)
+        assert "NUL" in r.json()["detail"]["problem"] and r.json()["detail"]["fix"]
+
+
+@pytest.mark.parametrize("path", ["/collections/{p}/items/%00", "/collections/{p}.units/items/a%00",
+                                  "/plans/%00", "/plans/{p}/grids?bbox=%00", "/jobs/%00",
+                                  "/layers/%00", "/collections/{p}/items?limit=5&x%00=1"])
+def test_a_nul_character_in_the_url_is_400(client, plan_id, path):
+    r = client.get(path.format(p=plan_id))
+    assert r.status_code == 400, r.text
+    assert "NUL" in r.json()["detail"]["problem"]
+
+
 def test_a_surrogate_pair_is_fine(client, plan_id):
     r = _raw(client, "/jobs", rb'{"name":"\ud83d\ude00", "layers": {}, "bogus": 1}')
     assert r.status_code == 422  # read as text; refused only for the unknown field
