@@ -74,6 +74,16 @@ def test_a_nul_character_in_the_url_is_400(client, plan_id, path):
     assert "NUL" in r.json()["detail"]["problem"]
 
 
+@pytest.mark.parametrize("form,filename", [({"name": "a\x00b"}, "c.geojson"),
+                                           ({"id_field": "i\x00d"}, "c.geojson")])
+def test_a_nul_character_in_an_upload_form_is_400(client, form, filename):
+    path = demo_files()["communities"]
+    r = client.post("/layers", files={"file": (filename, path.read_bytes())},
+                    data={"kind": "communities", **form}, headers=WRITE)
+    assert r.status_code == 400, r.text
+    assert "NUL" in r.json()["detail"]["problem"]
+
+
 def test_a_surrogate_pair_is_fine(client, plan_id):
     r = _raw(client, "/jobs", rb'{"name":"\ud83d\ude00", "layers": {}, "bogus": 1}')
     assert r.status_code == 422  # read as text; refused only for the unknown field
