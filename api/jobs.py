@@ -53,9 +53,9 @@ class JobRunner:
         """Mark failed the jobs left queued or running by a service that stopped; their ids.
 
         A job row names the service that runs it (host and process id, never shown by the
-        API). A job is left alone while its service runs on this host; a job of another
-        host (or of an older service that named none) while its row was touched in the last
-        ``STALE`` seconds: a live service touches its jobs' rows every ``HEARTBEAT``.
+        API) and is touched by it every ``HEARTBEAT`` seconds. A job is failed when its row
+        was not touched for ``STALE`` seconds, or at once when its service's process is
+        gone from this host.
         """
         left = [r["id"] for r in self.store.list_rows("jobs")
                 if r["status"] in ACTIVE and r["id"] not in self.active
@@ -188,24 +188,23 @@ STALE = 3 * HEARTBEAT  # an active job untouched this long has lost its service
 
 
 def _service_alive(service: str | None, updated: datetime | None = None) -> bool:
-    """Whether the service that ran a job may still be running: on this host, whether its
-    process lives; elsewhere (or unnamed), whether the row was touched in ``STALE`` s."""
+    """Whether the service that ran a job may still be running: its row was touched in the
+    last ``STALE`` seconds and, on this host, its process (not this one) lives."""
     host, _, pid = (service or "").rpartition(":")
-    if host != socket.gethostname() or not pid.isdigit():
-        if updated is None:
+    if host == socket.gethostname() and pid.isdigit():
+        if int(pid) == os.getpid():
+            return False  # this process is starting: whatever it ran before died with it
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
             return False
-        if updated.tzinfo is None:
-            updated = updated.replace(tzinfo=UTC)
-        return (datetime.now(UTC) - updated).total_seconds() < STALE
-    if int(pid) == os.getpid():
-        return False  # this process is starting: whatever it ran before died with it
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
+        except PermissionError:
+            pass
+    if updated is None:
         return False
-    except PermissionError:
-        return True
-    return True
+    if updated.tzinfo is None:
+        updated = updated.replace(tzinfo=UTC)
+    return (datetime.now(UTC) - updated).total_seconds() < STALE
 
 
 def watch_parent(parent_pid: int | None = None) -> threading.Thread:

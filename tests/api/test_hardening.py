@@ -232,13 +232,14 @@ def test_start_up_fails_the_jobs_a_dead_service_left(tmp_path):
             _job_row("aaaaaa000002", "queued", None, age=stale),  # an older service's
             _job_row("aaaaaa000005", "running", "elsewhere:12", age=stale),  # silent
             _job_row("aaaaaa000003", "running", f"{host}:{os.getppid()}"),  # alive here
+            _job_row("aaaaaa000007", "running", f"{host}:{os.getppid()}", age=stale),  # reused
             _job_row("aaaaaa000006", "running", "elsewhere:12"),  # touched just now
             _job_row("aaaaaa000004", "done", None, age=stale)]
     for row in rows:
         store.add_row("jobs", row)
     with make_client("sqlite", tmp_path) as restarted:
         rows = {r["id"]: r for r in restarted.get("/jobs").json()}
-    for job_id in ("aaaaaa000001", "aaaaaa000002", "aaaaaa000005"):
+    for job_id in ("aaaaaa000001", "aaaaaa000002", "aaaaaa000005", "aaaaaa000007"):
         assert rows[job_id]["status"] == "failed", job_id
         assert rows[job_id]["error"]["problem"] == "the service stopped while this job ran"
         assert "start it again" in rows[job_id]["error"]["fix"]
