@@ -125,6 +125,21 @@ def test_validation_errors_echo_safe_short_input(client, plan_id):
     assert r.json()["detail"][0]["field"] == "force"
 
 
+def test_the_validation_answer_is_strict_json_whatever_it_echoes():
+    from gridplan.api.errors import validation_answer
+
+    weird = [{"type": "finite_number", "loc": ("body", "a\ud800", 3), "msg": "x {0} {field}",
+              "input": {"k\udc00": [float("nan"), float("inf"), 10 ** 400, b"\xff",
+                                    ValueError("boom"), {"deep": {"er": {"still": [[[1]]]}}}]},
+              "ctx": {"error": ValueError("no"), "pattern": "^\\d{6}$", "limit": float("inf")}},
+             {"type": "missing", "loc": ("query", "limit"), "msg": "Field required"}]
+    status, body = validation_answer("/plans/x", weird * 40)
+    text = json.dumps(body, allow_nan=False, ensure_ascii=False).encode("utf-8")
+    assert status == 422 and len(body["detail"]) == 50 and len(text) < 100_000
+    assert body["detail"][1]["field"] == "limit" and body["detail"][1]["fix"] == "add limit"
+    assert validation_answer("/collections/p/items", weird)[0] == 400  # OGC query: 400
+
+
 # ---- compression ---------------------------------------------------------------------------
 def test_geojson_pages_are_gzipped_when_asked(client, plan_id):
     url = f"/collections/{plan_id}/items?limit=50"
