@@ -354,7 +354,6 @@ class _Pass:
         self.wkb = osmium.geom.WKBFactory()
         self.ways: list[_Feature] = []
         self.relations: dict[int, _Feature] = {}  # areas assembled from relations
-        self.pending: dict[int, tuple[_Feature, bytes | None]] = {}
         self.unbuilt: dict[int, tuple[_Feature, list[tuple[int, str]]]] = {}
         self.trimmed: set[int] = set()
         self.dropped: set[int] = set()
@@ -374,22 +373,22 @@ class _Pass:
         closed = way.is_closed() if refs is None else (len(refs) > 3 and refs[0] == refs[-1])
         feature = _Feature("way", way.id, tags, polygon=_polygon_way(closed, tags))
         self.ways.append(feature)
-        if refs is not None:  # clipped: the trimmed outline; pyosmium builds no area
+        if refs is not None:  # clipped: the nodes present, closed ways closed again
             coords = [(n.lon, n.lat) for n in way.nodes if n.location.valid()]
             if closed and coords[0] != coords[-1]:
                 coords.append(coords[0])
-            feature.geometry = _make_geometry(coords, feature.polygon)
-        elif feature.polygon:  # the area follows; keep the outline in case it fails
-            self.pending[way.id] = (feature, self._line(way))
         else:
-            line = self._line(way)
-            feature.geometry = shapely.from_wkb(line) if line is not None else None
+            coords = self._coords(way)
+        feature.geometry = (_make_geometry(coords, feature.polygon)
+                            if coords is not None and len(coords) else None)
 
-    def _line(self, way) -> bytes | None:
+    def _coords(self, way) -> np.ndarray | None:
+        """The way's coordinates, every node in order (the ring of a closed way)."""
         try:
-            return self.wkb.create_linestring(way)
+            line = self.wkb.create_linestring(way, osmium.geom.ALL)
         except (osmium.InvalidLocationError, RuntimeError):
             return None
+        return shapely.get_coordinates(shapely.from_wkb(line))
 
     def _trim(self, way) -> list[int]:
         """Node ids of ``way`` left once missing ones are dropped; ``[]`` if too few."""
@@ -405,15 +404,12 @@ class _Pass:
         return kept
 
     def area(self, area) -> None:
+        if area.from_way():  # a closed way's polygon is its own ring (as osmnx built it)
+            return
         try:
             geometry = _single(shapely.from_wkb(self.wkb.create_multipolygon(area)))
         except (osmium.InvalidLocationError, RuntimeError, shapely.errors.GEOSException):
             geometry = None
-        if area.from_way():
-            entry = self.pending.pop(area.orig_id(), None)
-            if entry is not None and geometry is not None:
-                entry[0].geometry = geometry
-            return
         if geometry is not None:
             self.relations[area.orig_id()] = _Feature("relation", area.orig_id(),
                                                       self.tags(area), geometry, True)
@@ -426,16 +422,8 @@ class _Pass:
         self.unbuilt[relation.id] = (_Feature("relation", relation.id, tags, polygon=True),
                                      members)
 
-    def finish_ways(self) -> None:
-        """Polygons of ways whose area pyosmium did not build (self-intersecting…)."""
-        for feature, line in self.pending.values():
-            if line is not None:
-                coords = list(shapely.from_wkb(line).coords)
-                feature.geometry = _make_geometry(coords, True)
-        self.pending.clear()
 
-
-def _make_geometry(coords: list[tuple[float, float]], polygon: bool) -> BaseGeometry | None:
+def _make_geometry(coords, polygon: bool) -> BaseGeometry | None:
     try:
         return Polygon(coords) if polygon else LineString(coords)
     except (ValueError, shapely.errors.GEOSException):
@@ -495,7 +483,6 @@ def _stream(source: osmium.io.File, keys: set[str], *, areas: bool) -> _Pass:
             reader.way(obj)
         elif obj.is_relation():
             reader.relation(obj)
-    reader.finish_ways()
     for built in reader.relations:
         reader.unbuilt.pop(built, None)
     if reader.unbuilt:
@@ -716,3 +703,74 @@ def _log_summary(layers: OSMLayers, seconds: float) -> None:
         "in %.2f s", layers.source, len(layers.buildings), int((households > 0).sum()),
         int(households.sum()), len(layers.compounds), len(layers.barriers),
         layers.barriers["kind"].value_counts().to_dict(), seconds)
+
+
+# --- the street network -------------------------------------------------------------------
+
+
+def street_graph(path: str | Path):
+    """The streets of an OSM extract as an osmnx graph (EPSG:4326), in one pyosmium pass.
+
+    Every ``highway``-tagged way becomes edges between its consecutive nodes, both
+    ways unless one-way (osmnx's rules); the graph is then simplified by osmnx. A
+    node that another (non-highway) way also uses stays a node, as when osmnx
+    parsed the whole file: such nodes are where stops snap to the network.
+
+    Raises
+    ------
+    InputError
+        If the file is not an OSM extract or holds no highway-tagged way.
+    """
+    import networkx as nx
+    import osmnx as ox
+
+    path = Path(path)
+    fmt = sniff_format(path)
+    if fmt != "pbf":
+        _check_xml(path, fmt)
+    graph = nx.MultiDiGraph(crs=CRS)
+    touched: set[int] = set()
+    try:
+        ways = (osmium.FileProcessor(osmium.io.File(str(path), fmt),
+                                     osmium.osm.NODE | osmium.osm.WAY).with_locations()
+                .with_filter(osmium.filter.EntityFilter(osmium.osm.WAY)))
+        for way in ways:
+            if "highway" in way.tags:
+                _add_street(graph, way)
+            else:
+                touched.update(node.ref for node in way.nodes)
+    except RuntimeError as exc:
+        raise InputError(f"cannot read as {_label(fmt)} ({exc})", source=str(path),
+                         fix=f"download or export the extract again, complete; {PBF_FIX}"
+                         ) from exc
+    if graph.number_of_edges() == 0:
+        raise InputError("no highway-tagged ways", source=str(path),
+                         fix="give an extract that contains streets and paths")
+    nx.set_node_attributes(graph, {n: True for n in touched if n in graph}, "shared")
+    graph = ox.distance.add_edge_lengths(graph)
+    graph = ox.simplify_graph(graph, node_attrs_include=["shared"])
+    for _, data in graph.nodes(data=True):
+        data.pop("shared", None)
+    return graph
+
+
+_STREET_TAGS = ("bridge", "tunnel", "lanes", "ref", "name", "highway", "maxspeed", "service",
+                "access", "area", "landuse", "width", "est_width", "junction")
+
+
+def _add_street(graph, way) -> None:
+    nodes = [(node.ref, node.lon, node.lat) for node in way.nodes if node.location.valid()]
+    if len(nodes) < 2:
+        return
+    tags = {key: way.tags[key] for key in _STREET_TAGS if key in way.tags}
+    oneway = way.tags.get("oneway") in _ONEWAY or tags.get("junction") == "roundabout"
+    if oneway and way.tags.get("oneway") in ("-1", "reverse", "T"):
+        nodes.reverse()
+    for ref, lon, lat in nodes:
+        graph.add_node(ref, x=lon, y=lat)
+    attrs = {"osmid": way.id, **tags, "oneway": oneway, "reversed": False}
+    pairs = list(zip(nodes, nodes[1:], strict=False))
+    graph.add_edges_from((u[0], v[0], dict(attrs)) for u, v in pairs)
+    if not oneway:
+        back = {**attrs, "reversed": True}
+        graph.add_edges_from((v[0], u[0], dict(back)) for u, v in pairs)
