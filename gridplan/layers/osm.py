@@ -29,8 +29,10 @@ from __future__ import annotations
 import bz2
 import gzip
 import logging
+import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -247,6 +249,7 @@ class _Feature:
     tags: dict[str, str]
     geometry: BaseGeometry | None = None
     polygon: bool = False
+    wkb: bytes | None = None  # a way's line as read, turned into geometry in bulk
 
     @property
     def fid(self) -> str:
@@ -299,8 +302,33 @@ def is_pbf(head: bytes) -> bool:
     return len(head) >= 15 and head[4:6] == b"\x0a\x09" and head[6:15] == b"OSMHeader"
 
 
-def _check_xml(path: Path, fmt: str) -> None:
-    """Refuse XML that is not ``<osm>``, declares a DOCTYPE or entities, or unpacks absurdly."""
+@contextmanager
+def _opened(path: Path) -> Iterator[tuple[osmium.io.File, str]]:
+    """``path`` checked, as pyosmium reads it, and its format.
+
+    Compressed XML is unpacked once, to a temporary file, while it is checked: pyosmium
+    then reads plain XML in its two passes instead of unpacking the file twice more.
+    """
+    fmt = sniff_format(path)
+    if fmt == "pbf":
+        yield osmium.io.File(str(path), fmt), fmt
+        return
+    if fmt == "osm":
+        _check_xml(path, fmt)
+        yield osmium.io.File(str(path), fmt), fmt
+        return
+    with tempfile.TemporaryDirectory(prefix="gridplan-osm-") as tmp:
+        plain = Path(tmp) / "unpacked.osm"
+        with plain.open("wb") as out:
+            _check_xml(path, fmt, out)
+        yield osmium.io.File(str(plain), "osm"), fmt
+
+
+def _check_xml(path: Path, fmt: str, out: IO[bytes] | None = None) -> None:
+    """Refuse XML that is not ``<osm>``, declares a DOCTYPE or entities, or unpacks absurdly.
+
+    Compressed XML is unpacked whole (to ``out`` if given) to know its size.
+    """
     opener: Callable[..., IO[bytes]] = {"osm.bz2": bz2.open, "osm.gz": gzip.open}.get(
         fmt, open)  # type: ignore[assignment]
     parser = expat.ParserCreate()
@@ -327,6 +355,8 @@ def _check_xml(path: Path, fmt: str) -> None:
                     raise InputError(f"the XML unpacks to more than {MAX_XML_BYTES >> 30} GB",
                                      source=str(path),
                                      fix="use a smaller extract, or the same area as .osm.pbf")
+                if out is not None:
+                    out.write(chunk)
                 if not root:
                     parser.Parse(chunk, False)
                 elif fmt == "osm":
@@ -350,45 +380,44 @@ class _Pass:
 
     def __init__(self, keys: set[str]) -> None:
         self.keys = keys
-        self.keep = set(_KEEP_KEYS) | keys
+        self.keep = tuple(sorted(set(_KEEP_KEYS) | keys))
         self.wkb = osmium.geom.WKBFactory()
         self.ways: list[_Feature] = []
         self.relations: dict[int, _Feature] = {}  # areas assembled from relations
         self.unbuilt: dict[int, tuple[_Feature, list[tuple[int, str]]]] = {}
         self.trimmed: set[int] = set()
         self.dropped: set[int] = set()
-        self.open_buildings = 0
 
     def tags(self, obj) -> dict[str, str]:
-        return {tag.k: tag.v for tag in obj.tags if tag.k in self.keep}
+        tags = obj.tags
+        return {key: value for key in self.keep if (value := tags.get(key)) is not None}
 
     def way(self, way) -> None:
         tags = self.tags(way)
         if not self.keys & tags.keys():
             return
-        located = all(node.location.valid() for node in way.nodes)
-        refs = None if located else self._trim(way)
-        if refs is not None and not refs:
-            return
-        closed = way.is_closed() if refs is None else (len(refs) > 3 and refs[0] == refs[-1])
-        feature = _Feature("way", way.id, tags, polygon=_polygon_way(closed, tags))
-        self.ways.append(feature)
-        if refs is not None:  # clipped: the nodes present, closed ways closed again
-            coords = [(n.lon, n.lat) for n in way.nodes if n.location.valid()]
-            if closed and coords[0] != coords[-1]:
-                coords.append(coords[0])
-        else:
-            coords = self._coords(way)
-        feature.geometry = (_make_geometry(coords, feature.polygon)
-                            if coords is not None and len(coords) else None)
-
-    def _coords(self, way) -> np.ndarray | None:
-        """The way's coordinates, every node in order (the ring of a closed way)."""
-        try:
+        try:  # every node in order (the ring of a closed way); raises if one is missing
             line = self.wkb.create_linestring(way, osmium.geom.ALL)
-        except (osmium.InvalidLocationError, RuntimeError):
-            return None
-        return shapely.get_coordinates(shapely.from_wkb(line))
+        except osmium.InvalidLocationError:
+            self._clipped(way, tags)
+            return
+        except RuntimeError:  # fewer than two nodes
+            return
+        self.ways.append(_Feature("way", way.id, tags, wkb=line,
+                                  polygon=_polygon_way(way.is_closed(), tags)))
+
+    def _clipped(self, way, tags: dict[str, str]) -> None:
+        """A way some of whose nodes the file lacks: the nodes present, closed again."""
+        refs = self._trim(way)
+        if not refs:
+            return
+        closed = len(refs) > 3 and refs[0] == refs[-1]
+        feature = _Feature("way", way.id, tags, polygon=_polygon_way(closed, tags))
+        coords = [(n.lon, n.lat) for n in way.nodes if n.location.valid()]
+        if closed and coords[0] != coords[-1]:
+            coords.append(coords[0])
+        feature.geometry = _make_geometry(coords, feature.polygon)
+        self.ways.append(feature)
 
     def _trim(self, way) -> list[int]:
         """Node ids of ``way`` left once missing ones are dropped; ``[]`` if too few."""
@@ -423,6 +452,25 @@ class _Pass:
                                      members)
 
 
+def _build_ways(ways: list[_Feature]) -> None:
+    """The geometry of every way read whole, in bulk: its line, or its ring's polygon.
+
+    A closed way with fewer than four nodes makes no polygon (as with osmnx).
+    """
+    pending = [f for f in ways if f.wkb is not None]
+    if not pending:
+        return
+    lines = shapely.from_wkb(np.array([f.wkb for f in pending], dtype=object))
+    polygon = np.array([f.polygon for f in pending])
+    geometry = np.where(polygon, None, lines)
+    rings = polygon & (shapely.get_num_coordinates(lines) >= 4)
+    if rings.any():
+        coords, index = shapely.get_coordinates(lines[rings], return_index=True)
+        geometry[rings] = shapely.polygons(shapely.linearrings(coords, indices=index))
+    for feature, geom in zip(pending, geometry, strict=True):
+        feature.geometry, feature.wkb = geom, None
+
+
 def _make_geometry(coords, polygon: bool) -> BaseGeometry | None:
     try:
         return Polygon(coords) if polygon else LineString(coords)
@@ -441,25 +489,22 @@ def _single(geometry: BaseGeometry) -> BaseGeometry | None:
 
 def _read_features(path: Path, keys: set[str]) -> tuple[list[_Feature], Bounds | None]:
     """The ways and relations of ``path`` carrying one of ``keys``, with their geometry."""
-    fmt = sniff_format(path)
-    if fmt != "pbf":
-        _check_xml(path, fmt)
-    source = osmium.io.File(str(path), fmt)
-    try:
-        bounds = _header_bounds(osmium.FileProcessor(source).header)
+    with _opened(path) as (source, fmt):
         try:
-            reader = _stream(source, keys, areas=True)
+            bounds = _header_bounds(osmium.FileProcessor(source).header)
+            try:
+                reader = _stream(source, keys, areas=True)
+            except RuntimeError as exc:
+                if "out of order" not in str(exc):
+                    raise
+                logger.warning("%s is not sorted by id (%s): building its areas without "
+                               "pyosmium's assembler (sort it with `osmium sort` for speed)",
+                               path, exc)
+                reader = _stream(source, keys, areas=False)
         except RuntimeError as exc:
-            if "out of order" not in str(exc):
-                raise
-            logger.warning("%s is not sorted by id (%s): building its areas without "
-                           "pyosmium's assembler (sort it with `osmium sort` for speed)",
-                           path, exc)
-            reader = _stream(source, keys, areas=False)
-    except RuntimeError as exc:
-        raise InputError(f"cannot read as {_label(fmt)} ({exc})", source=str(path),
-                         fix=f"download or export the extract again, complete; {PBF_FIX}"
-                         ) from exc
+            raise InputError(f"cannot read as {_label(fmt)} ({exc})", source=str(path),
+                             fix=f"download or export the extract again, complete; {PBF_FIX}"
+                             ) from exc
     if reader.trimmed or reader.dropped:
         logger.warning("cleaned references to elements missing from the file: %d ways "
                        "trimmed, %d ways dropped", len(reader.trimmed), len(reader.dropped))
@@ -483,6 +528,7 @@ def _stream(source: osmium.io.File, keys: set[str], *, areas: bool) -> _Pass:
             reader.way(obj)
         elif obj.is_relation():
             reader.relation(obj)
+    _build_ways(reader.ways)
     for built in reader.relations:
         reader.unbuilt.pop(built, None)
     if reader.unbuilt:
@@ -725,24 +771,21 @@ def street_graph(path: str | Path):
     import osmnx as ox
 
     path = Path(path)
-    fmt = sniff_format(path)
-    if fmt != "pbf":
-        _check_xml(path, fmt)
     graph = nx.MultiDiGraph(crs=CRS)
     touched: set[int] = set()
-    try:
-        ways = (osmium.FileProcessor(osmium.io.File(str(path), fmt),
-                                     osmium.osm.NODE | osmium.osm.WAY).with_locations()
-                .with_filter(osmium.filter.EntityFilter(osmium.osm.WAY)))
-        for way in ways:
-            if "highway" in way.tags:
-                _add_street(graph, way)
-            else:
-                touched.update(node.ref for node in way.nodes)
-    except RuntimeError as exc:
-        raise InputError(f"cannot read as {_label(fmt)} ({exc})", source=str(path),
-                         fix=f"download or export the extract again, complete; {PBF_FIX}"
-                         ) from exc
+    with _opened(path) as (source, fmt):
+        try:
+            ways = (osmium.FileProcessor(source, osmium.osm.NODE | osmium.osm.WAY)
+                    .with_locations().with_filter(osmium.filter.EntityFilter(osmium.osm.WAY)))
+            for way in ways:
+                if "highway" in way.tags:
+                    _add_street(graph, way)
+                else:
+                    touched.update(node.ref for node in way.nodes)
+        except RuntimeError as exc:
+            raise InputError(f"cannot read as {_label(fmt)} ({exc})", source=str(path),
+                             fix=f"download or export the extract again, complete; {PBF_FIX}"
+                             ) from exc
     if graph.number_of_edges() == 0:
         raise InputError("no highway-tagged ways", source=str(path),
                          fix="give an extract that contains streets and paths")
