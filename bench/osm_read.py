@@ -7,7 +7,8 @@ Run from the repository root::
         --old-root /work/wt/mexact                             # and the old one, for comparison
 
 Every measurement runs in a fresh process, so its peak resident memory (``ru_maxrss``)
-is its own. Steps:
+is its own; CPU seconds (user + system) hardly depend on other load, wall seconds do.
+Steps:
 
 1. ``read``: ``read_osm`` on each extract in ``../shared/data`` (XML, bz2) and on a
    generated city of ``--buildings`` buildings (default 22,500), written with pyosmium
@@ -48,26 +49,30 @@ LEVELS = (2, 3, 4, 6, 6, 6, 11, 18)
 READ = """
 import json, resource, sys, time
 from gridplan.layers.osm import read_osm
-t = time.perf_counter()
+t, c = time.perf_counter(), time.process_time()
 layers = read_osm(sys.argv[1])
 seconds = time.perf_counter() - t
-print(json.dumps({"seconds": seconds, "buildings": len(layers.buildings),
+print(json.dumps({"seconds": seconds, "cpu": time.process_time() - c,
+                  "buildings": len(layers.buildings),
                   "households": int(layers.buildings["households"].sum()),
                   "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
 GRAPH = """
 import json, resource, sys, time
 from gridplan.workforce.workload import walking_network
-t = time.perf_counter()
+t, c = time.perf_counter(), time.process_time()
 net = walking_network(sys.argv[1], "EPSG:32650")
-print(json.dumps({"seconds": time.perf_counter() - t, "nodes": len(net.nodes),
+print(json.dumps({"seconds": time.perf_counter() - t, "cpu": time.process_time() - c,
+                  "nodes": len(net.nodes),
                   "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
 CHILD = """
 import json, resource, subprocess, sys, time
 t = time.perf_counter()
 done = subprocess.run(sys.argv[1:], capture_output=True, text=True)
-print(json.dumps({"seconds": time.perf_counter() - t, "rc": done.returncode,
+use = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(json.dumps({"seconds": time.perf_counter() - t, "cpu": use.ru_utime + use.ru_stime,
+                  "rc": done.returncode,
                   "tail": done.stderr[-600:] + done.stdout[-600:],
                   "peak_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}))
 """
@@ -177,9 +182,9 @@ def show(step: str, result: dict) -> None:
         print(f"{step:<44} failed: {result['error']}", flush=True)
         return
     extra = ", ".join(f"{k} {v}" for k, v in result.items()
-                      if k not in ("seconds", "peak_mb", "tail", "rc"))
-    print(f"{step:<44} {result['seconds']:7.2f} s  peak RSS {result['peak_mb']:6.0f} MB  "
-          f"{extra}", flush=True)
+                      if k not in ("seconds", "cpu", "peak_mb", "tail", "rc"))
+    print(f"{step:<44} {result['seconds']:7.2f} s wall {result['cpu']:7.2f} s CPU  "
+          f"peak RSS {result['peak_mb']:6.0f} MB  {extra}", flush=True)
 
 
 def main() -> None:

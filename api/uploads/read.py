@@ -66,7 +66,7 @@ def read_upload(saved: SavedUpload, kind: str, **options: Any) -> UploadedLayer:
         From :func:`save_upload`; only ``saved.path`` (server-side) is opened.
     kind : str
         ``communities``, ``population``, ``compounds``, ``barriers``, ``dedicated``
-        (vector files), ``osm`` (OSM XML), ``workers`` or ``special`` (CSV).
+        (vector files), ``osm`` (OSM PBF or XML), ``workers`` or ``special`` (CSV).
     **options
         ``crs`` (for layers declaring none) and ``layer`` (GeoPackage layer) for vector
         kinds; communities: ``id_field`` ("id"), ``code_field``, ``scheme``
