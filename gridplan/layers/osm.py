@@ -113,12 +113,13 @@ def read_osm(
     levels_defaults: dict[str, int] | None = None,
     dedicated_tags: Sequence[str] = (),
 ) -> OSMLayers:
-    """Read buildings (with households), compounds and barriers from an OSM XML file.
+    """Read buildings (with households), compounds and barriers from an OSM extract.
 
     Parameters
     ----------
     path : str or Path
-        OSM XML file, plain or compressed (``.bz2``, ``.gz``).
+        OSM PBF, or OSM XML plain or compressed (``.bz2``, ``.gz``); the format is
+        recognised from the content, whatever the name.
     barrier_highways, barrier_waterways, barrier_railways : sequence of str
         ``highway`` / ``waterway`` / ``railway`` values whose ways act as barriers.
     dwelling_area : float
@@ -137,7 +138,9 @@ def read_osm(
     Raises
     ------
     InputError
-        If the file is missing, is not OSM XML or holds no building footprints.
+        If the file is missing, is not OSM (PBF or XML), is truncated or corrupt,
+        declares a DOCTYPE, unpacks to more than :data:`MAX_XML_BYTES`, or holds no
+        building footprints.
 
     Examples
     --------
@@ -194,9 +197,6 @@ def study_area(layers: OSMLayers) -> Polygon:
     hull = gpd.GeoSeries([everything.union_all().convex_hull], crs=CRS)
     metric = hull.estimate_utm_crs()
     return hull.to_crs(metric).buffer(HULL_BUFFER_M).to_crs(CRS).iloc[0]
-
-
-# --- reading and cleaning the XML -------------------------------------------------------
 
 
 # --- reading the file with pyosmium -------------------------------------------------------
@@ -376,7 +376,7 @@ def _check_xml(path: Path, fmt: str, out: IO[bytes] | None = None) -> None:
 
 
 class _Pass:
-    """One streaming pass: ways and areas of interest, in file order (ways, then relations)."""
+    """What one streaming pass keeps: the ways and relation areas carrying a key of interest."""
 
     def __init__(self, keys: set[str]) -> None:
         self.keys = keys
