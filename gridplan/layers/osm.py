@@ -277,6 +277,9 @@ def sniff_format(path: Path) -> str:
                          fix="check the path or download an extract (e.g. Geofabrik .osm.pbf)")
     with path.open("rb") as handle:
         head = handle.read(64)
+    if not head:
+        raise InputError("the OSM file is empty", source=str(path),
+                         fix="download or export the extract again, complete")
     if is_pbf(head):
         return "pbf"
     if head.startswith(b"BZh"):

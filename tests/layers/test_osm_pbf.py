@@ -168,7 +168,7 @@ def test_bad_pbf_raises_input_error(pair, tmp_path: Path, name: str, cut: float)
 
 
 @pytest.mark.parametrize(("name", "content", "message"), [
-    ("empty.osm.pbf", b"", "not an OSM file"),
+    ("empty.osm.pbf", b"", "is empty"),
     ("photo.osm.pbf", b"\x89PNG\r\n\x1a\n" + bytes(64), "not an OSM file"),
     ("doctype.osm", b'<?xml version="1.0"?><!DOCTYPE osm [<!ENTITY a "x">]><osm/>',
      "DOCTYPE"),
