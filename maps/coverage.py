@@ -14,6 +14,7 @@ import folium
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 from branca.element import Element
 from folium.map import Layer
 from folium.template import Template
@@ -149,8 +150,9 @@ def plan_map(plan, lang: str = "zh", options: MapOptions | None = None) -> foliu
     t = {**LABELS["en"], **LABELS.get(lang, {})}
     base, base_gcj = tile_layer(opt.tiles)
     shift = opt.gcj02 or base_gcj
-    points = service_points(plan, opt.centres)
-    bands = walking_bands(plan, points, opt.bands_m, opt.street)
+    unit_xy = shapely.get_coordinates(shapely.point_on_surface(plan.units.geometry.values))
+    points = service_points(plan, opt.centres, unit_xy=unit_xy)
+    bands = walking_bands(plan, points, opt.bands_m, opt.street, unit_xy=unit_xy)
     uncovered = uncovered_units(plan, bands.unit_walk_m, max(opt.bands_m))
     m = _base_map(plan, base)
     _add_tooltip_helper(m)

@@ -23,6 +23,7 @@ DETOUR = 1.3  # walking distance ÷ straight-line distance, as in gridplan.workf
 EDGE_REACH = 60.0  # metres either side of a reached street that a band covers
 UNASSIGNED = "(unassigned)"
 MEDOID_CANDIDATES = 300  # units tried as the most central one of a community
+MEDOID_BLOCK = 2_000_000  # distances computed at once when looking for it (16 MB)
 
 
 @dataclass
@@ -34,12 +35,14 @@ class Bands:
     method: str  # "network" or "straight"
 
 
-def service_points(plan, centres: gpd.GeoDataFrame | None = None) -> gpd.GeoDataFrame:
+def service_points(plan, centres: gpd.GeoDataFrame | None = None, *,
+                   unit_xy: np.ndarray | None = None) -> gpd.GeoDataFrame:
     """One service point per community: from ``centres`` where given, else its most central unit.
 
     The most central unit minimises the household-weighted straight-line distance to the
     community's other units. ``centres`` needs point geometries; its ``community_id``
     column is used when present, else each point goes to the community containing it.
+    ``unit_xy`` gives the units' points on surface when already computed.
 
     Examples
     --------
@@ -50,7 +53,7 @@ def service_points(plan, centres: gpd.GeoDataFrame | None = None) -> gpd.GeoData
     rows = {}
     given = _given_centres(plan, centres) if centres is not None else {}
     groups = _community_rows(plan.units)
-    xy = _unit_points(plan.units)
+    xy = _unit_points(plan.units) if unit_xy is None else unit_xy
     hh = plan.units["households"].to_numpy(float)
     for cid, idx in groups.items():
         if cid in given:
@@ -90,17 +93,23 @@ def _central_unit(xy: np.ndarray, w: np.ndarray) -> shapely.Point:
     w = w if w.sum() > 0 else np.ones(len(xy))
     centroid = (xy * w[:, None]).sum(axis=0) / w.sum()
     cand = np.argsort(np.hypot(*(xy - centroid).T))[:MEDOID_CANDIDATES]
-    cost = [(np.hypot(*(xy - xy[i]).T) * w).sum() for i in cand]
+    cost = np.empty(len(cand))
+    step = max(1, MEDOID_BLOCK // max(len(xy), 1))
+    for s in range(0, len(cand), step):  # candidates × units distances, a block at a time
+        c = xy[cand[s:s + step]]
+        d = np.hypot(c[:, :1] - xy[:, 0], c[:, 1:] - xy[:, 1])
+        cost[s:s + step] = (d * w).sum(axis=1)  # each row summed as one vector would be
     return shapely.Point(xy[cand[int(np.argmin(cost))]])
 
 
-def walking_bands(plan, points: gpd.GeoDataFrame, bands_m=DEFAULT_BANDS, street=None
-                  ) -> Bands:
+def walking_bands(plan, points: gpd.GeoDataFrame, bands_m=DEFAULT_BANDS, street=None, *,
+                  unit_xy: np.ndarray | None = None) -> Bands:
     """Bands of walking distance around each community's service point, clipped to it.
 
     With ``street`` (a :class:`gridplan.workforce.workload.StreetNetwork` in the plan's CRS)
     distances follow the street network (a band covers the streets reached within it, widened by
-    ``EDGE_REACH`` m); without it they are straight lines × ``DETOUR``.
+    ``EDGE_REACH`` m); without it they are straight lines × ``DETOUR``. Distances are
+    measured to each unit's point on surface (``unit_xy`` when already computed).
 
     Examples
     --------
@@ -112,7 +121,7 @@ def walking_bands(plan, points: gpd.GeoDataFrame, bands_m=DEFAULT_BANDS, street=
     if not bands_m or bands_m[0] <= 0:
         raise InputError("walking bands must be positive distances", field="--bands",
                          fix="give metres such as 500,1000,1500")
-    unit_xy = _unit_points(plan.units)
+    unit_xy = _unit_points(plan.units) if unit_xy is None else unit_xy
     walk = np.full(len(plan.units), np.inf)
     rows = []
     comm = plan.communities.set_index("community_id").geometry
