@@ -42,8 +42,29 @@ def to_rfc7946(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
 
 def write_geojson(gdf: gpd.GeoDataFrame, path: Path) -> None:
     """Write an RFC 7946 FeatureCollection (EPSG:4326, no ``crs`` member)."""
-    pyogrio.write_dataframe(to_rfc7946(gdf), path, driver="GeoJSON", use_arrow=True,
+    out = to_rfc7946(gdf)
+    pyogrio.write_dataframe(out, path, driver="GeoJSON", use_arrow=_arrow_ok(out),
                             layer_options={"RFC7946": "YES", "WRITE_NAME": "NO"})
+
+
+def _arrow_ok(frame) -> bool:
+    """Whether pyogrio can write ``frame`` through Arrow as it writes it without.
+
+    Columns of Python lists (a grid's workers as the API stores them) have no Arrow
+    equivalent OGR accepts; such frames are written the classic way.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> _arrow_ok(pd.DataFrame({"a": ["x"]})), _arrow_ok(pd.DataFrame({"w": [["W1"]]}))
+    (True, False)
+    """
+    for name in frame.columns:
+        col = frame[name]
+        if col.dtype == object and col.map(lambda v: isinstance(v, list | tuple | dict | set)
+                                           or hasattr(v, "__array__")).any():
+            return False
+    return True
 
 
 def write_plan(plan, out_dir: str | Path, extra: dict[str, Callable[[Path], None]] | None = None
@@ -161,11 +182,11 @@ def write_gpkg(layers: dict[str, gpd.GeoDataFrame], path: Path) -> None:
 
 
 def _write_layer(gdf, path: Path, name: str, append: bool = True, **options) -> None:
-    """One GeoPackage layer through Arrow; a spatial index only on ``INDEXED_LAYERS``."""
+    """One GeoPackage layer, through Arrow where it can; an R-tree only on ``INDEXED_LAYERS``."""
     if name not in INDEXED_LAYERS and "geometry" in getattr(gdf, "columns", ()):
         options["layer_options"] = {"SPATIAL_INDEX": "NO"}
     pyogrio.write_dataframe(gdf, path, layer=name, driver="GPKG", append=append,
-                            use_arrow=True, **options)
+                            use_arrow=_arrow_ok(gdf), **options)
 
 
 def _write_parcels(plan, gpkg: Path) -> None:
