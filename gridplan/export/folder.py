@@ -27,6 +27,10 @@ OPTIONAL_GRID_FIELDS = ["grid_type", "site_kind", "site_name", "reason_zh", "vis
                         "locked"]
 UNIT_FIELDS = ["unit_id", "grid_code", "community_id", "households"]
 OUTPUT_FILES = ("grids.geojson", "units.csv", "plan.gpkg", "report.json")
+# GeoPackage layers written with an R-tree: the ones opened on a map in QGIS. Units and
+# parcels (tens of thousands of rows and more) are read whole by gridplan; an index there
+# cost a third of the GeoPackage's writing time.
+INDEXED_LAYERS = ("grids", "communities")
 
 
 def to_rfc7946(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
@@ -38,8 +42,29 @@ def to_rfc7946(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
 
 def write_geojson(gdf: gpd.GeoDataFrame, path: Path) -> None:
     """Write an RFC 7946 FeatureCollection (EPSG:4326, no ``crs`` member)."""
-    pyogrio.write_dataframe(to_rfc7946(gdf), path, driver="GeoJSON",
+    out = to_rfc7946(gdf)
+    pyogrio.write_dataframe(out, path, driver="GeoJSON", use_arrow=_arrow_ok(out),
                             layer_options={"RFC7946": "YES", "WRITE_NAME": "NO"})
+
+
+def _arrow_ok(frame) -> bool:
+    """Whether pyogrio can write ``frame`` through Arrow as it writes it without.
+
+    Columns of Python lists (a grid's workers as the API stores them) have no Arrow
+    equivalent OGR accepts; such frames are written the classic way.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> _arrow_ok(pd.DataFrame({"a": ["x"]})), _arrow_ok(pd.DataFrame({"w": [["W1"]]}))
+    (True, False)
+    """
+    for name in frame.columns:
+        col = frame[name]
+        if col.dtype == object and col.map(lambda v: isinstance(v, list | tuple | dict | set)
+                                           or hasattr(v, "__array__")).any():
+            return False
+    return True
 
 
 def write_plan(plan, out_dir: str | Path, extra: dict[str, Callable[[Path], None]] | None = None
@@ -143,7 +168,8 @@ def write_gpkg(layers: dict[str, gpd.GeoDataFrame], path: Path) -> None:
     """Write layers (as from :func:`plan_layers`) into one GeoPackage, in their order.
 
     Grids stay single polygons; units may mix points and polygons; communities are
-    promoted to MultiPolygon (a community may have islands).
+    promoted to MultiPolygon (a community may have islands). Only ``INDEXED_LAYERS`` get a
+    spatial index.
     """
     for i, (name, gdf) in enumerate(layers.items()):
         options = {}
@@ -152,16 +178,23 @@ def write_gpkg(layers: dict[str, gpd.GeoDataFrame], path: Path) -> None:
             options = {"geometry_type": kind, "promote_to_multi": kind == "MultiPolygon"}
         elif name == "communities":
             options = {"promote_to_multi": True}
-        pyogrio.write_dataframe(gdf, path, layer=name, driver="GPKG", append=i > 0, **options)
+        _write_layer(gdf, path, name, append=i > 0, **options)
+
+
+def _write_layer(gdf, path: Path, name: str, append: bool = True, **options) -> None:
+    """One GeoPackage layer, through Arrow where it can; an R-tree only on ``INDEXED_LAYERS``."""
+    if name not in INDEXED_LAYERS and "geometry" in getattr(gdf, "columns", ()):
+        options["layer_options"] = {"SPATIAL_INDEX": "NO"}
+    pyogrio.write_dataframe(gdf, path, layer=name, driver="GPKG", append=append,
+                            use_arrow=_arrow_ok(gdf), **options)
 
 
 def _write_parcels(plan, gpkg: Path) -> None:
     """Parcels (the pieces a planner moves) and their adjacency, for editing the plan later."""
     cells = plan.cells[["cell_id", "community_id", "grid_code", "block", "geometry"]]
-    pyogrio.write_dataframe(cells, gpkg, layer="cells", driver="GPKG", append=True,
-                            promote_to_multi=True)
+    _write_layer(cells, gpkg, "cells", promote_to_multi=True)
     edges = plan.cell_edges.astype({"crossing": "int64"})
-    pyogrio.write_dataframe(edges, gpkg, layer="cell_edges", driver="GPKG", append=True)
+    _write_layer(edges, gpkg, "cell_edges")
 
 
 def _geometry_type(gdf: gpd.GeoDataFrame) -> str:

@@ -11,7 +11,6 @@ from types import SimpleNamespace
 
 import geopandas as gpd
 import pandas as pd
-import pyogrio
 import shapely
 
 from gridplan.engine.metrics import optimality_report, summarize
@@ -20,6 +19,7 @@ from gridplan.export.folder import (
     GRID_FIELDS,
     OPTIONAL_GRID_FIELDS,
     UNIT_FIELDS,
+    _write_layer,
     _write_parcels,
     write_geojson,
 )
@@ -55,8 +55,7 @@ def merge_plans(communities: gpd.GeoDataFrame, done: dict[str, dict], params: Pl
         _close_features(tmp / "grids.geojson")
         comm = pd.concat(comm_rows, ignore_index=True)
         comm["code"] = comm["code"].astype(object).where(comm["code"].notna(), "")
-        pyogrio.write_dataframe(comm, tmp / "plan.gpkg", layer="communities", driver="GPKG",
-                                append=True, promote_to_multi=True)
+        _write_layer(comm, tmp / "plan.gpkg", "communities", promote_to_multi=True)
         report = _report(pd.concat(attrs, ignore_index=True), comm, done, params, crs, notes,
                          runtime)
         report["explanations"] = [done[c]["explanation"] for c in ids
@@ -94,11 +93,11 @@ def _append_layers(grids: gpd.GeoDataFrame, units: gpd.GeoDataFrame, folder: Pat
     units[UNIT_FIELDS].to_csv(folder / "units.csv", index=False, encoding="utf-8",
                               mode="w" if first else "a", header=first)
     gpkg = folder / "plan.gpkg"
-    pyogrio.write_dataframe(g, gpkg, layer="grids", driver="GPKG", append=not first)
+    _write_layer(g, gpkg, "grids", append=not first)
     u = units[["unit_id", "building_id", "grid_code", "cell_id", "community_id", "households",
                "population", "geometry"]]
-    pyogrio.write_dataframe(u, gpkg, layer="units", driver="GPKG", append=True,
-                            geometry_type=unit_kind, promote_to_multi=unit_kind == "MultiPolygon")
+    _write_layer(u, gpkg, "units", geometry_type=unit_kind,
+                 promote_to_multi=unit_kind == "MultiPolygon")
 
 
 def _splice_features(batch: Path, target: Path, *, first: bool) -> None:
