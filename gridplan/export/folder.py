@@ -27,6 +27,12 @@ OPTIONAL_GRID_FIELDS = ["grid_type", "site_kind", "site_name", "reason_zh", "vis
                         "locked"]
 UNIT_FIELDS = ["unit_id", "grid_code", "community_id", "households"]
 OUTPUT_FILES = ("grids.geojson", "units.csv", "plan.gpkg", "report.json")
+# files the other commands add to a plan folder (map, staffing, micro-grids, merge, re-plan):
+# a new plan written into the folder makes those of the earlier plan stale, so they go
+DERIVED_FILES = ("map.html", "workers.csv", "staffing.csv", "staffing.xlsx", "grids.xlsx",
+                 "changes.csv", "diff_map.html", "microgrids*", "microunits.csv", "unified*",
+                 "crosswalk.csv", "merge_report*")
+TMP_PREFIX = ".gridplan-"  # + the writing process's id: a folder being written
 # GeoPackage layers written with an R-tree: the ones opened on a map in QGIS. Units and
 # parcels (tens of thousands of rows and more) are read whole by gridplan; an index there
 # cost a third of the GeoPackage's writing time.
@@ -67,12 +73,14 @@ def _arrow_ok(frame) -> bool:
     return True
 
 
-def write_plan(plan, out_dir: str | Path, extra: dict[str, Callable[[Path], None]] | None = None
-               ) -> dict[str, Path]:
+def write_plan(plan, out_dir: str | Path, extra: dict[str, Callable[[Path], None]] | None = None,
+               *, new: bool = True) -> dict[str, Path]:
     """Write the plan's files into ``out_dir``, replacing them only once all are written.
 
     Files go to a temporary folder beside the outputs first; a failure part-way
     leaves any earlier plan in ``out_dir`` untouched and no partial files behind.
+    A ``new`` plan replaces the folder's plan as a whole: files the other commands
+    derived from the earlier plan (:data:`DERIVED_FILES`) are removed, and said so.
 
     Parameters
     ----------
@@ -82,6 +90,9 @@ def write_plan(plan, out_dir: str | Path, extra: dict[str, Callable[[Path], None
         Output folder (created if missing).
     extra : dict, optional
         More files to write: name → function writing that file at the given path.
+    new : bool
+        False when the folder's own plan is written again with more files (``staff``):
+        what was derived from it stays.
 
     Returns
     -------
@@ -90,7 +101,22 @@ def write_plan(plan, out_dir: str | Path, extra: dict[str, Callable[[Path], None
     """
     writers = {"plan": lambda folder: _write_all(plan, folder)}
     writers.update({name: _into(name, w) for name, w in (extra or {}).items()})
-    return write_files(out_dir, writers, [*OUTPUT_FILES, *(extra or {})])
+    written = write_files(out_dir, writers, [*OUTPUT_FILES, *(extra or {})])
+    if new:
+        remove_stale(Path(out_dir), keep=set(written))
+    return written
+
+
+def remove_stale(out: Path, keep: set[str]) -> list[str]:
+    """Remove the files an earlier plan's commands left in ``out`` (not those in ``keep``)."""
+    stale = sorted({p.name for pattern in DERIVED_FILES for p in out.glob(pattern)
+                    if p.is_file() and p.name not in keep})
+    for name in stale:
+        (out / name).unlink()
+    if stale:
+        log.warning("removed files of the earlier plan in %s: %s (a new plan replaces them)",
+                    out, ", ".join(stale))
+    return stale
 
 
 def _into(name: str, writer: Callable[[Path], None]) -> Callable[[Path], None]:
@@ -113,7 +139,7 @@ def write_files(out_dir: str | Path, writers: dict[str, Callable[[Path], None]],
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".gridplan-", dir=out))
+    tmp = temp_folder(out)
     try:
         for writer in writers.values():
             writer(tmp)
@@ -128,6 +154,31 @@ def write_files(out_dir: str | Path, writers: dict[str, Callable[[Path], None]],
         shutil.rmtree(tmp, ignore_errors=True)
     log.info("wrote %s to %s", ", ".join(written), out)
     return written
+
+
+def temp_folder(out: Path) -> Path:
+    """A new temporary folder inside ``out`` for this process; abandoned ones are removed."""
+    _remove_abandoned(out)
+    return Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{os.getpid()}-", dir=out))
+
+
+def _remove_abandoned(out: Path) -> None:
+    """Remove temporary folders of writers that died (killed) before moving their files."""
+    for tmp in out.glob(f"{TMP_PREFIX}*"):
+        pid = tmp.name[len(TMP_PREFIX):].split("-")[0]
+        if tmp.is_dir() and not (pid.isdigit() and _alive(int(pid))):
+            shutil.rmtree(tmp, ignore_errors=True)
+            log.info("removed %s, left by an interrupted run", tmp)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _write_all(plan, folder: Path) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -18,9 +17,12 @@ from gridplan.errors import PlanInvariantError
 from gridplan.export.folder import (
     GRID_FIELDS,
     OPTIONAL_GRID_FIELDS,
+    OUTPUT_FILES,
     UNIT_FIELDS,
     _write_layer,
     _write_parcels,
+    remove_stale,
+    temp_folder,
     write_geojson,
 )
 from gridplan.layers.vector import InputNotes
@@ -39,7 +41,7 @@ def merge_plans(communities: gpd.GeoDataFrame, done: dict[str, dict], params: Pl
     once all are complete, like :func:`gridplan.export.folder.write_plan`.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".gridplan-", dir=out_dir))
+    tmp = temp_folder(out_dir)
     ids = [str(c) for c in communities["community_id"]]
     attrs, comm_rows = [], []
     try:
@@ -65,10 +67,11 @@ def merge_plans(communities: gpd.GeoDataFrame, done: dict[str, dict], params: Pl
             sum(done[c]["stage_seconds"].get("exact", 0.0) for c in ids))
         (tmp / "report.json").write_text(json.dumps(report, ensure_ascii=False, indent=2),
                                          encoding="utf-8")
-        for name in ("grids.geojson", "units.csv", "plan.gpkg", "report.json"):
+        for name in OUTPUT_FILES:
             os.replace(tmp / name, out_dir / name)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+    remove_stale(out_dir, keep=set(OUTPUT_FILES))
     return report
 
 
