@@ -6,15 +6,18 @@ import logging
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.middleware.gzip import GZipMiddleware
 from gridplan.api import errors
 from gridplan.api.deps import parse_keys
 from gridplan.api.jobs import JobRunner
-from gridplan.api.limits import BodyLimit, ServerTiming
+from gridplan.api.limits import BodyLimit, HeadAsGet, JSONText, ServerTiming
 from gridplan.api.routes import edits, features, jobs, layers, plans, versions
 from gridplan.api.settings import Settings
 from gridplan.api.store import Store
 
 log = logging.getLogger(__name__)
+
+GZIP_MIN_BYTES = 1024  # answers from this size on are gzipped for clients that accept it
 
 DESCRIPTION = """
 Community governance grids (网格化管理) as a web service: upload layers, plan in the
@@ -22,6 +25,13 @@ background, read plans as OGC API – Features collections (QGIS: *Add WFS / OGC
 Features layer* with this server's URL), edit grids with optimistic concurrency
 (`If-Match` with the plan's `ETag`), browse versions, undo/redo/restore, export.
 Writes need `X-API-Key` (or `Authorization: Bearer`).
+
+Feature pages hold 100 features unless `limit` says otherwise, at most 10,000 (larger limits
+are served as 10,000; follow the `next` link). Errors answer `{"detail": …}` naming the
+problem, the field and the fix: 400 for JSON that does not parse or holds text no store can
+keep (lone surrogates, NUL) and for invalid OGC API query parameters, 422 for values out of
+range, 429 with `Retry-After` while `GRIDPLAN_MAX_JOBS` plan jobs are running or queued —
+never a 5xx for bad input.
 """
 
 
@@ -40,6 +50,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        app.state.jobs.recover()
         yield
         app.state.jobs.shutdown()
 
@@ -48,14 +59,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.store = Store(settings.store_url)
     app.state.api_keys = parse_keys(settings)
-    app.state.jobs = JobRunner(app.state.store, settings.job_workers)
+    app.state.jobs = JobRunner(app.state.store, settings.job_workers,
+                               settings.max_jobs)
     errors.install(app)
     for module in (features, plans, edits, versions, layers, jobs):
         app.include_router(module.router)
     _optional_routers(app)
+    app.add_middleware(JSONText)
     app.add_middleware(ServerTiming)
+    app.add_middleware(GZipMiddleware, minimum_size=GZIP_MIN_BYTES, compresslevel=5)
     app.add_middleware(BodyLimit, upload_bytes=int(settings.max_upload_mb * 1024 * 1024),
                        json_bytes=settings.max_body_kb * 1024)
+    app.add_middleware(HeadAsGet)
     log.info("gridplan service on %s", settings.store_url.split("@")[-1])
     return app
 

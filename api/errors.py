@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from gridplan.api.store import NotFound, VersionConflict, etag
 from gridplan.api.uploads import UploadError
@@ -94,6 +96,65 @@ def _body(problem: str, fix: str = "", **extra) -> dict:
     return {"detail": {"problem": problem, "fix": fix, **extra}}
 
 
+# Query parameters of these paths answer 400 when invalid
+# (OGC API – Features, /req/core/query-param-invalid)
+QUERY_400_PREFIXES = ("/collections",)
+# pydantic error type → what the caller should do (``{field}`` is the dotted field name)
+FIXES = {
+    "missing": "add {field}",
+    "extra_forbidden": "remove {field}: this endpoint does not take it (see /docs)",
+    "finite_number": "send {field} as a finite number (NaN and Infinity are not JSON numbers)",
+    "json_invalid": "send valid JSON (RFC 8259): double-quoted keys, no NaN or Infinity, "
+                    "no trailing commas",
+}
+
+
+def _safe(value, depth: int = 0):
+    """``value`` made JSON-safe for echoing: non-finite numbers as text, lone surrogates
+    escaped, long or deep values cut short."""
+    if depth > 4:
+        return "…"
+    if isinstance(value, float):
+        return value if math.isfinite(value) else repr(value)
+    if isinstance(value, bool | int) or value is None:
+        return value if not isinstance(value, int) or abs(value) < 10 ** 18 else str(value)[:40]
+    if isinstance(value, str):
+        text = value.encode("utf-8", "backslashreplace").decode("utf-8")
+        return text if len(text) <= 200 else text[:200] + "…"
+    if isinstance(value, dict):
+        items = list(value.items())[:20]
+        return {_safe(str(k), depth + 1): _safe(v, depth + 1) for k, v in items}
+    if isinstance(value, list | tuple | set):
+        return [_safe(v, depth + 1) for v in list(value)[:20]]
+    return _safe(str(value), depth + 1)
+
+
+def validation_answer(path: str, errors) -> tuple[int, dict]:
+    """Status and body for a request that failed validation: 400 when the body is not JSON
+    (or an OGC query parameter is invalid), else 422; each error names its field and fix."""
+    out, status = [], 422
+    for err in list(errors)[:50]:
+        loc = [str(p) if not isinstance(p, int) else p for p in err.get("loc", ())]
+        kind = str(err.get("type", "value_error"))
+        where = loc[0] if loc else "body"
+        field = ".".join(str(p) for p in loc[1:]) or where
+        msg = str(err.get("msg", "not valid"))
+        if kind == "json_invalid" or (where == "query" and path.startswith(QUERY_400_PREFIXES)):
+            status = 400
+        fix = FIXES.get(kind, "correct {field}: " + msg[:1].lower() + msg[1:]).replace(
+            "{field}", field, 1)
+        item = {"loc": _safe(loc), "type": kind, "msg": _safe(msg), "field": _safe(field),
+                "problem": _safe(f"{field}: {msg}"), "fix": _safe(fix)}
+        if "input" in err and kind != "json_invalid":
+            item["input"] = _safe(err["input"])
+        ctx = {k: _safe(v) for k, v in (err.get("ctx") or {}).items()
+               if isinstance(v, str | int | float)}
+        if ctx:
+            item["ctx"] = ctx
+        out.append(item)
+    return status, {"detail": out}
+
+
 def install(app: FastAPI) -> None:
     """Register the handlers that turn domain errors into answers (4xx, or 500 for bugs)."""
 
@@ -104,6 +165,16 @@ def install(app: FastAPI) -> None:
             log.error("%s: %s", type(exc).__name__, exc, exc_info=exc)
         body, headers = problem_body(exc)
         return JSONResponse(body, status, headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError):
+        try:
+            status, body = validation_answer(request.url.path, exc.errors())
+            return JSONResponse(body, status)
+        except Exception:  # noqa: BLE001 - an answer about bad input must never fail
+            log.exception("validation answer failed")
+            return JSONResponse(_body("the request is not valid",
+                                      "check it against the schema at /docs"), 422)
 
     @app.exception_handler(RecursionError)
     async def _deep(_: Request, exc: RecursionError):

@@ -31,6 +31,8 @@ class Settings(BaseSettings):
     max_upload_mb: float = Field(200.0, gt=0, description="Largest layer upload accepted.")
     max_body_kb: int = Field(2048, gt=0, description="Largest JSON request body accepted.")
     job_workers: int = Field(1, ge=1, description="Plan jobs run at the same time.")
+    max_jobs: int = Field(4, ge=1, description="Plan jobs running or queued at most; "
+                          "POST /jobs answers 429 (with Retry-After) beyond.")
 
     @property
     def store_url(self) -> str:

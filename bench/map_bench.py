@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 CHROMIUM = "/usr/bin/chromium"
-VERTEX = re.compile(r"\[-?\d+\.\d+, -?\d+\.\d+\]")
+VERTEX = re.compile(r"\[-?\d+\.\d+, ?-?\d+\.\d+\]")
 
 
 def load_ms(path: Path) -> float | None:

@@ -197,6 +197,11 @@ def _comprehensive_worker_hours(assignment, dedicated: set[str]):
     return w.loc[(w["grids"] > 0) & w["worker_id"].isin(set(held)), "hours"]
 
 
+def _other_folder(plan_dir, out_dir) -> bool:
+    """Whether staffing writes its plan into a folder other than the plan's own."""
+    return Path(plan_dir).resolve() != Path(out_dir).resolve()
+
+
 def run_staff(plan_dir: str, workers_path: str, out_dir: str, special_path: str | None = None,
               osm_path: str | None = None, per_10k: float = 18.0,
               workload: WorkloadParams | None = None, map_writer: MapWriter | None = None,
@@ -251,7 +256,7 @@ def run_staff(plan_dir: str, workers_path: str, out_dir: str, special_path: str 
                  p, roster_table(assignment.grids, assignment.workers), staffing)}
     if map_writer:
         extra["map.html"] = lambda p: map_writer(plan_, p)
-    write_plan(plan_, Path(out_dir), extra=extra)
+    write_plan(plan_, Path(out_dir), extra=extra, new=_other_folder(plan_dir, out_dir))
     if echo:
         echo(staff_summary(plan_.report, staffing, Path(out_dir)))
     return plan_.report

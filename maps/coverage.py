@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import html
+import json
 import logging
 import os
-import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,6 +14,10 @@ import folium
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
+from branca.element import Element
+from folium.map import Layer
+from folium.template import Template
 from gridplan.maps.assets import inline_css, inline_js
 from gridplan.maps.labels import LABELS, label
 from gridplan.maps.layers import (
@@ -21,7 +25,7 @@ from gridplan.maps.layers import (
     DETOUR,
     UNASSIGNED,
     Bands,
-    feature_collection,
+    feature_collection_text,
     light_geojson,
     service_points,
     uncovered_units,
@@ -47,6 +51,7 @@ OSM_TILES = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
 AMAP_TILES = ("https://webrd0{s}.is.autonavi.com/appmaptile?lang=zh_cn&size=1&scale=1&style=8"
               "&x={x}&y={y}&z={z}")
 UNITS_SHOWN_UP_TO = 5000  # more units than this start hidden (turn them on in the layer control)
+UNITS_DRAWN_UP_TO = 20_000  # more units than this are left out unless asked for (--units)
 
 
 @dataclass
@@ -69,6 +74,9 @@ class MapOptions:
         Walking-distance bands in metres.
     simplify_m : float
         Douglas-Peucker tolerance in metres for drawn polygons (0 keeps every vertex).
+    units : bool, optional
+        Draw the units layer: ``None`` (default) draws it up to ``UNITS_DRAWN_UP_TO`` units
+        and leaves it out above (the legend says so); ``True`` always, ``False`` never.
     """
 
     tiles: str = "osm"
@@ -78,6 +86,7 @@ class MapOptions:
     street: object | None = None
     bands_m: tuple = field(default=DEFAULT_BANDS)
     simplify_m: float = 1.0
+    units: bool | None = None
 
 
 def deviation_colour(households: float, target: float) -> str:
@@ -125,8 +134,13 @@ def plan_map(plan, lang: str = "zh", options: MapOptions | None = None) -> foliu
     """A folium map of a plan, with every library inlined so it opens without internet.
 
     Layers: grids by household deviation, by workload and by worker (once staffed),
-    community boundaries, barriers (if given), units with households on hover, service
-    points, walking-distance bands and the households left uncovered; a legend explains each.
+    community boundaries, barriers (if given), units with households on hover (left out
+    above ``UNITS_DRAWN_UP_TO`` units unless ``options.units``), service points,
+    walking-distance bands and the households left uncovered; a legend explains each.
+
+    folium builds the page (map, base layer, layer control, legend); each data layer's
+    GeoJSON is serialised once as text and placed in the page as it is, never turned into
+    Python dicts nor passed through a template.
 
     Examples
     --------
@@ -136,10 +150,12 @@ def plan_map(plan, lang: str = "zh", options: MapOptions | None = None) -> foliu
     t = {**LABELS["en"], **LABELS.get(lang, {})}
     base, base_gcj = tile_layer(opt.tiles)
     shift = opt.gcj02 or base_gcj
-    points = service_points(plan, opt.centres)
-    bands = walking_bands(plan, points, opt.bands_m, opt.street)
+    unit_xy = shapely.get_coordinates(shapely.point_on_surface(plan.units.geometry.values))
+    points = service_points(plan, opt.centres, unit_xy=unit_xy)
+    bands = walking_bands(plan, points, opt.bands_m, opt.street, unit_xy=unit_xy)
     uncovered = uncovered_units(plan, bands.unit_walk_m, max(opt.bands_m))
     m = _base_map(plan, base)
+    _add_tooltip_helper(m)
 
     def light(gdf):
         return light_geojson(gdf, simplify_m=opt.simplify_m, gcj02=shift)
@@ -148,19 +164,114 @@ def plan_map(plan, lang: str = "zh", options: MapOptions | None = None) -> foliu
     grids = _grid_frame(plan, t, lang)
     _add_grids(m, light(grids), t, plan.params.target)
     comm = light(plan.communities[["community_id", "geometry"]])
-    folium.GeoJson(feature_collection(comm), name=label(t, "communities"),
-                   style_function=lambda f: {"fill": False, "color": "#000", "weight": 3}
-                   ).add_to(m)
+    _data_layer(m, comm, label(t, "communities"), style={"fill": False, "color": "#000",
+                                                          "weight": 3})
     if opt.barriers is not None:
         _add_barriers(m, light(_lines(opt.barriers, plan.crs)), t)
-    _add_units(m, light(_unit_frame(plan, bands)), t)
+    draw_units = opt.units if opt.units is not None else len(plan.units) <= UNITS_DRAWN_UP_TO
+    if draw_units:
+        _add_units(m, light(_unit_frame(plan, bands)), t)
     _add_uncovered(m, light(uncovered[["unit_id", "grid_code", "households", "why",
                                        "geometry"]]), t)
     _add_points(m, light_geojson(points, simplify_m=0, gcj02=shift), t)
-    legend = _legend(t, plan, points, bands, uncovered, grids)
+    legend = _legend(t, plan, points, bands, uncovered, grids, units_drawn=draw_units)
     m.get_root().html.add_child(folium.Element(legend))
     folium.LayerControl(collapsed=False).add_to(m)
     return m
+
+
+class _Text(Element):
+    """Page text placed as it is: no template, so a large data layer is never lexed."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text
+
+    def render(self, **kwargs) -> str:
+        return self.text
+
+
+class _DataLayer(Layer):
+    """A GeoJSON overlay drawing the page variable ``data_var`` (see :func:`_data_layer`)."""
+
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+        var {{ this.get_name() }} = L.geoJson(null, {{ this.js_options }});
+        {{ this.get_name() }}.addData({{ this.data_var }});
+        {%- if this.tooltip %}
+        {{ this.get_name() }}.bindTooltip(gridplanTooltip({{ this.tooltip }}),
+            {"sticky": true, "className": "foliumtooltip"});
+        {%- endif %}
+        {% endmacro %}
+        """)
+
+    def __init__(self, data_var: str, name: str, js_options: str, tooltip: str | None,
+                 show: bool = True) -> None:
+        super().__init__(name=name, overlay=True, control=True, show=show)
+        self._name = "GeoJson"
+        self.data_var, self.js_options, self.tooltip = data_var, js_options, tooltip
+
+
+def _data_layer(m: folium.Map, data: gpd.GeoDataFrame | str, name: str, *, style: dict,
+                fill_from: str | None = None, fields: list[str] | None = None,
+                aliases: list[str] | None = None, show: bool = True,
+                point: dict | None = None) -> str:
+    """Add an overlay of ``data`` (a layer in EPSG:4326, or the name of one already placed).
+
+    ``style`` is Leaflet's path style; ``fill_from`` names the property holding each
+    feature's fill colour; ``fields``/``aliases`` make the hover table; ``point`` draws
+    points as circle markers with these options. Returns the page variable of the data.
+    """
+    root = m.get_root()
+    if isinstance(data, str):
+        var = data
+    else:
+        var = f"gridplan_data_{len(getattr(root, 'gridplan_data', []))}"
+        root.gridplan_data = [*getattr(root, "gridplan_data", []), var]
+        root.html.add_child(_Text(f"<script>var {var} = {feature_collection_text(data)};"
+                                  "</script>\n"), name=var)
+    style_js = json.dumps(style)
+    if fill_from:
+        style_js = (f"function (f) {{ return Object.assign({{fillColor: "
+                    f"f.properties[{json.dumps(fill_from)}]}}, {style_js}); }}")
+    else:
+        style_js = f"function () {{ return {style_js}; }}"
+    options = f"{{style: {style_js}"
+    if point is not None:
+        options += (f", pointToLayer: function (f, latlng) {{ return L.circleMarker(latlng, "
+                    f"{json.dumps(point)}); }}")
+    options += "}"
+    tooltip = (", ".join(json.dumps(v, ensure_ascii=False) for v in (fields, aliases))
+               if fields else None)
+    _DataLayer(var, name, options, tooltip, show=show).add_to(m)
+    return var
+
+
+TOOLTIP_JS = """<script>
+function gridplanTooltip(fields, aliases) {
+  var esc = function (v) {
+    if (v === null || v === undefined) { return ''; }
+    if (typeof v == 'object') { v = JSON.stringify(v); }
+    return String(v).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+  };
+  return function (layer) {
+    var p = layer.feature.properties, div = L.DomUtil.create('div');
+    div.innerHTML = '<table>' + fields.map(function (f, i) {
+      return '<tr><th>' + esc(aliases[i]) + '</th><td>' + esc(p[f]) + '</td></tr>';
+    }).join('') + '</table>';
+    return div;
+  };
+}
+</script>
+<style>
+.foliumtooltip table { margin: auto; }
+.foliumtooltip tr { text-align: left; }
+.foliumtooltip th { padding: 2px; padding-right: 8px; }
+</style>"""
+
+
+def _add_tooltip_helper(m: folium.Map) -> None:
+    m.get_root().header.add_child(folium.Element(TOOLTIP_JS), name="gridplan_tooltip")
 
 
 def _base_map(plan, base: folium.TileLayer | None) -> folium.Map:
@@ -220,23 +331,20 @@ def _add_grids(m: folium.Map, grids: gpd.GeoDataFrame, t: dict, target: int) -> 
                *(label(t, c) for c in optional), label(t, "status"), label(t, "reason")]
     keep = [*fields, "fill", *(["load_fill"] if "load_fill" in grids else []), "geometry"]
     data = grids[keep]
-    folium.GeoJson(feature_collection(data), name=label(t, "grids"), style_function=lambda f: {
-        "fillColor": f["properties"]["fill"], "color": "#333", "weight": 1,
-        "fillOpacity": 0.6}, tooltip=folium.GeoJsonTooltip(fields=fields, aliases=aliases),
-    ).add_to(m)
-    if "load_fill" in grids:
-        folium.GeoJson(feature_collection(data), name=label(t, "workload_layer"), show=False,
-                       style_function=lambda f: {"fillColor": f["properties"]["load_fill"],
-                                                 "color": "#555", "weight": 1,
-                                                 "fillOpacity": 0.7},
-                       tooltip=folium.GeoJsonTooltip(fields=fields, aliases=aliases)).add_to(m)
     if "workers" in grids:
         colours = _worker_colours(grids["workers"])
-        folium.GeoJson(feature_collection(data), name=label(t, "worker_layer"), show=False,
-                       style_function=lambda f: {
-                           "fillColor": colours[f["properties"]["workers"]],
-                           "color": "#222", "weight": 1, "fillOpacity": 0.6},
-                       tooltip=folium.GeoJsonTooltip(fields=fields, aliases=aliases)).add_to(m)
+        data = data.assign(worker_fill=grids["workers"].map(colours))
+    var = _data_layer(m, data, label(t, "grids"), fill_from="fill",
+                      style={"color": "#333", "weight": 1, "fillOpacity": 0.6},
+                      fields=fields, aliases=aliases)
+    if "load_fill" in grids:
+        _data_layer(m, var, label(t, "workload_layer"), show=False, fill_from="load_fill",
+                    style={"color": "#555", "weight": 1, "fillOpacity": 0.7},
+                    fields=fields, aliases=aliases)
+    if "workers" in grids:
+        _data_layer(m, var, label(t, "worker_layer"), show=False, fill_from="worker_fill",
+                    style={"color": "#222", "weight": 1, "fillOpacity": 0.6},
+                    fields=fields, aliases=aliases)
 
 
 def _worker_colours(workers: pd.Series) -> dict[str, str]:
@@ -250,14 +358,11 @@ def _add_bands(m: folium.Map, bands: gpd.GeoDataFrame, t: dict) -> None:
     if bands.empty:
         return
     order = {b: i for i, b in enumerate(sorted(bands["band_m"].unique()))}
-    bands = bands.assign(band=bands["band_m"].map(lambda b: f"≤ {b:.0f} m"))
-    folium.GeoJson(feature_collection(bands), name=label(t, "bands"), show=False,
-                   style_function=lambda f: {
-        "fillColor": BAND_COLOURS[min(order[f["properties"]["band_m"]], 3)],
-        "color": "#54278f", "weight": 0.5, "fillOpacity": 0.45},
-        tooltip=folium.GeoJsonTooltip(fields=["community_id", "band"],
-                                      aliases=[label(t, "community"), label(t, "walk")]),
-    ).add_to(m)
+    bands = bands.assign(band=bands["band_m"].map(lambda b: f"≤ {b:.0f} m"),
+                         fill=bands["band_m"].map(lambda b: BAND_COLOURS[min(order[b], 3)]))
+    _data_layer(m, bands, label(t, "bands"), show=False, fill_from="fill",
+                style={"color": "#54278f", "weight": 0.5, "fillOpacity": 0.45},
+                fields=["community_id", "band"], aliases=[label(t, "community"), label(t, "walk")])
 
 
 def _lines(barriers: gpd.GeoDataFrame, crs) -> gpd.GeoDataFrame:
@@ -275,11 +380,9 @@ def _lines(barriers: gpd.GeoDataFrame, crs) -> gpd.GeoDataFrame:
 def _add_barriers(m: folium.Map, barriers: gpd.GeoDataFrame, t: dict) -> None:
     if barriers.empty:
         return
-    folium.GeoJson(feature_collection(barriers), name=label(t, "barriers"),
-                   style_function=lambda f: {
-        "color": "#08519c", "weight": 2.5, "dashArray": "6 4", "fill": False},
-        tooltip=folium.GeoJsonTooltip(fields=["kind"], aliases=[label(t, "barrier")]),
-    ).add_to(m)
+    _data_layer(m, barriers, label(t, "barriers"),
+                style={"color": "#08519c", "weight": 2.5, "dashArray": "6 4", "fill": False},
+                fields=["kind"], aliases=[label(t, "barrier")])
 
 
 def _unit_frame(plan, bands: Bands) -> gpd.GeoDataFrame:
@@ -290,37 +393,32 @@ def _unit_frame(plan, bands: Bands) -> gpd.GeoDataFrame:
 
 
 def _add_units(m: folium.Map, units: gpd.GeoDataFrame, t: dict) -> None:
-    folium.GeoJson(feature_collection(units), name=label(t, "units"),
-                   show=len(units) <= UNITS_SHOWN_UP_TO,
-                   style_function=lambda f: {"color": "#444", "weight": 0.5, "fillOpacity": 0.1,
-                                             "fillColor": "#fff"},
-                   tooltip=folium.GeoJsonTooltip(
-                       fields=["unit_id", "households", "grid_code", "walk_m"],
-                       aliases=[label(t, "unit"), label(t, "households"), label(t, "grid"),
-                                label(t, "walk_m")])).add_to(m)
+    _data_layer(m, units, label(t, "units"), show=len(units) <= UNITS_SHOWN_UP_TO,
+                style={"color": "#444", "weight": 0.5, "fillOpacity": 0.1, "fillColor": "#fff"},
+                fields=["unit_id", "households", "grid_code", "walk_m"],
+                aliases=[label(t, "unit"), label(t, "households"), label(t, "grid"),
+                         label(t, "walk_m")])
 
 
 def _add_uncovered(m: folium.Map, units: gpd.GeoDataFrame, t: dict) -> None:
     if units.empty:
         return
     units = units.assign(why=units["why"].map(lambda w: label(t, w)))
-    folium.GeoJson(feature_collection(units), name=label(t, "uncovered"), style_function=lambda f: {
-        "color": "#e31a1c", "weight": 2, "fillColor": "#e31a1c", "fillOpacity": 0.5},
-        tooltip=folium.GeoJsonTooltip(fields=["unit_id", "households", "grid_code", "why"],
-                                      aliases=[label(t, "unit"), label(t, "households"),
-                                               label(t, "grid"), label(t, "reason")]),
-    ).add_to(m)
+    _data_layer(m, units, label(t, "uncovered"),
+                style={"color": "#e31a1c", "weight": 2, "fillColor": "#e31a1c",
+                       "fillOpacity": 0.5},
+                fields=["unit_id", "households", "grid_code", "why"],
+                aliases=[label(t, "unit"), label(t, "households"), label(t, "grid"),
+                         label(t, "reason")])
 
 
 def _add_points(m: folium.Map, points: gpd.GeoDataFrame, t: dict) -> None:
     points = points.assign(source=points["source"].map(lambda s: label(t, s)))
-    folium.GeoJson(feature_collection(points), name=label(t, "centres"),
-                   marker=folium.CircleMarker(radius=7, color="#000", weight=2,
-                                              fill_color="#ffd92f", fill_opacity=1),
-                   tooltip=folium.GeoJsonTooltip(fields=["community_id", "source"],
-                                                 aliases=[label(t, "community"),
-                                                          label(t, "centre_source")]),
-                   ).add_to(m)
+    _data_layer(m, points, label(t, "centres"), style={},
+                point={"radius": 7, "color": "#000", "weight": 2, "fill": True,
+                       "fillColor": "#ffd92f", "fillOpacity": 1},
+                fields=["community_id", "source"],
+                aliases=[label(t, "community"), label(t, "centre_source")])
 
 
 def _swatch(colour: str, text: str, outline: str | None = None) -> str:
@@ -330,7 +428,8 @@ def _swatch(colour: str, text: str, outline: str | None = None) -> str:
             f"{html.escape(text)}</div>")
 
 
-def _legend(t: dict, plan, points, bands: Bands, uncovered, grids) -> str:
+def _legend(t: dict, plan, points, bands: Bands, uncovered, grids, units_drawn: bool = True
+            ) -> str:
     parts = [f'<b>{html.escape(label(t, "legend"))} ({plan.params.target})</b>']
     parts += [_swatch(c, _bin_label(lo, hi)) for lo, hi, c in BINS]
     parts.append(_swatch(EMPTY, label(t, "empty")))
@@ -351,6 +450,10 @@ def _legend(t: dict, plan, points, bands: Bands, uncovered, grids) -> str:
               else label(t, "bands_straight").format(detour=DETOUR))
     parts.append(_swatch(BAND_COLOURS[0], label(t, "bands")))
     parts.append(f'<div style="margin-left:20px">{html.escape(method)}</div>')
+    if not units_drawn:
+        note = label(t, "units_left_out").format(n=f"{len(plan.units):,}",
+                                                  limit=f"{UNITS_DRAWN_UP_TO:,}")
+        parts.append(f"<div>{html.escape(note)}</div>")
     parts.append(_swatch("#e31a1c", label(t, "uncovered")))
     parts.append(f'<div style="margin-left:20px">{html.escape(_uncovered_note(t, plan, uncovered, bands))}</div>')  # noqa: E501
     return ('<div class="gridplan-legend" style="position:fixed;bottom:24px;left:12px;'
@@ -398,9 +501,18 @@ def render_html(plan, lang: str = "zh", options: MapOptions | None = None) -> st
     True
     """
     m = plan_map(plan, lang=lang, options=options)
-    text = m.get_root().render()
-    title = html.escape(label({**LABELS["en"], **LABELS.get(lang, {})}, "title"))
-    return re.sub(r"<head>", f"<head>\n<title>{title}</title>", text, count=1)
+    root = m.get_root()
+    root.title = html.escape(label({**LABELS["en"], **LABELS.get(lang, {})}, "title"))
+    text = root.render()
+    _release(m)
+    return text
+
+
+def _release(m: folium.Map) -> None:
+    """Drop the page's data text and the map's children now, not at the next GC pass."""
+    root = m.get_root()
+    for element in (root.header, root.html, root.script, m):
+        element._children.clear()
 
 
 def save_plan_map(plan, path: str | Path, lang: str = "zh",
@@ -418,6 +530,7 @@ def save_plan_map(plan, path: str | Path, lang: str = "zh",
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
+        del text
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; a map is as readable as any output

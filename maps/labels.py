@@ -25,6 +25,8 @@ LABELS: dict[str, dict[str, str]] = {
         "no_worker_count": "{n} households in grids without a worker",
         "beyond_count": "{n} households beyond {m} m walk (or off the street network)",
         "outside_count": "{n} households outside every community (not planned)",
+        "units_left_out": "Buildings / units not drawn: {n} units, more than {limit} "
+                          "(gridplan map --units draws them; plan.gpkg holds them all)",
     },
     "zh": {
         "title": "网格规划 Grid plan", "grid": "网格编码", "community": "社区",
@@ -46,6 +48,8 @@ LABELS: dict[str, dict[str, str]] = {
         "no_worker_count": "无网格员的网格内 {n} 户",
         "beyond_count": "步行超过 {m} 米(或不在路网上){n} 户",
         "outside_count": "{n} 户不在任何社区内(未规划)",
+        "units_left_out": "楼栋未绘制:共 {n} 个,超过 {limit} 个(用 gridplan map --units "
+                          "绘制;plan.gpkg 中有全部楼栋)",
     },
 }
 

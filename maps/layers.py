@@ -23,6 +23,7 @@ DETOUR = 1.3  # walking distance ÷ straight-line distance, as in gridplan.workf
 EDGE_REACH = 60.0  # metres either side of a reached street that a band covers
 UNASSIGNED = "(unassigned)"
 MEDOID_CANDIDATES = 300  # units tried as the most central one of a community
+MEDOID_BLOCK = 2_000_000  # distances computed at once when looking for it (16 MB)
 
 
 @dataclass
@@ -34,12 +35,14 @@ class Bands:
     method: str  # "network" or "straight"
 
 
-def service_points(plan, centres: gpd.GeoDataFrame | None = None) -> gpd.GeoDataFrame:
+def service_points(plan, centres: gpd.GeoDataFrame | None = None, *,
+                   unit_xy: np.ndarray | None = None) -> gpd.GeoDataFrame:
     """One service point per community: from ``centres`` where given, else its most central unit.
 
     The most central unit minimises the household-weighted straight-line distance to the
     community's other units. ``centres`` needs point geometries; its ``community_id``
     column is used when present, else each point goes to the community containing it.
+    ``unit_xy`` gives the units' points on surface when already computed.
 
     Examples
     --------
@@ -49,13 +52,26 @@ def service_points(plan, centres: gpd.GeoDataFrame | None = None) -> gpd.GeoData
     """
     rows = {}
     given = _given_centres(plan, centres) if centres is not None else {}
-    for cid, units in plan.units.groupby("community_id", sort=True):
+    groups = _community_rows(plan.units)
+    xy = _unit_points(plan.units) if unit_xy is None else unit_xy
+    hh = plan.units["households"].to_numpy(float)
+    for cid, idx in groups.items():
         if cid in given:
             rows[cid] = (given[cid], "file")
         else:
-            rows[cid] = (_central_unit(units), "central_unit")
+            rows[cid] = (_central_unit(xy[idx], hh[idx]), "central_unit")
     return gpd.GeoDataFrame({"community_id": list(rows), "source": [s for _, s in rows.values()]},
                             geometry=[p for p, _ in rows.values()], crs=plan.crs)
+
+
+def _community_rows(units: pd.DataFrame) -> dict:
+    """Row positions of each community's units, communities sorted, found in one pass."""
+    return dict(sorted(units.groupby("community_id", sort=False).indices.items()))
+
+
+def _unit_points(units: gpd.GeoDataFrame) -> np.ndarray:
+    """One point on each unit (``point_on_surface``), as an (n, 2) array."""
+    return shapely.get_coordinates(shapely.point_on_surface(units.geometry.values))
 
 
 def _given_centres(plan, centres: gpd.GeoDataFrame) -> dict[str, shapely.Point]:
@@ -73,23 +89,27 @@ def _given_centres(plan, centres: gpd.GeoDataFrame) -> dict[str, shapely.Point]:
     return {str(c): g for c, g in zip(pts["community_id"], pts.geometry, strict=True)}
 
 
-def _central_unit(units: gpd.GeoDataFrame) -> shapely.Point:
-    xy = shapely.get_coordinates(shapely.point_on_surface(units.geometry.values))
-    w = units["households"].to_numpy(float)
+def _central_unit(xy: np.ndarray, w: np.ndarray) -> shapely.Point:
     w = w if w.sum() > 0 else np.ones(len(xy))
     centroid = (xy * w[:, None]).sum(axis=0) / w.sum()
     cand = np.argsort(np.hypot(*(xy - centroid).T))[:MEDOID_CANDIDATES]
-    cost = [(np.hypot(*(xy - xy[i]).T) * w).sum() for i in cand]
+    cost = np.empty(len(cand))
+    step = max(1, MEDOID_BLOCK // max(len(xy), 1))
+    for s in range(0, len(cand), step):  # candidates × units distances, a block at a time
+        c = xy[cand[s:s + step]]
+        d = np.hypot(c[:, :1] - xy[:, 0], c[:, 1:] - xy[:, 1])
+        cost[s:s + step] = (d * w).sum(axis=1)  # each row summed as one vector would be
     return shapely.Point(xy[cand[int(np.argmin(cost))]])
 
 
-def walking_bands(plan, points: gpd.GeoDataFrame, bands_m=DEFAULT_BANDS, street=None
-                  ) -> Bands:
+def walking_bands(plan, points: gpd.GeoDataFrame, bands_m=DEFAULT_BANDS, street=None, *,
+                  unit_xy: np.ndarray | None = None) -> Bands:
     """Bands of walking distance around each community's service point, clipped to it.
 
     With ``street`` (a :class:`gridplan.workforce.workload.StreetNetwork` in the plan's CRS)
     distances follow the street network (a band covers the streets reached within it, widened by
-    ``EDGE_REACH`` m); without it they are straight lines × ``DETOUR``.
+    ``EDGE_REACH`` m); without it they are straight lines × ``DETOUR``. Distances are
+    measured to each unit's point on surface (``unit_xy`` when already computed).
 
     Examples
     --------
@@ -101,12 +121,14 @@ def walking_bands(plan, points: gpd.GeoDataFrame, bands_m=DEFAULT_BANDS, street=
     if not bands_m or bands_m[0] <= 0:
         raise InputError("walking bands must be positive distances", field="--bands",
                          fix="give metres such as 500,1000,1500")
-    unit_xy = shapely.get_coordinates(shapely.point_on_surface(plan.units.geometry.values))
+    unit_xy = _unit_points(plan.units) if unit_xy is None else unit_xy
     walk = np.full(len(plan.units), np.inf)
     rows = []
     comm = plan.communities.set_index("community_id").geometry
+    groups = _community_rows(plan.units)
+    none = np.zeros(0, dtype=np.intp)
     for cid, centre in zip(points["community_id"], points.geometry, strict=True):
-        mask = (plan.units["community_id"] == cid).to_numpy()
+        mask = groups.get(cid, none)
         cxy = np.array([centre.x, centre.y])
         reach = _network_reach(street, cxy, bands_m[-1]) if street is not None else None
         if reach is None:
@@ -246,5 +268,31 @@ def feature_collection(gdf: gpd.GeoDataFrame) -> dict:
                          for p, g in zip(props, geoms, strict=True)]}
 
 
-__all__ = ["Bands", "DEFAULT_BANDS", "DETOUR", "feature_collection", "light_geojson",
+def feature_collection_text(gdf: gpd.GeoDataFrame) -> str:
+    """The GeoJSON FeatureCollection of ``gdf`` (already in EPSG:4326) as text, built in bulk.
+
+    Geometries come from ``shapely.to_geojson`` and properties from pandas' JSON writer
+    (one line per row: NaN and None become ``null``, ``/`` is escaped, so the text is safe
+    inside a ``<script>``), joined as strings without a Python dict per feature.
+
+    Examples
+    --------
+    >>> import geopandas as gpd, shapely
+    >>> g = gpd.GeoDataFrame({"a": ["x"]}, geometry=[shapely.Point(1, 2)], crs=4326)
+    >>> feature_collection_text(g)
+    '{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"a":"x"},\
+"geometry":{"type":"Point","coordinates":[1.0,2.0]}}]}'
+    """
+    if gdf.empty:
+        return '{"type":"FeatureCollection","features":[]}'
+    geoms = shapely.to_geojson(gdf.geometry.values).tolist()
+    props = pd.DataFrame(gdf.drop(columns=gdf.geometry.name)).to_json(
+        orient="records", lines=True, force_ascii=False).splitlines()
+    return ('{"type":"FeatureCollection","features":['
+            + ",".join([f'{{"type":"Feature","properties":{p},"geometry":{g}}}'
+                        for p, g in zip(props, geoms, strict=True)]) + "]}")
+
+
+__all__ = ["Bands", "DEFAULT_BANDS", "DETOUR", "feature_collection", "feature_collection_text",
+           "light_geojson",
            "service_points", "uncovered_units", "walking_bands", "worker_text"]

@@ -6,7 +6,9 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Request, Response
 from gridplan.api.deps import get_store, reader, writer
-from gridplan.api.store import Store
+from gridplan.api.errors import HTTPProblem
+from gridplan.api.jobs import SERVICE
+from gridplan.api.store import NotFound, Store
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from gridplan.params import BOUNDS, ParamError, param_fields, params_from
@@ -82,17 +84,50 @@ class JobRequest(BaseModel):
     params: PlanOptions = PlanOptions()
 
 
+RETRY_AFTER = 30  # seconds a refused job waits before asking again
+
+
+def check_layers(body: JobRequest, store: Store) -> None:
+    """422 unless the job's layers exist, are of the kind their slot needs, and include
+    a population (or OSM) layer; a demo job needs none."""
+    for slot, layer_id in body.layers.model_dump().items():
+        if not layer_id:
+            continue
+        try:
+            row = store.get_row("layers", layer_id)
+        except NotFound:
+            raise HTTPProblem(422, f"there is no uploaded layer {layer_id!r}",
+                              "upload it with POST /layers, or list layers with GET /layers",
+                              field=f"layers.{slot}") from None
+        if row["kind"] != slot:
+            raise HTTPProblem(422, f"layer {layer_id} is a {row['kind']} layer, not {slot}",
+                              f"pass it as layers.{row['kind']}, or upload the {slot} layer "
+                              f"with POST /layers (kind={slot})", field=f"layers.{slot}")
+    if not body.demo and not body.layers.population and not body.layers.osm:
+        raise HTTPProblem(422, "the job has no population layer",
+                          "upload buildings, points or blocks with POST /layers "
+                          "(kind=population) and pass its id as layers.population, or pass "
+                          "an OSM extract as layers.osm, or set demo: true",
+                          field="layers.population")
+
+
 def _public(row: dict) -> dict:
-    return {k: (str(v) if k in ("created", "updated") else v) for k, v in row.items()}
+    out = {k: (str(v) if k in ("created", "updated") else v) for k, v in row.items()}
+    if isinstance(out.get("params"), dict):
+        out["params"] = {k: v for k, v in out["params"].items() if k != SERVICE}
+    return out
 
 
 @router.post("", status_code=202, summary="Start a plan job")
 def start(body: JobRequest, request: Request, response: Response,
           author: str = Depends(writer), store: Store = Depends(get_store)) -> dict:
-    """Plan in the background; poll ``GET /jobs/{id}`` for status, stage and percent."""
-    for layer_id in body.layers.model_dump().values():
-        if layer_id:
-            store.get_row("layers", layer_id)
+    """Plan in the background; poll ``GET /jobs/{id}`` for status, stage and percent.
+
+    Refused before it starts: 422 when no population (or OSM) layer is given, a layer id
+    is unknown or names a layer of another kind; 429 while ``GRIDPLAN_MAX_JOBS`` jobs are
+    running or queued.
+    """
+    check_layers(body, store)
     spec = body.model_dump()
     spec["params"] = body.params.model_dump(exclude_unset=True)
     try:
@@ -100,6 +135,11 @@ def start(body: JobRequest, request: Request, response: Response,
     except ParamError as exc:
         raise exc.spelled(f"params.{exc.field}") from None
     row = request.app.state.jobs.submit(spec, author)
+    if row is None:
+        limit = request.app.state.jobs.max_jobs
+        raise HTTPProblem(429, f"the service is busy: {limit} plan jobs are running or queued",
+                          f"try again in {RETRY_AFTER} seconds, or cancel a job "
+                          "(POST /jobs/{id}/cancel)", headers={"Retry-After": str(RETRY_AFTER)})
     response.headers["Location"] = f"/jobs/{row['id']}"
     return _public(row)
 

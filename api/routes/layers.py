@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from gridplan.api.deps import get_settings, get_store, reader, writer
+from gridplan.api.errors import HTTPProblem
 from gridplan.api.settings import Settings
 from gridplan.api.store import Store
 from gridplan.api.store.store import now
@@ -62,13 +63,17 @@ async def upload(request: Request, file: Annotated[UploadFile, File(description=
     bad content: zip tricks, deep JSON, invalid geometry, no CRS, NaN or negative
     counts...), each with the problem and the fix.
     """
+    given = {"crs": crs, "id_field": id_field, "code_field": code_field, "unit_id": unit_id,
+             "households": households, "population_field": population_field, "layer": layer,
+             "encoding": encoding, "datum": datum, "x_field": x_field, "y_field": y_field}
+    for field, text in {"name": name, "filename": file.filename, **given}.items():
+        if text and "\x00" in text:  # no store can keep it (PostgreSQL refuses NUL)
+            raise HTTPProblem(400, f"{field} holds a NUL character",
+                              f"send {field} without NUL characters", field=field)
     limits = UploadLimits(max_bytes=int(settings.max_upload_mb * 1024 * 1024))
     dest = settings.data_dir / "layers"
     dest.mkdir(parents=True, exist_ok=True)
     saved = await save_upload(file, file.filename or "upload", dest, limits)
-    given = {"crs": crs, "id_field": id_field, "code_field": code_field, "unit_id": unit_id,
-             "households": households, "population_field": population_field, "layer": layer,
-             "encoding": encoding, "datum": datum, "x_field": x_field, "y_field": y_field}
     options = {k: v for k, v in given.items() if v}
     try:
         layer = await run_in_threadpool(read_upload, saved, kind, **_for_kind(kind, options))

@@ -437,9 +437,13 @@ class Store:
             return gdf.iloc[offset:end].reset_index(drop=True)
         g = s.grids_head
         q = select(g.c.attrs, g.c.geom).where(g.c.plan_id == plan_id)
-        q = _bbox_filter(q, g, bbox).order_by(g.c.grid_code).offset(offset)
-        if limit is not None:
-            q = q.limit(limit)
+        if bbox is not None:
+            page = _page(self.bbox_keys(g, "grid_code", plan_id, bbox), offset, limit)
+            q = q.where(g.c.grid_code.in_(page)).order_by(g.c.grid_code)
+        else:
+            q = q.order_by(g.c.grid_code).offset(offset)
+            if limit is not None:
+                q = q.limit(limit)
         with self.engine.connect() as conn:
             rows = conn.execute(q).all()
         geoms = self.geom_out([r[1] for r in rows])
@@ -452,26 +456,44 @@ class Store:
         if version is not None and version != head:
             return len(self.grid_frame(plan_id, version, bbox=bbox))
         g = s.grids_head
-        q = _bbox_filter(select(func.count()).select_from(g).where(g.c.plan_id == plan_id),
-                         g, bbox)
+        if bbox is not None:
+            return len(self.bbox_keys(g, "grid_code", plan_id, bbox))
+        q = select(func.count()).select_from(g).where(g.c.plan_id == plan_id)
         with self.engine.connect() as conn:
             return int(conn.execute(q).scalar_one())
+
+    def bbox_keys(self, table, key: str, plan_id: str, bbox) -> list[str]:
+        """Keys (in order) of a plan's features whose geometry intersects ``bbox``: the
+        stored envelopes pick candidates, their geometries decide."""
+        q = _bbox_filter(select(table.c[key], table.c.geom).where(table.c.plan_id == plan_id),
+                         table, bbox).order_by(table.c[key])
+        with self.engine.connect() as conn:
+            rows = conn.execute(q).all()
+        if not rows:
+            return []
+        hit = shapely.intersects(self.geom_out([r[1] for r in rows]), shapely.box(*bbox))
+        return [r[0] for r, h in zip(rows, hit, strict=True) if h]
 
     def layer_frame(self, plan_id: str, layer: str, version: int | None = None, *, bbox=None,
                     limit: int | None = None, offset: int = 0) -> tuple[gpd.GeoDataFrame, int]:
         """Units, parcels or communities (EPSG:4326) with grid codes as of ``version``."""
         self.plan_info(plan_id)
         table, key, cols = _layer_table(layer)
-        base = _bbox_filter(select(*cols, table.c.geom).where(table.c.plan_id == plan_id),
-                            table, bbox)
-        count_q = _bbox_filter(select(func.count()).select_from(table).where(
-            table.c.plan_id == plan_id), table, bbox)
-        q = base.order_by(table.c[key]).offset(offset)
-        if limit is not None:
-            q = q.limit(limit)
-        with self.engine.connect() as conn:
-            total = int(conn.execute(count_q).scalar_one())
-            rows = conn.execute(q).all()
+        q = select(*cols, table.c.geom).where(table.c.plan_id == plan_id)
+        if bbox is not None:
+            keys = self.bbox_keys(table, key, plan_id, bbox)
+            total = len(keys)
+            q = q.where(table.c[key].in_(_page(keys, offset, limit))).order_by(table.c[key])
+            with self.engine.connect() as conn:
+                rows = conn.execute(q).all()
+        else:
+            q = q.order_by(table.c[key]).offset(offset)
+            if limit is not None:
+                q = q.limit(limit)
+            count_q = select(func.count()).select_from(table).where(table.c.plan_id == plan_id)
+            with self.engine.connect() as conn:
+                total = int(conn.execute(count_q).scalar_one())
+                rows = conn.execute(q).all()
         df = pd.DataFrame([r[:-1] for r in rows], columns=[c.name for c in cols])
         df = _drop_empty(df)
         gdf = gpd.GeoDataFrame(df, geometry=self.geom_out([r[-1] for r in rows]), crs=s.SRID)
@@ -620,6 +642,10 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur.execute("PRAGMA busy_timeout=30000")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.close()
+
+
+def _page(keys: list, offset: int, limit: int | None) -> list:
+    return keys[offset:None if limit is None else offset + limit]
 
 
 def _bbox_filter(q, table, bbox):

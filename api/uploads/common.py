@@ -10,7 +10,7 @@ from gridplan.errors import GridplanError
 MB = 1024 * 1024
 CHUNK = 1024 * 1024
 ACCEPTED = ("GeoJSON (.geojson), GeoPackage (.gpkg), zipped Shapefile (.zip), "
-            "OSM XML (.osm, .osm.bz2, .osm.gz), CSV (.csv), Excel (.xlsx) or, for "
+            "OSM (.osm.pbf, .osm, .osm.bz2, .osm.gz), CSV (.csv), Excel (.xlsx) or, for "
             "population, a GeoTIFF of residents per cell (.tif)")
 GPKG_APPLICATION_IDS = (b"GPKG", b"GP10", b"GP11")
 

@@ -24,9 +24,9 @@ def sanitize_name(name: str, max_len: int = 120) -> str:
 
 
 def suffix_of(name: str) -> str:
-    """Lower-case suffix, keeping compound ones (``.osm.bz2``, ``.shp.xml``, ``.shp.zip``)."""
+    """Lower-case suffix, keeping compound ones (``.osm.bz2``, ``.osm.pbf``, ``.shp.zip``…)."""
     parts = [s.lower() for s in PurePosixPath(name.replace("\\", "/")).suffixes]
-    if len(parts) >= 2 and parts[-1] in (".bz2", ".gz", ".xml", ".zip") \
+    if len(parts) >= 2 and parts[-1] in (".bz2", ".gz", ".xml", ".zip", ".pbf") \
             and parts[-2] in (".osm", ".xml", ".shp"):
         return "".join(parts[-2:]) if parts[-1] != ".zip" else ".zip"
     return parts[-1] if parts else ""

@@ -65,7 +65,7 @@ def read_upload(saved: SavedUpload, kind: str, **options: Any) -> UploadedLayer:
         From :func:`save_upload`; only ``saved.path`` (server-side) is opened.
     kind : str
         ``communities``, ``population``, ``compounds``, ``barriers``, ``dedicated``
-        (vector files), ``osm`` (OSM XML), ``workers`` or ``special`` (CSV).
+        (vector files), ``osm`` (OSM PBF or XML), ``workers`` or ``special`` (CSV).
     **options
         ``crs`` (for layers declaring none, or of a CSV's x/y columns), ``layer``
         (GeoPackage layer; a file of several layers gives the one plainly meant),

@@ -1,4 +1,9 @@
-"""Uploads: recognise a file from its first bytes; check JSON depth, OSM XML and CSV text."""
+"""Uploads: recognise a file from its first bytes; check JSON depth, OSM XML and CSV text.
+
+OSM PBF is recognised by its first blob header (``OSMHeader``); it needs no content
+check here: it declares no entities, and pyosmium refuses blobs that inflate past
+their declared size (at most 32 MB each).
+"""
 
 from __future__ import annotations
 
@@ -20,6 +25,7 @@ from gridplan.api.uploads.common import (
 )
 from gridplan.api.uploads.names import suffix_of
 
+from gridplan.layers.osm import is_pbf
 from gridplan.layers.raster import TIFF_MAGIC
 
 HEAD = 64 * 1024  # bytes inspected to recognise a format
@@ -28,12 +34,13 @@ EXTENSIONS = {
     "geojson": (".geojson", ".json"),
     "gpkg": (".gpkg",),
     "shapefile": (".zip",),
-    "osm": (".osm", ".osm.bz2", ".osm.gz", ".xml", ".xml.bz2", ".xml.gz", ".bz2", ".gz"),
+    "osm": (".osm", ".osm.bz2", ".osm.gz", ".xml", ".xml.bz2", ".xml.gz", ".bz2", ".gz",
+            ".osm.pbf", ".pbf"),
     "csv": (".csv", ".txt"),
     "tif": (".tif", ".tiff"),
 }
 SAVED_SUFFIX = {"geojson": ".geojson", "gpkg": ".gpkg", "csv": ".csv", "zip": ".zip",
-                "osm": ".osm", "osm.bz2": ".osm.bz2", "osm.gz": ".osm.gz",
+                "osm": ".osm", "osm.bz2": ".osm.bz2", "osm.gz": ".osm.gz", "osm.pbf": ".osm.pbf",
                 "tif": ".tif"}
 
 
@@ -44,6 +51,8 @@ def sniff(head: bytes, source: str) -> str:
     if head.startswith(b"PK\x05\x06"):
         raise UploadError(400, "the zip file is empty", source=source,
                           fix="zip the dataset's files and upload again")
+    if is_pbf(head):
+        return "osm.pbf"
     if head.startswith(b"BZh"):
         return "osm.bz2"
     if head.startswith(b"\x1f\x8b"):
@@ -99,14 +108,14 @@ def check_extension(kind: str, filename: str, source: str) -> None:
 def _label(kind: str) -> str:
     return {"zip": "a zip archive", "osm.bz2": "bzip2-compressed data",
             "osm.gz": "gzip-compressed data", "gpkg": "a GeoPackage", "geojson": "JSON",
-            "osm": "XML", "csv": "text (CSV)", "tif": "a TIFF image"}[kind]
+            "osm": "XML", "osm.pbf": "OSM PBF", "csv": "text (CSV)", "tif": "a TIFF image"}[kind]
 
 
 def check_content(kind: str, path: Path, source: str, limits: UploadLimits) -> None:
     """Format-specific checks before any reader opens the file."""
     if kind == "geojson":
         check_json(path, source=source, max_depth=limits.max_json_depth)
-    elif kind.startswith("osm"):
+    elif kind.startswith("osm") and kind != "osm.pbf":
         check_osm_xml(path, source=source, max_bytes=limits.max_unzipped_bytes)
     elif kind == "csv":
         check_csv(path, source)

@@ -80,7 +80,8 @@ def plan_options(f):
                    "without buildings stay units.")
 @population_fields
 @click.option("--osm", type=click.Path(dir_okay=False),
-              help="OpenStreetMap extract (.osm, .osm.bz2): buildings, compounds, roads, rivers.")
+              help="OpenStreetMap extract (.osm.pbf, .osm, .osm.bz2): buildings, compounds, "
+                   "roads, rivers.")
 @click.option("--compounds", type=click.Path(dir_okay=False),
               help="Residential compound (小区) polygons kept whole where they fit.")
 @click.option("--barriers", type=click.Path(dir_okay=False),

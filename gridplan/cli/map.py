@@ -60,10 +60,13 @@ def parse_bands(text: str) -> tuple[float, ...]:
               help="Walking-distance bands from the service points, metres.")
 @click.option("--simplify", "simplify_m", default=1.0, show_default=True,
               help="Simplify drawn polygons to this many metres (0: every vertex).")
+@click.option("--units/--no-units", "units", default=None,
+              help="Draw the buildings/units layer (default: only up to 20,000 units; the "
+                   "legend says when it is left out).")
 @click.option("-v", "--verbose", count=True, help="More log output (-v, -vv).")
 def map_cmd(plan_dir: str, out_path: str, lang: str, tiles: str, gcj02: bool,
             centres: str | None, barriers: str | None, osm_path: str | None, bands: str,
-            simplify_m: float, verbose: int) -> None:
+            simplify_m: float, units: bool | None, verbose: int) -> None:
     """Write a plan's coverage map (网格覆盖图): one HTML file that opens offline.
 
     \b
@@ -76,7 +79,7 @@ def map_cmd(plan_dir: str, out_path: str, lang: str, tiles: str, gcj02: bool,
     try:
         path = write_map(plan_dir, out_path, lang=lang, tiles=tiles, gcj02=gcj02,
                          centres=centres, barriers=barriers, osm_path=osm_path,
-                         bands=parse_bands(bands), simplify_m=simplify_m)
+                         bands=parse_bands(bands), simplify_m=simplify_m, units=units)
     except GridplanError as exc:
         fail(exc)
     click.echo(f"wrote {path} ({path.stat().st_size / 1024:.0f} kB)")
@@ -84,7 +87,7 @@ def map_cmd(plan_dir: str, out_path: str, lang: str, tiles: str, gcj02: bool,
 
 def write_map(plan_dir, out_path, *, lang: str = "zh", tiles: str = "osm", gcj02: bool = False,
               centres=None, barriers=None, osm_path=None, bands=(500.0, 1000.0, 1500.0),
-              simplify_m: float = 1.0) -> Path:
+              simplify_m: float = 1.0, units: bool | None = None) -> Path:
     """Read a plan folder and the optional layers, and write its coverage map.
 
     Examples
@@ -113,5 +116,5 @@ def write_map(plan_dir, out_path, *, lang: str = "zh", tiles: str = "osm", gcj02
                       centres=read_vector(centres, what="service centres") if centres else None,
                       barriers=(read_vector(barriers, what="barriers") if barriers
                                 else osm_barriers),
-                      street=street)
+                      street=street, units=units)
     return save_plan_map(plan, out, lang=lang, options=opts)

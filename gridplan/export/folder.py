@@ -29,6 +29,16 @@ OPTIONAL_GRID_FIELDS = ["grid_type", "site_kind", "site_name", "reason_zh", "vis
                         "locked"]
 UNIT_FIELDS = ["unit_id", "grid_code", "community_id", "households"]
 OUTPUT_FILES = ("grids.geojson", "units.csv", "plan.gpkg", "report.json", "grids.xlsx")
+# files the other commands add to a plan folder (map, staffing, micro-grids, merge, re-plan):
+# a new plan written into the folder makes those of the earlier plan stale, so they go
+DERIVED_FILES = ("map.html", "workers.csv", "staffing.csv", "staffing.xlsx", "grids.xlsx",
+                 "changes.csv", "diff_map.html", "microgrids*", "microunits.csv", "unified*",
+                 "crosswalk.csv", "merge_report*")
+TMP_PREFIX = ".gridplan-"  # + the writing process's id: a folder being written
+# GeoPackage layers written with an R-tree: the ones opened on a map in QGIS. Units and
+# parcels (tens of thousands of rows and more) are read whole by gridplan; an index there
+# cost a third of the GeoPackage's writing time.
+INDEXED_LAYERS = ("grids", "communities")
 
 
 def to_rfc7946(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
@@ -40,16 +50,39 @@ def to_rfc7946(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
 
 def write_geojson(gdf: gpd.GeoDataFrame, path: Path) -> None:
     """Write an RFC 7946 FeatureCollection (EPSG:4326, no ``crs`` member)."""
-    pyogrio.write_dataframe(to_rfc7946(gdf), path, driver="GeoJSON",
+    out = to_rfc7946(gdf)
+    pyogrio.write_dataframe(out, path, driver="GeoJSON", use_arrow=_arrow_ok(out),
                             layer_options={"RFC7946": "YES", "WRITE_NAME": "NO"})
 
 
-def write_plan(plan, out_dir: str | Path, extra: dict[str, Callable[[Path], None]] | None = None
-               ) -> dict[str, Path]:
+def _arrow_ok(frame) -> bool:
+    """Whether pyogrio can write ``frame`` through Arrow as it writes it without.
+
+    Columns of Python lists (a grid's workers as the API stores them) have no Arrow
+    equivalent OGR accepts; such frames are written the classic way.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> _arrow_ok(pd.DataFrame({"a": ["x"]})), _arrow_ok(pd.DataFrame({"w": [["W1"]]}))
+    (True, False)
+    """
+    for name in frame.columns:
+        col = frame[name]
+        if col.dtype == object and col.map(lambda v: isinstance(v, list | tuple | dict | set)
+                                           or hasattr(v, "__array__")).any():
+            return False
+    return True
+
+
+def write_plan(plan, out_dir: str | Path, extra: dict[str, Callable[[Path], None]] | None = None,
+               *, new: bool = True) -> dict[str, Path]:
     """Write the plan's files into ``out_dir``, replacing them only once all are written.
 
     Files go to a temporary folder beside the outputs first; a failure part-way
     leaves any earlier plan in ``out_dir`` untouched and no partial files behind.
+    A ``new`` plan replaces the folder's plan as a whole: files the other commands
+    derived from the earlier plan (:data:`DERIVED_FILES`) are removed, and said so.
 
     Parameters
     ----------
@@ -59,6 +92,9 @@ def write_plan(plan, out_dir: str | Path, extra: dict[str, Callable[[Path], None
         Output folder (created if missing).
     extra : dict, optional
         More files to write: name → function writing that file at the given path.
+    new : bool
+        False when the folder's own plan is written again with more files (``staff``):
+        what was derived from it stays.
 
     Returns
     -------
@@ -67,7 +103,22 @@ def write_plan(plan, out_dir: str | Path, extra: dict[str, Callable[[Path], None
     """
     writers = {"plan": lambda folder: _write_all(plan, folder)}
     writers.update({name: _into(name, w) for name, w in (extra or {}).items()})
-    return write_files(out_dir, writers, [*OUTPUT_FILES, *(extra or {})])
+    written = write_files(out_dir, writers, [*OUTPUT_FILES, *(extra or {})])
+    if new:
+        remove_stale(Path(out_dir), keep=set(written))
+    return written
+
+
+def remove_stale(out: Path, keep: set[str]) -> list[str]:
+    """Remove the files an earlier plan's commands left in ``out`` (not those in ``keep``)."""
+    stale = sorted({p.name for pattern in DERIVED_FILES for p in out.glob(pattern)
+                    if p.is_file() and p.name not in keep})
+    for name in stale:
+        (out / name).unlink()
+    if stale:
+        log.warning("removed files of the earlier plan in %s: %s (a new plan replaces them)",
+                    out, ", ".join(stale))
+    return stale
 
 
 def _into(name: str, writer: Callable[[Path], None]) -> Callable[[Path], None]:
@@ -90,7 +141,7 @@ def write_files(out_dir: str | Path, writers: dict[str, Callable[[Path], None]],
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".gridplan-", dir=out))
+    tmp = temp_folder(out)
     try:
         for writer in writers.values():
             writer(tmp)
@@ -105,6 +156,31 @@ def write_files(out_dir: str | Path, writers: dict[str, Callable[[Path], None]],
         shutil.rmtree(tmp, ignore_errors=True)
     log.info("wrote %s to %s", ", ".join(written), out)
     return written
+
+
+def temp_folder(out: Path) -> Path:
+    """A new temporary folder inside ``out`` for this process; abandoned ones are removed."""
+    _remove_abandoned(out)
+    return Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{os.getpid()}-", dir=out))
+
+
+def _remove_abandoned(out: Path) -> None:
+    """Remove temporary folders of writers that died (killed) before moving their files."""
+    for tmp in out.glob(f"{TMP_PREFIX}*"):
+        pid = tmp.name[len(TMP_PREFIX):].split("-")[0]
+        if tmp.is_dir() and not (pid.isdigit() and _alive(int(pid))):
+            shutil.rmtree(tmp, ignore_errors=True)
+            log.info("removed %s, left by an interrupted run", tmp)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _write_all(plan, folder: Path) -> None:
@@ -146,7 +222,8 @@ def write_gpkg(layers: dict[str, gpd.GeoDataFrame], path: Path) -> None:
     """Write layers (as from :func:`plan_layers`) into one GeoPackage, in their order.
 
     Grids stay single polygons; units may mix points and polygons; communities are
-    promoted to MultiPolygon (a community may have islands).
+    promoted to MultiPolygon (a community may have islands). Only ``INDEXED_LAYERS`` get a
+    spatial index.
     """
     for i, (name, gdf) in enumerate(layers.items()):
         options = {}
@@ -155,16 +232,23 @@ def write_gpkg(layers: dict[str, gpd.GeoDataFrame], path: Path) -> None:
             options = {"geometry_type": kind, "promote_to_multi": kind == "MultiPolygon"}
         elif name == "communities":
             options = {"promote_to_multi": True}
-        pyogrio.write_dataframe(gdf, path, layer=name, driver="GPKG", append=i > 0, **options)
+        _write_layer(gdf, path, name, append=i > 0, **options)
+
+
+def _write_layer(gdf, path: Path, name: str, append: bool = True, **options) -> None:
+    """One GeoPackage layer, through Arrow where it can; an R-tree only on ``INDEXED_LAYERS``."""
+    if name not in INDEXED_LAYERS and "geometry" in getattr(gdf, "columns", ()):
+        options["layer_options"] = {"SPATIAL_INDEX": "NO"}
+    pyogrio.write_dataframe(gdf, path, layer=name, driver="GPKG", append=append,
+                            use_arrow=_arrow_ok(gdf), **options)
 
 
 def _write_parcels(plan, gpkg: Path) -> None:
     """Parcels (the pieces a planner moves) and their adjacency, for editing the plan later."""
     cells = plan.cells[["cell_id", "community_id", "grid_code", "block", "geometry"]]
-    pyogrio.write_dataframe(cells, gpkg, layer="cells", driver="GPKG", append=True,
-                            promote_to_multi=True)
+    _write_layer(cells, gpkg, "cells", promote_to_multi=True)
     edges = plan.cell_edges.astype({"crossing": "int64"})
-    pyogrio.write_dataframe(edges, gpkg, layer="cell_edges", driver="GPKG", append=True)
+    _write_layer(edges, gpkg, "cell_edges")
 
 
 def _geometry_type(gdf: gpd.GeoDataFrame) -> str:

@@ -1,23 +1,27 @@
-"""Read buildings, residential compounds and barriers from an OpenStreetMap XML extract.
+"""Read buildings, residential compounds and barriers from an OpenStreetMap extract.
 
-:func:`read_osm` turns an ``.osm`` / ``.osm.bz2`` / ``.osm.gz`` file into three
-EPSG:4326 layers:
+:func:`read_osm` turns an ``.osm.pbf``, ``.osm``, ``.osm.bz2`` or ``.osm.gz`` file (the
+format is recognised from its first bytes) into EPSG:4326 layers, in one streaming pass
+with pyosmium (node locations cached for the ways, multipolygons assembled by libosmium):
 
 * **buildings**: ``building``-tagged closed ways and multipolygon relations, with
   their households estimated by :func:`gridplan.layers.households.estimate_households`.
-  Buildings mapped as bare nodes (no footprint) are dropped and counted in the log.
+  Buildings mapped as bare nodes or open ways (no footprint) are dropped.
 * **compounds**: ``landuse=residential`` polygons (小区 / residential compounds).
 * **barriers**: roads, railways and waterways that split a community (by default
   the values in :mod:`gridplan.params`); ways in tunnels (``tunnel`` ≠ ``no``) are
   left out. River or canal areas (``natural=water`` + ``water=river|canal`` or
   ``waterway=riverbank``) add their outline.
+* **dedicated**: sites for dedicated grids, by ``dedicated_tags``.
 
-Clipped extracts may reference nodes or member ways that the file lacks; osmnx
-2.1 silently drops such ways and crashes on multipolygon relations whose member
-way lost its nodes. The file is therefore pre-parsed and cleaned first: missing
-node references are removed (closed ways stay closed), ways left with fewer than
-two nodes are dropped, and multipolygon members pointing to absent ways are removed
-(the remaining members still form a polygon when their rings close).
+The layers are those the former osmnx XML reader returned (same ids, columns, order
+and geometry): closed ways are polygons by osmnx's rules, geometries are made valid.
+Clipped extracts may reference nodes or member ways that the file lacks: missing
+nodes are skipped (closed ways stay closed), ways left with fewer than two nodes are
+dropped, and multipolygons whose members are missing are built from the members
+present (the rings that still close). A file not sorted by id (some JOSM saves) is
+read without libosmium's assembler. XML with a DOCTYPE or entity declarations is
+refused, and compressed XML may not unpack to more than :data:`MAX_XML_BYTES`.
 """
 
 from __future__ import annotations
@@ -27,20 +31,21 @@ import gzip
 import logging
 import tempfile
 import time
-import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
+from xml.parsers import expat
 
 import geopandas as gpd
-import osmnx as ox
+import numpy as np
+import osmium
 import pandas as pd
-from osmnx._errors import InsufficientResponseError
-from shapely import GeometryCollection, MultiLineString, MultiPolygon, Polygon, box
+import shapely
+from shapely import GeometryCollection, LineString, MultiLineString, MultiPolygon, Polygon, box
 from shapely.geometry.base import BaseGeometry
-from shapely.ops import linemerge, unary_union
+from shapely.ops import linemerge, polygonize, unary_union
 
 from gridplan.errors import InputError
 from gridplan.layers.households import DEFAULT_DWELLING_AREA, estimate_households, parse_levels
@@ -98,21 +103,6 @@ def _no_sites() -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame({"site_id": [], "kind": [], "name": []}, geometry=[], crs=CRS)
 
 
-@dataclass
-class _Cleaning:
-    """What cleaning the XML changed."""
-
-    trimmed_ways: int = 0
-    dropped_ways: int = 0
-    dropped_members: int = 0
-    dropped_relations: int = 0
-
-    @property
-    def changed(self) -> bool:
-        return bool(self.trimmed_ways or self.dropped_ways or self.dropped_members
-                    or self.dropped_relations)
-
-
 def read_osm(
     path: str | Path,
     *,
@@ -123,12 +113,13 @@ def read_osm(
     levels_defaults: dict[str, int] | None = None,
     dedicated_tags: Sequence[str] = (),
 ) -> OSMLayers:
-    """Read buildings (with households), compounds and barriers from an OSM XML file.
+    """Read buildings (with households), compounds and barriers from an OSM extract.
 
     Parameters
     ----------
     path : str or Path
-        OSM XML file, plain or compressed (``.bz2``, ``.gz``).
+        OSM PBF, or OSM XML plain or compressed (``.bz2``, ``.gz``); the format is
+        recognised from the content, whatever the name.
     barrier_highways, barrier_waterways, barrier_railways : sequence of str
         ``highway`` / ``waterway`` / ``railway`` values whose ways act as barriers.
     dwelling_area : float
@@ -147,7 +138,9 @@ def read_osm(
     Raises
     ------
     InputError
-        If the file is missing, is not OSM XML or holds no building footprints.
+        If the file is missing, is not OSM (PBF or XML), is truncated or corrupt,
+        declares a DOCTYPE, unpacks to more than :data:`MAX_XML_BYTES`, or holds no
+        building footprints.
 
     Examples
     --------
@@ -156,13 +149,9 @@ def read_osm(
     """
     path = Path(path)
     started = time.perf_counter()
-    root = _parse_xml(path)
-    bounds = _read_bounds(root)
-    cleaning = _clean(root)
-    tags = _query_tags(barrier_highways, barrier_waterways, barrier_railways)
-    for key, values in parse_tags(dedicated_tags).items():
-        tags[key] = True if tags.get(key) is True else sorted({*tags.get(key, []), *values})
-    features = _features(path, root, cleaning, tags)
+    keys = _query_keys(barrier_highways, barrier_waterways, barrier_railways, dedicated_tags)
+    found, bounds = _read_features(path, keys)
+    features = _features_frame(found, sorted(set(_KEEP_KEYS) | keys))
     compounds = _compounds(features)
     buildings = _buildings(features, path)
     buildings["households"] = estimate_households(
@@ -210,154 +199,432 @@ def study_area(layers: OSMLayers) -> Polygon:
     return hull.to_crs(metric).buffer(HULL_BUFFER_M).to_crs(CRS).iloc[0]
 
 
-# --- reading and cleaning the XML -------------------------------------------------------
+# --- reading the file with pyosmium -------------------------------------------------------
+
+PBF_FIX = "pass an OSM extract: .osm.pbf, .osm, .osm.bz2 or .osm.gz"
+MAX_XML_BYTES = 4 * 1024**3  # a compressed XML extract may not unpack to more than this
+_KEEP_KEYS = ("building", "building:levels", "name", "landuse", "natural", "water", "waterway",
+              "highway", "railway", "tunnel", "area", "type")
+_ONEWAY = {"yes", "true", "1", "-1", "reverse", "T", "F"}  # osmnx's oneway values
+
+
+def _polygon_way(closed: bool, tags: dict[str, str]) -> bool:
+    """Whether osmnx reads a way as a polygon (closed, not ``area=no``, a polygon tag)."""
+    if not closed or tags.get("area") == "no":
+        return False
+    for key, value in tags.items():
+        rule = POLYGON_FEATURES.get(key)
+        if rule is None:
+            continue
+        kind, values = rule
+        if kind == "all" or (kind == "pass" and value in values) or (
+                kind == "block" and value not in values):
+            return True
+    return False
+
+
+POLYGON_FEATURES: dict[str, tuple[str, frozenset[str]]] = {
+    # the closed ways osmnx (2.1) builds as polygons: the Overpass turbo polygon rules
+    **{key: ("all", frozenset()) for key in (
+        "amenity", "area", "area:highway", "boundary", "building", "building:part", "craft",
+        "golf", "historic", "indoor", "landuse", "leisure", "military", "office", "place",
+        "public_transport", "ruins", "shop", "tourism")},
+    "aeroway": ("block", frozenset({"taxiway"})),
+    "barrier": ("pass", frozenset({"city_wall", "ditch", "hedge", "retaining_wall", "spikes"})),
+    "highway": ("pass", frozenset({"elevator", "escape", "rest_area", "services"})),
+    "man_made": ("block", frozenset({"cutline", "embankment", "pipeline"})),
+    "natural": ("block", frozenset({"arete", "cliff", "coastline", "ridge", "tree_row"})),
+    "power": ("pass", frozenset({"generator", "plant", "substation", "transformer"})),
+    "railway": ("pass", frozenset({"platform", "roundhouse", "station", "turntable"})),
+    "waterway": ("pass", frozenset({"boatyard", "dam", "dock", "riverbank"})),
+}
+
+
+@dataclass
+class _Feature:
+    """One way or relation kept from the file: its id, relevant tags and geometry."""
+
+    element: str
+    osm_id: int
+    tags: dict[str, str]
+    geometry: BaseGeometry | None = None
+    polygon: bool = False
+    wkb: bytes | None = None  # a way's line as read, turned into geometry in bulk
+
+    @property
+    def fid(self) -> str:
+        return f"{self.element}/{self.osm_id}"
+
+
+def sniff_format(path: Path) -> str:
+    """The pyosmium format of ``path`` from its first bytes: ``pbf``, ``osm``, ``osm.bz2``…
+
+    Raises
+    ------
+    InputError
+        If the file is missing or is none of these.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> p = Path(tempfile.mkdtemp()) / "x.osm"
+    >>> _ = p.write_bytes(b'<?xml version="1.0"?><osm version="0.6"></osm>')
+    >>> sniff_format(p)
+    'osm'
+    """
+    if not path.is_file():
+        raise InputError(f"OSM file {path} not found", source=str(path),
+                         fix="check the path or download an extract (e.g. Geofabrik .osm.pbf)")
+    with path.open("rb") as handle:
+        head = handle.read(64)
+    if not head:
+        raise InputError("the OSM file is empty", source=str(path),
+                         fix="download or export the extract again, complete")
+    if is_pbf(head):
+        return "pbf"
+    if head.startswith(b"BZh"):
+        return "osm.bz2"
+    if head.startswith(b"\x1f\x8b"):
+        return "osm.gz"
+    if head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<"):
+        return "osm"
+    raise InputError("not an OSM file (neither PBF nor XML, plain or compressed)",
+                     source=str(path), fix=PBF_FIX)
+
+
+def is_pbf(head: bytes) -> bool:
+    """Whether ``head`` starts an OSM PBF file (a BlobHeader of type ``OSMHeader``).
+
+    Examples
+    --------
+    >>> is_pbf(b"\\x00\\x00\\x00\\x0d\\x0a\\x09OSMHeader\\x18")
+    True
+    >>> is_pbf(b"<osm>")
+    False
+    """
+    return len(head) >= 15 and head[4:6] == b"\x0a\x09" and head[6:15] == b"OSMHeader"
 
 
 @contextmanager
-def _open(path: Path) -> Iterator[IO[bytes]]:
-    if path.suffix == ".bz2":
-        with bz2.open(path, "rb") as handle:
-            yield handle
-    elif path.suffix == ".gz":
-        with gzip.open(path, "rb") as handle:
-            yield handle
-    else:
-        with path.open("rb") as handle:
-            yield handle
+def _opened(path: Path) -> Iterator[tuple[osmium.io.File, str]]:
+    """``path`` checked, as pyosmium reads it, and its format.
 
-
-def _parse_xml(path: Path) -> ET.Element:
-    if not path.is_file():
-        raise InputError(f"OSM file {path} not found", source=str(path),
-                         fix="check the path or download an extract (e.g. from Overpass)")
-    try:
-        with _open(path) as handle:
-            root = ET.parse(handle).getroot()
-    except (ET.ParseError, OSError, EOFError, ValueError) as exc:
-        raise InputError(f"cannot parse as OSM XML ({exc})", source=str(path),
-                         fix="pass an OSM XML file (.osm, .osm.bz2 or .osm.gz)") from exc
-    if root.tag != "osm":
-        raise InputError(f"root element is <{root.tag}>, not <osm>", source=str(path),
-                         fix="pass an OSM XML file (.osm, .osm.bz2 or .osm.gz)")
-    return root
-
-
-def _read_bounds(root: ET.Element) -> Bounds | None:
-    element = root.find("bounds")
-    if element is None:
-        return None
-    try:
-        values = tuple(float(element.attrib[k]) for k in ("minlon", "minlat", "maxlon", "maxlat"))
-    except (KeyError, ValueError):
-        logger.warning("ignoring malformed <bounds> element %s", element.attrib)
-        return None
-    return values  # type: ignore[return-value]
-
-
-def _clean(root: ET.Element) -> _Cleaning:
-    """Remove references to elements the file lacks, in place."""
-    cleaning = _Cleaning()
-    node_ids = {node.get("id") for node in root.iter("node")}
-    way_ids: set[str | None] = set()
-    for way in root.findall("way"):
-        if _clean_way(way, node_ids, cleaning):
-            way_ids.add(way.get("id"))
-        else:
-            root.remove(way)
-    for relation in root.findall("relation"):
-        if _relation_type(relation) in AREA_RELATION_TYPES:
-            _clean_relation(root, relation, way_ids, cleaning)
-    if cleaning.changed:
-        logger.warning("cleaned references to elements missing from the file: %d ways "
-                       "trimmed, %d ways dropped, %d relation members and %d relations "
-                       "dropped", cleaning.trimmed_ways, cleaning.dropped_ways,
-                       cleaning.dropped_members, cleaning.dropped_relations)
-    return cleaning
-
-
-def _clean_way(way: ET.Element, node_ids: set[str | None], cleaning: _Cleaning) -> bool:
-    """Drop missing node refs of ``way``; return False if too little of it is left."""
-    refs = way.findall("nd")
-    missing = [nd for nd in refs if nd.get("ref") not in node_ids]
-    if not missing:
-        return True
-    closed = len(refs) > 3 and refs[0].get("ref") == refs[-1].get("ref")
-    for nd in missing:
-        way.remove(nd)
-    kept = way.findall("nd")
-    distinct = {nd.get("ref") for nd in kept}
-    if len(distinct) < 2:
-        cleaning.dropped_ways += 1
-        return False
-    if closed and len(distinct) >= 3 and kept[0].get("ref") != kept[-1].get("ref"):
-        _append_after(way, kept[-1], ET.Element("nd", ref=kept[0].get("ref", "")))
-    cleaning.trimmed_ways += 1
-    return True
-
-
-def _append_after(parent: ET.Element, anchor: ET.Element, new: ET.Element) -> None:
-    parent.insert(list(parent).index(anchor) + 1, new)
-
-
-def _relation_type(relation: ET.Element) -> str | None:
-    for tag in relation.iter("tag"):
-        if tag.get("k") == "type":
-            return tag.get("v")
-    return None
-
-
-def _clean_relation(root: ET.Element, relation: ET.Element, way_ids: set[str | None],
-                    cleaning: _Cleaning) -> None:
-    members = relation.findall("member")
-    for member in members:
-        if member.get("type") == "way" and member.get("ref") not in way_ids:
-            relation.remove(member)
-            cleaning.dropped_members += 1
-    if members and not relation.findall("member"):
-        root.remove(relation)
-        cleaning.dropped_relations += 1
-
-
-# --- features via osmnx -------------------------------------------------------------------
-
-
-def _query_tags(highways: Sequence[str], waterways: Sequence[str],
-                railways: Sequence[str]) -> dict[str, bool | list[str]]:
-    tags: dict[str, bool | list[str]] = {
-        "building": True,
-        "landuse": ["residential"],
-        "natural": ["water"],
-        "waterway": [*waterways, "riverbank"],
-    }
-    if highways:
-        tags["highway"] = list(highways)
-    if railways:
-        tags["railway"] = list(railways)
-    return tags
-
-
-def _features(path: Path, root: ET.Element, cleaning: _Cleaning,
-              tags: dict[str, bool | list[str]]) -> gpd.GeoDataFrame:
-    if not cleaning.changed:
-        return _features_from(path, path, tags)
+    Compressed XML is unpacked once, to a temporary file, while it is checked: pyosmium
+    then reads plain XML in its two passes instead of unpacking the file twice more.
+    """
+    fmt = sniff_format(path)
+    if fmt == "pbf":
+        yield osmium.io.File(str(path), fmt), fmt
+        return
+    if fmt == "osm":
+        _check_xml(path, fmt)
+        yield osmium.io.File(str(path), fmt), fmt
+        return
     with tempfile.TemporaryDirectory(prefix="gridplan-osm-") as tmp:
-        cleaned = Path(tmp) / "cleaned.osm"
-        ET.ElementTree(root).write(cleaned, encoding="utf-8", xml_declaration=True)
-        return _features_from(cleaned, path, tags)
+        plain = Path(tmp) / "unpacked.osm"
+        with plain.open("wb") as out:
+            _check_xml(path, fmt, out)
+        yield osmium.io.File(str(plain), "osm"), fmt
 
 
-def _features_from(file: Path, source: Path,
-                   tags: dict[str, bool | list[str]]) -> gpd.GeoDataFrame:
+def _check_xml(path: Path, fmt: str, out: IO[bytes] | None = None) -> None:
+    """Refuse XML that is not ``<osm>``, declares a DOCTYPE or entities, or unpacks absurdly.
+
+    Compressed XML is unpacked whole (to ``out`` if given) to know its size.
+    """
+    opener: Callable[..., IO[bytes]] = {"osm.bz2": bz2.open, "osm.gz": gzip.open}.get(
+        fmt, open)  # type: ignore[assignment]
+    parser = expat.ParserCreate()
+    parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
+    root: list[str] = []
+
+    def doctype(*_args) -> None:
+        raise InputError("XML with a DOCTYPE or entity declarations", source=str(path),
+                         fix="pass a plain OSM extract (e.g. re-export it with osmium)")
+
+    def start(name: str, _attrs) -> None:
+        root.append(name)
+        parser.StartElementHandler = None
+
+    parser.StartDoctypeDeclHandler = doctype
+    parser.EntityDeclHandler = doctype
+    parser.StartElementHandler = start
+    total = 0
     try:
-        features = ox.features_from_xml(file, tags=tags)
-    except InsufficientResponseError:
-        return gpd.GeoDataFrame(geometry=[], crs=CRS)
-    except Exception as exc:
-        raise InputError(f"osmnx could not build features ({exc!r})", source=str(source),
-                         fix="check the extract, e.g. re-export it from osmium or JOSM") from exc
-    features = features.to_crs(CRS)
-    features.index = [f"{element}/{osm_id}" for element, osm_id in features.index]
-    return features
+        with opener(path, "rb") as handle:
+            while chunk := handle.read(1 << 20):
+                total += len(chunk)
+                if total > MAX_XML_BYTES:
+                    raise InputError(f"the XML unpacks to more than {MAX_XML_BYTES >> 30} GB",
+                                     source=str(path),
+                                     fix="use a smaller extract, or the same area as .osm.pbf")
+                if out is not None:
+                    out.write(chunk)
+                if not root:
+                    parser.Parse(chunk, False)
+                elif fmt == "osm":
+                    break  # a plain file's size is its own; no need to read it all
+    except expat.ExpatError as exc:
+        raise InputError(f"cannot parse as OSM XML ({expat.ErrorString(exc.code)}, line "
+                         f"{exc.lineno})", source=str(path), fix=PBF_FIX) from exc
+    except (OSError, EOFError, ValueError) as exc:
+        raise InputError(f"cannot read the compressed file ({exc})", source=str(path),
+                         fix="download the extract again, complete") from exc
+    if not root:
+        raise InputError("cannot parse as OSM XML (no root element)", source=str(path),
+                         fix=PBF_FIX)
+    if root[0] != "osm":
+        raise InputError(f"root element is <{root[0]}>, not <osm>", source=str(path),
+                         fix=PBF_FIX)
+
+
+class _Pass:
+    """What one streaming pass keeps: the ways and relation areas carrying a key of interest."""
+
+    def __init__(self, keys: set[str]) -> None:
+        self.keys = keys
+        self.keep = tuple(sorted(set(_KEEP_KEYS) | keys))
+        self.wkb = osmium.geom.WKBFactory()
+        self.ways: list[_Feature] = []
+        self.relations: dict[int, _Feature] = {}  # areas assembled from relations
+        self.unbuilt: dict[int, tuple[_Feature, list[tuple[int, str]]]] = {}
+        self.trimmed: set[int] = set()
+        self.dropped: set[int] = set()
+
+    def tags(self, obj) -> dict[str, str]:
+        tags = obj.tags
+        return {key: value for key in self.keep if (value := tags.get(key)) is not None}
+
+    def way(self, way) -> None:
+        tags = self.tags(way)
+        if not self.keys & tags.keys():
+            return
+        try:  # every node in order (the ring of a closed way); raises if one is missing
+            line = self.wkb.create_linestring(way, osmium.geom.ALL)
+        except osmium.InvalidLocationError:
+            self._clipped(way, tags)
+            return
+        except RuntimeError:  # fewer than two nodes
+            return
+        self.ways.append(_Feature("way", way.id, tags, wkb=line,
+                                  polygon=_polygon_way(way.is_closed(), tags)))
+
+    def _clipped(self, way, tags: dict[str, str]) -> None:
+        """A way some of whose nodes the file lacks: the nodes present, closed again."""
+        refs = self._trim(way)
+        if not refs:
+            return
+        closed = len(refs) > 3 and refs[0] == refs[-1]
+        feature = _Feature("way", way.id, tags, polygon=_polygon_way(closed, tags))
+        coords = [(n.lon, n.lat) for n in way.nodes if n.location.valid()]
+        if closed and coords[0] != coords[-1]:
+            coords.append(coords[0])
+        feature.geometry = _make_geometry(coords, feature.polygon)
+        self.ways.append(feature)
+
+    def _trim(self, way) -> list[int]:
+        """Node ids of ``way`` left once missing ones are dropped; ``[]`` if too few."""
+        refs = [node.ref for node in way.nodes]
+        kept = [node.ref for node in way.nodes if node.location.valid()]
+        closed = len(refs) > 3 and refs[0] == refs[-1]
+        if len(set(kept)) < 2:
+            self.dropped.add(way.id)
+            return []
+        self.trimmed.add(way.id)
+        if closed and len(set(kept)) >= 3 and kept[0] != kept[-1]:
+            kept.append(kept[0])
+        return kept
+
+    def area(self, area) -> None:
+        if area.from_way():  # a closed way's polygon is its own ring (as osmnx built it)
+            return
+        try:
+            geometry = _single(shapely.from_wkb(self.wkb.create_multipolygon(area)))
+        except (osmium.InvalidLocationError, RuntimeError, shapely.errors.GEOSException):
+            geometry = None
+        if geometry is not None:
+            self.relations[area.orig_id()] = _Feature("relation", area.orig_id(),
+                                                      self.tags(area), geometry, True)
+
+    def relation(self, relation) -> None:
+        tags = self.tags(relation)
+        if tags.get("type") not in AREA_RELATION_TYPES or not self.keys & tags.keys():
+            return
+        members = [(m.ref, m.role) for m in relation.members if m.type == "w"]
+        self.unbuilt[relation.id] = (_Feature("relation", relation.id, tags, polygon=True),
+                                     members)
+
+
+def _build_ways(ways: list[_Feature]) -> None:
+    """The geometry of every way read whole, in bulk: its line, or its ring's polygon.
+
+    A closed way with fewer than four nodes makes no polygon (as with osmnx).
+    """
+    pending = [f for f in ways if f.wkb is not None]
+    if not pending:
+        return
+    lines = shapely.from_wkb(np.array([f.wkb for f in pending], dtype=object))
+    polygon = np.array([f.polygon for f in pending])
+    geometry = np.where(polygon, None, lines)
+    rings = polygon & (shapely.get_num_coordinates(lines) >= 4)
+    if rings.any():
+        coords, index = shapely.get_coordinates(lines[rings], return_index=True)
+        geometry[rings] = shapely.polygons(shapely.linearrings(coords, indices=index))
+    for feature, geom in zip(pending, geometry, strict=True):
+        feature.geometry, feature.wkb = geom, None
+
+
+def _make_geometry(coords, polygon: bool) -> BaseGeometry | None:
+    try:
+        return Polygon(coords) if polygon else LineString(coords)
+    except (ValueError, shapely.errors.GEOSException):
+        return None
+
+
+def _single(geometry: BaseGeometry) -> BaseGeometry | None:
+    """A one-part MultiPolygon as a Polygon (as osmnx returns it); None if empty."""
+    if geometry.is_empty:
+        return None
+    if isinstance(geometry, MultiPolygon) and len(geometry.geoms) == 1:
+        return geometry.geoms[0]
+    return geometry
+
+
+def _read_features(path: Path, keys: set[str]) -> tuple[list[_Feature], Bounds | None]:
+    """The ways and relations of ``path`` carrying one of ``keys``, with their geometry."""
+    with _opened(path) as (source, fmt):
+        try:
+            bounds = _header_bounds(osmium.FileProcessor(source).header)
+            try:
+                reader = _stream(source, keys, areas=True)
+            except RuntimeError as exc:
+                if "out of order" not in str(exc):
+                    raise
+                logger.warning("%s is not sorted by id (%s): building its areas without "
+                               "pyosmium's assembler (sort it with `osmium sort` for speed)",
+                               path, exc)
+                reader = _stream(source, keys, areas=False)
+        except RuntimeError as exc:
+            raise InputError(f"cannot read as {_label(fmt)} ({exc})", source=str(path),
+                             fix=f"download or export the extract again, complete; {PBF_FIX}"
+                             ) from exc
+    if reader.trimmed or reader.dropped:
+        logger.warning("cleaned references to elements missing from the file: %d ways "
+                       "trimmed, %d ways dropped", len(reader.trimmed), len(reader.dropped))
+    return [*reader.ways, *reader.relations.values()], bounds
+
+
+def _stream(source: osmium.io.File, keys: set[str], *, areas: bool) -> _Pass:
+    """One pass over ``source``; without ``areas`` every polygon is built from its outline."""
+    reader = _Pass(keys)
+    processor = osmium.FileProcessor(source).with_locations()
+    if areas:  # multipolygon assembly needs a file sorted by type and id
+        processor = processor.with_areas(osmium.filter.KeyFilter(*sorted(keys)))
+    processor = (processor
+                 .with_filter(osmium.filter.EntityFilter(
+                     osmium.osm.WAY | osmium.osm.RELATION | osmium.osm.AREA))
+                 .with_filter(osmium.filter.KeyFilter(*sorted(keys))))
+    for obj in processor:
+        if obj.is_area():
+            reader.area(obj)
+        elif obj.is_way():
+            reader.way(obj)
+        elif obj.is_relation():
+            reader.relation(obj)
+    _build_ways(reader.ways)
+    for built in reader.relations:
+        reader.unbuilt.pop(built, None)
+    if reader.unbuilt:
+        _rebuild_relations(source, reader)
+    return reader
+
+
+def _label(fmt: str) -> str:
+    return "OSM PBF" if fmt == "pbf" else "OSM XML"
+
+
+def _header_bounds(header) -> Bounds | None:
+    box_ = header.box()
+    if not box_.valid():
+        return None
+    return (box_.bottom_left.lon, box_.bottom_left.lat, box_.top_right.lon, box_.top_right.lat)
+
+
+def _rebuild_relations(source, reader: _Pass) -> None:
+    """Areas of relations pyosmium could not assemble (members missing from a clipped file).
+
+    As the XML reader did: the member ways present (missing nodes trimmed) are merged
+    into outer and inner rings, inner rings cut from the outer polygons that contain them.
+    """
+    wanted = {ref for _, members in reader.unbuilt.values() for ref, _ in members}
+    lines: dict[int, BaseGeometry] = {}
+    ways = (osmium.FileProcessor(source, osmium.osm.NODE | osmium.osm.WAY).with_locations()
+            .with_filter(osmium.filter.EntityFilter(osmium.osm.WAY))
+            .with_filter(osmium.filter.IdFilter(wanted)))
+    for way in ways:
+        coords = [(n.lon, n.lat) for n in way.nodes if n.location.valid()]
+        if len(coords) < len(way.nodes):
+            if reader._trim(way):
+                if way.is_closed() and len(set(coords)) >= 3 and coords[0] != coords[-1]:
+                    coords.append(coords[0])
+            else:
+                continue
+        if len(set(coords)) >= 2:
+            lines[way.id] = LineString(coords)
+    built = {}
+    for rel_id, (feature, members) in reader.unbuilt.items():
+        rings = {"outer": [], "inner": []}
+        for ref, role in members:
+            if ref in lines and role in rings:
+                rings[role].append(lines[ref])
+        if not members or not (rings["outer"]):
+            continue
+        feature.geometry = _relation_polygon(rings["outer"], rings["inner"])
+        if feature.geometry is not None:
+            built[rel_id] = feature
+    if built:
+        logger.warning("built %d relations from the members present in the file "
+                       "(%s)", len(built), ", ".join(f.fid for f in built.values()))
+    reader.relations.update(built)
+
+
+def _relation_polygon(outer: list[BaseGeometry], inner: list[BaseGeometry]
+                      ) -> BaseGeometry | None:
+    def polygons(lines: list[BaseGeometry]) -> list[Polygon]:
+        if not lines:
+            return []
+        merged = linemerge(lines)
+        parts = getattr(merged, "geoms", [merged])
+        return [p for part in parts for p in polygonize(part)]
+
+    shells, holes = polygons(outer), polygons(inner)
+    if holes:
+        shells = [s.difference(unary_union([h for h in holes if s.contains(h)])) for s in shells]
+    geometry = unary_union(shells) if shells else None
+    if not isinstance(geometry, (Polygon, MultiPolygon)) or geometry.is_empty:
+        return None
+    return geometry
+
+
+def _query_keys(highways: Sequence[str], waterways: Sequence[str], railways: Sequence[str],
+                dedicated_tags: Sequence[str]) -> set[str]:
+    keys = {"building", "landuse", "natural", "waterway"}
+    if highways:
+        keys.add("highway")
+    if railways:
+        keys.add("railway")
+    return keys | set(parse_tags(dedicated_tags))
+
+
+def _features_frame(features: list[_Feature], keys: Sequence[str]) -> gpd.GeoDataFrame:
+    """The features as the frame osmnx returned: one column per tag key, index ``way/1``."""
+    # osmnx sorted its frame by (element, id): relations before ways; units keep that order
+    valid = sorted((f for f in features if f.geometry is not None),
+                   key=lambda f: (f.element, f.osm_id))
+    columns = {key: [f.tags.get(key) for f in valid] for key in keys}
+    geometry = shapely.make_valid(np.array([f.geometry for f in valid], dtype=object))
+    return gpd.GeoDataFrame(columns, geometry=list(geometry), crs=CRS,
+                            index=[f.fid for f in valid])
 
 
 def _column(frame: pd.DataFrame, name: str) -> pd.Series:
@@ -485,3 +752,71 @@ def _log_summary(layers: OSMLayers, seconds: float) -> None:
         "in %.2f s", layers.source, len(layers.buildings), int((households > 0).sum()),
         int(households.sum()), len(layers.compounds), len(layers.barriers),
         layers.barriers["kind"].value_counts().to_dict(), seconds)
+
+
+# --- the street network -------------------------------------------------------------------
+
+
+def street_graph(path: str | Path):
+    """The streets of an OSM extract as an osmnx graph (EPSG:4326), in one pyosmium pass.
+
+    Every ``highway``-tagged way becomes edges between its consecutive nodes, both
+    ways unless one-way (osmnx's rules); the graph is then simplified by osmnx. A
+    node that another (non-highway) way also uses stays a node, as when osmnx
+    parsed the whole file: such nodes are where stops snap to the network.
+
+    Raises
+    ------
+    InputError
+        If the file is not an OSM extract or holds no highway-tagged way.
+    """
+    import networkx as nx
+    import osmnx as ox
+
+    path = Path(path)
+    graph = nx.MultiDiGraph(crs=CRS)
+    touched: set[int] = set()
+    with _opened(path) as (source, fmt):
+        try:
+            ways = (osmium.FileProcessor(source, osmium.osm.NODE | osmium.osm.WAY)
+                    .with_locations().with_filter(osmium.filter.EntityFilter(osmium.osm.WAY)))
+            for way in ways:
+                if "highway" in way.tags:
+                    _add_street(graph, way)
+                else:
+                    touched.update(node.ref for node in way.nodes)
+        except RuntimeError as exc:
+            raise InputError(f"cannot read as {_label(fmt)} ({exc})", source=str(path),
+                             fix=f"download or export the extract again, complete; {PBF_FIX}"
+                             ) from exc
+    if graph.number_of_edges() == 0:
+        raise InputError("no highway-tagged ways", source=str(path),
+                         fix="give an extract that contains streets and paths")
+    nx.set_node_attributes(graph, {n: True for n in touched if n in graph}, "shared")
+    graph = ox.distance.add_edge_lengths(graph)
+    graph = ox.simplify_graph(graph, node_attrs_include=["shared"])
+    for _, data in graph.nodes(data=True):
+        data.pop("shared", None)
+    return graph
+
+
+_STREET_TAGS = ("bridge", "tunnel", "lanes", "ref", "name", "highway", "maxspeed", "service",
+                "access", "area", "landuse", "width", "est_width", "junction")
+
+
+def _add_street(graph, way) -> None:
+    nodes = [(node.ref, node.lon, node.lat) for node in way.nodes if node.location.valid()]
+    if len(nodes) < 2:
+        return
+    tags = {key: way.tags[key] for key in _STREET_TAGS if key in way.tags}
+    oneway = way.tags.get("oneway") in _ONEWAY or tags.get("junction") == "roundabout"
+    if oneway and way.tags.get("oneway") in ("-1", "reverse", "T"):
+        nodes.reverse()
+    for ref, lon, lat in nodes:
+        graph.add_node(ref, x=lon, y=lat)
+    attrs = {"osmid": way.id, **tags, "oneway": oneway, "reversed": False}
+    pairs = list(zip(nodes, nodes[1:], strict=False))
+    graph.add_edges_from((u[0], v[0], dict(attrs)) for u, v in pairs)
+    if not oneway:
+        back = {**attrs, "reversed": True}
+        graph.add_edges_from((v[0], u[0], dict(back)) for u, v in pairs)

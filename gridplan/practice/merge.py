@@ -99,7 +99,7 @@ def merge_departments(plan: Plan, layers: dict[str, gpd.GeoDataFrame]) -> MergeR
     walks, rows, conflicts, issues = [], [], [], []
     unified = plan.grids.copy()
     for name, layer in layers.items():
-        dept = layer.to_crs(plan.crs)
+        dept = _overlapping(name, layer.to_crs(plan.crs), plan)
         hits = gpd.sjoin(pts, dept, how="left", predicate="intersects")
         walks.append(_crosswalk(name, dept, hits, plan))
         found = _conflicts(name, dept, plan, hits)
@@ -114,6 +114,18 @@ def merge_departments(plan: Plan, layers: dict[str, gpd.GeoDataFrame]) -> MergeR
                                  crs=plan.crs)
     report = _report(per_comm, crosswalk, conflict_df, plan)
     return MergeResult(unified, crosswalk, per_comm, conflict_df, issue_gdf, report)
+
+
+def _overlapping(name: str, dept: gpd.GeoDataFrame, plan: Plan) -> gpd.GeoDataFrame:
+    """``dept`` if any of its grids overlaps the plan's communities, else an InputError."""
+    tree = shapely.STRtree(plan.communities.geometry.values)
+    if len(dept) and len(tree.query(dept.geometry.values, predicate="intersects")[0]):
+        return dept
+    source = dept.attrs.get("source", name)
+    raise InputError(f"the {name} grid layer does not overlap the plan's communities",
+                     source=source, field="--layers",
+                     fix="check that the layer covers this plan's district and that its CRS "
+                         "is right (GCJ-02 or BD-09 coordinates must be converted to WGS84)")
 
 
 def _crosswalk(name: str, dept: gpd.GeoDataFrame, hits: pd.DataFrame, plan: Plan

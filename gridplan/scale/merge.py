@@ -5,13 +5,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 from pathlib import Path
 from types import SimpleNamespace
 
 import geopandas as gpd
 import pandas as pd
-import pyogrio
 import shapely
 
 from gridplan.engine.metrics import optimality_report, summarize
@@ -20,8 +18,12 @@ from gridplan.export.excel import write_grids_xlsx
 from gridplan.export.folder import (
     GRID_FIELDS,
     OPTIONAL_GRID_FIELDS,
+    OUTPUT_FILES,
     UNIT_FIELDS,
+    _write_layer,
     _write_parcels,
+    remove_stale,
+    temp_folder,
     write_geojson,
 )
 from gridplan.layers.vector import InputNotes
@@ -40,7 +42,7 @@ def merge_plans(communities: gpd.GeoDataFrame, done: dict[str, dict], params: Pl
     once all are complete, like :func:`gridplan.export.folder.write_plan`.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".gridplan-", dir=out_dir))
+    tmp = temp_folder(out_dir)
     ids = [str(c) for c in communities["community_id"]]
     attrs, comm_rows = [], []
     try:
@@ -56,8 +58,7 @@ def merge_plans(communities: gpd.GeoDataFrame, done: dict[str, dict], params: Pl
         _close_features(tmp / "grids.geojson")
         comm = pd.concat(comm_rows, ignore_index=True)
         comm["code"] = comm["code"].astype(object).where(comm["code"].notna(), "")
-        pyogrio.write_dataframe(comm, tmp / "plan.gpkg", layer="communities", driver="GPKG",
-                                append=True, promote_to_multi=True)
+        _write_layer(comm, tmp / "plan.gpkg", "communities", promote_to_multi=True)
         all_grids = pd.concat(attrs, ignore_index=True)
         report = _report(all_grids, comm, done, params, crs, notes, runtime)
         report["explanations"] = [done[c]["explanation"] for c in ids
@@ -68,10 +69,11 @@ def merge_plans(communities: gpd.GeoDataFrame, done: dict[str, dict], params: Pl
         (tmp / "report.json").write_text(json.dumps(report, ensure_ascii=False, indent=2),
                                          encoding="utf-8")
         write_grids_xlsx(SimpleNamespace(grids=all_grids, communities=comm), tmp / "grids.xlsx")
-        for name in ("grids.geojson", "units.csv", "plan.gpkg", "report.json", "grids.xlsx"):
+        for name in OUTPUT_FILES:
             os.replace(tmp / name, out_dir / name)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+    remove_stale(out_dir, keep=set(OUTPUT_FILES))
     return report
 
 
@@ -96,11 +98,11 @@ def _append_layers(grids: gpd.GeoDataFrame, units: gpd.GeoDataFrame, folder: Pat
     units[UNIT_FIELDS].to_csv(folder / "units.csv", index=False, encoding="utf-8",
                               mode="w" if first else "a", header=first)
     gpkg = folder / "plan.gpkg"
-    pyogrio.write_dataframe(g, gpkg, layer="grids", driver="GPKG", append=not first)
+    _write_layer(g, gpkg, "grids", append=not first)
     u = units[["unit_id", "building_id", "grid_code", "cell_id", "community_id", "households",
                "population", "geometry"]]
-    pyogrio.write_dataframe(u, gpkg, layer="units", driver="GPKG", append=True,
-                            geometry_type=unit_kind, promote_to_multi=unit_kind == "MultiPolygon")
+    _write_layer(u, gpkg, "units", geometry_type=unit_kind,
+                 promote_to_multi=unit_kind == "MultiPolygon")
 
 
 def _splice_features(batch: Path, target: Path, *, first: bool) -> None:

@@ -22,7 +22,7 @@ import shapely
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import dijkstra
 
-from gridplan.errors import InputError
+from gridplan.layers.osm import street_graph
 from gridplan.params import WorkloadParams
 from gridplan.workforce.tours import shortest_tour, tour_cost
 
@@ -145,19 +145,14 @@ def _sparse_graph(g: nx.Graph, nodes: np.ndarray) -> csr_matrix:
 
 
 def walking_network(osm_path, crs) -> StreetNetwork:
-    """The walkable street network of an OSM extract (osmnx), projected to ``crs``."""
+    """The walkable street network of an OSM extract, projected to ``crs``.
+
+    Read by pyosmium (:func:`gridplan.layers.osm.street_graph`), simplified and
+    projected by osmnx.
+    """
     import osmnx as ox
 
-    try:
-        graph = ox.graph_from_xml(osm_path, simplify=True, retain_all=True)
-    except Exception as exc:  # osmnx raises several types for bad files
-        raise InputError(f"cannot build a street network ({type(exc).__name__}: {exc})",
-                         source=str(osm_path), fix="give an OSM XML extract with streets") from exc
-    keep = [(u, v, k) for u, v, k, d in graph.edges(keys=True, data=True) if "highway" in d]
-    graph = graph.edge_subgraph(keep).copy()
-    if graph.number_of_edges() == 0:
-        raise InputError("no highway-tagged ways", source=str(osm_path),
-                         fix="give an extract that contains streets and paths")
+    graph = street_graph(osm_path)
     graph = ox.project_graph(graph, to_crs=crs)
     log.info("street network: %d nodes, %d edges", graph.number_of_nodes(),
              graph.number_of_edges())

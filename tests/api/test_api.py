@@ -299,7 +299,7 @@ def test_plan_job_with_progress_and_cancel(client):
     r = client.post("/jobs", json={"demo": True, "params": {"tolerance": 2}}, headers=WRITE)
     assert r.status_code == 422
     r = client.post("/jobs", json={"layers": {"population": "abcdef"}}, headers=WRITE)
-    assert r.status_code == 404
+    assert r.status_code == 422 and r.json()["detail"]["field"] == "layers.population"
     r = client.post("/jobs", json={"demo": True}, headers=WRITE)
     stopped = client.post(f"/jobs/{r.json()['id']}/cancel", headers=WRITE).json()
     assert stopped["status"] in ("cancelled", "done")

@@ -183,6 +183,37 @@ def test_osm_bz2_upload(dest: Path) -> None:
     assert layer.osm.source == "beijing_bnu.osm.bz2"
 
 
+def _pbf_of(src: Path, dest: Path) -> bytes:
+    """``src`` (an OSM extract) converted to PBF with pyosmium."""
+    import osmium
+
+    pbf = dest.parent / (dest.name + "-conv.osm.pbf")
+    header = osmium.io.Reader(str(src), osmium.osm.NOTHING).header()
+    with osmium.SimpleWriter(str(pbf), header=header) as writer:
+        for obj in osmium.FileProcessor(str(src)):
+            writer.add(obj)
+    data = pbf.read_bytes()
+    pbf.unlink()
+    return data
+
+
+@pytest.mark.realdata
+def test_osm_pbf_upload(dest: Path) -> None:
+    src = SHARED / "beijing_bnu.osm.bz2"
+    if not src.exists():
+        pytest.skip("shared OSM extract absent")
+    data = _pbf_of(src, dest)
+    saved = save(data, "beijing_bnu.osm.pbf", dest)
+    assert saved.fmt == "osm" and saved.path.name == "layer.osm.pbf"
+    layer = read_upload(saved, "osm")
+    assert layer.summary["households"] == read_upload(
+        save(src.read_bytes(), "beijing_bnu.osm.bz2", dest), "osm").summary["households"]
+    truncated = save(data[:len(data) // 2], "cut.osm.pbf", dest)
+    with pytest.raises(InputError, match="OSM PBF") as info:
+        read_upload(truncated, "osm")
+    assert error_status(info.value)[0] == 422 and info.value.source == "cut.osm.pbf"
+
+
 # --- refusals: size, type, content ----------------------------------------------------------
 
 def test_oversized_stream_stops_reading(dest: Path) -> None:

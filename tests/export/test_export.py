@@ -204,3 +204,31 @@ def test_cli_writes_map_and_files(tmp_path):
     html = (out / "map.html").read_text(encoding="utf-8")
     assert "110108001001001" in html
     assert_plan_rules(load_plan_dir(out), prep_units(units), prep_communities(comms))
+
+
+def test_new_plan_removes_the_earlier_plans_derived_files(planned, tmp_path, caplog):
+    p, _ = planned
+    out = tmp_path / "plan"
+    derived = ["workers.csv", "staffing.csv", "microgrids.geojson", "microunits.csv",
+               "unified_grids.geojson", "crosswalk.csv", "merge_report.json", "changes.csv"]
+    write_plan(p, out)
+    for name in [*derived, "my_notes.txt"]:
+        (out / name).write_text("old", encoding="utf-8")
+    write_plan(p, out, extra={"workers.csv": lambda q: q.write_text("new", encoding="utf-8")},
+               new=False)  # the same plan again (staff): what was derived from it stays
+    assert all((out / n).exists() for n in derived)
+    with caplog.at_level("WARNING"):
+        write_plan(p, out)
+    assert {q.name for q in out.iterdir()} == PLAN_FILES | {"my_notes.txt"}  # a user's file stays
+    assert "removed files of the earlier plan" in caplog.text and "crosswalk.csv" in caplog.text
+
+
+def test_abandoned_temporary_folders_are_removed(planned, tmp_path):
+    p, _ = planned
+    out = tmp_path / "plan"
+    dead = out / ".gridplan-999999999-abc"  # a writer killed before moving its files
+    dead.mkdir(parents=True)
+    (dead / "grids.geojson").write_text("half", encoding="utf-8")
+    write_plan(p, out)
+    assert not dead.exists()
+    assert {q.name for q in out.iterdir()} == PLAN_FILES

@@ -231,3 +231,31 @@ def test_network_bands_on_real_streets(tmp_path):
     assert r.exit_code == 0, r.stderr
     text = unescape((tmp_path / "m.html").read_text(encoding="utf-8"))
     assert "street network (OSM)" in text and "Barriers (roads, rivers)" in text
+
+
+def test_units_layer_left_out_above_the_limit_unless_asked(demo, monkeypatch):
+    import gridplan.maps.coverage as coverage
+
+    n_units = len(demo.units)
+    drawn = unescape(render_html(demo, lang="en", options=MapOptions(tiles="none")))
+    assert "Buildings / units" in drawn and "not drawn" not in drawn
+    monkeypatch.setattr(coverage, "UNITS_DRAWN_UP_TO", n_units - 1)
+    left_out = unescape(render_html(demo, lang="en", options=MapOptions(tiles="none")))
+    assert "Buildings / units not drawn" in left_out and "gridplan map --units" in left_out
+    assert left_out.count("L.geoJson(") == drawn.count("L.geoJson(") - 1
+    forced = unescape(render_html(demo, lang="zh", options=MapOptions(tiles="none",
+                                                                      units=True)))
+    assert "楼栋 / Units" in forced and "楼栋未绘制" not in forced
+    zh = unescape(render_html(demo, lang="zh", options=MapOptions(tiles="none")))
+    assert "楼栋未绘制" in zh
+
+
+def test_map_data_is_plain_geojson_once_per_layer(demo):
+    import json
+
+    text = render_html(demo, lang="en", options=MapOptions(tiles="none"))
+    data = re.findall(r"var (gridplan_data_\d+) = (\{.*?\});</script>", text)
+    layers = {name: json.loads(body) for name, body in data}
+    sizes = sorted(len(fc["features"]) for fc in layers.values())
+    assert len(demo.grids) in sizes and len(demo.units) in sizes
+    assert text.count("gridplan_data_0") >= 2  # defined once, drawn by its layers

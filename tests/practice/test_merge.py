@@ -174,3 +174,16 @@ def test_real_data_tracts_onto_precinct_grids():
     assert res.communities["overlap_households"].sum() == 0
     assert res.communities["gap_households"].sum() == 0
     assert res.crosswalk["households"].sum() == int(p.units["households"].sum())
+
+
+@pytest.mark.slow
+def test_merge_of_a_layer_elsewhere_exits_2(demo_dir, tmp_path):
+    root, files = demo_dir
+    far = gpd.read_file(files["urban"])
+    far["geometry"] = far.geometry.translate(xoff=2.0)  # two degrees east: another district
+    far.to_file(tmp_path / "far.geojson")
+    res = run_cli("merge", "--layers", tmp_path / "far.geojson", "--plan", root / "demo",
+                  "--out", tmp_path / "x")
+    assert res.exit_code == 2, res.output
+    assert "does not overlap the plan's communities" in res.stderr and "CRS" in res.stderr
+    assert not (tmp_path / "x").exists()

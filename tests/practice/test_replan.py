@@ -280,3 +280,17 @@ def test_population_with_other_ids_is_flagged(old):
     res = replan(old, prep_units(raw), compare=False)
     assert res.summary["replan"]["households_moved"] == 0
     assert any("found by id" in n for n in res.summary["notes"])
+
+
+@pytest.mark.parametrize("budget", [600, None])
+def test_households_moved_counted_as_budgeted(old, budget):
+    """Grown buildings move with their new counts: the report and the budget count alike."""
+    raw = _raw_old()
+    first = set(old.units.loc[old.units["grid_code"] == old.grids["grid_code"].iloc[0],
+                              "unit_id"])
+    raw.loc[raw["unit_id"].isin(first), "households"] = 60  # 50 → 60 each
+    res = replan(old, prep_units(_with_new(raw, n=4, households=40)), max_moved=budget,
+                 compare=False)
+    moved = res.changes.loc[res.changes["change"] == "moved", "households"].sum()
+    assert moved > 0
+    assert res.summary["replan"]["households_moved"] == moved <= (budget or np.inf)

@@ -50,10 +50,14 @@ def change_list(units: pd.DataFrame, old_units: pd.DataFrame) -> pd.DataFrame:
 
 
 def change_figures(old: Plan, new_grid: pd.Series, new_plan: Plan, state: State | None) -> dict:
-    """Households moved and grids changed by a plan against the old one."""
+    """Households moved and grids changed by a plan against the old one.
+
+    A unit in both plans that changed grid moves its households as the new population
+    counts them, the count ``--max-moved`` budgets.
+    """
     old_grid = old.units.assign(unit_id=old.units["unit_id"].astype(str)).set_index(
         "unit_id")["grid_code"]
-    hh = old.units.assign(unit_id=old.units["unit_id"].astype(str)).set_index(
+    hh = new_plan.units.assign(unit_id=new_plan.units["unit_id"].astype(str)).set_index(
         "unit_id")["households"]
     both = old_grid.index.intersection(new_grid.index)
     moved = both[(old_grid[both] != new_grid[both]).to_numpy()]

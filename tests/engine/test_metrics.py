@@ -1,0 +1,89 @@
+"""The rules validate_plan checks: a sound plan passes, and each plan broken on purpose fails."""
+
+from __future__ import annotations
+
+import copy
+
+import pandas as pd
+import pytest
+import shapely
+from conftest import prep_communities, prep_units
+from shapely import affinity
+
+from gridplan.engine.metrics import grids_tile_communities, is_in, validate_plan
+from gridplan.engine.pipeline import plan
+from gridplan.errors import PlanInvariantError
+from gridplan.params import PlanParams
+
+
+@pytest.fixture
+def sound(small_inputs):
+    units, comms = small_inputs
+    p = plan(prep_units(units), prep_communities(comms),
+             params=PlanParams(target=300, tolerance=0.15, seed=0))
+    validate_plan(p)
+    assert len(p.grids) >= 2
+    return p
+
+
+def broken(p, **frames):
+    out = copy.copy(p)
+    for name, frame in frames.items():
+        setattr(out, name, frame)
+    return out
+
+
+def with_grid_geometry(p, i, geom):
+    grids = p.grids.copy()
+    grids.loc[grids.index[i], "geometry"] = geom
+    return broken(p, grids=grids)
+
+
+def test_overlapping_grids_fail(sound):
+    g0, g1 = sound.grids.geometry.iloc[0], sound.grids.geometry.iloc[1]
+    bad = with_grid_geometry(sound, 0, g0.union(g1.buffer(-1)))  # grid 0 spills over grid 1
+    assert grids_tile_communities(bad)
+    with pytest.raises(PlanInvariantError, match="grids cover"):
+        validate_plan(bad)
+
+
+def test_grid_leaving_a_gap_fails(sound):
+    g0 = sound.grids.geometry.iloc[0]
+    bad = with_grid_geometry(sound, 0, g0.buffer(-2))
+    assert not shapely.coverage_is_valid(bad.grids.geometry.values, gap_width=5)
+    with pytest.raises(PlanInvariantError, match="grids cover"):
+        validate_plan(bad)
+
+
+def test_grid_outside_its_community_fails(sound):
+    g0 = sound.grids.geometry.iloc[0]
+    moved = affinity.translate(g0, xoff=-50)  # same total area, part of it outside
+    bad = with_grid_geometry(sound, 0, moved)
+    with pytest.raises(PlanInvariantError, match="grids cover"):
+        validate_plan(bad)
+
+
+def test_unit_pointing_to_a_missing_grid_fails(sound):
+    units = sound.units.copy()
+    units.loc[units.index[0], "grid_code"] = "NOPE"
+    with pytest.raises(PlanInvariantError, match="point to a grid that does not exist"):
+        validate_plan(broken(sound, units=units))
+
+
+def test_unit_on_a_missing_parcel_fails(sound):
+    units = sound.units.copy()
+    units.loc[units.index[0], "cell_id"] = "no-such-parcel"
+    with pytest.raises(PlanInvariantError, match="parcel that does not exist"):
+        validate_plan(broken(sound, units=units))
+
+
+@pytest.mark.parametrize("values,pool", [
+    (["a", "b", None], ["b", "c"]),
+    (pd.array(["a", None, "c"], dtype="string[pyarrow]"), ["c"]),
+    ([1, 2, float("nan")], [2.0, float("nan")]),
+    ([1, 2], ["1", "2"]),
+    (["x", "y"], [1, 2]),
+])
+def test_is_in_is_pandas_isin(values, pool):
+    v, p = pd.Series(values), pd.Series(pool)
+    assert is_in(v, p).tolist() == v.isin(p).tolist()
