@@ -170,3 +170,12 @@ def test_a_store_at_0001_opens_upgraded_with_its_plans_intact(fresh):
                         op="move") == 3
     store.engine.dispose()
     source.engine.dispose()
+
+
+def test_sqlite_store_syncs_every_commit(tmp_path):
+    """WAL with ``synchronous=FULL``: an acknowledged edit survives a power loss."""
+    store = Store(f"sqlite:///{tmp_path}/plans.sqlite")
+    with store.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
+    store.engine.dispose()
