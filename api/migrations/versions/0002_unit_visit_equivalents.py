@@ -15,7 +15,11 @@ depends_on = None
 
 
 def upgrade() -> None:
-    """Add ``units.visit_equivalents`` (a new store's first revision made it already)."""
+    """Add ``units.visit_equivalents``.
+
+    Skipped where the column exists: before 0001 was written out table by table it created
+    the schema of the day, so a store stopped at 0001 by that code may have it already.
+    """
     columns = {c["name"] for c in sa.inspect(op.get_bind()).get_columns("units")}
     if "visit_equivalents" not in columns:
         op.add_column("units", sa.Column("visit_equivalents", sa.Float, nullable=True))
