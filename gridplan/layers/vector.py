@@ -35,8 +35,8 @@ class GeometryLimits:
     repaired with ``shapely.make_valid``, whose cost grows with their vertices and their
     crossings (a self-intersecting star of 1,000 vertices takes 0.2–0.5 s on a 2-core
     machine, 4,000 about 1.3–2.2 s, 10,000 3–7 s, 40,000 27 s; some shapes grow
-    quadratically: 40,000 vertices, 131 s). The command line's defaults are generous; the web API sets its own
-    (``GRIDPLAN_MAX_FEATURE_VERTICES``...).
+    quadratically: 40,000 vertices, 131 s). The command line's defaults are generous;
+    the web API sets its own (``GRIDPLAN_MAX_FEATURE_VERTICES``...).
 
     Examples
     --------
@@ -49,13 +49,13 @@ class GeometryLimits:
     repair_vertices: int = 4_000
 
 
-_LIMITS: ContextVar[GeometryLimits] = ContextVar("gridplan_geometry_limits",
-                                                 default=GeometryLimits())
+_LIMITS: ContextVar[GeometryLimits | None] = ContextVar("gridplan_geometry_limits",
+                                                        default=None)
 
 
 def geometry_limits() -> GeometryLimits:
     """The vertex limits in force (see :func:`limited_geometry`)."""
-    return _LIMITS.get()
+    return _LIMITS.get() or GeometryLimits()
 
 
 @contextmanager
