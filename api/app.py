@@ -60,7 +60,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.store = Store(settings.store_url)
     app.state.api_keys = parse_keys(settings)
     app.state.jobs = JobRunner(app.state.store, settings.job_workers,
-                               settings.max_jobs)
+                               settings.max_jobs, settings.geometry_limits)
     errors.install(app)
     for module in (features, plans, edits, versions, layers, jobs):
         app.include_router(module.router)

@@ -13,7 +13,9 @@ from gridplan.api.errors import HTTPProblem
 from gridplan.api.settings import Settings
 from gridplan.api.store import Store
 from gridplan.api.store.store import now
-from gridplan.api.uploads import UploadLimits, read_upload, save_upload
+from gridplan.api.uploads import UploadLimits, save_upload
+from gridplan.api.uploads.common import MB
+from gridplan.api.uploads.worker import read_in_process
 
 router = APIRouter(prefix="/layers", tags=["layers"])
 
@@ -70,18 +72,21 @@ async def upload(request: Request, file: Annotated[UploadFile, File(description=
         if text and "\x00" in text:  # no store can keep it (PostgreSQL refuses NUL)
             raise HTTPProblem(400, f"{field} holds a NUL character",
                               f"send {field} without NUL characters", field=field)
-    limits = UploadLimits(max_bytes=int(settings.max_upload_mb * 1024 * 1024))
+    limits = UploadLimits(max_bytes=int(settings.max_upload_mb * MB),
+                          max_unzipped_bytes=int(settings.max_unpacked_mb * MB))
     dest = settings.data_dir / "layers"
     dest.mkdir(parents=True, exist_ok=True)
     saved = await save_upload(file, file.filename or "upload", dest, limits)
     options = {k: v for k, v in given.items() if v}
     try:
-        layer = await run_in_threadpool(read_upload, saved, kind, **_for_kind(kind, options))
+        summary, notes = await run_in_threadpool(
+            read_in_process, saved, kind, _for_kind(kind, options),
+            geometry=settings.geometry_limits, seconds=settings.read_seconds)
     except Exception:
         shutil.rmtree(saved.folder, ignore_errors=True)
         raise
     row = {"id": saved.upload_id, "kind": kind, "name": name or saved.original_name,
-           "path": str(saved.path), "summary": {**layer.summary, "notes": layer.notes,
+           "path": str(saved.path), "summary": {**summary, "notes": notes,
                                                 "format": saved.fmt, "options": options,
                                                 "bytes": saved.size_bytes},
            "created": now(), "author": author}
