@@ -33,7 +33,7 @@ class Settings(BaseSettings):
     max_upload_mb: float = Field(200.0, gt=0, description="Largest layer upload accepted.")
     max_unpacked_mb: float = Field(800.0, gt=0, description="Largest size an upload may "
                                    "unpack to (a zip, or compressed OSM XML: .osm.bz2, "
-                                   ".osm.gz); refused while unpacking, with 413.")
+                                   ".osm.gz); refused while unpacking, with 400.")
     max_feature_vertices: int = Field(100_000, ge=4, description="Most vertices of one "
                                       "feature of an uploaded or planned layer (422 beyond).")
     max_layer_vertices: int = Field(20_000_000, ge=4, description="Most vertices of one "

@@ -207,9 +207,9 @@ def check_osm_xml(path: Path, *, source: str, max_bytes: int,
     The (decompressed) stream is read once, chunk by chunk, and never kept: its size
     is counted and its start fed to expat until the root element appears, so a DOCTYPE
     hidden after a long comment is still seen. No entity is ever resolved. Compressed
-    XML (``.bz2``, ``.gz``) is refused as soon as it unpacks to more than ``max_bytes``
-    (413) or, past :data:`RATIO_MIN_BYTES`, to more than ``max_ratio`` times the
-    compressed file (400, a decompression bomb): real OSM XML compresses about 10–20:1.
+    XML (``.bz2``, ``.gz``) is refused (400, as a zip is) as soon as it unpacks to more
+    than ``max_bytes`` or, past :data:`RATIO_MIN_BYTES`, to more than ``max_ratio`` times
+    the compressed file (a decompression bomb): real OSM XML compresses about 10–20:1.
 
     Examples
     --------
@@ -232,8 +232,7 @@ def check_osm_xml(path: Path, *, source: str, max_bytes: int,
                 total += len(chunk)
                 if total > max_bytes:
                     raise UploadError(
-                        413 if compressed else 400,
-                        f"the file decompresses to more than {human_size(max_bytes)}",
+                        400, f"the file decompresses to more than {human_size(max_bytes)}",
                         source=source, fix="upload a smaller OSM extract, or the same area "
                                            "as .osm.pbf")
                 if (compressed and max_ratio is not None and total > RATIO_MIN_BYTES
