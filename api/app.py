@@ -14,6 +14,7 @@ from gridplan.api.limits import BodyLimit, HeadAsGet, JSONText, ServerTiming
 from gridplan.api.routes import edits, features, jobs, layers, plans, versions
 from gridplan.api.settings import Settings
 from gridplan.api.store import Store
+from gridplan.api.uploads.worker import start_readers
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         app.state.jobs.recover()
+        start_readers()
         yield
         app.state.jobs.shutdown()
 

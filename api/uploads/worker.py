@@ -16,6 +16,7 @@ import contextlib
 import logging
 import multiprocessing as mp
 import resource
+from multiprocessing import forkserver
 from typing import Any
 
 from gridplan.api.uploads.common import SavedUpload, UploadError
@@ -37,6 +38,13 @@ def _context():
         _ctx = mp.get_context("forkserver")
         _ctx.set_forkserver_preload(PRELOAD)
     return _ctx
+
+
+def start_readers() -> None:
+    """Start the fork server now (it imports the readers, a few seconds), not at the first
+    upload; called when the service starts."""
+    _context()
+    forkserver.ensure_running()
 
 
 def read_in_process(saved: SavedUpload, kind: str, options: dict, *,
