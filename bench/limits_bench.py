@@ -14,7 +14,8 @@ prints the answer's status, the seconds it took and the server's RSS before and 
 3. ``star, read stopped``: a star of 40,001 vertices with the repair limit lifted and
    ``--read-seconds`` (default 5), so ``make_valid`` runs until the read is killed.
 4. ``population``: a valid population GeoJSON of ``--points`` points (read in the child
-   process; the server keeps only its summary).
+   process; the server keeps only its summary); then the same file read in this process
+   (``read_upload``, as the service read uploads before), for comparison.
 5. ``make_valid curve``: seconds of ``shapely.make_valid`` on stars of 1k–20k vertices
    (``--curve``).
 """
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import bz2
+import gc
 import json
 import math
 import tempfile
@@ -34,6 +36,7 @@ import shapely
 from fastapi.testclient import TestClient
 from gridplan.api.app import create_app
 from gridplan.api.settings import Settings
+from gridplan.api.uploads import SavedUpload, read_upload
 from shapely.geometry import Polygon
 
 KEY = "bench-key"
@@ -80,6 +83,20 @@ def post(client: TestClient, label: str, name: str, data: bytes, kind: str) -> N
           f"RSS {before:6.0f} → {rss():6.0f} MB  {detail.get('problem', '')[:90]}", flush=True)
 
 
+def in_process(folder: Path, data: bytes) -> None:
+    """The population read in this process, as before reads had a process of their own."""
+    path = folder / "pop-in-process.geojson"
+    path.write_bytes(data)
+    saved = SavedUpload("inproc", folder, path, "geojson", "pop.geojson", len(data), "")
+    before = rss()
+    t0 = time.perf_counter()
+    layer = read_upload(saved, "population", households="households")
+    del layer
+    gc.collect()
+    print(f"{'population, in-process':24s} {len(data) / MB:8.2f} MB  ---  "
+          f"{time.perf_counter() - t0:6.2f} s  RSS {before:6.0f} → {rss():6.0f} MB", flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--read-seconds", type=float, default=5.0)
@@ -96,6 +113,7 @@ def main() -> None:
         post(client, "star, repair refused", "star.geojson", star_geojson(300_001),
              "communities")
         post(client, "population", "pop.geojson", points_geojson(args.points), "population")
+        in_process(folder, points_geojson(args.points))
     slow = create_app(Settings(data_dir=folder / "slow", api_keys=f"bench:{KEY}",
                                max_repair_vertices=1_000_000, read_seconds=args.read_seconds))
     with TestClient(slow) as client:
