@@ -6,8 +6,8 @@ in a child process (forked from a server that has the readers already imported, 
 starts in milliseconds), under the vertex limits, and returns only what the service
 keeps: the summary and the notes. A read still running at ``seconds`` is killed and
 refused (413, naming ``GRIDPLAN_READ_SECONDS``); whatever memory it took goes back to the
-system with the process. The child also limits its own CPU time, so it ends even if the
-service dies first.
+system with the process. The child ends itself when the service dies, and limits its own
+CPU time as well.
 """
 
 from __future__ import annotations
@@ -15,8 +15,11 @@ from __future__ import annotations
 import contextlib
 import logging
 import multiprocessing as mp
+import os
 import resource
+import threading
 from multiprocessing import forkserver
+from multiprocessing.connection import wait
 from typing import Any
 
 from gridplan.api.uploads.common import SavedUpload, UploadError
@@ -62,6 +65,7 @@ def read_in_process(saved: SavedUpload, kind: str, options: dict, *,
                                             geometry or GeometryLimits(), seconds),
                        name=f"gridplan-read-{saved.upload_id[:8]}", daemon=True)
     proc.start()
+    log.debug("reading upload %s as %s in process %s", saved.upload_id, kind, proc.pid)
     send.close()
     try:
         if not receive.poll(seconds):
@@ -97,9 +101,23 @@ def _result(answer: tuple) -> tuple[dict, dict]:
     raise InputError(problem, source=source, field=field, fix=fix)
 
 
+def _end_with_service() -> None:
+    """End this process as soon as the service that asked for the read dies."""
+    parent = mp.parent_process()
+    if parent is None or parent.sentinel is None:
+        return
+
+    def watch() -> None:
+        wait([parent.sentinel])
+        os._exit(70)
+
+    threading.Thread(target=watch, name="watch-service", daemon=True).start()
+
+
 def _child(send, saved: SavedUpload, kind: str, options: dict, geometry: GeometryLimits,
            seconds: float) -> None:
     """Read and send back ``("ok", summary, notes)`` or the error's parts."""
+    _end_with_service()
     cpu = int(seconds) + 5  # the parent kills at ``seconds``; this ends an orphaned child
     with contextlib.suppress(ValueError, OSError):  # a hard limit below ours: keep it
         resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 5))
