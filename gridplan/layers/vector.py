@@ -33,8 +33,8 @@ class GeometryLimits:
     ``feature_vertices`` and ``layer_vertices`` bound what is read at all;
     ``repair_vertices`` bounds the invalid (e.g. self-intersecting) polygons that are
     repaired with ``shapely.make_valid``, whose cost grows with their vertices and their
-    crossings (a self-intersecting star of 1,000 vertices takes 0.2–0.5 s on a 2-core
-    machine, 4,000 about 1.3–2.2 s, 10,000 3–7 s, 40,000 27 s; some shapes grow
+    crossings (a self-intersecting star of 1,000 vertices takes 0.1–0.5 s on a 2-core
+    machine, 4,000 0.3–2.2 s, 10,000 2.3–6.6 s, 40,000 27 s; some shapes grow
     quadratically: 40,000 vertices, 131 s). The command line's defaults are generous;
     the web API sets its own (``GRIDPLAN_MAX_FEATURE_VERTICES``...).
 
