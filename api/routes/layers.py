@@ -61,9 +61,11 @@ async def upload(request: Request, file: Annotated[UploadFile, File(description=
                  store: Store = Depends(get_store)) -> dict:
     """Check and store a layer; its id is what plan jobs name in ``layers``.
 
-    Refused with 413 (too large), 415 (not an accepted format) or 400/422 (unsafe or
-    bad content: zip tricks, deep JSON, invalid geometry, no CRS, NaN or negative
-    counts...), each with the problem and the fix.
+    Refused with 413 (too large, or a read longer than ``GRIDPLAN_READ_SECONDS``), 415
+    (not an accepted format) or 400/422 (unsafe or bad content: zip tricks, compressed
+    files that unpack beyond the limits, deep JSON, features beyond the vertex limits,
+    invalid geometry, no CRS, NaN or negative counts...), each with the problem and the fix.
+    The layer is read in a process of its own (:mod:`gridplan.api.uploads.worker`).
     """
     given = {"crs": crs, "id_field": id_field, "code_field": code_field, "unit_id": unit_id,
              "households": households, "population_field": population_field, "layer": layer,
