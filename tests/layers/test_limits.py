@@ -85,3 +85,42 @@ def test_cli_refuses_a_star_too_large_to_repair(tmp_path):
     assert result.exit_code == 2, result.output
     assert "c.gpkg" in result.stderr and "20,002 vertices" in result.stderr
     assert "Simplify" in result.stderr
+
+
+def _osm_star(tmp_path, n: int):
+    """An OSM file of two buildings: a small square (way 1) and a self-intersecting star of
+    n nodes (way 2)."""
+    lon, lat = 116.31, 39.995
+    square = [(lon, lat), (lon + 0.0001, lat), (lon + 0.0001, lat + 0.0001), (lon, lat + 0.0001)]
+    ring = [(lon + 0.001 + 0.0005 * math.cos(2 * math.pi * (i * 2 % n) / n),
+             lat + 0.0005 * math.sin(2 * math.pi * (i * 2 % n) / n)) for i in range(n)]
+    nodes = [f'<node id="{i}" lat="{y:.7f}" lon="{x:.7f}"/>'
+             for i, (x, y) in enumerate(square + ring, 1)]
+    tag = '<tag k="building" v="yes"/>'
+    way1 = "".join(f'<nd ref="{i}"/>' for i in (1, 2, 3, 4, 1))
+    way2 = "".join(f'<nd ref="{i}"/>' for i in (*range(5, 5 + n), 5))
+    xml = (f'<?xml version="1.0"?><osm version="0.6">{"".join(nodes)}'
+           f'<way id="1">{way1}{tag}</way><way id="2">{way2}{tag}</way></osm>')
+    path = tmp_path / "star.osm"
+    path.write_text(xml)
+    return path
+
+
+def test_osm_feature_over_the_limit_is_refused(tmp_path):
+    from gridplan.layers.osm import read_osm
+
+    path = _osm_star(tmp_path, 2_001)
+    with limited_geometry(GeometryLimits(feature_vertices=1_000)), \
+            pytest.raises(InputError, match=r"way/2 has 2,002 vertices, more than the limit of "
+                                            r"1,000 per feature"):
+        read_osm(path)
+
+
+def test_osm_invalid_feature_too_large_to_repair_is_left_out(tmp_path, caplog):
+    from gridplan.layers.osm import read_osm
+
+    path = _osm_star(tmp_path, 2_001)
+    with limited_geometry(GeometryLimits(repair_vertices=1_000)):
+        layers = read_osm(path)
+    assert list(layers.buildings["unit_id"]) == ["way/1"]
+    assert "left out way/2" in caplog.text and "too many to repair" in caplog.text
