@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -61,6 +62,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.store = Store(settings.store_url)
     app.state.api_keys = parse_keys(settings)
+    app.state.readers = threading.BoundedSemaphore(settings.read_workers)
     app.state.jobs = JobRunner(app.state.store, settings.job_workers,
                                settings.max_jobs, settings.geometry_limits)
     errors.install(app)

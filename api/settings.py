@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     read_seconds: float = Field(120.0, gt=0, description="Longest time an upload's read may "
                                 "take; it runs in a process of its own, stopped at this "
                                 "limit (413).")
+    read_workers: int = Field(2, ge=1, description="Uploads read at the same time, each in "
+                              "a process of its own; POST /layers answers 429 (with "
+                              "Retry-After) beyond.")
     max_body_kb: int = Field(2048, gt=0, description="Largest JSON request body accepted.")
     job_workers: int = Field(1, ge=1, description="Plan jobs run at the same time.")
     max_jobs: int = Field(4, ge=1, description="Plan jobs running or queued at most; "

@@ -18,6 +18,7 @@ from gridplan.api.uploads.common import MB
 from gridplan.api.uploads.worker import read_in_process
 
 router = APIRouter(prefix="/layers", tags=["layers"])
+RETRY_AFTER = 10  # seconds a client waits when every reader is busy
 
 Kind = Literal["communities", "population", "osm", "compounds", "barriers", "dedicated",
                "workers", "special"]
@@ -80,6 +81,12 @@ async def upload(request: Request, file: Annotated[UploadFile, File(description=
     dest.mkdir(parents=True, exist_ok=True)
     saved = await save_upload(file, file.filename or "upload", dest, limits)
     options = {k: v for k, v in given.items() if v}
+    readers = request.app.state.readers
+    if not readers.acquire(blocking=False):
+        shutil.rmtree(saved.folder, ignore_errors=True)
+        raise HTTPProblem(429, f"the service is busy: {settings.read_workers} uploads are "
+                               "being read", f"try again in {RETRY_AFTER} seconds",
+                          headers={"Retry-After": str(RETRY_AFTER)})
     try:
         summary, notes = await run_in_threadpool(
             read_in_process, saved, kind, _for_kind(kind, options),
@@ -87,6 +94,8 @@ async def upload(request: Request, file: Annotated[UploadFile, File(description=
     except Exception:
         shutil.rmtree(saved.folder, ignore_errors=True)
         raise
+    finally:
+        readers.release()
     row = {"id": saved.upload_id, "kind": kind, "name": name or saved.original_name,
            "path": str(saved.path), "summary": {**summary, "notes": notes,
                                                 "format": saved.fmt, "options": options,

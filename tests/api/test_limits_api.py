@@ -118,3 +118,19 @@ def _reaped(server: psutil.Process) -> bool:
             return True
         time.sleep(0.1)
     return False
+
+
+def test_uploads_beyond_the_readers_are_429(client):
+    readers = client.app.state.readers
+    taken = 0
+    while readers.acquire(blocking=False):  # every reader busy
+        taken += 1
+    try:
+        r, _ = _upload(client, star_geojson(301), "busy.geojson")
+    finally:
+        for _ in range(taken):
+            readers.release()
+    assert r.status_code == 429 and r.headers["Retry-After"] == "10"
+    assert "uploads are being read" in r.json()["detail"]["problem"]
+    r, _ = _upload(client, star_geojson(301), "free.geojson")
+    assert r.status_code == 201
