@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -14,6 +15,7 @@ from gridplan.api.limits import BodyLimit, HeadAsGet, JSONText, ServerTiming
 from gridplan.api.routes import edits, features, jobs, layers, plans, versions
 from gridplan.api.settings import Settings
 from gridplan.api.store import Store
+from gridplan.api.uploads.worker import start_readers
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +53,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         app.state.jobs.recover()
+        start_readers()
         yield
         app.state.jobs.shutdown()
 
@@ -59,8 +62,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.store = Store(settings.store_url)
     app.state.api_keys = parse_keys(settings)
+    app.state.readers = threading.BoundedSemaphore(settings.read_workers)
     app.state.jobs = JobRunner(app.state.store, settings.job_workers,
-                               settings.max_jobs)
+                               settings.max_jobs, settings.geometry_limits)
     errors.install(app)
     for module in (features, plans, edits, versions, layers, jobs):
         app.include_router(module.router)

@@ -19,6 +19,7 @@ from gridplan.api.store.store import now
 from gridplan.engine.pipeline import plan
 from gridplan.errors import GridplanError
 from gridplan.layers.load import PLAN_OPTIONS, load_inputs
+from gridplan.layers.vector import GeometryLimits, limited_geometry
 from gridplan.params import ParamError
 from gridplan.run import demo_options
 
@@ -39,8 +40,10 @@ class JobRunner:
     :meth:`recover` when the service starts again.
     """
 
-    def __init__(self, store: Store, slots: int = 1, max_jobs: int = 4) -> None:
+    def __init__(self, store: Store, slots: int = 1, max_jobs: int = 4,
+                 geometry: GeometryLimits | None = None) -> None:
         self.store = store
+        self.geometry = geometry
         self.slots = threading.Semaphore(slots)
         self.max_jobs = max_jobs
         self.active: set[str] = set()
@@ -105,7 +108,8 @@ class JobRunner:
             if job_id in self.cancelled:
                 return
             proc = self.ctx.Process(target=run_job, args=(self.store.url, job_id, spec, author,
-                                                          os.getpid()), daemon=True)
+                                                          os.getpid(), self.geometry),
+                                    daemon=True)
             self.procs[job_id] = proc
             proc.start()
             proc.join(HEARTBEAT)
@@ -240,8 +244,11 @@ def watch_parent(parent_pid: int | None = None) -> threading.Thread:
 
 
 def run_job(url: str, job_id: str, spec: dict, author: str,
-            parent_pid: int | None = None) -> None:
-    """Plan in this (child) process and store the result; the job row tells how it went."""
+            parent_pid: int | None = None, geometry: GeometryLimits | None = None) -> None:
+    """Plan in this (child) process and store the result; the job row tells how it went.
+
+    The layers are read under the service's vertex limits (``geometry``).
+    """
     if parent_pid is not None:
         watch_parent(parent_pid)
     store = Store(url)
@@ -255,7 +262,8 @@ def run_job(url: str, job_id: str, spec: dict, author: str,
 
     try:
         store.update_job(job_id, status="running", stage="reading layers", percent=1.0)
-        inputs = load_inputs(job_inputs(store, spec))
+        with limited_geometry(geometry or GeometryLimits()):
+            inputs = load_inputs(job_inputs(store, spec))
         result = plan(**inputs, on_progress=progress)
         store.update_job(job_id, stage="storing the plan", percent=92.0)
         info = store.create_plan(result, name=spec.get("name") or "plan", author=author)

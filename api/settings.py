@@ -7,6 +7,8 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from gridplan.layers.vector import GeometryLimits
+
 
 class Settings(BaseSettings):
     """Service settings; every field can be set as ``GRIDPLAN_<NAME>`` in the environment.
@@ -29,10 +31,34 @@ class Settings(BaseSettings):
                           "When unset, one key is generated into data_dir/api-key.txt.")
     open_reads: bool = Field(True, description="Whether reads need no key.")
     max_upload_mb: float = Field(200.0, gt=0, description="Largest layer upload accepted.")
+    max_unpacked_mb: float = Field(800.0, gt=0, description="Largest size an upload may "
+                                   "unpack to (a zip, or compressed OSM XML: .osm.bz2, "
+                                   ".osm.gz); refused while unpacking, with 400.")
+    max_feature_vertices: int = Field(100_000, ge=4, description="Most vertices of one "
+                                      "feature of an uploaded or planned layer (422 beyond).")
+    max_layer_vertices: int = Field(20_000_000, ge=4, description="Most vertices of one "
+                                    "uploaded or planned layer (422 beyond).")
+    max_repair_vertices: int = Field(4_000, ge=4, description="Most vertices of an invalid "
+                                     "(e.g. self-intersecting) polygon that is repaired; "
+                                     "larger ones are refused (422): their repair takes "
+                                     "seconds to hours.")
+    read_seconds: float = Field(120.0, gt=0, description="Longest time an upload's read may "
+                                "take; it runs in a process of its own, stopped at this "
+                                "limit (413).")
+    read_workers: int = Field(2, ge=1, description="Uploads read at the same time, each in "
+                              "a process of its own; POST /layers answers 429 (with "
+                              "Retry-After) beyond.")
     max_body_kb: int = Field(2048, gt=0, description="Largest JSON request body accepted.")
     job_workers: int = Field(1, ge=1, description="Plan jobs run at the same time.")
     max_jobs: int = Field(4, ge=1, description="Plan jobs running or queued at most; "
                           "POST /jobs answers 429 (with Retry-After) beyond.")
+
+    @property
+    def geometry_limits(self) -> GeometryLimits:
+        """The vertex limits every layer the service reads is held to."""
+        return GeometryLimits(feature_vertices=self.max_feature_vertices,
+                              layer_vertices=self.max_layer_vertices,
+                              repair_vertices=self.max_repair_vertices)
 
     @property
     def store_url(self) -> str:

@@ -13,9 +13,12 @@ from gridplan.api.errors import HTTPProblem
 from gridplan.api.settings import Settings
 from gridplan.api.store import Store
 from gridplan.api.store.store import now
-from gridplan.api.uploads import UploadLimits, read_upload, save_upload
+from gridplan.api.uploads import UploadLimits, save_upload
+from gridplan.api.uploads.common import MB
+from gridplan.api.uploads.worker import read_in_process
 
 router = APIRouter(prefix="/layers", tags=["layers"])
+RETRY_AFTER = 10  # seconds a client waits when every reader is busy
 
 Kind = Literal["communities", "population", "osm", "compounds", "barriers", "dedicated",
                "workers", "special"]
@@ -59,9 +62,11 @@ async def upload(request: Request, file: Annotated[UploadFile, File(description=
                  store: Store = Depends(get_store)) -> dict:
     """Check and store a layer; its id is what plan jobs name in ``layers``.
 
-    Refused with 413 (too large), 415 (not an accepted format) or 400/422 (unsafe or
-    bad content: zip tricks, deep JSON, invalid geometry, no CRS, NaN or negative
-    counts...), each with the problem and the fix.
+    Refused with 413 (too large, or a read longer than ``GRIDPLAN_READ_SECONDS``), 415
+    (not an accepted format) or 400/422 (unsafe or bad content: zip tricks, compressed
+    files that unpack beyond the limits, deep JSON, features beyond the vertex limits,
+    invalid geometry, no CRS, NaN or negative counts...), each with the problem and the fix.
+    The layer is read in a process of its own (:mod:`gridplan.api.uploads.worker`).
     """
     given = {"crs": crs, "id_field": id_field, "code_field": code_field, "unit_id": unit_id,
              "households": households, "population_field": population_field, "layer": layer,
@@ -70,18 +75,29 @@ async def upload(request: Request, file: Annotated[UploadFile, File(description=
         if text and "\x00" in text:  # no store can keep it (PostgreSQL refuses NUL)
             raise HTTPProblem(400, f"{field} holds a NUL character",
                               f"send {field} without NUL characters", field=field)
-    limits = UploadLimits(max_bytes=int(settings.max_upload_mb * 1024 * 1024))
+    limits = UploadLimits(max_bytes=int(settings.max_upload_mb * MB),
+                          max_unzipped_bytes=int(settings.max_unpacked_mb * MB))
     dest = settings.data_dir / "layers"
     dest.mkdir(parents=True, exist_ok=True)
     saved = await save_upload(file, file.filename or "upload", dest, limits)
     options = {k: v for k, v in given.items() if v}
+    readers = request.app.state.readers
+    if not readers.acquire(blocking=False):
+        shutil.rmtree(saved.folder, ignore_errors=True)
+        raise HTTPProblem(429, f"the service is busy: {settings.read_workers} uploads are "
+                               "being read", f"try again in {RETRY_AFTER} seconds",
+                          headers={"Retry-After": str(RETRY_AFTER)})
     try:
-        layer = await run_in_threadpool(read_upload, saved, kind, **_for_kind(kind, options))
+        summary, notes = await run_in_threadpool(
+            read_in_process, saved, kind, _for_kind(kind, options),
+            geometry=settings.geometry_limits, seconds=settings.read_seconds)
     except Exception:
         shutil.rmtree(saved.folder, ignore_errors=True)
         raise
+    finally:
+        readers.release()
     row = {"id": saved.upload_id, "kind": kind, "name": name or saved.original_name,
-           "path": str(saved.path), "summary": {**layer.summary, "notes": layer.notes,
+           "path": str(saved.path), "summary": {**summary, "notes": notes,
                                                 "format": saved.fmt, "options": options,
                                                 "bytes": saved.size_bytes},
            "created": now(), "author": author}

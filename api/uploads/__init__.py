@@ -29,8 +29,10 @@ with ``..`` or a leading ``/``, symbolic links, encrypted members) is refused.
 
 Modules: :mod:`.names` (the client's file name), :mod:`.stream` (:func:`save_upload`:
 streaming under a size cap), :mod:`.sniff` (formats from their first bytes, JSON
-depth, OSM XML, CSV text), :mod:`.archives` (zips), :mod:`.read` (:func:`read_upload`)
-and :mod:`.common` (limits, errors, the saved upload).
+depth, OSM XML, CSV text), :mod:`.archives` (zips), :mod:`.read` (:func:`read_upload`),
+:mod:`.worker` (:func:`~.worker.read_in_process`: the read in a process of its own, under
+the vertex limits, stopped at a time limit) and :mod:`.common` (limits, errors, the saved
+upload).
 """
 
 from __future__ import annotations

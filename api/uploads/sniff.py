@@ -30,6 +30,7 @@ from gridplan.layers.raster import TIFF_MAGIC
 
 HEAD = 64 * 1024  # bytes inspected to recognise a format
 JSON_TYPE_CHECK_BYTES = 16 * MB  # larger JSON is not parsed whole just to read its "type"
+RATIO_MIN_BYTES = MB  # compressed XML unpacking to less than this is not ratio-checked
 EXTENSIONS = {
     "geojson": (".geojson", ".json"),
     "gpkg": (".gpkg",),
@@ -116,7 +117,8 @@ def check_content(kind: str, path: Path, source: str, limits: UploadLimits) -> N
     if kind == "geojson":
         check_json(path, source=source, max_depth=limits.max_json_depth)
     elif kind.startswith("osm") and kind != "osm.pbf":
-        check_osm_xml(path, source=source, max_bytes=limits.max_unzipped_bytes)
+        check_osm_xml(path, source=source, max_bytes=limits.max_unzipped_bytes,
+                      max_ratio=limits.max_ratio)
     elif kind == "csv":
         check_csv(path, source)
 
@@ -203,14 +205,30 @@ def json_depth(path: Path, limit: int | None = None) -> int:
     return deepest
 
 
-def check_osm_xml(path: Path, *, source: str, max_bytes: int) -> None:
+def check_osm_xml(path: Path, *, source: str, max_bytes: int,
+                  max_ratio: float | None = None) -> None:
     """Refuse XML that is not OSM, declares a DOCTYPE/entities, or inflates past ``max_bytes``.
 
-    The (decompressed) stream is read once: its size is counted and its start fed
-    to expat until the root element appears, so a DOCTYPE hidden after a long
-    comment is still seen. No entity is ever resolved.
+    The (decompressed) stream is read once, chunk by chunk, and never kept: its size
+    is counted and its start fed to expat until the root element appears, so a DOCTYPE
+    hidden after a long comment is still seen. No entity is ever resolved. Compressed
+    XML (``.bz2``, ``.gz``) is refused (400, as a zip is) as soon as it unpacks to more
+    than ``max_bytes`` or, past :data:`RATIO_MIN_BYTES`, to more than ``max_ratio`` times
+    the compressed file (a decompression bomb): real OSM XML compresses about 10–20:1.
+
+    Examples
+    --------
+    >>> import bz2, tempfile
+    >>> p = Path(tempfile.mkdtemp()) / "bomb.osm.bz2"
+    >>> _ = p.write_bytes(bz2.compress(b"<osm>" + b" " * 5_000_000))
+    >>> check_osm_xml(p, source="bomb.osm.bz2", max_bytes=800 * MB, max_ratio=100)
+    Traceback (most recent call last):
+    ...
+    gridplan.api.uploads.common.UploadError: bomb.osm.bz2: the file unpacks more than 100:1 ...
     """
     opener = {".bz2": bz2.open, ".gz": gzip.open}.get(path.suffix, open)
+    packed = path.stat().st_size
+    compressed = opener is not open
     prolog = _XMLProlog(source)
     total = 0
     try:
@@ -220,7 +238,15 @@ def check_osm_xml(path: Path, *, source: str, max_bytes: int) -> None:
                 if total > max_bytes:
                     raise UploadError(
                         400, f"the file decompresses to more than {human_size(max_bytes)}",
-                        source=source, fix="upload a smaller OSM extract")
+                        source=source, fix="upload a smaller OSM extract, or the same area "
+                                           "as .osm.pbf")
+                if (compressed and max_ratio is not None and total > RATIO_MIN_BYTES
+                        and total > max_ratio * packed):
+                    raise UploadError(
+                        400, f"the file unpacks more than {max_ratio:g}:1 ({packed:,} bytes "
+                             f"to at least {total:,}); it looks like a decompression bomb",
+                        source=source, fix="upload the OSM extract compressed normally "
+                                           "(e.g. as downloaded), or as .osm.pbf")
                 prolog.feed(chunk)
     except (OSError, EOFError, ValueError) as exc:
         raise UploadError(400, f"the compressed data is corrupt ({exc})", source=source,

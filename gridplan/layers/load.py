@@ -287,7 +287,7 @@ communities, population, compounds, barriers, dedicated, osm, special, workers
 def prepare_population(gdf: gpd.GeoDataFrame, options: LayerOptions,
                        notes: InputNotes) -> gpd.GeoDataFrame:
     """A population layer checked (CRS, emptiness, geometry) and normalised to units."""
-    gdf = check_layer(gdf, what="population", notes=notes)
+    gdf = check_layer(gdf, what="population", notes=notes, id_field=options.unit_id)
     return prepare_units(gdf, unit_id=options.unit_id, households=options.households,
                          population_field=options.population_field,
                          household_size=options.household_size)

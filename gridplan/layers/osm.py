@@ -50,6 +50,7 @@ from shapely.ops import linemerge, polygonize, unary_union
 from gridplan.errors import InputError
 from gridplan.layers.households import DEFAULT_DWELLING_AREA, estimate_households, parse_levels
 from gridplan.layers.sites import osm_sites
+from gridplan.layers.vector import geometry_limits
 from gridplan.params import (
     DEFAULT_BARRIER_HIGHWAYS,
     DEFAULT_BARRIER_RAILWAYS,
@@ -151,7 +152,7 @@ def read_osm(
     started = time.perf_counter()
     keys = _query_keys(barrier_highways, barrier_waterways, barrier_railways, dedicated_tags)
     found, bounds = _read_features(path, keys)
-    features = _features_frame(found, sorted(set(_KEEP_KEYS) | keys))
+    features = _features_frame(found, sorted(set(_KEEP_KEYS) | keys), source=str(path))
     compounds = _compounds(features)
     buildings = _buildings(features, path)
     buildings["households"] = estimate_households(
@@ -616,15 +617,55 @@ def _query_keys(highways: Sequence[str], waterways: Sequence[str], railways: Seq
     return keys | set(parse_tags(dedicated_tags))
 
 
-def _features_frame(features: list[_Feature], keys: Sequence[str]) -> gpd.GeoDataFrame:
-    """The features as the frame osmnx returned: one column per tag key, index ``way/1``."""
+def _features_frame(features: list[_Feature], keys: Sequence[str],
+                    source: str = "the OSM file") -> gpd.GeoDataFrame:
+    """The features as the frame osmnx returned: one column per tag key, index ``way/1``.
+
+    Held to the vertex limits (:class:`~gridplan.layers.vector.GeometryLimits`) before
+    anything is repaired: a feature or extract beyond them is refused; an invalid feature
+    too large to repair quickly is left out, with a warning.
+    """
     # osmnx sorted its frame by (element, id): relations before ways; units keep that order
     valid = sorted((f for f in features if f.geometry is not None),
                    key=lambda f: (f.element, f.osm_id))
+    raw = np.array([f.geometry for f in valid], dtype=object)
+    keep = _within_limits(raw, [f.fid for f in valid], source)
+    if not keep.all():
+        valid = [f for f, k in zip(valid, keep, strict=True) if k]
+        raw = raw[keep]
     columns = {key: [f.tags.get(key) for f in valid] for key in keys}
-    geometry = shapely.make_valid(np.array([f.geometry for f in valid], dtype=object))
+    geometry = shapely.make_valid(raw)
     return gpd.GeoDataFrame(columns, geometry=list(geometry), crs=CRS,
                             index=[f.fid for f in valid])
+
+
+def _within_limits(geometry: np.ndarray, fids: list[str], source: str) -> np.ndarray:
+    """Which features to keep: refuse any beyond the vertex limits, drop (with a warning)
+    the invalid ones too large to repair."""
+    limits = geometry_limits()
+    counts = shapely.get_num_coordinates(geometry) if len(geometry) else np.zeros(0, int)
+    keep = np.ones(len(counts), dtype=bool)
+    if not len(counts):
+        return keep
+    worst = int(np.argmax(counts))
+    fix = ("leave it out of the extract (e.g. osmium extract with a smaller area), or "
+           "simplify it in JOSM")
+    if counts[worst] > limits.feature_vertices:
+        raise InputError(f"{fids[worst]} has {int(counts[worst]):,} vertices, more than the "
+                         f"limit of {limits.feature_vertices:,} per feature", source=source,
+                         fix=fix)
+    if counts.sum() > limits.layer_vertices:
+        raise InputError(f"the extract's features have {int(counts.sum()):,} vertices, more "
+                         f"than the limit of {limits.layer_vertices:,} per layer",
+                         source=source, fix="use a smaller extract")
+    big = np.flatnonzero(counts > limits.repair_vertices)
+    if len(big):
+        broken = big[~shapely.is_valid(geometry[big])]
+        for i in broken:
+            logger.warning("%s: left out %s: invalid, with %d vertices, too many to repair "
+                        "(at most %d)", source, fids[i], counts[i], limits.repair_vertices)
+        keep[broken] = False
+    return keep
 
 
 def _column(frame: pd.DataFrame, name: str) -> pd.Series:

@@ -20,7 +20,8 @@ def prepare_communities(gdf: gpd.GeoDataFrame, *, id_field: str = "id",
     that overlap one another by more than a digitising sliver.
     """
     notes = notes or InputNotes()
-    gdf = check_layer(gdf, what="communities", notes=notes, polygons_only=True)
+    gdf = check_layer(gdf, what="communities", notes=notes, polygons_only=True,
+                      id_field=id_field)
     ids = check_ids(gdf, id_field, what="communities", option="--community-id")
     if code_field is not None and code_field not in gdf.columns:
         require_field(gdf, code_field, what="communities", option="--community-code")

@@ -5,6 +5,9 @@ from __future__ import annotations
 import codecs
 import logging
 import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,6 +22,59 @@ from gridplan.errors import InputError
 log = logging.getLogger(__name__)
 
 VECTOR_SUFFIXES = (".geojson", ".json", ".gpkg", ".zip", ".fgb", ".shp", ".parquet")
+SIMPLIFY_FIX = "simplify the polygon, e.g. in QGIS Vector ▸ Geometry Tools ▸ Simplify"
+ID_COLUMNS = ("id", "unit_id", "building_id", "community_id", "osm_id", "name")
+
+
+@dataclass(frozen=True)
+class GeometryLimits:
+    """Vertex limits every layer a user gives is held to, checked before any repair.
+
+    ``feature_vertices`` and ``layer_vertices`` bound what is read at all;
+    ``repair_vertices`` bounds the invalid (e.g. self-intersecting) polygons that are
+    repaired with ``shapely.make_valid``, whose cost grows with their vertices and their
+    crossings (a self-intersecting star of 1,000 vertices takes 0.1–0.5 s on a 2-core
+    machine, 4,000 0.3–2.2 s, 10,000 2.3–6.6 s, 40,000 27 s; some shapes grow
+    quadratically: 40,000 vertices, 131 s). The command line's defaults are generous;
+    the web API sets its own (``GRIDPLAN_MAX_FEATURE_VERTICES``...).
+
+    Examples
+    --------
+    >>> GeometryLimits().repair_vertices
+    4000
+    """
+
+    feature_vertices: int = 1_000_000
+    layer_vertices: int = 200_000_000
+    repair_vertices: int = 4_000
+
+
+_LIMITS: ContextVar[GeometryLimits | None] = ContextVar("gridplan_geometry_limits",
+                                                        default=None)
+
+
+def geometry_limits() -> GeometryLimits:
+    """The vertex limits in force (see :func:`limited_geometry`)."""
+    return _LIMITS.get() or GeometryLimits()
+
+
+@contextmanager
+def limited_geometry(limits: GeometryLimits) -> Iterator[GeometryLimits]:
+    """Hold every layer checked inside the block to ``limits``.
+
+    Examples
+    --------
+    >>> with limited_geometry(GeometryLimits(feature_vertices=10)):
+    ...     geometry_limits().feature_vertices
+    10
+    >>> geometry_limits().feature_vertices
+    1000000
+    """
+    token = _LIMITS.set(limits)
+    try:
+        yield limits
+    finally:
+        _LIMITS.reset(token)
 
 
 @dataclass
@@ -270,12 +326,15 @@ def source_of(gdf: gpd.GeoDataFrame, default: str) -> str:
 
 
 def check_layer(gdf: gpd.GeoDataFrame, *, what: str, notes: InputNotes,
-                polygons_only: bool = False) -> gpd.GeoDataFrame:
-    """Check CRS, axis order, emptiness and geometry validity; repair what can be repaired.
+                polygons_only: bool = False, id_field: str | None = None) -> gpd.GeoDataFrame:
+    """Check CRS, axis order, emptiness, size and geometry validity; repair what can be
+    repaired.
 
     Returns the layer with invalid geometries made valid and empty ones dropped
     (both recorded in ``notes``). Raises :class:`InputError` for what cannot be
-    repaired: no features, no CRS, swapped latitude/longitude, wrong geometry type.
+    repaired: no features, no CRS, swapped latitude/longitude, wrong geometry type,
+    features or layers beyond the vertex limits (:class:`GeometryLimits`, checked
+    before any repair; messages name features by ``id_field`` when given).
     """
     src = source_of(gdf, what)
     if len(gdf) == 0:
@@ -290,7 +349,11 @@ def check_layer(gdf: gpd.GeoDataFrame, *, what: str, notes: InputNotes,
         notes.dropped_empty[what] = int(empty.sum())
         notes.warn(f"{src}: dropped {int(empty.sum())} {what} feature(s) with empty geometry")
         gdf = gdf.loc[~empty].copy()
-    gdf = _repair(gdf, what=what, src=src, notes=notes)
+    limits = geometry_limits()
+    counts = shapely.get_num_coordinates(gdf.geometry.values)
+    _check_vertices(gdf, counts, what=what, src=src, limits=limits, id_field=id_field)
+    gdf = _repair(gdf, what=what, src=src, notes=notes, counts=counts, limits=limits,
+                  id_field=id_field)
     if polygons_only:
         kinds = set(gdf.geometry.geom_type.unique())
         if not kinds <= {"Polygon", "MultiPolygon"}:
@@ -326,11 +389,65 @@ def _check_crs(gdf: gpd.GeoDataFrame, src: str, what: str) -> None:
             fix="declare EPSG:4326 (e.g. --crs EPSG:4326) or reproject the file")
 
 
-def _repair(gdf: gpd.GeoDataFrame, *, what: str, src: str, notes: InputNotes) -> gpd.GeoDataFrame:
-    """Make invalid geometries valid, keeping their polygonal (or original) dimension."""
+def feature_name(gdf: gpd.GeoDataFrame, row: int, id_field: str | None = None) -> str:
+    """How messages name the ``row``-th feature: by its id when the layer has one.
+
+    Examples
+    --------
+    >>> import geopandas as gpd
+    >>> from shapely.geometry import Point
+    >>> g = gpd.GeoDataFrame({"id": ["a", "b"]}, geometry=[Point(0, 0), Point(1, 1)])
+    >>> feature_name(g, 1), feature_name(g[["geometry"]], 1)
+    ("feature id 'b'", 'feature 2 (in file order)')
+    """
+    for column in (id_field, *ID_COLUMNS):
+        if column and column in gdf.columns:
+            return f"feature {column} {gdf[column].iloc[row]!r}"
+    return f"feature {row + 1} (in file order)"
+
+
+def _check_vertices(gdf: gpd.GeoDataFrame, counts: np.ndarray, *, what: str, src: str,
+                    limits: GeometryLimits, id_field: str | None) -> None:
+    """Refuse a feature or a layer with more vertices than the limits allow."""
+    if len(counts) == 0:
+        return
+    worst = int(np.argmax(counts))
+    if counts[worst] > limits.feature_vertices:
+        over = int((counts > limits.feature_vertices).sum())
+        more = f" ({over} features are over it)" if over > 1 else ""
+        raise InputError(f"{feature_name(gdf, worst, id_field)} of the {what} layer has "
+                         f"{int(counts[worst]):,} vertices, more than the limit of "
+                         f"{limits.feature_vertices:,} per feature{more}", source=src,
+                         fix=SIMPLIFY_FIX)
+    total = int(counts.sum())
+    if total > limits.layer_vertices:
+        raise InputError(f"the {what} layer has {total:,} vertices, more than the limit of "
+                         f"{limits.layer_vertices:,} per layer", source=src,
+                         fix=f"{SIMPLIFY_FIX}, or split the layer into smaller areas")
+
+
+def _repair(gdf: gpd.GeoDataFrame, *, what: str, src: str, notes: InputNotes,
+            counts: np.ndarray | None = None, limits: GeometryLimits | None = None,
+            id_field: str | None = None) -> gpd.GeoDataFrame:
+    """Make invalid geometries valid, keeping their polygonal (or original) dimension.
+
+    Invalid features above ``limits.repair_vertices`` are refused, not repaired: the
+    repair's time grows faster than linearly with their vertices.
+    """
     invalid = ~gdf.geometry.is_valid
     if not invalid.any():
         return gdf
+    limits = limits or geometry_limits()
+    if counts is None:
+        counts = shapely.get_num_coordinates(gdf.geometry.values)
+    big = invalid.values & (counts > limits.repair_vertices)
+    if big.any():
+        row = int(np.flatnonzero(big)[np.argmax(counts[big])])
+        raise InputError(f"{feature_name(gdf, row, id_field)} of the {what} layer is invalid "
+                         f"(e.g. self-intersecting) and has {int(counts[row]):,} vertices, "
+                         f"too many to repair (at most {limits.repair_vertices:,})",
+                         source=src, fix=f"{SIMPLIFY_FIX}, and fix its self-intersections "
+                         "(QGIS Vector ▸ Geometry Tools ▸ Fix Geometries)")
     gdf = gdf.copy()
     fixed = shapely.make_valid(gdf.geometry.values[invalid.values])
     keep_dim = [_same_dimension(orig, new)
