@@ -35,18 +35,19 @@ class GeometryLimits:
     repaired with ``shapely.make_valid``, whose cost grows with their vertices and their
     crossings (a self-intersecting star of 1,000 vertices takes 0.1–0.5 s on a 2-core
     machine, 4,000 0.3–2.2 s, 10,000 2.3–6.6 s, 40,000 27 s; some shapes grow
-    quadratically: 40,000 vertices, 131 s). The command line's defaults are generous;
-    the web API sets its own (``GRIDPLAN_MAX_FEATURE_VERTICES``...).
+    quadratically: 40,000 vertices, 131 s). The command line's defaults are generous (a
+    planner's own file may take seconds to repair); the web API sets its own, tighter ones
+    (``GRIDPLAN_MAX_FEATURE_VERTICES``, ``GRIDPLAN_MAX_REPAIR_VERTICES`` 4,000...).
 
     Examples
     --------
     >>> GeometryLimits().repair_vertices
-    4000
+    20000
     """
 
     feature_vertices: int = 1_000_000
     layer_vertices: int = 200_000_000
-    repair_vertices: int = 4_000
+    repair_vertices: int = 20_000  # a repair of seconds on the command line (the API: 4,000)
 
 
 _LIMITS: ContextVar[GeometryLimits | None] = ContextVar("gridplan_geometry_limits",

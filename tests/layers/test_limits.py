@@ -51,14 +51,14 @@ def test_layer_over_the_limit_is_refused():
 
 
 def test_invalid_polygon_too_large_to_repair():
-    gdf = _layer(star(4_001))
+    gdf = _layer(star(20_001))
     t0 = time.perf_counter()
     with pytest.raises(InputError) as err:  # the default limits, as the command line has them
         check_layer(gdf, what="communities", notes=InputNotes(), id_field="id")
     assert time.perf_counter() - t0 < 1
     text = str(err.value)
-    assert "feature id 'C1'" in text and "4,002 vertices" in text
-    assert "too many to repair (at most 4,000)" in text and "Simplify" in text
+    assert "feature id 'C1'" in text and "20,002 vertices" in text
+    assert "too many to repair (at most 20,000)" in text and "Simplify" in text
 
 
 def test_small_invalid_polygon_still_repaired():
