@@ -59,7 +59,8 @@ def is_in(values: pd.Series, pool: pd.Series) -> np.ndarray:
 
 def _kind(t: pa.DataType) -> str | None:
     """``text`` or ``number`` for Arrow types compared after a cast (as pandas would)."""
-    if pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t):
+    string_view = getattr(pa.types, "is_string_view", lambda _: False)  # pyarrow ≥ 16
+    if pa.types.is_string(t) or pa.types.is_large_string(t) or string_view(t):
         return "text"
     if pa.types.is_integer(t) or pa.types.is_floating(t):
         return "number"
