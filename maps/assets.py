@@ -32,7 +32,7 @@ LIBRARIES = {
 LEAFLET_IMAGES = f"{LEAFLET}/images"
 # the editor: its page, its ES modules (main.js imports the others) and its style
 EDITOR_FILES = ("index.html", "main.js", "state.js", "i18n.js", "api.js", "panel.js", "map.js",
-                "edits.js", "gcj02.js", "editor.css")
+                "edits.js", "gcj02.js", "messages.js", "editor.css")
 
 
 class AssetMissing(GridplanError):

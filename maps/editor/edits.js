@@ -2,14 +2,15 @@
 // updates the map and the side panel; a stale ETag (412) reloads the plan.
 import { getJSON, keepEtag, postJSON } from "./api.js";
 import { t } from "./i18n.js";
-import { addGridShape, CELL_LIMIT, cellStyle, drawAll, dropCells, gridLayer, restyleCells,
-         syncCells } from "./map.js";
-import { clearMessages, message, renderInfo, renderTable, renderVersions, setBusy,
+import { addGridShape, CELL_LIMIT, cellStyle, drawAll, dropCells, gridLayer, refreshMap,
+         restyleCells, setCommunities, setMode, syncCells } from "./map.js";
+import { refusal, shortCode, warningText } from "./messages.js";
+import { clearMessages, message, renderInfo, renderTable, renderVersions, say, setBusy,
          setExportLinks, updateButtons } from "./panel.js";
 import { $, body, esc, S, timing } from "./state.js";
 
 function post(path, payload) {
-  setBusy(true, t("saving"));
+  setBusy(true, "saving");
   var t0 = performance.now();
   return postJSON(path, payload).then(function (rj) {
     var r = rj.r, j = rj.j;
@@ -21,31 +22,45 @@ function post(path, payload) {
   }, function (e) { setBusy(false); throw e; });
 }
 
+// A refusal in the planner's language: each violation once, the fix in the editor's terms.
 function handleError(status, j) {
   var d = (j && j.detail) || j || {};
   if (status === 412) {
-    message("warning", t("stale"));
+    say("warning", "stale");
     if (d.etag || j.etag) S.etag = d.etag || j.etag;
     loadAll();
-  } else if (status === 401 || status === 403) {
-    message("error", t("need_key"));
-  } else if (typeof d === "object" && d.problem) {
-    var v = (d.violations || []).map(function (x) {
-      return "<li>" + esc(typeof x === "string" ? x : (x.message || JSON.stringify(x))) + "</li>";
-    }).join("");
-    message("error", "<b>" + t("refused") + ":</b> " + esc(d.problem) +
-            (d.fix ? "<br>" + t("fix") + ": " + esc(d.fix) : "") + (v ? "<ul>" + v + "</ul>" : ""));
-  } else {
-    message("error", esc(status + ": " + JSON.stringify(d)));
+    return;
   }
+  dropKind("error");
+  message("error", function () { return refusalHtml(refusal(status, d)); });
 }
+
+function refusalHtml(r) {
+  var lines = r.lines.filter(Boolean);
+  var colon = S.lang === "zh" ? "：" : ": ";
+  var head = "<b>" + esc(r.title) + colon + "</b>";
+  var main = lines.length === 1 ? esc(lines[0]) : "<ul>" + lines.map(function (l) { return "<li>" + esc(l) + "</li>"; }).join("") + "</ul>";
+  return head + main + (r.fix ? '<div class="fix">' + esc(t("fix")) + colon + esc(r.fix) + "</div>" : "");
+}
+
+function failed(e) {  // a request that got no answer, or a failed read
+  var m = /^(\d{3}) /.exec(String(e && e.message));
+  var status = m ? Number(m[1]) : 0;
+  message("error", function () { return refusalHtml(refusal(status, {})); });
+}
+
+function dropKind(kind) { S.msgs = (S.msgs || []).filter(function (m) { return m.kind !== kind; }); }
 
 // ---- loading -----------------------------------------------------------------------------
 // Grids first; a large plan is interactive as soon as its grids are drawn (cells show only
 // from CELL_ZOOM), so its cells arrive in the background; a small plan waits for them.
 export function loadAll() {
-  setBusy(true, t("loading"));
+  setBusy(true, "loading");
   var t0 = performance.now();
+  if (!S.communities) {
+    getJSON("/communities").then(function (r) { S.communities = r.body.features; setCommunities(); },
+                                 function () { /* drawn once reads work */ });
+  }
   return Promise.all([getJSON(""), getJSON("/grids")]).then(function (rs) {
     S.info = rs[0].body; S.etag = rs[0].etag || rs[0].body.etag; S.version = rs[0].body.version;
     setGrids(rs[1].body.features);
@@ -62,7 +77,7 @@ export function loadAll() {
     timing.draw_ms = performance.now() - t1;
     setBusy(false);
     loadVersions();
-  }).catch(function (e) { setBusy(false); message("error", esc(String(e))); throw e; });
+  }).catch(function (e) { setBusy(false); failed(e); throw e; });
 }
 
 // fetch the cells of the current version; only the latest request is applied
@@ -103,7 +118,7 @@ export function loadVersions() {
     S.canUndo = Array.isArray(b) ? null : !!(b.can_undo && b.can_undo.length);
     S.canRedo = Array.isArray(b) ? null : !!(b.can_redo && b.can_redo.length);
     renderVersions(); updateButtons();
-  }).catch(function (e) { message("error", esc(String(e))); });
+  }).catch(failed);
 }
 
 // ---- edits -------------------------------------------------------------------------------
@@ -129,19 +144,25 @@ function applyEdit(res, opts) {
   });
   sortGrids();
   Object.keys(changed).forEach(addGridShape);
-  (res.warnings || []).forEach(function (w) { message("warning", esc(w)); });
+  clearMessages();  // a success replaces the refusals and warnings of earlier edits
+  (res.warnings || []).forEach(function (w) { message("warning", function () { return esc(warningText(w)); }); });
   renderTable(changed); renderInfo(); updateButtons();
   timing.apply_ms = performance.now() - t0;
   markPanelUpdated();
   if (opts.cellsMoved) {
     opts.cellsMoved.forEach(function (id) {
       var c = S.cells[id];
-      if (c) { c.f.properties.grid_code = opts.to; if (c.layer) { c.layer.feature.properties.grid_code = opts.to; c.layer.setStyle(cellStyle(c.f)); } }
+      if (c) { c.f.properties.grid_code = opts.to; if (c.layer) c.layer.feature.properties.grid_code = opts.to; }
+    });
+    Object.keys(S.cells).forEach(function (id) {  // cells take their grid's new status colour
+      var c = S.cells[id];
+      if (c.layer && changed[c.f.properties.grid_code]) c.layer.setStyle(cellStyle(c.f));
     });
   } else {
     reloadCells();
   }
   S.diffCells = {};
+  refreshMap();
   loadVersions();
   return res;
 }
@@ -152,18 +173,41 @@ function markPanelUpdated() {
   document.dispatchEvent(new CustomEvent("gridplan:panel", { detail: { version: S.version } }));
 }
 
-function force() { return $("force").checked; }
+// Force is for one edit: it is read once and switched off again
+function force() {
+  var on = $("force").checked;
+  if (on) { $("force").checked = false; body.dataset.force = "0"; }
+  return on;
+}
+
+// parcels of another community than the active grid's cannot move into it (rule "nesting"):
+// the editor says so before asking the API
+export function foreign(id, to) {
+  var c = S.cells[id], g = S.grids[to || S.active];
+  return !!(c && g && c.f.properties.community_id != null &&
+            c.f.properties.community_id !== g.properties.community_id);
+}
 
 export function moveCells(ids, to) {
-  if (!to) { message("info", t("pick_grid")); return Promise.resolve(); }
+  if (!to) { say("info", "pick_grid"); return Promise.resolve(); }
   ids = ids.filter(function (id) { return S.cells[id] && S.cells[id].f.properties.grid_code !== to; });
-  if (!ids.length) { message("info", t("nothing_selected")); return Promise.resolve(); }
+  var outside = ids.filter(function (id) { return foreign(id, to); });
+  ids = ids.filter(function (id) { return !foreign(id, to); });
+  if (outside.length) {
+    dropKind("error");
+    message("error", function () { return refusalHtml(refusal(422, { violations: [{ rule: "nesting" }] })); });
+  }
+  if (!ids.length) { if (!outside.length) say("info", "nothing_selected"); return Promise.resolve(); }
   return post("/edits/move", { cells: ids, to_grid: to, force: force() })
-    .then(function (res) { return applyEdit(res, { cellsMoved: ids, to: to }); })
+    .then(function (res) {
+      applyEdit(res, { cellsMoved: ids, to: to });
+      if (outside.length) message("info", function () { return esc(outside.length + " " + t("skipped_foreign")); });
+      return res;
+    })
     .catch(swallow);
 }
 
-export function swallow(e) { if (!e.handled) message("error", esc(String(e))); }
+export function swallow(e) { if (!e.handled) failed(e); }
 
 export function simple(path, payload) {
   clearMessages();
@@ -171,20 +215,27 @@ export function simple(path, payload) {
 }
 
 export function splitGrid(line) {
-  if (!S.active) { message("info", t("pick_grid")); return Promise.resolve(); }
+  if (!S.active) { say("info", "pick_grid"); return Promise.resolve(); }
   var payload = { grid: S.active, force: force() };
   if (line) payload.line = line;
   return simple("/edits/split", payload);
 }
 
 export function mergeWith(other) {
-  if (!S.active) { message("info", t("pick_grid")); return Promise.resolve(); }
+  if (!S.active) { say("info", "pick_grid"); return Promise.resolve(); }
   if (!other || other === S.active) return Promise.resolve();
-  return simple("/edits/merge", { grids: [S.active, other], force: force() });
+  var done = function () { if (S.mode === "merge") setMode("move"); };  // merge is for one click
+  if (S.grids[other] && S.grids[other].properties.community_id !== S.grids[S.active].properties.community_id) {
+    dropKind("error");
+    message("error", function () { return refusalHtml(refusal(422, { violations: [{ rule: "nesting" }] })); });
+    done();
+    return Promise.resolve();
+  }
+  return simple("/edits/merge", { grids: [S.active, other], force: force() }).then(done);
 }
 
 export function toggleLock() {
-  if (!S.active) { message("info", t("pick_grid")); return Promise.resolve(); }
+  if (!S.active) { say("info", "pick_grid"); return Promise.resolve(); }
   var locked = !!S.grids[S.active].properties.locked;
   return simple("/edits/lock", { grids: [S.active], locked: !locked });
 }
@@ -198,9 +249,13 @@ export function showDiff(from) {
     S.diffCells = {};
     (d.units_moved || []).forEach(function (u) { if (u.cell_id != null) S.diffCells[u.cell_id] = true; });
     restyleCells();
-    $("diff").innerHTML = "v" + from + " → v" + S.version + ": " + (d.units_moved || []).length + " " +
-      esc(t("moved")) + ", " + esc(d.households_moved) + " " + esc(t("households_moved")) +
-      "; " + esc((d.grids_changed || []).join(", "));
+    S.diffText = function () {
+      var n = (d.units_moved || []).length, g = (d.grids_changed || []).map(shortCode);
+      return S.lang === "zh"
+        ? "v" + from + " → v" + S.version + "：移动 " + n + " 个楼栋、" + d.households_moved + " 户" + (g.length ? "，涉及网格 " + g.join("、") : "")
+        : "v" + from + " → v" + S.version + ": " + n + " units and " + d.households_moved + " households moved" + (g.length ? ", grids " + g.join(", ") : "");
+    };
+    $("diff").textContent = S.diffText();
     body.dataset.diff = String((d.units_moved || []).length);
   }).catch(swallow);
 }

@@ -10,7 +10,7 @@ export var T = {
     versions: "版本", export: "导出", export_geojson: "GeoJSON", export_gpkg: "GeoPackage",
     settings: "设置", basemap: "底图", tiles_none: "无底图", tiles_amap: "高德 (GCJ-02)",
     tiles_custom: "自定义瓦片 URL", api_key: "API 密钥", ok: "达标", below_band: "偏少",
-    above_band: "偏多", empty: "无住户", dedicated: "专属网格", not_contiguous: "不连续", locked: "已锁定",
+    above_band: "偏多", empty: "空", dedicated: "专属网格", not_contiguous: "不连续", locked: "已锁定",
     loading: "加载中…", ready: "就绪", saving: "保存中…", version: "版本",
     restore: "恢复", diff: "对比", moved: "移动楼栋", households_moved: "移动户数",
     pick_grid: "先在列表或地图上(右键)选择当前网格", need_key: "需要 API 密钥(设置中填写)",
@@ -18,7 +18,14 @@ export var T = {
     hint: "点击格子移入当前网格;右键格子选为当前网格", merged: "已合并",
     nothing_selected: "没有选中格子", grids_count: "网格数", total_households: "总户数",
     hours: "小时", workers: "网格员", current: "当前",
-    zoom_in: "放大地图以显示并移动格子", in_band: "达标网格"
+    zoom_in: "放大地图以显示并移动格子", in_band: "达标网格",
+    legend: "图例", community_line: "社区边界", locked_line: "已锁定(虚线)",
+    broken_line: "不连续(红边)", all_status: "全部状态", status_filter: "按状态筛选",
+    community: "社区", deviation: "偏离目标", compactness: "紧凑度", reason: "原因",
+    parcel: "此地块", other_community: "其他社区：不能移入当前网格",
+    chart: "各网格户数与达标范围", chart_band: "达标范围", hh_unit: "户",
+    sort_hint: "点击表头排序", shown: "显示", of: "/",
+    saved: "已保存", skipped_foreign: "个其他社区的地块没有移动(不能跨社区)", forced_off: "「强制」已自动取消（只用于一次操作）"
   },
   en: {
     title: "Grid editor", move: "Click to move", box: "Box", lasso: "Lasso",
@@ -31,7 +38,7 @@ export var T = {
     tiles_none: "None", tiles_amap: "Amap (GCJ-02)", tiles_custom: "Own tile URL",
     api_key: "API key", ok: "in band", below_band: "below band", above_band: "above band",
     dedicated: "dedicated",
-    empty: "no households", not_contiguous: "not contiguous", locked: "locked",
+    empty: "empty", not_contiguous: "not contiguous", locked: "locked",
     loading: "Loading…", ready: "Ready", saving: "Saving…", version: "Version",
     restore: "Restore", diff: "Diff", moved: "units moved", households_moved: "households moved",
     pick_grid: "Pick the active grid first (in the list, or right-click on the map)",
@@ -40,7 +47,15 @@ export var T = {
     hint: "Click a cell to move it into the active grid; right-click picks the active grid",
     merged: "merged", nothing_selected: "No cells selected", grids_count: "Grids",
     total_households: "Households", hours: "h", workers: "Workers", current: "current",
-    zoom_in: "Zoom in to see and move cells", in_band: "in band"
+    zoom_in: "Zoom in to see and move cells", in_band: "in band",
+    legend: "Legend", community_line: "community boundary", locked_line: "locked (dashed)",
+    broken_line: "not contiguous (red edge)", all_status: "All statuses",
+    status_filter: "Filter by status", community: "Community", deviation: "From target",
+    compactness: "Compactness", reason: "Reason", parcel: "This parcel",
+    other_community: "Other community: cannot move into the active grid",
+    chart: "Households per grid and the band", chart_band: "band", hh_unit: "households",
+    sort_hint: "Click a header to sort", shown: "shown", of: "/",
+    saved: "Saved", skipped_foreign: "parcels of another community were not moved", forced_off: "Force was switched off again (it is for one edit)"
   }
 };
 

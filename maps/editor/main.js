@@ -8,7 +8,7 @@ import * as gcj02 from "./gcj02.js";
 import { loadAll, mergeWith, moveCells, restore, showDiff, simple, splitGrid,
          toggleLock } from "./edits.js";
 import { initMap, map, setActive, setBaseMap, setMode } from "./map.js";
-import { applyLang, renderTable } from "./panel.js";
+import { applyLang, renderTable, sortBy } from "./panel.js";
 import { $, body, S, timing } from "./state.js";
 
 function wire() {
@@ -24,6 +24,20 @@ function wire() {
     map.pm.setLang(S.lang === "zh" ? "zh" : "en"); applyLang();
   });
   $("filter").addEventListener("input", function () { renderTable(); });
+  $("status-filter").addEventListener("change", function () {
+    renderTable();
+    document.querySelectorAll("#legend [data-status]").forEach(function (el) {
+      el.classList.toggle("on", el.dataset.status === $("status-filter").value);
+    });
+  });
+  document.querySelectorAll("#grid-table th[data-sort]").forEach(function (th) {
+    th.addEventListener("click", function () { sortBy(th.dataset.sort); });
+  });
+  $("chart").addEventListener("click", function (e) {
+    var bar = e.target.closest("rect[data-code]"); if (bar) setActive(bar.dataset.code);
+  });
+  $("force").addEventListener("change", function () { body.dataset.force = $("force").checked ? "1" : "0"; });
+  document.addEventListener("gridplan:lang", function () { if (S.diffText) $("diff").textContent = S.diffText(); });
   document.querySelector("#grid-table tbody").addEventListener("click", function (e) {
     var tr = e.target.closest("tr"); if (tr) setActive(tr.dataset.code);
   });
@@ -44,12 +58,27 @@ function wire() {
     localStorage.setItem("gridplan.apiKey", $("api-key").value);
     if (!S.loadedOnce) loadAll().then(becomeReady);  // reads may need the key too
   });
+  // Ctrl+Z / Ctrl+Y (Ctrl+Shift+Z) undo and redo plan edits anywhere but while typing in a
+  // text field that holds text: there the field's own undo works
   document.addEventListener("keydown", function (e) {
-    if (e.target.tagName === "INPUT") return;
-    if ((e.ctrlKey || e.metaKey) && e.key === "z") { e.preventDefault(); if (!$("undo").disabled) $("undo").click(); }
-    if ((e.ctrlKey || e.metaKey) && (e.key === "y" || (e.shiftKey && e.key === "Z"))) { e.preventDefault(); if (!$("redo").disabled) $("redo").click(); }
-    if (e.key === "Escape") setMode("move");
+    var key = (e.key || "").toLowerCase();
+    var mod = e.ctrlKey || e.metaKey;
+    if (e.key === "Escape") { if (!typing(e.target)) setMode("move"); return; }
+    if (!mod || (key !== "z" && key !== "y")) return;
+    if (typing(e.target)) return;
+    e.preventDefault();
+    var redo = key === "y" || (key === "z" && e.shiftKey);
+    var button = $(redo ? "redo" : "undo");
+    if (!button.disabled && !S.busy) button.click();
   });
+}
+
+var TEXT_INPUTS = { text: 1, search: 1, password: 1, url: 1, email: 1, number: 1, tel: 1 };
+
+function typing(el) {
+  if (!el) return false;
+  if (el.isContentEditable || el.tagName === "TEXTAREA") return true;
+  return el.tagName === "INPUT" && !!TEXT_INPUTS[(el.type || "text").toLowerCase()] && el.value !== "";
 }
 
 window.gridEditor = {

@@ -3,7 +3,8 @@
 // that main.js gives initMap (edits.js draws on this map, so this module does not import it).
 import { shiftGeometry } from "./gcj02.js";
 import { t } from "./i18n.js";
-import { clearMessages, message, updateButtons } from "./panel.js";
+import { shortCode } from "./messages.js";
+import { bandRange, clearMessages, say, STATUSES, updateButtons } from "./panel.js";
 import { $, body, esc, S } from "./state.js";
 
 var TILES = {
@@ -12,17 +13,25 @@ var TILES = {
   amap: { url: "https://webrd0{s}.is.autonavi.com/appmaptile?lang=zh_cn&size=1&scale=1&style=8&x={x}&y={y}&z={z}",
           gcj: true, opts: { subdomains: "1234", maxZoom: 18, attribution: "© 高德地图 AutoNavi" } }
 };
-var PALETTE = ["#8dd3c7", "#ffffb3", "#bebada", "#fb8072", "#80b1d3", "#fdb462", "#b3de69",
-               "#fccde5", "#d9d9d9", "#bc80bd", "#ccebc5", "#ffed6f"];
+// fill by band status, the one the API computes (gridplan.engine.metrics.band_status);
+// the same colours as .band.* in editor.css
+export var STATUS_COLOURS = { ok: "#5aae61", above_band: "#e66101", below_band: "#4393c3",
+                              dedicated: "#8073ac", empty: "#bdbdbd" };
 
 export var map, gridLayer;
-var renderer, cellLayer, baseLayer;
+var renderer, cellLayer, baseLayer, commLayer, labelLayer, legend;
 var edits;  // moveCells, mergeWith, splitGrid
 
 function gridColour(code) {
-  var h = 0;
-  for (var i = 0; i < code.length; i++) h = (h * 31 + code.charCodeAt(i)) >>> 0;
-  return PALETTE[h % PALETTE.length];
+  var g = S.grids[code];
+  return STATUS_COLOURS[g && g.properties.status] || "#bdbdbd";
+}
+
+// a parcel or grid outside the active grid's community cannot join it: drawn faint
+function otherCommunity(communityId) {
+  var a = S.active && S.grids[S.active];
+  return !!(a && communityId != null && communityId !== a.properties.community_id &&
+            (S.mode === "move" || S.mode === "box" || S.mode === "lasso" || S.mode === "merge"));
 }
 
 function display(geom) { return S.gcj ? shiftGeometry(geom, false) : geom; }
@@ -36,9 +45,127 @@ export function initMap(actions) {
   map.pm.setLang(S.lang === "zh" ? "zh" : "en");
   map.on("pm:create", onDrawn);
   map.on("zoomend", syncCells);
+  map.on("moveend", updateLabels);
   map.attributionControl.setPrefix("");
+  map.createPane("communities").style.zIndex = 450;  // above grids and cells, never clicked
+  map.getPane("communities").style.pointerEvents = "none";
+  map.createPane("labels").style.zIndex = 460;
+  map.getPane("labels").style.pointerEvents = "none";
+  labelLayer = L.layerGroup().addTo(map);
+  legend = L.control({ position: "bottomleft" });
+  legend.onAdd = function () {
+    var div = L.DomUtil.create("div", "legend");
+    div.id = "legend";
+    L.DomEvent.disableClickPropagation(div);
+    div.addEventListener("click", function (e) {  // a status in the legend filters the table
+      var row = e.target.closest("[data-status]");
+      if (!row) return;
+      var sel = $("status-filter");
+      sel.value = sel.value === row.dataset.status ? "" : row.dataset.status;
+      sel.dispatchEvent(new Event("change"));
+    });
+    return div;
+  };
+  legend.addTo(map);
+  document.addEventListener("gridplan:lang", refreshMap);
   setBaseMap();
 }
+
+// ---- legend, labels, community boundaries ---------------------------------------------
+export function renderLegend() {
+  var el = $("legend");
+  if (!el) return;
+  var n = {};
+  S.order.forEach(function (c) { var st = S.grids[c].properties.status; n[st] = (n[st] || 0) + 1; });
+  var band = bandRange();
+  var rows = STATUSES.map(function (k) {
+    return '<div class="item" data-status="' + k + '"><i style="background:' + STATUS_COLOURS[k] + '"></i>' +
+      esc(t(k)) + (k === "ok" && band ? " " + Math.round(band[0]) + "–" + Math.round(band[1]) + " " + esc(t("hh_unit")) : "") +
+      ' <span class="n">' + (n[k] || 0) + "</span></div>";
+  });
+  el.innerHTML = "<b>" + esc(t("legend")) + "</b>" + rows.join("") +
+    '<div class="item"><i class="line community"></i>' + esc(t("community_line")) + "</div>" +
+    '<div class="item"><i class="line locked"></i>' + esc(t("locked_line")) + "</div>" +
+    '<div class="item"><i class="line broken"></i>' + esc(t("broken_line")) + "</div>";
+}
+
+export function setCommunities() {
+  if (!map || !S.communities) return;
+  if (commLayer) map.removeLayer(commLayer);
+  commLayer = L.geoJSON(null, { pane: "communities", interactive: false, pmIgnore: true,
+    renderer: L.svg({ pane: "communities" }),
+    style: { color: "#222", weight: 3.5, opacity: 0.85, fill: false, dashArray: null } });
+  S.communities.forEach(function (f) {
+    commLayer.addData({ type: "Feature", properties: f.properties, geometry: display(f.geometry) });
+  });
+  commLayer.addTo(map);
+  body.dataset.communities = String(S.communities.length);
+}
+
+// serial and households of each grid large enough on screen to carry them
+var LABEL_MIN_PX = 46;
+
+function updateLabels() {
+  if (!labelLayer || !gridLayer) return;
+  labelLayer.clearLayers();
+  var view = map.getBounds(), shown = 0;
+  S.order.forEach(function (code) {
+    var g = S.grids[code];
+    if (!g.layer || !view.intersects(g.layer.getBounds())) return;
+    var b = g.layer.getBounds();
+    var a = map.latLngToContainerPoint(b.getNorthWest()), z = map.latLngToContainerPoint(b.getSouthEast());
+    if (Math.abs(z.x - a.x) < LABEL_MIN_PX || Math.abs(z.y - a.y) < 24) return;
+    var p = g.properties;
+    labelLayer.addLayer(L.marker(labelPoint(g.layer), { pane: "labels", interactive: false, keyboard: false,
+      icon: L.divIcon({ className: "grid-label", iconSize: null,
+        html: '<span data-code="' + esc(code) + '">' + esc(shortCode(code)) + "<br>" + esc(p.households) + "</span>" }) }));
+    shown += 1;
+  });
+  body.dataset.labels = String(shown);
+}
+
+function labelPoint(layer) {
+  try { return layer.getCenter(); } catch (e) { return layer.getBounds().getCenter(); }
+}
+
+// the map after data or language changed: legend, labels, faint other communities
+export function refreshMap() {
+  renderLegend();
+  updateLabels();
+}
+
+// ---- hover: one tooltip for grids and parcels -----------------------------------------
+function fmtDeviation(p) {
+  var target = S.info && S.info.params && S.info.params.target;
+  if (!target) { var b = bandRange(); if (b) target = (b[0] + b[1]) / 2; }
+  if (!target || p.status === "dedicated" || p.status === "empty") return null;
+  var d = (p.households || 0) - target;
+  return (d > 0 ? "+" : "") + Math.round(d) + " " + t("hh_unit") + " (" + (d > 0 ? "+" : "") + (100 * d / target).toFixed(0) + "%, " +
+    (S.lang === "zh" ? "目标 " : "target ") + Math.round(target) + ")";
+}
+
+export function tooltipHtml(code, cell) {
+  var g = S.grids[code];
+  if (!g) return "";
+  var p = g.properties, rows = [];
+  rows.push("<b>" + esc(code) + "</b>");
+  rows.push(esc(t("community")) + ": " + esc(p.community_id));
+  rows.push(esc(t("households")) + ": <b>" + esc(p.households) + "</b>");
+  var dev = fmtDeviation(p);
+  if (dev) rows.push(esc(t("deviation")) + ": " + esc(dev));
+  rows.push(esc(t("band")) + ': <span class="band ' + esc(p.status) + '"></span>' + esc(t(p.status)));
+  if (p.polsby_popper != null) rows.push(esc(t("compactness")) + ": " + esc(Number(p.polsby_popper).toFixed(2)));
+  var reason = S.lang === "zh" ? (p.reason_zh || p.reason) : (p.reason || p.reason_zh);
+  if (reason) rows.push(esc(t("reason")) + ': <span class="reason">' + esc(reason) + "</span>");
+  if (p.locked) rows.push("🔒 " + esc(t("locked")));
+  if (p.contiguous === false) rows.push('<span class="warn">⚠ ' + esc(t("not_contiguous")) + "</span>");
+  if (cell) {
+    rows.push("<hr>" + esc(t("parcel")) + ": " + esc(cell.households || 0) + " " + esc(t("hh_unit")));
+    if (otherCommunity(cell.community_id)) rows.push('<span class="warn">⛔ ' + esc(t("other_community")) + "</span>");
+  }
+  return '<div class="tip">' + rows.join("<br>") + "</div>";
+}
+
 
 export function setBaseMap() {
   var choice = localStorage.getItem("gridplan.tiles") || body.dataset.tiles || "none";
@@ -66,10 +193,11 @@ export function cellStyle(f) {
   var code = f.properties.grid_code;
   var active = code === S.active;
   var diff = S.diffCells[f.properties.cell_id];
+  var faint = otherCommunity(f.properties.community_id);
   return {
     renderer: renderer, weight: diff ? 3 : (active ? 1.2 : 0.4),
     color: diff ? "#ff00ff" : (active ? "#000" : "#777"),
-    fillColor: gridColour(code || ""), fillOpacity: active ? 0.75 : 0.45
+    fillColor: gridColour(code || ""), fillOpacity: faint ? 0.12 : (active ? 0.8 : 0.5)
   };
 }
 
@@ -78,7 +206,8 @@ function gridStyle(f) {
   var filled = !!gridLayer && !S.cellsShown;
   return {
     renderer: renderer, fill: filled, fillColor: gridColour(p.grid_code || ""),
-    fillOpacity: p.grid_code === S.active ? 0.75 : 0.45, weight: p.grid_code === S.active ? 4 : 2,
+    fillOpacity: otherCommunity(p.community_id) ? 0.12 : (p.grid_code === S.active ? 0.8 : 0.5),
+    weight: p.grid_code === S.active ? 4 : 2,
     color: p.contiguous === false ? "#d00" : (p.locked ? "#555" : "#1a1a1a"),
     dashArray: p.locked ? "6 4" : null
   };
@@ -98,10 +227,14 @@ export function drawAll(fit) {
   S.lazy = Math.max(Object.keys(S.cells).length,
                     (S.info && S.info.report && S.info.report.units) || 0) > CELL_LIMIT;
   gridLayer = L.geoJSON(null, { style: gridStyle, pmIgnore: true });
+  gridLayer.bindTooltip(function (l) { return tooltipHtml(l.feature.properties.grid_code); },
+                        { sticky: true, direction: "top", offset: [0, -8], className: "grid-tip" });
   S.order.forEach(function (code) { addGridShape(code); });
   gridLayer.addTo(map);
   if (fit && gridLayer.getLayers().length) map.fitBounds(gridLayer.getBounds());
   syncCells();
+  setCommunities();
+  refreshMap();
 }
 
 function buildCells() {
@@ -120,6 +253,10 @@ function buildCells() {
     var c = S.cells[id];
     cellLayer.addData({ type: "Feature", properties: c.f.properties, geometry: display(c.f.geometry) });
   });
+  cellLayer.bindTooltip(function (l) {
+    var c = S.cells[l.feature.properties.cell_id];
+    return c ? tooltipHtml(c.f.properties.grid_code, c.f.properties) : "";
+  }, { sticky: true, direction: "top", offset: [0, -8], className: "grid-tip" });
   return cellLayer;
 }
 
@@ -187,7 +324,7 @@ function onGridClick(code, e) {
   }
   if (S.busy) return;
   if (S.mode === "merge") { edits.mergeWith(code); return; }
-  if (code !== S.active) message("info", esc(t("zoom_in")));
+  if (code !== S.active) say("info", "zoom_in");
 }
 
 export function setActive(code) {
@@ -203,12 +340,21 @@ export function setActive(code) {
   document.querySelectorAll("#grid-table tr.active").forEach(function (r) { r.classList.remove("active"); });
   var row = code && document.querySelector('#grid-table tr[data-code="' + CSS.escape(code) + '"]');
   if (row) { row.classList.add("active"); row.scrollIntoView({ block: "nearest" }); }
+  restyleAll();
   updateButtons();
+}
+
+// parcels and grids of other communities fade while a grid is active (they cannot join it)
+function restyleAll() {
+  if (gridLayer) gridLayer.eachLayer(function (l) { l.setStyle(gridStyle(l.feature)); });
+  restyleCells();
 }
 
 export function setMode(mode) {
   map.pm.disableDraw();
+  var was = S.mode;
   S.mode = mode;
+  if (was !== mode && gridLayer) restyleAll();
   document.querySelectorAll("button.mode").forEach(function (b) { b.classList.toggle("on", b.dataset.mode === mode); });
   if (mode === "box") map.pm.enableDraw("Rectangle", { snappable: false });
   if (mode === "lasso") map.pm.enableDraw("Polygon", { snappable: false, allowSelfIntersection: true });

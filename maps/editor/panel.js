@@ -1,27 +1,38 @@
 // The side panel: status and messages, plan figures, the grid table, versions, buttons, links.
 import { apiUrl } from "./api.js";
 import { t } from "./i18n.js";
+import { versionSentence } from "./messages.js";
 import { $, body, esc, S } from "./state.js";
 
-export function setBusy(on, text) {
+export function setBusy(on, key) {
   S.busy = on;
+  S.busyKey = on ? key : null;
   var st = $("status");
   st.classList.toggle("busy", on);
-  st.textContent = on ? text : t("ready");
+  st.textContent = on ? t(key) : t("ready");
   body.dataset.busy = on ? "1" : "0";
 }
 
-// html: already escaped by the caller
-export function message(kind, html) {
-  var box = $("messages");
-  var div = document.createElement("div");
-  div.className = "msg " + kind;
-  div.innerHTML = html;
-  box.prepend(div);
-  while (box.children.length > 4) box.removeChild(box.lastChild);
+// Messages are kept as functions giving their HTML in the current language, so the zh/EN
+// toggle rewrites them too. render() must escape what it inserts.
+export function message(kind, render) {
+  var html = typeof render === "function" ? render : function () { return esc(String(render)); };
+  S.msgs = S.msgs || [];
+  S.msgs.unshift({ kind: kind, render: html });
+  S.msgs = S.msgs.slice(0, 4);
+  renderMessages();
 }
 
-export function clearMessages() { $("messages").innerHTML = ""; }
+// an info line from the words in i18n.js
+export function say(kind, key) { message(kind, function () { return esc(t(key)); }); }
+
+export function clearMessages() { S.msgs = []; renderMessages(); }
+
+function renderMessages() {
+  $("messages").innerHTML = (S.msgs || []).map(function (m) {
+    return '<div class="msg ' + m.kind + '">' + m.render() + "</div>";
+  }).join("");
+}
 
 export function applyLang() {
   document.documentElement.lang = S.lang;
@@ -31,7 +42,10 @@ export function applyLang() {
   });
   $("lang").textContent = S.lang === "zh" ? "EN" : "中文";
   document.title = t("title") + " · " + S.plan;
+  $("status").textContent = S.busy ? t(S.busyKey) : t("ready");
+  renderMessages(); renderStatusFilter();
   renderInfo(); renderTable(); renderVersions(); updateButtons();
+  document.dispatchEvent(new CustomEvent("gridplan:lang"));
 }
 
 export function renderInfo() {
@@ -61,21 +75,100 @@ function rowHtml(code) {
   if (p.contiguous === false) warn.push('<span class="warn" title="' + esc(t("not_contiguous")) + '">⚠ ' + esc(t("not_contiguous")) + "</span>");
   if (p.locked) warn.push("🔒");
   return "<td>" + esc(code) + "</td><td class=\"hh\">" + esc(p.households) + "</td>" +
-    '<td><span class="band ' + esc(p.status) + '"></span>' + esc(t(p.status)) + "</td>" +
+    '<td class="st" data-status="' + esc(p.status) + '"><span class="band ' + esc(p.status) + '"></span>' + esc(t(p.status)) + "</td>" +
     "<td>" + esc(workloadText(p)) + "</td><td>" + warn.join(" ") + "</td>";
+}
+
+// ---- the grid table: filter by code, community or status; sort by a column -------------
+export var STATUSES = ["ok", "above_band", "below_band", "dedicated", "empty"];
+var STATUS_ORDER = { above_band: 0, below_band: 1, ok: 2, dedicated: 3, empty: 4 };
+var SORT_KEYS = {
+  code: function (p) { return p.grid_code; },
+  households: function (p) { return p.households || 0; },
+  band: function (p) { return STATUS_ORDER[p.status] == null ? 9 : STATUS_ORDER[p.status]; },
+  workload: function (p) { return p.workload_hours != null ? p.workload_hours : workloadText(p); },
+  warnings: function (p) { return (p.contiguous === false ? 2 : 0) + (p.locked ? 1 : 0); }
+};
+
+export function renderStatusFilter() {
+  var sel = $("status-filter"), value = sel.value;
+  sel.innerHTML = ['<option value="">' + esc(t("all_status")) + "</option>"].concat(STATUSES.map(function (k) {
+    return '<option value="' + k + '">' + esc(t(k)) + "</option>";
+  })).join("");
+  sel.value = value;
+  sel.title = t("status_filter");
+}
+
+export function sortBy(key) {
+  if (!SORT_KEYS[key]) return;
+  if (S.sort && S.sort.key === key) S.sort.dir = -S.sort.dir;
+  else S.sort = { key: key, dir: key === "households" ? -1 : 1 };
+  renderTable();
+}
+
+function sortedCodes() {
+  var order = S.order.slice();
+  if (!S.sort) return order;
+  var f = SORT_KEYS[S.sort.key], dir = S.sort.dir;
+  return order.sort(function (a, b) {
+    var x = f(S.grids[a].properties), y = f(S.grids[b].properties);
+    if (x < y) return -dir;
+    if (x > y) return dir;
+    return a < b ? -1 : (a > b ? 1 : 0);
+  });
 }
 
 export function renderTable(changed) {
   var tbody = document.querySelector("#grid-table tbody");
   var filter = ($("filter").value || "").trim().toLowerCase();
+  var status = $("status-filter").value;
   var rows = [];
-  S.order.forEach(function (code) {
+  sortedCodes().forEach(function (code) {
     var p = S.grids[code].properties;
+    if (status && p.status !== status) return;
     if (filter && code.toLowerCase().indexOf(filter) < 0 && String(p.community_id).toLowerCase().indexOf(filter) < 0) return;
     var cls = (code === S.active ? "active " : "") + (changed && changed[code] ? "changed" : "");
     rows.push('<tr data-code="' + esc(code) + '" class="' + cls + '">' + rowHtml(code) + "</tr>");
   });
   tbody.innerHTML = rows.join("");
+  $("table-count").textContent = rows.length + " " + t("of") + " " + S.order.length + " " + t("shown");
+  document.querySelectorAll("#grid-table th[data-sort]").forEach(function (th) {
+    var on = S.sort && S.sort.key === th.dataset.sort;
+    th.dataset.dir = on ? (S.sort.dir > 0 ? "asc" : "desc") : "";
+    th.title = t("sort_hint");
+  });
+  renderChart();
+}
+
+// ---- a small chart: households of every grid (sorted) against the band ------------------
+export function bandRange() {
+  var m = (S.info && (S.info.metrics || S.info.report)) || {};
+  var b = m.band || (S.info && S.info.report && S.info.report.band);
+  return b && b.length === 2 ? b : null;
+}
+
+function renderChart() {
+  var el = $("chart");
+  var codes = S.order.filter(function (c) { return S.grids[c].properties.status !== "dedicated"; });
+  if (!codes.length) { el.innerHTML = ""; return; }
+  codes.sort(function (a, b) { return (S.grids[a].properties.households || 0) - (S.grids[b].properties.households || 0); });
+  var W = 356, H = 96, pad = 2, band = bandRange();
+  var max = Math.max.apply(null, codes.map(function (c) { return S.grids[c].properties.households || 0; }).concat(band ? [band[1] * 1.2] : [1]));
+  var y = function (v) { return H - pad - (H - 2 * pad) * v / max; };
+  var w = (W - 2 * pad) / codes.length;
+  var parts = ['<svg viewBox="0 0 ' + W + " " + H + '" width="100%" height="' + H + '" role="img" aria-label="' + esc(t("chart")) + '">'];
+  if (band) {
+    parts.push('<rect class="band-area" x="0" width="' + W + '" y="' + y(band[1]).toFixed(1) + '" height="' +
+               (y(band[0]) - y(band[1])).toFixed(1) + '"><title>' + esc(t("chart_band") + " " + Math.round(band[0]) + "–" + Math.round(band[1])) + "</title></rect>");
+  }
+  codes.forEach(function (c, i) {
+    var p = S.grids[c].properties, v = p.households || 0;
+    parts.push('<rect data-code="' + esc(c) + '" class="bar ' + esc(p.status) + (c === S.active ? " active" : "") +
+               '" x="' + (pad + i * w).toFixed(2) + '" width="' + Math.max(w - 0.5, 0.5).toFixed(2) + '" y="' + y(v).toFixed(1) +
+               '" height="' + (H - pad - y(v)).toFixed(1) + '"><title>' + esc(c + " · " + v + " " + t("hh_unit") + " · " + t(p.status)) + "</title></rect>");
+  });
+  parts.push("</svg>");
+  el.innerHTML = parts.join("");
 }
 
 export function renderVersions() {
@@ -83,24 +176,10 @@ export function renderVersions() {
   ol.innerHTML = (S.versions || []).slice().reverse().map(function (v) {
     var cur = v.version === S.version;
     return '<li data-version="' + v.version + '" class="' + (cur ? "current" : "") + '">v' + v.version +
-      " " + esc(v.op || "") + " " + esc(summaryText(v.summary)) + (v.author ? " · " + esc(v.author) : "") +
+      " · " + esc(versionSentence(v)) + (v.author ? ' <span class="who">· ' + esc(v.author) + "</span>" : "") +
       (cur ? " (" + esc(t("current")) + ")" : ' <button class="diff">' + esc(t("diff")) +
       '</button><button class="restore">' + esc(t("restore")) + "</button>") + "</li>";
   }).join("");
-}
-
-function summaryText(x) {
-  if (x == null) return "";
-  if (typeof x !== "object") return String(x);
-  return Object.keys(x).filter(function (k) {
-    var v = x[k];
-    return k !== "op" && v != null && v !== "" && !(Array.isArray(v) && !v.length);
-  }).map(function (k) {
-    var v = x[k];
-    if (Array.isArray(v)) v = v.length > 3 ? v.slice(0, 3).join(",") + "…(" + v.length + ")" : v.join(",");
-    else if (v && typeof v === "object") v = JSON.stringify(v);
-    return k + "=" + v;
-  }).join(" ").slice(0, 120);
 }
 
 export function updateButtons() {

@@ -225,8 +225,10 @@ def test_refused_edit_explains_and_changes_nothing(editor, demo_plan):
     editor.page.evaluate(f"window.gridEditor.mergeWith('{other}')")
     editor.settle()
     msg = editor.page.locator("#messages .error").inner_text()
-    assert "force" in msg and "households" in msg
+    assert "强制" in msg and "户" in msg  # the fix and the rule, in the planner's words
+    assert "force" not in msg and "{" not in msg
     assert editor.households(active) == before and editor.households(other) > 0
+    assert editor.page.evaluate("window.gridEditor.state.mode") == "move"  # merge is for one click
 
 
 def test_stale_editor_reloads_on_412(editor, demo_plan, base_url, plan_id):
