@@ -340,7 +340,12 @@ export function setActive(code) {
   document.querySelectorAll("#grid-table tr.active").forEach(function (r) { r.classList.remove("active"); });
   var row = code && document.querySelector('#grid-table tr[data-code="' + CSS.escape(code) + '"]');
   if (row) { row.classList.add("active"); row.scrollIntoView({ block: "nearest" }); }
-  restyleAll();
+  var was = prev && S.grids[prev] ? S.grids[prev].properties.community_id : null;
+  var now = code && S.grids[code] ? S.grids[code].properties.community_id : null;
+  if (was !== now) restyleAll();  // another community fades
+  document.querySelectorAll("#chart rect.active").forEach(function (r) { r.classList.remove("active"); });
+  var bar = code && document.querySelector('#chart rect[data-code="' + CSS.escape(code) + '"]');
+  if (bar) bar.classList.add("active");
   updateButtons();
 }
 
@@ -354,7 +359,7 @@ export function setMode(mode) {
   map.pm.disableDraw();
   var was = S.mode;
   S.mode = mode;
-  if (was !== mode && gridLayer) restyleAll();
+  if (S.active && gridLayer && (was === "split") !== (mode === "split")) restyleAll();
   document.querySelectorAll("button.mode").forEach(function (b) { b.classList.toggle("on", b.dataset.mode === mode); });
   if (mode === "box") map.pm.enableDraw("Rectangle", { snappable: false });
   if (mode === "lasso") map.pm.enableDraw("Polygon", { snappable: false, allowSelfIntersection: true });

@@ -381,3 +381,145 @@ def test_closed_reads_load_once_the_key_is_given(browser, tmp_path, demo_plan):
         assert page.locator("#grid-table tbody tr").count() == len(demo_plan.grids)
         assert log.errors == [] and external(log.requests) == []
         context.close()
+
+
+def status_counts(plan) -> dict:
+    return plan.grids["status"].value_counts().to_dict()
+
+
+def test_legend_shows_band_statuses_with_counts(editor, demo_plan):
+    legend = editor.page.locator("#legend")
+    text = legend.inner_text()
+    for word in ("达标", "偏多", "偏少", "专属网格", "社区边界"):
+        assert word in text, text
+    for status, n in status_counts(demo_plan).items():
+        item = legend.locator(f'[data-status="{status}"] .n')
+        assert item.inner_text() == str(n)
+    colours = editor.page.evaluate("""() => Object.fromEntries(
+        Object.values(window.gridEditor.state.grids)
+        .map(g => [g.properties.status, g.layer.options.fillColor]))""")
+    assert len(set(colours.values())) == len(colours)  # one colour per status
+    assert int(editor.page.evaluate("document.body.dataset.communities")) == len(
+        demo_plan.communities)
+    assert int(editor.page.evaluate("document.body.dataset.labels")) > 0
+
+
+def test_hover_shows_households_deviation_and_reason(editor, demo_plan):
+    grids = demo_plan.grids.set_index("grid_code")
+    code = grids.index[(grids["status"] == "above_band") & (grids["reason_zh"] != "")][0]
+    row = grids.loc[code]
+    pt = grids.geometry.to_crs(4326)[code].representative_point()
+    editor.zoom_to(pt.x, pt.y, 17)
+    xy = editor.point(pt.x, pt.y)
+    editor.page.mouse.move(xy["x"], xy["y"])
+    editor.page.mouse.move(xy["x"] + 1, xy["y"] + 1)
+    tip = editor.page.locator(".grid-tip")
+    tip.wait_for()
+    text = tip.inner_text()
+    assert code in text and str(int(row["households"])) in text
+    assert row["reason_zh"][:12] in text and "偏多" in text
+    assert f"+{int(row['households']) - 300}" in text  # deviation from the target 300
+    ARTIFACTS.mkdir(exist_ok=True)
+    editor.page.screenshot(path=str(ARTIFACTS / "editor-hover.png"))
+    editor.page.locator("#lang").click()
+    editor.page.mouse.move(xy["x"], xy["y"])
+    editor.page.mouse.move(xy["x"] + 2, xy["y"] + 2)
+    editor.page.wait_for_function("document.querySelector('.grid-tip') && "
+                                  "document.querySelector('.grid-tip').innerText.includes('above')")
+    assert row["reason"][:20] in editor.page.locator(".grid-tip").inner_text()
+    editor.page.locator("#lang").click()
+
+
+def test_refused_move_into_locked_grid_speaks_chinese_then_clears(editor, demo_plan):
+    (active, cell, other, lon, lat), (a2, c2, o2, lon2, lat2) = neighbours(demo_plan, 2)
+    editor.pick(other)
+    n = editor.updates()
+    editor.page.locator("#lock").click()
+    editor.settle(n)
+    editor.pick(active)
+    editor.click_at(lon, lat)
+    editor.page.wait_for_selector("#messages .error")
+    editor.settle()
+    msg = editor.page.locator("#messages .error").inner_text()
+    assert "已锁定" in msg and "解锁" in msg, msg
+    for raw in ("{", "rule", "POST", "locked=false", "force", "grid(s)"):
+        assert raw not in msg, msg
+    assert editor.page.locator("#messages .error").count() == 1
+    assert editor.page.locator("#messages li").count() == 0  # the violation said once
+    editor.page.locator("#lang").click()
+    msg = editor.page.locator("#messages .error").inner_text()
+    assert "locked" in msg and "unlock it first" in msg and "已锁定" not in msg
+    assert editor.page.locator("#status").inner_text() == "Ready"
+    assert "Initial plan" in editor.page.locator("#versions").inner_text()
+    assert "Locked" in editor.page.locator("#versions").inner_text()
+    editor.page.locator("#lang").click()
+    assert editor.page.locator("#status").inner_text() == "就绪"
+    editor.pick(a2)
+    editor.page.check("#force")  # the move may leave the band: accepted as a warning
+    n = editor.updates()
+    editor.click_at(lon2, lat2)
+    editor.settle(n)
+    assert editor.page.locator("#messages .error").count() == 0  # a success clears it
+    versions = editor.page.locator("#versions").inner_text()
+    assert "移动 1 个地块" in versions and f"到 …{a2[-3:]}" in versions
+
+
+def test_cross_community_move_is_refused_before_asking(editor, demo_plan):
+    cells = demo_plan.cells.set_index("cell_id")
+    grids = demo_plan.grids.set_index("grid_code")
+    active = neighbours(demo_plan)[0][0]
+    comm = grids["community_id"][active]
+    far = cells[cells["community_id"] != comm]
+    cell = far.index[0]
+    pt = cells.loc[[cell]].geometry.representative_point().to_crs(4326).iloc[0]
+    editor.pick(active)
+    editor.zoom_to(pt.x, pt.y, 17)
+    before = len(editor.log.requests)
+    editor.click_at(pt.x, pt.y)
+    editor.page.wait_for_selector("#messages .error")
+    assert "不能跨社区" in editor.page.locator("#messages .error").inner_text()
+    assert not [u for u in editor.log.requests[before:] if "/edits/" in u]
+
+
+def test_table_filters_and_sorts_by_status(editor, demo_plan):
+    counts = status_counts(demo_plan)
+    editor.page.select_option("#status-filter", "above_band")
+    assert editor.rows() == counts["above_band"]
+    shown = editor.page.locator("#grid-table td.st").evaluate_all(
+        "tds => tds.map(td => td.dataset.status)")
+    assert set(shown) == {"above_band"}
+    editor.page.locator('#legend [data-status="below_band"]').click()  # the legend filters too
+    assert editor.rows() == counts["below_band"]
+    editor.page.select_option("#status-filter", "")
+    assert editor.rows() == len(demo_plan.grids)
+    editor.page.locator('#grid-table th[data-sort="households"]').click()
+    hh = [int(x) for x in editor.page.locator("#grid-table td.hh").all_inner_texts()]
+    assert hh == sorted(hh, reverse=True)
+    editor.page.locator('#grid-table th[data-sort="households"]').click()
+    hh = [int(x) for x in editor.page.locator("#grid-table td.hh").all_inner_texts()]
+    assert hh == sorted(hh)
+    bars = editor.page.locator("#chart rect.bar").count()
+    assert bars == len(demo_plan.grids) - counts.get("dedicated", 0)
+
+
+def test_force_lasts_one_edit_and_ctrl_z_leaves_text_fields_alone(editor, demo_plan):
+    active, cell, other, lon, lat = neighbours(demo_plan)[0]
+    editor.pick(active)
+    editor.page.check("#force")
+    n = editor.updates()
+    editor.click_at(lon, lat)
+    editor.settle(n)
+    assert not editor.page.is_checked("#force")
+    version = editor.page.evaluate("window.gridEditor.state.version")
+    editor.page.fill("#filter", "9901")
+    editor.page.focus("#filter")
+    editor.page.keyboard.press("Control+z")  # the field's own undo, not the plan's
+    editor.page.wait_for_timeout(300)
+    editor.settle()
+    assert editor.page.evaluate("window.gridEditor.state.version") == version
+    editor.page.fill("#filter", "")
+    n = editor.updates()
+    editor.page.keyboard.press("Control+z")  # an empty field: the plan's undo
+    editor.settle(n)
+    assert editor.page.evaluate("window.gridEditor.state.version") == version + 1
+    assert editor.households(other) > 0
