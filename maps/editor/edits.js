@@ -207,6 +207,54 @@ export function moveCells(ids, to) {
     .catch(swallow);
 }
 
+// ---- box and lasso: a preview first, moved once the planner confirms ---------------------
+export function previewMove(ids, to) {
+  cancelMove();
+  if (!to) { say("info", "pick_grid"); return; }
+  ids = ids.filter(function (id) { return S.cells[id] && S.cells[id].f.properties.grid_code !== to; });
+  if (!ids.length) { say("info", "nothing_selected"); return; }
+  S.pending = { ids: ids, to: to };
+  ids.forEach(function (id) { S.pendingCells[id] = true; });
+  restyleCells();
+  renderPending();
+}
+
+export function confirmMove() {
+  var p = S.pending;
+  if (!p) return Promise.resolve();
+  cancelMove();
+  clearMessages();
+  return moveCells(p.ids, p.to);
+}
+
+export function cancelMove() {
+  if (!S.pending) return;
+  S.pending = null; S.pendingCells = {};
+  restyleCells();
+  renderPending();
+}
+
+export function renderPending() {
+  var el = $("pending"), p = S.pending;
+  body.dataset.pending = p ? String(p.ids.length) : "0";
+  if (!p) { el.hidden = true; el.innerHTML = ""; return; }
+  var ok = p.ids.filter(function (id) { return !foreign(id, p.to); });
+  var hh = 0, from = {};
+  ok.forEach(function (id) { var c = S.cells[id].f.properties; hh += c.households || 0; from[c.grid_code] = 1; });
+  var src = Object.keys(from).sort().map(shortCode).join(S.lang === "zh" ? "、" : ", ");
+  var out = p.ids.length - ok.length, zh = S.lang === "zh";
+  var line = zh ? "移动 " + ok.length + " 个地块（" + hh + " 户）从 " + src + " 到 " + shortCode(p.to) + "？"
+                : "Move " + ok.length + " parcel" + (ok.length === 1 ? "" : "s") + " (" + hh + " households) from " + src + " to " + shortCode(p.to) + "?";
+  if (out) line += " " + (zh ? "（另有 " + out + " 个其他社区的地块不会移动）" : "(" + out + " parcels of another community stay)");
+  el.hidden = false;
+  el.innerHTML = '<span class="what">' + esc(line) + '</span> <button id="pending-ok" type="button">' + esc(t("confirm_move")) +
+    '</button> <button id="pending-cancel" type="button">' + esc(t("cancel")) + "</button>";
+  if (!ok.length) $("pending-ok").disabled = true;
+}
+
+document.addEventListener("gridplan:active", function () { if (S.pending && S.pending.to !== S.active) cancelMove(); });
+document.addEventListener("gridplan:lang", renderPending);
+
 export function swallow(e) { if (!e.handled) failed(e); }
 
 export function simple(path, payload) {

@@ -25,7 +25,7 @@ export var T = {
     parcel: "此地块", other_community: "其他社区：不能移入当前网格",
     chart: "各网格户数与达标范围", chart_band: "达标范围", hh_unit: "户",
     sort_hint: "点击表头排序", shown: "显示", of: "/",
-    saved: "已保存", skipped_foreign: "个其他社区的地块没有移动(不能跨社区)", forced_off: "「强制」已自动取消（只用于一次操作）"
+    saved: "已保存", confirm_move: "确认移动", cancel: "取消", skipped_foreign: "个其他社区的地块没有移动(不能跨社区)", forced_off: "「强制」已自动取消（只用于一次操作）"
   },
   en: {
     title: "Grid editor", move: "Click to move", box: "Box", lasso: "Lasso",
@@ -55,7 +55,7 @@ export var T = {
     other_community: "Other community: cannot move into the active grid",
     chart: "Households per grid and the band", chart_band: "band", hh_unit: "households",
     sort_hint: "Click a header to sort", shown: "shown", of: "/",
-    saved: "Saved", skipped_foreign: "parcels of another community were not moved", forced_off: "Force was switched off again (it is for one edit)"
+    saved: "Saved", confirm_move: "Move them", cancel: "Cancel", skipped_foreign: "parcels of another community were not moved", forced_off: "Force was switched off again (it is for one edit)"
   }
 };
 

@@ -5,8 +5,8 @@
 // i18n.js (words), api.js (requests), panel.js (side panel), map.js (Leaflet, selection,
 // modes), edits.js (loading and edits); this module wires them to the page.
 import * as gcj02 from "./gcj02.js";
-import { loadAll, mergeWith, moveCells, restore, showDiff, simple, splitGrid,
-         toggleLock } from "./edits.js";
+import { cancelMove, confirmMove, loadAll, mergeWith, moveCells, previewMove, restore, showDiff,
+         simple, splitGrid, toggleLock } from "./edits.js";
 import { initMap, map, setActive, setBaseMap, setMode } from "./map.js";
 import { applyLang, renderTable, sortBy } from "./panel.js";
 import { $, body, S, timing } from "./state.js";
@@ -36,6 +36,10 @@ function wire() {
   $("chart").addEventListener("click", function (e) {
     var bar = e.target.closest("rect[data-code]"); if (bar) setActive(bar.dataset.code);
   });
+  $("pending").addEventListener("click", function (e) {
+    if (e.target.id === "pending-ok") confirmMove();
+    if (e.target.id === "pending-cancel") cancelMove();
+  });
   $("force").addEventListener("change", function () { body.dataset.force = $("force").checked ? "1" : "0"; });
   document.addEventListener("gridplan:lang", function () { if (S.diffText) $("diff").textContent = S.diffText(); });
   document.querySelector("#grid-table tbody").addEventListener("click", function (e) {
@@ -63,7 +67,10 @@ function wire() {
   document.addEventListener("keydown", function (e) {
     var key = (e.key || "").toLowerCase();
     var mod = e.ctrlKey || e.metaKey;
-    if (e.key === "Escape") { if (!typing(e.target)) setMode("move"); return; }
+    if (e.key === "Escape") { if (!typing(e.target)) { cancelMove(); setMode("move"); } return; }
+    if (e.key === "Enter" && S.pending && !typing(e.target) && e.target.tagName !== "BUTTON") {
+      e.preventDefault(); confirmMove(); return;
+    }
     if (!mod || (key !== "z" && key !== "y")) return;
     if (typing(e.target)) return;
     e.preventDefault();
@@ -83,7 +90,7 @@ function typing(el) {
 
 window.gridEditor = {
   state: S, timing: timing, setActive: setActive, moveCells: moveCells, splitGrid: splitGrid, mergeWith: mergeWith,
-  setMode: setMode, reload: loadAll, showDiff: showDiff, panelUpdates: 0, panelUpdatedAt: null,
+  setMode: setMode, reload: loadAll, confirmMove: confirmMove, showDiff: showDiff, panelUpdates: 0, panelUpdatedAt: null,
   ready: false, cellCentre: function (id) {
     var c = S.cells[id]; if (!c || !c.layer) return null;
     var p = map.latLngToContainerPoint(c.layer.getBounds().getCenter());
@@ -101,7 +108,7 @@ window.gridEditor = {
 window.gcj02 = gcj02;  // the GCJ-02 shift, for the console and the tests
 
 wire();
-initMap({ moveCells: moveCells, mergeWith: mergeWith, splitGrid: splitGrid });
+initMap({ moveCells: moveCells, mergeWith: mergeWith, splitGrid: splitGrid, previewMove: previewMove });
 applyLang();
 setMode("move");
 function becomeReady() {

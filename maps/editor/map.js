@@ -194,9 +194,11 @@ export function cellStyle(f) {
   var active = code === S.active;
   var diff = S.diffCells[f.properties.cell_id];
   var faint = otherCommunity(f.properties.community_id);
+  var pending = S.pendingCells[f.properties.cell_id];
   return {
-    renderer: renderer, weight: diff ? 3 : (active ? 1.2 : 0.4),
-    color: diff ? "#ff00ff" : (active ? "#000" : "#777"),
+    renderer: renderer, weight: diff || pending ? 3 : (active ? 1.2 : 0.4),
+    color: pending ? "#ff8c00" : (diff ? "#ff00ff" : (active ? "#000" : "#777")),
+    dashArray: pending ? "4 3" : null,
     fillColor: gridColour(code || ""), fillOpacity: faint ? 0.12 : (active ? 0.8 : 0.5)
   };
 }
@@ -347,6 +349,7 @@ export function setActive(code) {
   var bar = code && document.querySelector('#chart rect[data-code="' + CSS.escape(code) + '"]');
   if (bar) bar.classList.add("active");
   updateButtons();
+  document.dispatchEvent(new CustomEvent("gridplan:active", { detail: { code: code } }));
 }
 
 // parcels and grids of other communities fade while a grid is active (they cannot join it)
@@ -380,7 +383,8 @@ function onDrawn(e) {
     var p = c.layer.getBounds().getCenter();
     return pointInRing(p.lng, p.lat, ring);
   });
-  edits.moveCells(ids, S.active).then(function () { setMode(S.mode); });
+  edits.previewMove(ids, S.active);  // shown first; moved when the planner confirms
+  setMode(S.mode);
 }
 
 function pointInRing(x, y, ring) {

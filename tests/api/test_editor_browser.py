@@ -169,7 +169,7 @@ def test_move_by_click_updates_panel_then_undo_and_redo(editor, demo_plan):
     assert editor.households(active) == before[0] + h
 
 
-def test_box_selection_moves_every_cell_inside(editor, demo_plan):
+def test_box_selection_previews_then_moves_every_cell_inside(editor, demo_plan):
     active, cell, other, _, _ = neighbours(demo_plan)[0]
     cells, cx, cy = box_centres(demo_plan)
     x, y, d = cx[cell], cy[cell], 3e-5
@@ -184,6 +184,10 @@ def test_box_selection_moves_every_cell_inside(editor, demo_plan):
     editor.click_at(x - d, y - d)
     editor.page.wait_for_timeout(150)
     editor.click_at(x + d, y + d)
+    editor.page.wait_for_selector("#pending-ok")  # a preview first: nothing moved yet
+    assert editor.households(active) == before
+    assert f"（{h} 户）" in editor.page.locator("#pending").inner_text()
+    editor.page.locator("#pending-ok").click()
     editor.settle(n)
     assert editor.households(active) == before + h
     moved = editor.page.evaluate(f"""() => Object.values(window.gridEditor.state.cells)
@@ -358,6 +362,8 @@ def test_lasso_moves_cells_inside_the_drawn_polygon(editor, demo_plan):
     for lon, lat in [*ring, ring[0]]:  # clicking the first point again closes the polygon
         editor.click_at(lon, lat)
         editor.page.wait_for_timeout(150)
+    editor.page.wait_for_selector("#pending-ok")
+    editor.page.keyboard.press("Enter")  # Enter confirms the preview
     editor.settle(n)
     assert editor.households(active) == before + h
 
