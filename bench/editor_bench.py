@@ -80,7 +80,6 @@ def measure_clicks(browser, url: str, todo: list, key: str
     page.wait_for_function("document.body.dataset.cellsLoaded === '1'", timeout=60_000)
     page.fill("#api-key", key)
     page.dispatch_event("#api-key", "change")
-    page.check("#force")  # band or contiguity breaks become warnings: every move is stored
     page.evaluate("""() => {
         window.__clicks = []; window.__panels = [];
         document.getElementById('map').addEventListener('click',
@@ -96,6 +95,8 @@ def measure_clicks(browser, url: str, todo: list, key: str
         page.wait_for_timeout(100)
         xy = page.evaluate("([lat, lon]) => window.gridEditor.containerPoint(lat, lon)",
                            [lat, lon])
+        page.check("#force")  # band or contiguity breaks become warnings: every move is
+        # stored (Force lasts one edit, so it is ticked before each)
         n = page.evaluate("window.__panels.length")
         page.mouse.click(xy["x"], xy["y"])
         page.wait_for_function(f"window.__panels.length > {n}", timeout=10_000)
@@ -168,9 +169,9 @@ def run(args: argparse.Namespace) -> dict:
             clicks, parts = measure_clicks(browser, url, todo, args.key or KEY)
             timing = page_timing(browser, url)
             browser.close()
-    from gridplan.export.folder import read_plan
+        from gridplan.export.folder import read_plan
 
-    plan = read_plan(plan_dir)
+        plan = read_plan(plan_dir)  # before the temporary folder goes
     return {"grids": len(plan.grids), "cells": len(plan.cells), "loads_ms": loads,
             "interactive_ms_median": statistics.median(loads), "clicks_ms": clicks,
             "click_to_panel_ms_median": statistics.median(clicks),

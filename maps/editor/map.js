@@ -4,7 +4,7 @@
 import { shiftGeometry } from "./gcj02.js";
 import { t } from "./i18n.js";
 import { shortCode } from "./messages.js";
-import { bandRange, clearMessages, say, STATUSES, updateButtons } from "./panel.js";
+import { bandRange, clearMessages, later, say, STATUSES, updateButtons } from "./panel.js";
 import { $, body, esc, S } from "./state.js";
 
 var TILES = {
@@ -131,7 +131,7 @@ function labelPoint(layer) {
 // the map after data or language changed: legend, labels, faint other communities
 export function refreshMap() {
   renderLegend();
-  updateLabels();
+  later("labels", updateLabels);
 }
 
 // ---- hover: one tooltip for grids and parcels -----------------------------------------

@@ -137,7 +137,14 @@ export function renderTable(changed) {
     th.dataset.dir = on ? (S.sort.dir > 0 ? "asc" : "desc") : "";
     th.title = t("sort_hint");
   });
-  renderChart();
+  later("chart", renderChart);
+}
+
+// work the planner does not wait for (chart, labels): after the panel has updated, once
+var queued = {};
+export function later(name, fn) {
+  if (queued[name]) return;
+  queued[name] = setTimeout(function () { queued[name] = null; fn(); }, 0);
 }
 
 // ---- a small chart: households of every grid (sorted) against the band ------------------

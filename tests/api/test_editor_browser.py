@@ -407,7 +407,7 @@ def test_legend_shows_band_statuses_with_counts(editor, demo_plan):
     assert len(set(colours.values())) == len(colours)  # one colour per status
     assert int(editor.page.evaluate("document.body.dataset.communities")) == len(
         demo_plan.communities)
-    assert int(editor.page.evaluate("document.body.dataset.labels")) > 0
+    editor.page.wait_for_function("Number(document.body.dataset.labels) > 0")
 
 
 def test_hover_shows_households_deviation_and_reason(editor, demo_plan):
@@ -504,8 +504,8 @@ def test_table_filters_and_sorts_by_status(editor, demo_plan):
     editor.page.locator('#grid-table th[data-sort="households"]').click()
     hh = [int(x) for x in editor.page.locator("#grid-table td.hh").all_inner_texts()]
     assert hh == sorted(hh)
-    bars = editor.page.locator("#chart rect.bar").count()
-    assert bars == len(demo_plan.grids) - counts.get("dedicated", 0)
+    bars = len(demo_plan.grids) - counts.get("dedicated", 0)
+    editor.page.wait_for_function(f"document.querySelectorAll('#chart rect.bar').length === {bars}")
 
 
 def test_force_lasts_one_edit_and_ctrl_z_leaves_text_fields_alone(editor, demo_plan):
