@@ -199,7 +199,7 @@ export function cellStyle(f) {
     renderer: renderer, weight: diff || pending ? 3 : (active ? 1.2 : 0.4),
     color: pending ? "#ff8c00" : (diff ? "#ff00ff" : (active ? "#000" : "#777")),
     dashArray: pending ? "4 3" : null,
-    fillColor: gridColour(code || ""), fillOpacity: faint ? 0.12 : (active ? 0.8 : 0.5)
+    fillColor: gridColour(code || ""), fillOpacity: faint ? 0.2 : (active ? 0.8 : 0.5)
   };
 }
 
@@ -208,7 +208,7 @@ function gridStyle(f) {
   var filled = !!gridLayer && !S.cellsShown;
   return {
     renderer: renderer, fill: filled, fillColor: gridColour(p.grid_code || ""),
-    fillOpacity: otherCommunity(p.community_id) ? 0.12 : (p.grid_code === S.active ? 0.8 : 0.5),
+    fillOpacity: otherCommunity(p.community_id) ? 0.2 : (p.grid_code === S.active ? 0.8 : 0.5),
     weight: p.grid_code === S.active ? 4 : 2,
     color: p.contiguous === false ? "#d00" : (p.locked ? "#555" : "#1a1a1a"),
     dashArray: p.locked ? "6 4" : null
