@@ -37,7 +37,7 @@ function call(method, path, payload, form) {
     });
   }, function () { return { status: 0, body: {} }; }).then(function (x) {
     state.inflight -= 1; if (!state.inflight) document.body.dataset.idle = "1";
-    if (x.status === 401) keyState("bad");
+    if (x.status === 401) keyState(localStorage.getItem(KEY) ? "bad" : "missing");
     return x;
   });
 }
@@ -111,7 +111,7 @@ function planDetails(p) {
   return Promise.all([call("GET", "/plans/" + id), call("GET", "/plans/" + id + "/versions"),
                       call("GET", "/plans/" + id + "/metrics")]).then(function (a) {
     if (!row) return;
-    var info = a[0].body || {}, versions = a[1].body, metrics = a[2].body || {};
+    var info = a[0].body || {}, versions = (a[1].body || {}).versions, metrics = a[2].body || {};
     var report = info.report || {};
     row.querySelector(".communities").textContent = report.communities != null ? report.communities : "";
     if (metrics.grids != null) row.querySelector(".grids").textContent = metrics.grids;
@@ -193,7 +193,11 @@ function summaryBox(layer) {
 function setUpDrops() {
   document.querySelectorAll(".drop").forEach(function (box) {
     var input = box.querySelector("input[type=file]");
-    input.addEventListener("change", function () { if (input.files[0]) upload(box, input.files[0]); });
+    input.addEventListener("change", function () {
+      var file = input.files[0];
+      input.value = "";  // choosing the same file again (after a fix) uploads it again
+      if (file) upload(box, file);
+    });
     box.addEventListener("click", function (e) { if (e.target === box) input.click(); });
     box.addEventListener("keydown", function (e) { if (e.key === "Enter") input.click(); });
     box.addEventListener("dragover", function (e) { e.preventDefault(); box.classList.add("over"); });
