@@ -28,7 +28,10 @@ Community governance grids (网格化管理) as a web service: upload layers, pl
 background, read plans as OGC API – Features collections (QGIS: *Add WFS / OGC API –
 Features layer* with this server's URL), edit grids with optimistic concurrency
 (`If-Match` with the plan's `ETag`), browse versions, undo/redo/restore, export.
-Writes need `X-API-Key` (or `Authorization: Bearer`).
+Writes need `X-API-Key` (or `Authorization: Bearer`). A browser opening `/` gets the start
+page (plans, uploads, a new plan with its progress); JSON clients (`Accept: application/json`,
+`*/*`, `?f=json`) get the OGC landing page. `GET /params` describes every plan parameter
+(type, default, bounds, choices, Chinese label, help) for forms.
 
 Feature pages hold 100 features unless `limit` says otherwise, at most 10,000 (larger limits
 are served as 10,000; follow the `next` link). Errors answer `{"detail": …}` naming the
