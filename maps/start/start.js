@@ -371,6 +371,7 @@ function init() {
   $("api-key").addEventListener("change", function () {
     localStorage.setItem(KEY, $("api-key").value.trim());
     keyState(); message(null); loadPlans();
+    if (!state.params.length) loadParams();  // a server with closed reads answered 401 before
   });
   $("lang").addEventListener("click", function () {
     paramValues();

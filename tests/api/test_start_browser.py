@@ -164,3 +164,26 @@ def test_docs_page_works_offline(browser, base_url):
     assert external(log.requests) == [], external(log.requests)
     assert log.errors == [], log.errors
     context.close()
+
+
+def test_closed_reads_load_once_the_key_is_given(browser, tmp_path):
+    from apiutil import cached_demo_plan
+    from gridplan.api.app import create_app
+    from gridplan.api.settings import Settings
+
+    app = create_app(Settings(data_dir=tmp_path, api_keys=f"tester:{KEY}", open_reads=False))
+    app.state.store.create_plan(cached_demo_plan(), name="closed", author="tests",
+                                plan_id="closed")
+    with serve(app) as url:
+        context = browser.new_context()
+        page = context.new_page()
+        log = PageLog(page)
+        page.goto(url + "/")
+        page.wait_for_function("window.gridStart && window.gridStart.ready")
+        assert "需要有效的 API 密钥" in page.locator("#messages").inner_text()
+        assert page.locator("#plans tbody tr").count() == 0
+        give_key(page)
+        page.wait_for_selector('#plans tr[data-id="closed"]')
+        page.wait_for_selector("#param-target")
+        assert log.errors == [] and external(log.requests) == []
+        context.close()
