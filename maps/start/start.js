@@ -1,6 +1,6 @@
 // The start page: the plan list, uploads of the layers, the parameters form (built from
 // GET /params), a plan job (POST /jobs) with its progress, then the new plan's editor.
-import { S, t, applyLang } from "./words.js";
+import { S, t, applyLang, zhProblem } from "./words.js";
 
 var KEY = "gridplan.apiKey";  // shared with the grid editor
 var MAIN_PARAMS = ["target", "tolerance"];  // shown open; the rest under 更多参数
@@ -51,7 +51,10 @@ function problemBox(answer) {
   var items = Array.isArray(detail) ? detail : (detail ? [detail] : []);
   items.slice(0, 8).forEach(function (d) {
     if (typeof d === "string") { box.appendChild(el("div", {}, d)); return; }
-    if (d.problem) box.appendChild(el("div", {}, t("problem") + "：" + d.problem));
+    var zh = S.lang === "zh" ? zhProblem(d.problem) : null;
+    if (zh) box.appendChild(el("div", { "class": "problem" }, t("problem") + "：" + zh));
+    if (d.problem) box.appendChild(el("div", { "class": zh ? "original" : "problem" },
+                                      (zh ? t("original") : t("problem")) + "：" + d.problem));
     var where = [d.source, d.field].filter(Boolean).join(" · ");
     if (where) box.appendChild(el("div", { "class": "where" }, t("field") + "：" + where));
     if (d.fix) box.appendChild(el("div", { "class": "fix" }, t("fix") + "：" + d.fix));

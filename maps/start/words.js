@@ -21,7 +21,7 @@ export var T = {
     households: "户", crs: "坐标系", fields: "字段", bbox: "范围",
     repaired: "已修复的无效图形", dropped: "已去掉的空图形",
     outside: "社区外的户数", warnings: "提示", problem: "问题", fix: "解决办法",
-    field: "字段", default: "默认", range: "范围", gt: "大于", ge: "至少", lt: "小于",
+    field: "字段", original: "原文", default: "默认", range: "范围", gt: "大于", ge: "至少", lt: "小于",
     le: "至多", choices: "可选值", list_hint: "多个值用逗号分隔",
     bad_value: "参数不在允许范围内", need_layers: "请先上传社区边界和人口图层",
     starting: "正在提交…", done: "规划完成，正在打开网格编辑…", failed: "规划失败",
@@ -53,7 +53,7 @@ export var T = {
     households: "households", crs: "CRS", fields: "Fields", bbox: "Extent",
     repaired: "Invalid shapes repaired", dropped: "Empty shapes left out",
     outside: "Households outside communities", warnings: "Notes", problem: "Problem",
-    fix: "Fix", field: "Field", default: "default", range: "range", gt: "more than",
+    fix: "Fix", original: "Original", field: "Field", default: "default", range: "range", gt: "more than",
     ge: "at least", lt: "less than", le: "at most", choices: "choices",
     list_hint: "separate values by commas", bad_value: "A parameter is out of its range",
     need_layers: "Upload the community boundaries and the population first",
@@ -81,4 +81,44 @@ export function applyLang() {
     el.placeholder = t(el.dataset.i18nPlaceholder);
   });
   document.getElementById("lang").textContent = S.lang === "zh" ? "EN" : "中文";
+}
+
+// The commonest refusals of the input checks in Chinese (the service answers in English);
+// zhProblem(text) is null for the others, which are shown as they came.
+var KINDS = { communities: "社区边界", population: "人口", buildings: "楼栋", workers: "网格员",
+              compounds: "小区", barriers: "边界线", dedicated: "专属网格", special: "重点人群" };
+function kind(k) { return KINDS[k] || k; }
+var PROBLEMS = [
+  [/every geometry of the (\w+) layer is empty/, function (m) { return kind(m[1]) + "图层的图形全部为空"; }],
+  [/the (\w+) layer is empty/, function (m) { return kind(m[1]) + "图层里没有任何要素"; }],
+  [/the (\w+) layer has no coordinate reference system/, function (m) {
+    return kind(m[1]) + "图层没有坐标系：请在“读取选项”里填写坐标系，如 EPSG:4326"; }],
+  [/the (\w+) layer must hold polygons/, function (m) { return kind(m[1]) + "图层必须是面（多边形）"; }],
+  [/no field '([^']+)' in the (\w+) layer \(fields: ([^)]*)\)/, function (m) {
+    return kind(m[2]) + "图层中没有字段 " + m[1] + "（现有字段：" + m[3] + "）：请在“读取选项”里填写正确的字段名"; }],
+  [/no column '([^']+)' in the (\w+) table/, function (m) { return kind(m[2]) + "表中没有列 " + m[1]; }],
+  [/duplicate community codes/, function () { return "社区代码有重复"; }],
+  [/duplicate (?:ids|worker ids)/, function () { return "编号有重复：每个要素的编号必须唯一"; }],
+  [/feature\(s\) have no id/, function () { return "有要素缺少编号"; }],
+  [/vertices, more than the limit/, function () {
+    return "图形的顶点太多，超过上限：请先简化（如 QGIS：矢量 ▸ 几何工具 ▸ 简化）"; }],
+  [/ is invalid/, function () { return "有无效的图形（如自相交）且无法自动修复"; }],
+  [/neither UTF-8 nor GB18030|cannot be decoded as/, function () {
+    return "无法识别文字编码：请在“读取选项”里填写编码，如 gbk"; }],
+  [/no longitude and latitude columns/, function () { return "表中找不到经纬度列（如 lon/lat、经度/纬度）"; }],
+  [/count\(s\) missing, not numbers or negative|negative counts/, function () {
+    return "户数或人口有缺失、不是数字或为负数"; }],
+  [/unknown community ids/, function () { return "有社区编号在社区边界图层中找不到"; }],
+  [/the job has no population layer/, function () { return "缺少人口图层"; }],
+  [/cannot be read as|cannot read as|cannot read the compressed file/, function () {
+    return "无法读取该文件：请确认文件完整、格式正确"; }]
+];
+
+export function zhProblem(text) {
+  if (!text) return null;
+  for (var i = 0; i < PROBLEMS.length; i++) {
+    var m = PROBLEMS[i][0].exec(text);
+    if (m) return PROBLEMS[i][1](m);
+  }
+  return null;
 }

@@ -136,8 +136,8 @@ def test_refusals_explain_problem_and_fix_and_english_toggle(page, tmp_path):
     page.set_input_files("#file-communities", str(empty))
     page.wait_for_selector('#result-communities:has-text("layer is empty")')
     text = page.locator("#result-communities").inner_text()
-    assert "数据或参数有误" in text and "问题：the communities layer is empty" in text
-    assert "解决办法：" in text
+    assert "数据或参数有误" in text and "问题：社区边界图层里没有任何要素" in text
+    assert "原文：the communities layer is empty" in text and "解决办法：" in text
     page.set_input_files("#file-workers", str(DATA / "workers.csv"))
     page.wait_for_selector('.drop[data-kind="workers"].ok')
     assert "82 行" in page.locator("#result-workers").inner_text()
