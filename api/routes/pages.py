@@ -31,7 +31,7 @@ router = APIRouter(tags=["pages"])
 
 
 def wants_html(request: Request) -> bool:
-    """Whether a request for ``/`` comes from a browser: no ``f`` parameter, and an
+    """Whether a request for ``/`` comes from a browser: ``f=html``, or no ``f`` and an
     ``Accept`` header that names ``text/html`` before (or without) any JSON type.
 
     Examples
@@ -44,11 +44,11 @@ def wants_html(request: Request) -> bool:
     True
     >>> wants_html(req("application/json")), wants_html(req("*/*"))
     (False, False)
-    >>> wants_html(req("text/html", b"f=json"))
-    False
+    >>> wants_html(req("text/html", b"f=json")), wants_html(req("*/*", b"f=html"))
+    (False, True)
     """
     if "f" in request.query_params:
-        return False
+        return request.query_params.get("f") == "html"
     accept = request.headers.get("accept", "").lower()
     html = accept.find("text/html")
     if html < 0:

@@ -121,6 +121,21 @@ def test_upload_set_target_plan_and_land_in_the_editor(page, app, base_url):
     assert info["report"]["communities"] == 7
 
 
+@pytest.mark.slow
+def test_a_started_plan_can_be_cancelled(page):
+    give_key(page)
+    page.set_input_files("#file-communities", str(DATA / "communities.geojson"))
+    page.set_input_files("#file-population", str(DATA / "buildings.geojson"))
+    page.wait_for_selector('.drop[data-kind="communities"].ok')
+    page.wait_for_selector('.drop[data-kind="population"].ok')
+    page.click("#start")
+    page.wait_for_selector("#cancel:not([hidden])")
+    page.click("#cancel")
+    page.wait_for_selector('#job-result:has-text("已取消")', timeout=60_000)
+    assert page.locator("#cancel").is_hidden() and page.locator("#start").is_enabled()
+    assert page.evaluate("window.gridStart.state.job.status") == "cancelled"
+
+
 def test_refusals_explain_problem_and_fix_and_english_toggle(page, tmp_path):
     empty = tmp_path / "empty.geojson"
     empty.write_text('{"type": "FeatureCollection", "features": []}', encoding="utf-8")

@@ -21,8 +21,9 @@ def client(tmp_path_factory):
         yield c
 
 
-def test_browsers_get_the_start_page(client):
-    r = client.get("/", headers={"Accept": BROWSER})
+@pytest.mark.parametrize("accept,query", [(BROWSER, ""), ("text/html", ""), ("*/*", "?f=html")])
+def test_browsers_get_the_start_page(client, accept, query):
+    r = client.get("/" + query, headers={"Accept": accept})
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
     assert "新建规划" in r.text and 'id="api-key"' in r.text
     assert "Accept" in r.headers["vary"]
