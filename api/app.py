@@ -1,4 +1,5 @@
-"""App: the FastAPI application — plans, edits, versions, features, layers, jobs, exports."""
+"""App: the FastAPI application — plans, edits, versions, features, layers, jobs, exports,
+the start page and the API documentation."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from gridplan.api import errors
 from gridplan.api.deps import parse_keys
 from gridplan.api.jobs import JobRunner
 from gridplan.api.limits import BodyLimit, HeadAsGet, JSONText, ServerTiming
-from gridplan.api.routes import edits, features, jobs, layers, plans, versions
+from gridplan.api.routes import edits, features, jobs, layers, pages, params, plans, versions
+from gridplan.api.routes.pages import StartPage
 from gridplan.api.settings import Settings
 from gridplan.api.store import Store
 from gridplan.api.uploads.worker import start_readers
@@ -26,7 +28,10 @@ Community governance grids (网格化管理) as a web service: upload layers, pl
 background, read plans as OGC API – Features collections (QGIS: *Add WFS / OGC API –
 Features layer* with this server's URL), edit grids with optimistic concurrency
 (`If-Match` with the plan's `ETag`), browse versions, undo/redo/restore, export.
-Writes need `X-API-Key` (or `Authorization: Bearer`).
+Writes need `X-API-Key` (or `Authorization: Bearer`). A browser opening `/` gets the start
+page (plans, uploads, a new plan with its progress); JSON clients (`Accept: application/json`,
+`*/*`, `?f=json`) get the OGC landing page. `GET /params` describes every plan parameter
+(type, default, bounds, choices, Chinese label, help) for forms.
 
 Feature pages hold 100 features unless `limit` says otherwise, at most 10,000 (larger limits
 are served as 10,000; follow the `next` link). Errors answer `{"detail": …}` naming the
@@ -57,8 +62,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         yield
         app.state.jobs.shutdown()
 
+    # /docs is served by routes.pages with Swagger UI from the package (FastAPI's own loads
+    # it from a CDN: a blank page offline)
     app = FastAPI(title="gridplan", version="0.1.0", description=DESCRIPTION,
-                  lifespan=lifespan)
+                  lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.settings = settings
     app.state.store = Store(settings.store_url)
     app.state.api_keys = parse_keys(settings)
@@ -66,7 +73,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.jobs = JobRunner(app.state.store, settings.job_workers,
                                settings.max_jobs, settings.geometry_limits)
     errors.install(app)
-    for module in (features, plans, edits, versions, layers, jobs):
+    for module in (features, plans, edits, versions, layers, jobs, params, pages):
         app.include_router(module.router)
     _optional_routers(app)
     app.add_middleware(JSONText)
@@ -74,6 +81,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(GZipMiddleware, minimum_size=GZIP_MIN_BYTES, compresslevel=5)
     app.add_middleware(BodyLimit, upload_bytes=int(settings.max_upload_mb * 1024 * 1024),
                        json_bytes=settings.max_body_kb * 1024)
+    app.add_middleware(StartPage)  # browsers at / get the start page, JSON clients the landing
     app.add_middleware(HeadAsGet)
     log.info("gridplan service on %s", settings.store_url.split("@")[-1])
     return app

@@ -1,10 +1,12 @@
-"""Assets: the editor's files and the vendored front-end libraries, inlined or served offline.
+"""Assets: the editor's and start page's files and the vendored front-end libraries, inlined or
+served offline.
 
-Leaflet and Leaflet-Geoman ship inside the package (``gridplan/maps/vendor/``, copied from the
-versions pinned in ``maps/package-lock.json`` by ``maps/vendor/update.sh``). Coverage maps
-inline them into the HTML file, the editor's server serves them under ``/static/lib``; no page
-loads a script or style from the internet, and nothing needs ``npm`` at run time. Every file is
-read through :mod:`importlib.resources`, so a wheel install works like a checkout.
+Leaflet, Leaflet-Geoman and Swagger UI (for the service's ``/docs``) ship inside the package
+(``gridplan/maps/vendor/``, copied from the versions pinned in ``maps/package-lock.json`` by
+``maps/vendor/update.sh``). Coverage maps inline Leaflet into the HTML file, the service serves
+the libraries under ``/static/lib`` and ``/static/docs``; no page loads a script or style from
+the internet, and nothing needs ``npm`` at run time. Every file is read through
+:mod:`importlib.resources`, so a wheel install works like a checkout.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ from gridplan.errors import GridplanError, InputError
 
 PACKAGE = "gridplan.maps"
 # one folder per vendored library, named after the version pinned in maps/package-lock.json
-VENDORED = {"leaflet": "leaflet-1.9.4", "@geoman-io/leaflet-geoman-free": "leaflet-geoman-2.20.2"}
+VENDORED = {"leaflet": "leaflet-1.9.4", "@geoman-io/leaflet-geoman-free": "leaflet-geoman-2.20.2",
+            "swagger-ui-dist": "swagger-ui-5.35.0"}
 LEAFLET = VENDORED["leaflet"]
 GEOMAN = VENDORED["@geoman-io/leaflet-geoman-free"]
 # name served under /static/lib/ → file inside maps/vendor
@@ -30,9 +33,18 @@ LIBRARIES = {
     "leaflet-geoman.css": f"{GEOMAN}/leaflet-geoman.css",
 }
 LEAFLET_IMAGES = f"{LEAFLET}/images"
+SWAGGER = VENDORED["swagger-ui-dist"]
+# name served under /static/docs/ → file inside maps/vendor (Swagger UI for /docs)
+DOCS_LIBRARIES = {
+    "swagger-ui-bundle.js": f"{SWAGGER}/swagger-ui-bundle.js",
+    "swagger-ui.css": f"{SWAGGER}/swagger-ui.css",
+    "favicon-32x32.png": f"{SWAGGER}/favicon-32x32.png",
+}
 # the editor: its page, its ES modules (main.js imports the others) and its style
 EDITOR_FILES = ("index.html", "main.js", "state.js", "i18n.js", "api.js", "panel.js", "map.js",
                 "edits.js", "gcj02.js", "messages.js", "editor.css")
+# the start page at / (plan list, uploads, parameters, job progress): page, module, style
+START_FILES = ("index.html", "start.js", "words.js", "start.css")
 
 
 class AssetMissing(GridplanError):
@@ -111,6 +123,34 @@ def editor_file(name: str) -> Traversable:
     return resource("editor", name)
 
 
+def start_file(name: str) -> Traversable:
+    """One of the start page's own files (:data:`START_FILES`).
+
+    Examples
+    --------
+    >>> start_file("start.js").name
+    'start.js'
+    """
+    if name not in START_FILES:
+        raise InputError(f"unknown start page file {name!r}", field="name",
+                         fix=f"use one of {', '.join(START_FILES)}")
+    return resource("start", name)
+
+
+def docs_file(name: str) -> Traversable:
+    """One vendored Swagger UI file by the name it is served under (:data:`DOCS_LIBRARIES`).
+
+    Examples
+    --------
+    >>> docs_file("swagger-ui.css").name
+    'swagger-ui.css'
+    """
+    if name not in DOCS_LIBRARIES:
+        raise InputError(f"unknown documentation file {name!r}", field="name",
+                         fix=f"use one of {', '.join(DOCS_LIBRARIES)}")
+    return resource("vendor", *DOCS_LIBRARIES[name].split("/"))
+
+
 def libraries_installed() -> bool:
     """Whether every vendored library file is present (always so in a correct install)."""
     return all(files(PACKAGE).joinpath("vendor", *rel.split("/")).is_file()
@@ -154,6 +194,7 @@ def inline_js(name: str) -> str:
     return library_file(name).read_text(encoding="utf-8").replace("</script", "<\\/script")
 
 
-__all__ = ["EDITOR_FILES", "LIBRARIES", "VENDORED", "AssetMissing", "editor_file",
+__all__ = ["DOCS_LIBRARIES", "EDITOR_FILES", "LIBRARIES", "START_FILES", "VENDORED",
+           "AssetMissing", "docs_file", "editor_file", "start_file",
            "inline_css", "inline_js", "leaflet_images", "libraries_installed", "library_file",
            "resource"]

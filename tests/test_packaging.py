@@ -1,5 +1,6 @@
-"""Packaging: what the wheel ships, and that an installed wheel serves the editor and writes an
-offline demo map without the checkout (no maps/node_modules, no data/ folder)."""
+"""Packaging: what the wheel ships, and that an installed wheel serves the editor, the start page
+and /docs and writes an offline demo map without the checkout (no maps/node_modules, no data/
+folder)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,14 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from gridplan.maps.assets import EDITOR_FILES, LEAFLET_IMAGES, LIBRARIES, VENDORED
+from gridplan.maps.assets import (
+    DOCS_LIBRARIES,
+    EDITOR_FILES,
+    LEAFLET_IMAGES,
+    LIBRARIES,
+    START_FILES,
+    VENDORED,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
@@ -63,6 +71,9 @@ def test_vendored_files_equal_the_npm_dist_files():
     for name, rel in dist.items():
         vendored = ROOT / "maps" / "vendor" / LIBRARIES[name]
         assert vendored.read_bytes() == (modules / rel).read_bytes(), name
+    for name, rel in DOCS_LIBRARIES.items():  # Swagger UI: the package root is its dist
+        vendored = ROOT / "maps" / "vendor" / rel
+        assert vendored.read_bytes() == (modules / "swagger-ui-dist" / name).read_bytes(), name
 
 
 @pytest.fixture(scope="module")
@@ -86,8 +97,11 @@ def test_wheel_ships_the_editor_libraries_and_migrations(wheel):
     want = {"gridplan/py.typed", "gridplan/__main__.py", api + "migrations/env.py",
             api + "migrations/script.py.mako", vendor + "README.md",
             *(maps + "editor/" + f for f in EDITOR_FILES),
+            *(maps + "start/" + f for f in START_FILES),
             *(vendor + rel for rel in LIBRARIES.values()),
+            *(vendor + rel for rel in DOCS_LIBRARIES.values()),
             *(f"{vendor}{folder}/LICENSE" for folder in VENDORED.values()),
+            f"{vendor}{VENDORED['swagger-ui-dist']}/NOTICE",
             *(f"{vendor}{LEAFLET_IMAGES}/{p.name}"
               for p in (ROOT / "maps" / "vendor" / LEAFLET_IMAGES).glob("*.png")),
             *(f"{api}migrations/versions/{p.name}"
@@ -96,6 +110,7 @@ def test_wheel_ships_the_editor_libraries_and_migrations(wheel):
     shipped = {n.rsplit("/", 1)[0].replace("/", ".") for n in names if n.endswith("__init__.py")}
     assert shipped == package_folders()
     assert f"{dist_info}/licenses/LICENSE" in names
+    assert f"{dist_info}/licenses/maps/vendor/{VENDORED['swagger-ui-dist']}/NOTICE" in names
     assert not [n for n in names if "node_modules" in n or n.endswith("update.sh")]
 
 
@@ -155,6 +170,14 @@ with TestClient(app) as client:
         assert client.get(src).status_code == 200, src
     assert client.get("/static/lib/images/layers.png").status_code == 200
     assert client.get("/plans/demo/map").status_code == 200
+    start = client.get("/", headers={"Accept": "text/html"})
+    assert start.status_code == 200 and "text/html" in start.headers["content-type"]
+    docs = client.get("/docs")
+    assert docs.status_code == 200
+    for page in (start, docs):
+        for src in __import__("re").findall(r'(?:src|href)="(/static/[^"]+)"', page.text):
+            assert client.get(src).status_code == 200, src
+    assert client.get("/static/start/words.js").status_code == 200
 print("served")
 """
 

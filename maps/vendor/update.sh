@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Refresh the vendored Leaflet and Leaflet-Geoman from the versions pinned in maps/package-lock.json.
+# Refresh the vendored Leaflet, Leaflet-Geoman and Swagger UI from the versions pinned in maps/package-lock.json.
 #
 #   bash maps/vendor/update.sh      # runs `npm ci` in maps/, then copies the files below
 #
@@ -16,11 +16,16 @@ version() {  # version of an installed package, as resolved by the lock file
 }
 leaflet="$vendor/leaflet-$(version leaflet)"
 geoman="$vendor/leaflet-geoman-$(version @geoman-io/leaflet-geoman-free)"
-rm -rf "$vendor"/leaflet-*/
-mkdir -p "$leaflet/images" "$geoman"
+swagger="$vendor/swagger-ui-$(version swagger-ui-dist)"
+rm -rf "$vendor"/leaflet-*/ "$vendor"/swagger-ui-*/
+mkdir -p "$leaflet/images" "$geoman" "$swagger"
 src="$maps/node_modules/leaflet"
 cp "$src/LICENSE" "$src/dist/leaflet.js" "$src/dist/leaflet.css" "$leaflet/"
 cp "$src"/dist/images/*.png "$leaflet/images/"
 src="$maps/node_modules/@geoman-io/leaflet-geoman-free"
 cp "$src/LICENSE" "$src/dist/leaflet-geoman.min.js" "$src/dist/leaflet-geoman.css" "$geoman/"
-echo "vendored: $(cd "$vendor" && ls -d leaflet-*/ | tr '\n' ' ')"
+# Swagger UI for /docs (Apache-2.0: its LICENSE and NOTICE go along)
+src="$maps/node_modules/swagger-ui-dist"
+cp "$src/LICENSE" "$src/NOTICE" "$src/swagger-ui-bundle.js" "$src/swagger-ui.css" \
+   "$src/favicon-32x32.png" "$swagger/"
+echo "vendored: $(cd "$vendor" && ls -d leaflet-*/ swagger-ui-*/ | tr '\n' ' ')"
