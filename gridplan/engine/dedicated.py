@@ -101,14 +101,14 @@ def plan_community(geometry, units: gpd.GeoDataFrame, sites: gpd.GeoDataFrame | 
     if params.dedicated_residents == "comprehensive" and len(units):
         homes = resident_units(units) & (owner >= 0)
     if homes.any():
-        mine = _without_homes(mine, units, owner, homes, params)
-    site_polys = list(mine.geometry.values)
-    rest = (shapely.difference(geometry, shapely.union_all(site_polys)) if site_polys
-            else geometry)
-    pieces = [p for p in shapely.get_parts(rest) if p.geom_type == "Polygon" and p.area > 0]
-    if len(mine) == 0:
+        with timer.stage("adjacency"):  # a tessellation of each site around its units
+            mine = _without_homes(mine, units, owner, homes, params)
+    if len(mine) == 0:  # no site kept ground enough for a dedicated grid
         return region.plan_region(geometry, units, barrier_lines, params, timer,
                                   target=params.target, band=params.band)
+    site_polys = list(mine.geometry.values)
+    rest = shapely.difference(geometry, shapely.union_all(site_polys))
+    pieces = [p for p in shapely.get_parts(rest) if p.geom_type == "Polygon" and p.area > 0]
     where = _locate(pts, site_polys + pieces)
     if homes.any():
         where = _settle(where, pts, homes, len(site_polys), pieces)

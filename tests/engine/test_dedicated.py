@@ -406,3 +406,12 @@ def test_households_field_without_types_and_homes_cut_off_by_the_site():
     assert flats.name != dorm.name and flats["households"] == 300
     assert flats.geometry.geom_type == "Polygon" and flats.geometry.within(CAMPUS.buffer(0.01))
     assert "cut off by dedicated grids, has 500 households" in dorm["reason"]
+
+
+def test_site_covered_by_homes_is_no_dedicated_grid():
+    """A 6,400 m² compound tagged as a site, all of it within 25 m of its flats, keeps no
+    ground of at least --dedicated-min-area: no dedicated grid, four comprehensive grids."""
+    site = shapely.box(X0 + 200, Y0, X0 + 280, Y0 + 80)
+    p = _plan(_sites(("S", "school", "", site)), params=PlanParams())
+    assert (p.grids["grid_type"] == "comprehensive").all() and len(p.grids) == 4
+    assert p.report["dedicated"]["grids"] == 0
