@@ -125,6 +125,11 @@ class PlanParams:
         parks, government compounds...) that become dedicated grids (专属网格).
     dedicated_min_area : float
         Smallest site, in m² inside one community, that gets a dedicated grid.
+    dedicated_residents : str
+        ``"comprehensive"``: residents inside a dedicated site (dwellings: units with
+        households whose ``building`` type, if any, is residential, not ``dormitory``
+        nor a non-residential type) are planned into comprehensive grids with the ground
+        around them; ``"site"``: every unit inside a site stays in its dedicated grid.
     tessellation : str
         ``"auto"`` (footprint-based for polygon units, point Voronoi otherwise),
         ``"footprint"`` or ``"centroid"``.
@@ -191,6 +196,13 @@ than 1, got 2. Fix: pass a value more than 0 and less than 1 (default 0.15)
     dedicated_min_area: float = param(
         5000.0, cli="--dedicated-min-area", ge=0, label_zh="专属网格最小面积（平方米）",
         help="Smallest site (m² inside one community) given a dedicated grid.")
+    dedicated_residents: str = param(
+        "comprehensive", cli="--dedicated-residents", choices=("comprehensive", "site"),
+        label_zh="专属网格内居民归属",
+        help="Residents inside a dedicated site: comprehensive = residential buildings "
+             "(apartments, houses, or units with households and no non-residential type) "
+             "join comprehensive grids, dormitories and other buildings stay with the site; "
+             "site = everything inside a site stays in its dedicated grid.")
     tessellation: str = param(
         "auto", cli="--tessellation", choices=("auto", "footprint", "centroid"),
         label_zh="单元剖分方式",

@@ -33,6 +33,7 @@ def test_to_dict_is_unchanged():
                 "community_households": 3000, "community_tolerance": 0.3,
                 "code_scheme": "nbs12+3", "object_class": "000000",
                 "dedicated_tags": list(DEFAULT_DEDICATED_TAGS), "dedicated_min_area": 5000.0,
+                "dedicated_residents": "comprehensive",
                 "tessellation": "auto", "barrier_highways": list(DEFAULT_BARRIER_HIGHWAYS),
                 "attempts": 12, "balance": "households", "exact_seconds": 2.0}
     assert json.dumps(PlanParams().to_dict()) == json.dumps(expected)
@@ -100,6 +101,7 @@ def test_params_from_takes_every_field_by_name():
               "community_households": 2000, "community_tolerance": 0.25,
               "code_scheme": "cjt349-20", "object_class": "010100",
               "dedicated_tags": ("amenity=school",), "dedicated_min_area": 100.0,
+              "dedicated_residents": "site",
               "tessellation": "centroid", "barrier_highways": ("primary",), "attempts": 3,
               "balance": "workload", "exact_seconds": 0.5}
     assert set(values) == set(FIELDS)  # a new field must be added here, and so tested

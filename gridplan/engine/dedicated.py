@@ -11,9 +11,11 @@ import pandas as pd
 import shapely
 
 from gridplan.engine import region
+from gridplan.engine.adjacency import GRID_SIZE, build_community_graph
 from gridplan.engine.exact import Proof
 from gridplan.engine.explain import feasible
 from gridplan.engine.parcels import MIN_SHARED, region_parcels
+from gridplan.layers.households import resident_units
 from gridplan.layers.sites import SITE_COLUMNS
 from gridplan.params import (
     PlanParams,
@@ -21,12 +23,8 @@ from gridplan.params import (
 
 log = logging.getLogger(__name__)
 
-
-
-
-
-
-
+HOME_REACH = 25.0  # metres of a site's ground around residents' homes that go with them
+MIN_PART = 1.0  # m²: a leftover of a site smaller than this is a sliver, not ground
 
 
 def community_sites(geometry, sites: gpd.GeoDataFrame | None, min_area: float
@@ -74,7 +72,13 @@ def plan_community(geometry, units: gpd.GeoDataFrame, sites: gpd.GeoDataFrame | 
                    ) -> region.RegionResult:
     """Plan one community: a dedicated grid per site, comprehensive grids elsewhere.
 
-    Units whose representative point lies in a site belong to its dedicated grid.
+    Units whose representative point lies in a site belong to its dedicated grid, except,
+    with ``params.dedicated_residents == "comprehensive"``, residents' homes
+    (:func:`gridplan.layers.households.resident_units`): they and the ground around them
+    (:func:`home_ground`) leave the site and are planned with the rest of the community.
+    Homes whose ground cannot reach the rest (it lies wholly inside sites) form grids of
+    their own, unless they hold fewer households than the band's lower bound: those
+    stay with the site they touch (a few houses inside a campus are no grid).
     The rest of the community (without the sites) is planned piece by piece with
     :func:`gridplan.engine.region.plan_region`; a piece without households that touches a
     site joins that site's grid, so grids still tile the community. Without sites
@@ -90,17 +94,34 @@ def plan_community(geometry, units: gpd.GeoDataFrame, sites: gpd.GeoDataFrame | 
     if len(mine) == 0:
         return region.plan_region(geometry, units, barrier_lines, params, timer,
                                   target=params.target, band=params.band)
+    pts = shapely.point_on_surface(units.geometry.values)
+    owner = _locate(pts, list(mine.geometry.values), stray=False)  # the site of each unit
+    sites_area = shapely.union_all(mine.geometry.values)
+    homes = np.zeros(len(units), dtype=bool)
+    if params.dedicated_residents == "comprehensive" and len(units):
+        homes = resident_units(units) & (owner >= 0)
+    if homes.any():
+        with timer.stage("adjacency"):  # a tessellation of each site around its units
+            mine = _without_homes(mine, units, owner, homes, params)
+    if len(mine) == 0:  # no site kept ground enough for a dedicated grid
+        return region.plan_region(geometry, units, barrier_lines, params, timer,
+                                  target=params.target, band=params.band)
     site_polys = list(mine.geometry.values)
     rest = shapely.difference(geometry, shapely.union_all(site_polys))
     pieces = [p for p in shapely.get_parts(rest) if p.geom_type == "Polygon" and p.area > 0]
-    pts = shapely.point_on_surface(units.geometry.values)
     where = _locate(pts, site_polys + pieces)
+    if homes.any():
+        where = _settle(where, pts, homes, len(site_polys), pieces)
     hh = units["households"].to_numpy(float)
     piece_hh = np.bincount(where, weights=hh, minlength=len(site_polys) + len(pieces))
+    weight = np.bincount(where, weights=region.balance_weights(units),
+                         minlength=len(site_polys) + len(pieces))
     planned = []
     for j, piece in enumerate(pieces):
         slot = len(site_polys) + j
-        host = _touching_site(piece, site_polys) if piece_hh[slot] == 0 else None
+        stray = homes.any() and weight[slot] < params.band[0] and _on_sites(piece, sites_area)
+        host = (_touching_site(piece, site_polys) if piece_hh[slot] == 0 or stray
+                else None)
         if host is None:
             planned.append((slot, piece))
             continue
@@ -110,16 +131,108 @@ def plan_community(geometry, units: gpd.GeoDataFrame, sites: gpd.GeoDataFrame | 
                     timer, community_id)
 
 
-def _locate(pts: np.ndarray, polys: list) -> np.ndarray:
-    """Index of the first polygon holding each point (the nearest one for stray points)."""
+def _locate(pts: np.ndarray, polys: list, stray: bool = True) -> np.ndarray:
+    """Index of the first polygon holding each point; for stray points the nearest one
+    (``stray``) or -1."""
     where = np.full(len(pts), -1, dtype=np.int64)
     for i, poly in enumerate(polys):
         free = where < 0
         hit = shapely.intersects(poly, pts[free])
         where[np.flatnonzero(free)[hit]] = i
-    for u in np.flatnonzero(where < 0):
-        where[u] = int(np.argmin(shapely.distance(np.asarray(polys, dtype=object), pts[u])))
+    if stray and len(polys):
+        for u in np.flatnonzero(where < 0):
+            where[u] = int(np.argmin(shapely.distance(np.asarray(polys, dtype=object), pts[u])))
     return where
+
+
+def home_ground(site, geoms: np.ndarray, homes: np.ndarray, mode: str = "auto"):
+    """The ground of a site that goes with the residents' homes on it.
+
+    The site is tessellated around its units as a community is
+    (:func:`gridplan.engine.adjacency.build_community_graph`); the homes' cells, within
+    :data:`HOME_REACH` metres of a home, are their ground. Every other unit (a
+    dormitory, a lab) keeps its own cell, so it stays on the site's ground.
+
+    Parameters
+    ----------
+    site : shapely Polygon
+        The site (metric CRS).
+    geoms : ndarray of shapely geometries
+        Footprints or points of the units inside the site.
+    homes : ndarray of bool
+        Which of them are residents' homes.
+    mode : str
+        Tessellation mode (``params.tessellation``).
+
+    Examples
+    --------
+    >>> site = shapely.box(0, 0, 200, 100)
+    >>> geoms = np.array([shapely.box(10, 10, 30, 30), shapely.box(150, 40, 190, 60)])
+    >>> ground = home_ground(site, geoms, np.array([True, False]))
+    >>> ground.bounds
+    (0.0, 0.0, 55.0, 55.0)
+    """
+    graph = build_community_graph(site, geoms, np.ones(len(geoms)), mode=mode)
+    owner = graph.cell_unit
+    mine = (owner < len(geoms)) & homes[np.minimum(owner, len(geoms) - 1)]
+    cells = shapely.union_all(graph.cells[mine], grid_size=GRID_SIZE)
+    reach = shapely.buffer(shapely.union_all(geoms[homes]), HOME_REACH)
+    return shapely.intersection(cells, shapely.intersection(reach, site), grid_size=GRID_SIZE)
+
+
+def _without_homes(mine: gpd.GeoDataFrame, units: gpd.GeoDataFrame, owner: np.ndarray,
+                   homes: np.ndarray, params: PlanParams) -> gpd.GeoDataFrame:
+    """Sites less the ground of the homes on them (:func:`home_ground`).
+
+    What a site keeps may fall into parts: as for any site, each part of at least
+    ``params.dedicated_min_area`` m² is a dedicated grid of the site, and smaller ones (a
+    lab enclosed by flats) go with the homes around them. A site left without such a
+    part is no dedicated grid.
+
+    ``owner`` is the site (row of ``mine``) each unit's point lies in, -1 for none.
+
+    Returns
+    -------
+    GeoDataFrame
+        The parts kept, one row each (the site's row repeated for a site in parts).
+    """
+    polys = list(mine.geometry.values)
+    geoms = units.geometry.values
+    hh = units["households"].to_numpy()
+    origin, parts_kept = [], []
+    for s, site in enumerate(polys):
+        inside = np.flatnonzero(owner == s)
+        if not homes[inside].any():
+            origin.append(s)
+            parts_kept.append(site)
+            continue
+        ground = home_ground(site, geoms[inside], homes[inside], params.tessellation)
+        left = shapely.difference(site, ground, grid_size=GRID_SIZE)
+        kept = [p for p in shapely.get_parts(left) if p.geom_type == "Polygon"
+                 and p.area >= max(params.dedicated_min_area, MIN_PART)]
+        origin += [s] * len(kept)
+        parts_kept += kept
+        log.debug("site %s: %d home(s) with %d households leave it; %d part(s) of it stay",
+                  mine["site_id"].iloc[s], int(homes[inside].sum()),
+                  int(hh[inside[homes[inside]]].sum()), len(kept))
+    return gpd.GeoDataFrame(mine.drop(columns="geometry").iloc[origin].reset_index(drop=True),
+                            geometry=list(parts_kept), crs=mine.crs)
+
+
+def _settle(where: np.ndarray, pts: np.ndarray, homes: np.ndarray, n_sites: int,
+            pieces: list) -> np.ndarray:
+    """Homes in the community's pieces, never on a site (a home's point on the edge of its
+    ground goes to the nearest piece)."""
+    where = where.copy()
+    idx = np.flatnonzero(homes)
+    if pieces and len(idx):
+        where[idx] = n_sites + _locate(pts[idx], pieces)
+    return where
+
+
+def _on_sites(piece, sites_area) -> bool:
+    """Whether ``piece`` is wholly sites' ground (homes' ground cut off inside a site)."""
+    return shapely.area(shapely.difference(piece, sites_area, grid_size=GRID_SIZE)) < MIN_PART
 
 
 def _touching_site(piece, site_polys: list) -> int | None:

@@ -227,3 +227,49 @@ def _levels(buildings: gpd.GeoDataFrame, types: pd.Series,
 def _parse_or_nan(value: object) -> float:
     levels = parse_levels(value)
     return np.nan if levels is None else levels
+
+
+SITE_BUILDINGS = frozenset({"dormitory", "宿舍"})
+"""``building`` values of dwellings that belong to an institution (a dormitory stays
+with its campus, hospital or factory, not with the community's comprehensive grids)."""
+
+RESIDENT_BUILDINGS = frozenset(
+    (set(RESIDENTIAL_LEVELS) - SITE_BUILDINGS) | {"住宅", "住宅楼", "居民楼"})
+"""``building`` values of homes: residents in them are the community's, wherever they lie."""
+
+
+def resident_units(units: pd.DataFrame) -> np.ndarray:
+    """Which units are homes of residents (not of an institution).
+
+    A unit is a home when it holds households and its ``building`` type, if the layer
+    has one, is a residential value (:data:`RESIDENT_BUILDINGS`: ``apartments``,
+    ``residential``, ``house``, ``detached``..., ``yes``, or 住宅). Dormitories
+    (:data:`SITE_BUILDINGS`) and every other type (``university``, ``school``,
+    ``hospital``...) are not, whatever households they hold. A unit without a type
+    (a buildings layer with a households field and no ``building`` column, a point, an
+    empty value) is a home when it holds households.
+
+    Parameters
+    ----------
+    units : DataFrame
+        ``households`` and, optionally, ``building`` (OSM values, case-insensitive).
+
+    Returns
+    -------
+    ndarray of bool
+        One flag per unit, in order.
+
+    Examples
+    --------
+    >>> u = pd.DataFrame({"households": [60, 40, 12, 0, 30, 8],
+    ...                   "building": ["apartments", "dormitory", "university", "house", "", None]})
+    >>> resident_units(u).tolist()
+    [True, False, False, False, True, True]
+    >>> resident_units(pd.DataFrame({"households": [5, 0]})).tolist()
+    [True, False]
+    """
+    homes = units["households"].to_numpy(float) > 0
+    if "building" not in units.columns:
+        return homes
+    types = _building_types(units)
+    return homes & (types.isin(RESIDENT_BUILDINGS) | (types == "")).to_numpy()

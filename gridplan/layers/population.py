@@ -22,7 +22,11 @@ def prepare_units(population: gpd.GeoDataFrame, *, unit_id: str = "unit_id",
     """Normalise a population layer to units with ``unit_id``, ``households``, ``population``.
 
     Households come from ``households`` when given; else from ``population_field``
-    divided by ``household_size`` (rounded); else from a ``households`` column.
+    divided by ``household_size`` (rounded); else from a ``households`` column. A
+    ``building`` column (the OSM building type: ``apartments``, ``dormitory``,
+    ``university``...) is kept, as text (``""`` where missing): it tells residents'
+    homes from an institution's buildings inside dedicated sites
+    (:func:`gridplan.layers.households.resident_units`).
 
     Examples
     --------
@@ -63,6 +67,9 @@ def prepare_units(population: gpd.GeoDataFrame, *, unit_id: str = "unit_id",
         "households": np.rint(hh.values).astype(np.int64),
         "population": pop.values.astype(float),
     }, geometry=population.geometry.values, crs=population.crs)
+    if "building" in population.columns:
+        kinds = population["building"].astype(object)
+        out.insert(4, "building", [v.strip() if isinstance(v, str) else "" for v in kinds])
     out.attrs.update(population.attrs)
     return out
 

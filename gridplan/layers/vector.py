@@ -329,13 +329,15 @@ def source_of(gdf: gpd.GeoDataFrame, default: str) -> str:
 def check_layer(gdf: gpd.GeoDataFrame, *, what: str, notes: InputNotes,
                 polygons_only: bool = False, id_field: str | None = None) -> gpd.GeoDataFrame:
     """Check CRS, axis order, emptiness, size and geometry validity; repair what can be
-    repaired.
+    repaired; put every geometry in its normal form.
 
     Returns the layer with invalid geometries made valid and empty ones dropped
-    (both recorded in ``notes``). Raises :class:`InputError` for what cannot be
-    repaired: no features, no CRS, swapped latitude/longitude, wrong geometry type,
-    features or layers beyond the vertex limits (:class:`GeometryLimits`, checked
-    before any repair; messages name features by ``id_field`` when given).
+    (both recorded in ``notes``), and every geometry normalised (:func:`normalised`), so
+    that a plan never depends on where a ring starts or which way it runs. Raises
+    :class:`InputError` for what cannot be repaired: no features, no CRS, swapped
+    latitude/longitude, wrong geometry type, features or layers beyond the vertex limits
+    (:class:`GeometryLimits`, checked before any repair; messages name features by
+    ``id_field`` when given).
     """
     src = source_of(gdf, what)
     if len(gdf) == 0:
@@ -355,12 +357,37 @@ def check_layer(gdf: gpd.GeoDataFrame, *, what: str, notes: InputNotes,
     _check_vertices(gdf, counts, what=what, src=src, limits=limits, id_field=id_field)
     gdf = _repair(gdf, what=what, src=src, notes=notes, counts=counts, limits=limits,
                   id_field=id_field)
+    gdf = normalised(gdf)
     if polygons_only:
         kinds = set(gdf.geometry.geom_type.unique())
         if not kinds <= {"Polygon", "MultiPolygon"}:
             raise InputError(f"the {what} layer must hold polygons, found {sorted(kinds)}",
                              source=src, fix=f"give polygon boundaries for the {what}")
     return gdf
+
+
+def normalised(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """The layer with its geometries in normal form (``shapely.normalize``).
+
+    Every ring starts at its lowest-left vertex and runs one way (exteriors clockwise,
+    holes anticlockwise), the parts of a multi-geometry and the holes of a polygon come
+    in one order, and a line runs from its lower-left end. The same shapes digitised
+    from another vertex, the other way round or with parts in another order are then
+    the same coordinates, and every stage after input preparation (tessellation
+    samples along outlines, overlays, representative points) sees one geometry.
+
+    Examples
+    --------
+    >>> import shapely
+    >>> a = shapely.Polygon([(0, 0), (4, 0), (4, 3), (0, 3)])
+    >>> b = shapely.Polygon([(4, 3), (4, 0), (0, 0), (0, 3)])  # another start, other way
+    >>> g = normalised(gpd.GeoDataFrame(geometry=[a, b]))
+    >>> g.geometry.iloc[0].wkt == g.geometry.iloc[1].wkt
+    True
+    """
+    out = gdf.copy()
+    out[out.geometry.name] = shapely.normalize(out.geometry.values)
+    return out
 
 
 def _check_crs(gdf: gpd.GeoDataFrame, src: str, what: str) -> None:

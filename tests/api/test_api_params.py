@@ -78,7 +78,8 @@ def test_out_of_bounds_is_422_naming_the_field(client, name, kind):
 
 @pytest.mark.parametrize("name,value", [("code_scheme", "gb15"), ("tessellation", "hex"),
                                         ("balance", "speed"), ("object_class", "12345"),
-                                        ("barrier_highways", "primary"), ("attempts", 2.5)])
+                                        ("barrier_highways", "primary"), ("attempts", 2.5),
+                                        ("dedicated_residents", "campus")])
 def test_bad_values_are_422_naming_the_field(client, name, value):
     detail = _refused(client, {name: value})
     assert any(e["loc"][-2:] == ["params", name] for e in detail), detail
@@ -95,7 +96,7 @@ def test_job_takes_the_parameters_the_old_model_refused(client):
     params = {"code_scheme": "cjt349-20", "object_class": "010100",
               "dedicated_tags": ["amenity=school", "amenity=hospital"],
               "dedicated_min_area": 1e9, "barrier_highways": ["primary", "trunk"],
-              "attempts": 6, "community_tolerance": 0.2}
+              "attempts": 6, "community_tolerance": 0.2, "dedicated_residents": "site"}
     row = _job(client, {"demo": True, "name": "params", "params": params})
     stored = client.get(f"/plans/{row['plan_id']}").json()["params"]
     assert {k: stored[k] for k in params} == params

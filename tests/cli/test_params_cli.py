@@ -43,7 +43,8 @@ def test_options_reach_the_parameters_by_name():
             "--stairwell-households", "80", "--community-households", "2000",
             "--community-tolerance", "0.25", "--code-scheme", "cjt349-20",
             "--object-class", "010100", "--dedicated-tags", "amenity=school,shop=mall",
-            "--dedicated-min-area", "100", "--tessellation", "centroid",
+            "--dedicated-min-area", "100", "--dedicated-residents", "site",
+            "--tessellation", "centroid",
             "--barrier-highways", "primary, trunk", "--attempts", "3", "--balance", "workload",
             "--exact-seconds", "0.5"]
     assert {a for a in args if a.startswith("--")} - {"--out"} == {
@@ -53,7 +54,8 @@ def test_options_reach_the_parameters_by_name():
                            community_households=2000, community_tolerance=0.25,
                            code_scheme="cjt349-20", object_class="010100",
                            dedicated_tags=("amenity=school", "shop=mall"),
-                           dedicated_min_area=100.0, tessellation="centroid",
+                           dedicated_min_area=100.0, dedicated_residents="site",
+                           tessellation="centroid",
                            barrier_highways=("primary", "trunk"), attempts=3,
                            balance="workload", exact_seconds=0.5)
 

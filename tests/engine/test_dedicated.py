@@ -46,7 +46,10 @@ def _sites(*rows) -> gpd.GeoDataFrame:
                             geometry=[r[3] for r in rows], crs=METRIC_CRS)
 
 
-PARAMS = PlanParams()
+# the fixtures below model sites holding lattice buildings with households and no type,
+# which are residents' homes by default: they test the sites' own mechanics with every unit
+# staying on its site (today's ``--dedicated-residents site``)
+PARAMS = PlanParams(dedicated_residents="site")
 
 
 def _plan(sites, *, units=None, params=PARAMS):
@@ -100,7 +103,8 @@ def test_dedicated_grids_stay_out_of_the_balance():
 
 def test_sites_below_the_minimum_area_stay_comprehensive():
     school = shapely.box(X0 + 200, Y0, X0 + 300, Y0 + 200)  # 20,000 m²
-    p = _plan(_sites(("S1", "school", "", school)), params=PlanParams(dedicated_min_area=20001))
+    p = _plan(_sites(("S1", "school", "", school)), params=PlanParams(dedicated_min_area=20001,
+                                                                 dedicated_residents="site"))
     assert (p.grids["grid_type"] == "comprehensive").all()
     assert len(p.grids) == 4 and p.report["dedicated"]["grids"] == 0
 
@@ -174,7 +178,8 @@ def test_cli_dedicated_layer(tmp_path):
                                shapely.box(X0 + 200, Y0, X0 + 300, Y0 + 200))),
                        tmp_path / "sites.geojson")
     out = tmp_path / "out"
-    args = plan_args(up, cp, out, ["--dedicated", site, "--code-scheme", "cjt213-14"])
+    args = plan_args(up, cp, out, ["--dedicated", site, "--code-scheme", "cjt213-14",
+                                   "--dedicated-residents", "site"])
     r = run_cli(*[a for a in args if a != "--quiet"])
     assert r.exit_code == 0, r.output
     assert "dedicated grids (专属网格): 1 (hospital 1) with 400 households" in r.output
@@ -334,3 +339,79 @@ def test_replan_keeps_dedicated_grids_and_the_code_scheme():
     new_codes = set(p.grids["grid_code"]) - set(old.grids["grid_code"])
     assert new_codes and all(grid_serial(x, "cjt213-14") > 1 for x in new_codes)
     assert p.report["share_in_band"] > 0 and p.report["dedicated"]["grids"] == 8
+
+
+# --- residents inside a site ----------------------------------------------------------------
+
+CAMPUS = shapely.box(X0 + 150, Y0, X0 + 300, Y0 + 200)
+FLATS = shapely.box(X0 + 155, Y0 + 150, X0 + 195, Y0 + 195)  # 教工住宅 by the campus's west edge
+DORM = shapely.box(X0 + 230, Y0 + 100, X0 + 290, Y0 + 140)
+LAB = shapely.box(X0 + 230, Y0 + 20, X0 + 290, Y0 + 60)
+
+
+def _campus_units(flats=FLATS, types=True):
+    """600 households west of the campus; on it flats (300), a dormitory (200) and a lab."""
+    rows = lattice(3, 4) + [("flats", 300, flats), ("dorm", 200, DORM), ("lab", 0, LAB)]
+    u = units_frame(rows)
+    if types:
+        u["building"] = ["residential"] * 12 + ["apartments", "dormitory", "university"]
+    return u
+
+
+def _grid_of(p, unit_id):
+    code = p.units.set_index("unit_id").loc[unit_id, "grid_code"]
+    return p.grids.set_index("grid_code").loc[code]
+
+
+def test_residents_on_a_campus_join_comprehensive_grids():
+    """The flats and their ground leave the campus; the dormitory and the lab stay."""
+    sites = _sites(("U", "university", "大学", CAMPUS))
+    p = _plan(sites, units=_campus_units(), params=PlanParams())
+    g = p.grids
+    ded = g[g["grid_type"] == "dedicated"]
+    assert len(ded) == 1 and ded["households"].tolist() == [200]
+    assert _grid_of(p, "flats")["grid_type"] == "comprehensive"
+    assert _grid_of(p, "dorm")["grid_type"] == _grid_of(p, "lab")["grid_type"] == "dedicated"
+    comp = g[g["grid_type"] == "comprehensive"]
+    assert sorted(comp["households"]) == [300, 300, 300] and (comp["status"] == "ok").all()
+    site = ded.geometry.iloc[0]
+    assert site.geom_type == "Polygon" and site.within(CAMPUS.buffer(0.01))
+    assert not site.intersects(FLATS) and site.area > 0.8 * CAMPUS.area
+    assert p.report["dedicated"]["households"] == 200 and p.report["share_in_band"] == 1.0
+
+
+def test_flag_keeps_residents_on_the_site():
+    """``dedicated_residents="site"``: today's plan, every unit on the campus in its grid."""
+    sites = _sites(("U", "university", "大学", CAMPUS))
+    p = _plan(sites, units=_campus_units(), params=PlanParams(dedicated_residents="site"))
+    ded = p.grids[p.grids["grid_type"] == "dedicated"]
+    assert ded["households"].tolist() == [500] and shapely.equals(ded.geometry.iloc[0], CAMPUS)
+    assert _grid_of(p, "flats")["grid_type"] == "dedicated"
+    assert sorted(p.grids.loc[p.grids["grid_type"] == "comprehensive", "households"]) == [300,
+                                                                                          300]
+
+
+def test_households_field_without_types_and_homes_cut_off_by_the_site():
+    """No ``building`` column: units with households are homes (the dormitory too), the lab
+    (0) stays. Homes in the middle of the campus cannot reach the rest: their ground is a
+    part of the community of its own, planned into grids of its own."""
+    middle = shapely.box(X0 + 200, Y0 + 150, X0 + 240, Y0 + 190)
+    sites = _sites(("U", "university", "大学", CAMPUS))
+    p = _plan(sites, units=_campus_units(flats=middle, types=False), params=PlanParams())
+    ded = p.grids[p.grids["grid_type"] == "dedicated"]
+    assert len(ded) == 1 and ded["households"].tolist() == [0]
+    assert _grid_of(p, "lab")["grid_type"] == "dedicated"
+    flats, dorm = _grid_of(p, "flats"), _grid_of(p, "dorm")
+    assert flats["grid_type"] == dorm["grid_type"] == "comprehensive"
+    assert flats.name != dorm.name and flats["households"] == 300
+    assert flats.geometry.geom_type == "Polygon" and flats.geometry.within(CAMPUS.buffer(0.01))
+    assert "cut off by dedicated grids, has 500 households" in dorm["reason"]
+
+
+def test_site_covered_by_homes_is_no_dedicated_grid():
+    """A 6,400 m² compound tagged as a site, all of it within 25 m of its flats, keeps no
+    ground of at least --dedicated-min-area: no dedicated grid, four comprehensive grids."""
+    site = shapely.box(X0 + 200, Y0, X0 + 280, Y0 + 80)
+    p = _plan(_sites(("S", "school", "", site)), params=PlanParams())
+    assert (p.grids["grid_type"] == "comprehensive").all() and len(p.grids) == 4
+    assert p.report["dedicated"]["grids"] == 0
