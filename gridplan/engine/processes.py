@@ -48,6 +48,8 @@ def auto_processes(n_communities: int, n_units: int) -> int:
                     ENV, wanted)
     if sys.platform != "linux":  # fork is safe here; macOS and Windows only spawn
         return 1
+    if multiprocessing.current_process().daemon:  # a pool or cluster worker: no children
+        return 1
     if n_communities < MIN_COMMUNITIES or n_units < MIN_UNITS:
         return 1
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else \
