@@ -16,8 +16,10 @@ Steps:
    The old reader (ElementTree + osmnx, given by ``--old-python`` and ``--old-root``: a
    checkout and interpreter of the code before pyosmium) reads the XML files only.
 2. ``street graph``: ``walking_network`` on the generated city (``--graph``).
-3. ``plan``: the whole ``gridplan plan --osm city.osm.pbf --out …`` command, wall time
-   and peak memory of the process.
+3. ``plan``: the whole ``gridplan plan --osm city.osm.pbf --out …`` command, wall time,
+   CPU seconds of all its processes, peak memory of its largest process (``ru_maxrss``)
+   and of all its processes together (proportional set size, sampled every 0.2 s);
+   ``--processes 1 0`` runs it on one process and on the automatic number.
 
 The city: square blocks of 200 m, each a ``landuse=residential`` compound (every fifth
 one a multipolygon relation) holding 5 × 5 buildings of 24 × 12 m with
@@ -68,13 +70,23 @@ print(json.dumps({"seconds": time.perf_counter() - t, "cpu": time.process_time()
 """
 CHILD = """
 import json, resource, subprocess, sys, time
+import psutil
 t = time.perf_counter()
-done = subprocess.run(sys.argv[1:], capture_output=True, text=True)
+proc = subprocess.Popen(sys.argv[1:], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+top = psutil.Process(proc.pid)
+tree_peak = 0.0
+while proc.poll() is None:  # the plan's processes together (proportional set size)
+    try:
+        pss = sum(p.memory_full_info().pss for p in [top, *top.children(recursive=True)])
+        tree_peak = max(tree_peak, pss / 2**20)
+    except psutil.Error:
+        pass
+    time.sleep(0.2)
+out = proc.stdout.read()
 use = resource.getrusage(resource.RUSAGE_CHILDREN)
 print(json.dumps({"seconds": time.perf_counter() - t, "cpu": use.ru_utime + use.ru_stime,
-                  "rc": done.returncode,
-                  "tail": done.stderr[-600:] + done.stdout[-600:],
-                  "peak_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}))
+                  "rc": proc.returncode, "tail": out[-600:],
+                  "peak_mb": use.ru_maxrss / 1024, "all processes peak MB": round(tree_peak)}))
 """
 
 
@@ -195,6 +207,8 @@ def main() -> None:
     parser.add_argument("--no-plan", action="store_true", help="skip the whole plan command")
     parser.add_argument("--graph", action="store_true", help="also time walking_network")
     parser.add_argument("--json", help="write the figures to this file")
+    parser.add_argument("--processes", type=int, nargs="*", default=[0],
+                        help="plan with these GRIDPLAN_PROCESSES (0: automatic), e.g. 1 0")
     args = parser.parse_args()
     new_py = sys.executable
     results: dict[str, dict] = {}
@@ -222,11 +236,17 @@ def main() -> None:
                 show(f"walking_network old {xml.name}", results["graph old"])
         if not args.no_plan:
             cli = str(Path(new_py).parent / "gridplan")
-            results["plan"] = measure(new_py, CHILD, cli, "plan", "--osm", str(pbf), "--out",
-                                      str(Path(tmp) / "plan"))
-            show(f"gridplan plan --osm {pbf.name}", results["plan"])
-            if results["plan"].get("rc"):
-                print(results["plan"]["tail"])
+            for n in args.processes:
+                key = f"plan processes={n or 'auto'}"
+                os.environ.pop("GRIDPLAN_PROCESSES", None)
+                if n:
+                    os.environ["GRIDPLAN_PROCESSES"] = str(n)
+                results[key] = measure(new_py, CHILD, cli, "plan", "--osm", str(pbf), "--out",
+                                       str(Path(tmp) / f"plan{n}"))
+                show(f"gridplan plan --osm {pbf.name} ({key})", results[key])
+                if results[key].get("rc"):
+                    print(results[key]["tail"])
+            os.environ.pop("GRIDPLAN_PROCESSES", None)
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1), encoding="utf-8")
 

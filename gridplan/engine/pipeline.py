@@ -17,6 +17,7 @@ from gridplan.codes import grid_serial
 from gridplan.engine import region
 from gridplan.engine.community import NearbyLines, plan_community
 from gridplan.engine.metrics import optimality_report, summarize, validate_plan
+from gridplan.engine.processes import auto_processes, ordered_map
 from gridplan.engine.units import assign_communities, split_large_buildings, tag_by_polygons
 from gridplan.engine.visits import unit_visits
 from gridplan.errors import InputError
@@ -37,6 +38,11 @@ class StageTimer:
     def __init__(self) -> None:
         self.seconds: dict[str, float] = {}
 
+    def add(self, seconds: dict[str, float]) -> None:
+        """Add another timer's seconds (a community planned in another process)."""
+        for name, value in seconds.items():
+            self.seconds[name] = round(self.seconds.get(name, 0.0) + value, 3)
+
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
         """Time the enclosed block under ``name``."""
@@ -51,7 +57,8 @@ def plan(units: gpd.GeoDataFrame, communities: gpd.GeoDataFrame | None = None, *
          progress: bool = False, special: pd.DataFrame | None = None,
          workload: WorkloadParams | None = None,
          on_progress: Callable[[str, float], None] | None = None,
-         dedicated: gpd.GeoDataFrame | None = None, previous: Plan | None = None) -> Plan:
+         dedicated: gpd.GeoDataFrame | None = None, previous: Plan | None = None,
+         processes: int | None = None) -> Plan:
     """Plan grids of about ``params.target`` households in every community.
 
     Parameters
@@ -85,6 +92,9 @@ def plan(units: gpd.GeoDataFrame, communities: gpd.GeoDataFrame | None = None, *
     previous : Plan, optional
         An earlier plan of the same area: grids overlapping one of its grids keep
         that grid's serial (:func:`gridplan.codes.stable_serials`).
+    processes : int, optional
+        Processes to plan communities on (the same plan whatever the number); by
+        default :func:`gridplan.engine.processes.auto_processes` chooses.
 
     Examples
     --------
@@ -126,13 +136,22 @@ def plan(units: gpd.GeoDataFrame, communities: gpd.GeoDataFrame | None = None, *
     items = list(communities.itertuples(index=False))
     by_comm = dict(tuple(units.groupby("community_id", sort=False)))
     near = NearbyLines(barriers)
-    bar = tqdm(items, desc="planning communities", unit="community", disable=not progress)
-    for i, comm in enumerate(bar):
+
+    def one(i: int) -> tuple[tuple, dict[str, float]]:
+        comm, own = items[i], StageTimer()
+        sub = by_comm.get(comm.community_id, units.iloc[0:0])
+        out = plan_community(comm, sub, near.around(comm.geometry), params, own, sites=sites,
+                             previous=before.get(comm.community_id))
+        return out, own.seconds
+
+    n_proc = processes or auto_processes(len(items), len(units))
+    bar = tqdm(total=len(items), desc="planning communities", unit="community",
+               disable=not progress)
+    for i, ((g, ug, c, e), seconds) in enumerate(ordered_map(one, len(items), n_proc)):
         if on_progress is not None:
             on_progress("planning communities", i / max(len(items), 1))
-        sub = by_comm.get(comm.community_id, units.iloc[0:0])
-        g, ug, c, e = plan_community(comm, sub, near.around(comm.geometry), params, timer,
-                                     sites=sites, previous=before.get(comm.community_id))
+        bar.update()
+        timer.add(seconds)
         if g.attrs.get("explanation"):
             explanations.append(g.attrs["explanation"])
         proofs.append(g.attrs["optimality"])
@@ -140,6 +159,7 @@ def plan(units: gpd.GeoDataFrame, communities: gpd.GeoDataFrame | None = None, *
         unit_grid.append(ug)
         cells.append(c)
         edges.append(e)
+    bar.close()
     with timer.stage("metrics"):
         plan_ = _assemble(grids, unit_grid, units, communities, params, crs)
         plan_.cells = gpd.GeoDataFrame(pd.concat(cells, ignore_index=True), geometry="geometry",
@@ -149,6 +169,9 @@ def plan(units: gpd.GeoDataFrame, communities: gpd.GeoDataFrame | None = None, *
     plan_.report = summarize(plan_, notes, timer.seconds, time.perf_counter() - t_start)
     plan_.report["explanations"] = explanations
     plan_.report["optimality"] = optimality_report(proofs, timer.seconds.get("exact", 0.0))
+    if n_proc > 1:
+        plan_.report["stage_seconds_are"] = (f"summed over communities (busy time across "
+                                             f"{n_proc} processes)")
     if previous is not None:
         plan_.report["previous_plan"] = {"grids": int(len(previous.grids)),
                                          "codes_kept": int(plan_.grids["grid_code"].isin(

@@ -1,0 +1,89 @@
+"""Processes: plan communities on several CPU cores, results in community order.
+
+Communities are planned independently (:func:`gridplan.engine.community.plan_community`),
+so :func:`gridplan.engine.pipeline.plan` hands them to a pool of forked processes when
+there are enough of them to pay for it. Results come back in community order and every
+community is planned exactly as in one process, so plans are the same whatever the
+number of processes.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import sys
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+MIN_COMMUNITIES = 8  # fewer communities: forking costs more than it saves
+MIN_UNITS = 5_000  # fewer units: a plan takes a few seconds in one process
+MAX_PROCESSES = 8
+ENV = "GRIDPLAN_PROCESSES"  # set to a number to override the automatic choice
+
+_TASK: Callable[[int], Any] | None = None  # the task of the running pool, inherited by fork
+
+
+def auto_processes(n_communities: int, n_units: int) -> int:
+    """How many processes to plan ``n_communities`` communities of ``n_units`` units on.
+
+    ``GRIDPLAN_PROCESSES`` (an integer ≥ 1) overrides the choice. Without it: one
+    process for small plans or where processes cannot be forked (Windows, macOS),
+    else one per available core, up to :data:`MAX_PROCESSES` and a quarter of the
+    communities.
+
+    Examples
+    --------
+    >>> auto_processes(3, 100_000)
+    1
+    """
+    wanted = os.environ.get(ENV, "").strip()
+    if wanted.isdigit() and int(wanted) >= 1:
+        return int(wanted)
+    if wanted:
+        log.warning("%s=%r is not a whole number ≥ 1; choosing the processes automatically",
+                    ENV, wanted)
+    if sys.platform != "linux":  # fork is safe here; macOS and Windows only spawn
+        return 1
+    if multiprocessing.current_process().daemon:  # a pool or cluster worker: no children
+        return 1
+    if n_communities < MIN_COMMUNITIES or n_units < MIN_UNITS:
+        return 1
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else \
+        (os.cpu_count() or 1)
+    return max(1, min(cores, MAX_PROCESSES, n_communities // 4))
+
+
+def ordered_map(task: Callable[[int], Any], n: int, processes: int) -> Iterator[Any]:
+    """``task(0)``, …, ``task(n - 1)`` in order, on ``processes`` forked processes.
+
+    The task is not pickled: forked processes inherit it with everything it refers
+    to, and only its index and its result cross between processes.
+
+    Examples
+    --------
+    >>> list(ordered_map(lambda i: i * i, 4, processes=1))
+    [0, 1, 4, 9]
+    """
+    if processes <= 1 or n < 2:
+        for i in range(n):
+            yield task(i)
+        return
+    global _TASK
+    _TASK = task
+    log.info("planning %d communities on %d processes", n, processes)
+    try:
+        ctx = multiprocessing.get_context("fork")
+        with ProcessPoolExecutor(processes, mp_context=ctx) as pool:
+            yield from pool.map(_run, range(n), chunksize=max(1, n // (processes * 8)))
+    finally:
+        _TASK = None
+
+
+def _run(i: int) -> Any:
+    """Run the inherited task on index ``i`` (in a pool process)."""
+    assert _TASK is not None
+    return _TASK(i)

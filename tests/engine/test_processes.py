@@ -1,0 +1,52 @@
+"""Planning communities on several processes gives the plan of one process."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import pytest
+from pandas.testing import assert_frame_equal
+
+from gridplan.engine import processes
+from gridplan.engine.pipeline import plan
+from gridplan.layers.population import prepare_units
+from gridplan.layers.prepare import prepare_communities
+from gridplan.params import PlanParams
+
+synthetic = importlib.import_module("bench.synthetic")  # the repository root is on pythonpath
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="forked processes: Linux only")
+def test_two_processes_plan_as_one() -> None:
+    units, communities = synthetic.synthetic_city(2000, seed=5)
+    args = (prepare_units(units, unit_id="unit_id", households="households"),
+            prepare_communities(communities, id_field="id"))
+    one = plan(*args, params=PlanParams(tessellation="centroid"), processes=1)
+    two = plan(*args, params=PlanParams(tessellation="centroid"), processes=2)
+    assert len(one.communities) >= 4
+    assert_frame_equal(one.units[["unit_id", "grid_code"]], two.units[["unit_id", "grid_code"]])
+    assert one.grids.geometry.geom_equals_exact(two.grids.geometry, tolerance=0).all()
+    assert two.report["stage_seconds_are"].endswith("2 processes)")
+    assert "stage_seconds_are" not in one.report
+
+
+def test_small_plans_stay_in_one_process(monkeypatch) -> None:
+    monkeypatch.delenv(processes.ENV, raising=False)
+    assert processes.auto_processes(processes.MIN_COMMUNITIES - 1, 10**6) == 1
+    assert processes.auto_processes(100, processes.MIN_UNITS - 1) == 1
+
+
+def test_environment_sets_the_number(monkeypatch) -> None:
+    monkeypatch.setenv(processes.ENV, "3")
+    assert processes.auto_processes(1, 1) == 3
+
+
+def test_an_error_in_a_process_reaches_the_caller() -> None:
+    def task(i: int) -> int:
+        if i == 3:
+            raise ValueError("community 3 failed")
+        return i
+
+    with pytest.raises(ValueError, match="community 3"):
+        list(processes.ordered_map(task, 6, processes=2))
