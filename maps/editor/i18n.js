@@ -3,7 +3,7 @@ import { S } from "./state.js";
 
 export var T = {
   zh: {
-    title: "网格编辑", move: "点选移动", box: "框选", lasso: "套索", split: "画线拆分",
+    title: "网格编辑", home: "全部规划", move: "点选移动", box: "框选", lasso: "套索", split: "画线拆分",
     merge: "合并", split_half: "对半拆分", lock: "锁定", unlock: "解锁", undo: "撤销",
     redo: "重做", force: "强制", active: "当前网格", grids: "网格", filter: "筛选编码或社区",
     code: "编码", households: "户数", band: "状态", workload: "工作量", warnings: "提示",
@@ -28,7 +28,7 @@ export var T = {
     saved: "已保存", confirm_move: "确认移动", cancel: "取消", skipped_foreign: "个其他社区的地块没有移动(不能跨社区)", forced_off: "「强制」已自动取消（只用于一次操作）"
   },
   en: {
-    title: "Grid editor", move: "Click to move", box: "Box", lasso: "Lasso",
+    title: "Grid editor", home: "All plans", move: "Click to move", box: "Box", lasso: "Lasso",
     split: "Split by line", merge: "Merge", split_half: "Split in half", lock: "Lock",
     unlock: "Unlock", undo: "Undo", redo: "Redo", force: "Force", active: "Active grid",
     grids: "Grids", filter: "Filter by code or community", code: "Code",
