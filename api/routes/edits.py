@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import shapely
 from fastapi import APIRouter, Depends, Path, Response
 from gridplan.api import geojson
-from gridplan.api.deps import get_store, if_match, writer
+from gridplan.api.deps import Identity, editor_identity, get_store, if_match, writer
 from gridplan.api.errors import HTTPProblem
 from gridplan.api.history import redo, restore, undo
 from gridplan.api.store import Store, VersionConflict, etag
@@ -167,11 +167,14 @@ def split(plan_id: PlanId, body: Split, response: Response, author: str = Depend
 
 
 @router.post("/edits/lock", summary="Lock or unlock grids")
-def lock(plan_id: PlanId, body: Lock, response: Response, author: str = Depends(writer),
-         head: int = Depends(if_match), store: Store = Depends(get_store)) -> dict:
-    """Locked grids refuse every edit until unlocked."""
-    return _edit(store, plan_id, head, author, response,
-                 lambda state: state.lock(body.grids, body.locked))
+def lock(plan_id: PlanId, body: Lock, response: Response,
+         who: Identity = Depends(editor_identity), head: int = Depends(if_match),
+         store: Store = Depends(get_store)) -> dict:
+    """Locked grids refuse every edit until unlocked. A lock records who took it
+    (``locked_by``); only they or an admin may unlock it (403 otherwise)."""
+    return _edit(store, plan_id, head, who.name, response,
+                 lambda state: state.lock(body.grids, body.locked, by=who.name,
+                                          admin=who.role == "admin"))
 
 
 @router.post("/edits/workers", summary="Assign workers to a grid")
