@@ -12,7 +12,7 @@ from gridplan.api import errors
 from gridplan.api.deps import parse_keys
 from gridplan.api.jobs import JobRunner
 from gridplan.api.limits import BodyLimit, HeadAsGet, JSONText, ServerTiming
-from gridplan.api.routes import edits, features, jobs, layers, plans, users, versions
+from gridplan.api.routes import edits, features, jobs, layers, plans, suggest, users, versions
 from gridplan.api.settings import Settings
 from gridplan.api.store import Store
 from gridplan.api.store.users import Users
@@ -70,7 +70,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.jobs = JobRunner(app.state.store, settings.job_workers,
                                settings.max_jobs, settings.geometry_limits)
     errors.install(app)
-    for module in (features, plans, edits, versions, layers, jobs, users):
+    for module in (features, plans, edits, suggest, versions, layers, jobs, users):
         app.include_router(module.router)
     _optional_routers(app)
     app.add_middleware(JSONText)

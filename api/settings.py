@@ -35,6 +35,8 @@ class Settings(BaseSettings):
         "admin", description="Role of every API key: admin (also manages users) or editor.")
     session_hours: float = Field(12.0, gt=0, le=24 * 90, description="Hours a sign-in "
                                  "token (POST /auth/login) stays valid.")
+    suggest_seconds: float = Field(5.0, gt=0, le=120, description="Budget of the exact "
+                                   "solver for one 'suggest fix' (POST /plans/{id}/suggest).")
     max_upload_mb: float = Field(200.0, gt=0, description="Largest layer upload accepted.")
     max_unpacked_mb: float = Field(800.0, gt=0, description="Largest size an upload may "
                                    "unpack to (a zip, or compressed OSM XML: .osm.bz2, "
