@@ -5,8 +5,9 @@ with the neighbouring grids of its community that are not locked (nor dedicated)
 their parcels (parcels move whole, as in every edit): the refinement of the planning
 engine (:class:`gridplan.engine.refine.BalanceRefiner`) and then its exact stage
 (:func:`gridplan.engine.exact.improve`, CP-SAT) with the same number of grids, every grid
-contiguous. The best division found is offered only when it has more grids in band than
-today's, or as many with less deviation from the band; the plan is never changed here.
+contiguous, none left without households. The best division found is offered only when
+it has more grids in band than today's, or as many with less deviation from the band; the
+plan is never changed here.
 :meth:`apply_reassignment` (``PlanState.reassign``) applies it later as one edit.
 """
 
@@ -47,7 +48,8 @@ class Proposal:
     moves : dict
         Parcel (``cell_id``) → the grid it moves to.
     before, after : dict
-        Grid → its balanced quantity (households, or household-equivalents) and status.
+        Each grid of ``grids`` → its households (and household-equivalents, for a plan
+        balanced on workload) and status, before and after (a grid emptied is left out).
     in_band_before, in_band_after : int
         Grids of ``grids`` in band before and after.
     deviation_before, deviation_after : float
@@ -195,7 +197,10 @@ def suggest_fix(state: PlanState, code: str, *, seconds: float = 5.0, seed: int 
         if any(r is not None and not r["contiguous"] and state.grids[g].get("contiguous", True)
                for g, r in delta.grids.items()):
             continue
-        score = group_score(state, delta.grids)
+        if any(r is None or (r["households"] == 0 < state.grids[g].get("households", 0))
+               for g, r in delta.grids.items()):
+            continue  # a re-division keeps its grids: none removed or left without households
+        score = group_score(state, _after(state, group, delta))
         if _better(score, score0) and (best is None or _better(score, best[0]) or (
                 score == best[0] and delta.summary["households"] < best[1].summary["households"])):
             best = (score, delta)
@@ -213,12 +218,18 @@ def suggest_fix(state: PlanState, code: str, *, seconds: float = 5.0, seed: int 
     (prop.in_band_after, prop.deviation_after), delta = best
     prop.found, prop.delta = True, delta
     prop.moves = dict(delta.cell_grid)
-    prop.after = {g: _figures(state, r) for g, r in delta.grids.items() if r is not None}
+    prop.after = {g: _figures(state, r) for g, r in _after(state, group, delta).items()
+                  if r is not None}
     prop.households_moved = delta.summary["households"]
     prop.units_moved = delta.summary["units"]
     log.info("suggested fix of grid %s: %d parcels move, in band %d → %d", code,
              len(prop.moves), prop.in_band_before, prop.in_band_after)
     return prop
+
+
+def _after(state: PlanState, group: list[str], delta: Delta) -> dict[str, dict | None]:
+    """The rows of every grid of ``group`` once ``delta`` is applied (changed or not)."""
+    return {g: delta.grids[g] if g in delta.grids else state.grids[g] for g in group}
 
 
 def _figures(state: PlanState, row: dict) -> dict:

@@ -68,9 +68,10 @@ def test_suggest_apply_raises_the_grids_in_band_and_keeps_every_rule(client):
     assert r.status_code == 200, r.text
     out = r.json()
     assert out["version"] == 2 and out["summary"]["op"] == "reassign"
-    assert out["summary"]["in_band_after"] == proposal["in_band_after"]
-    metrics1 = client.get(f"/plans/{plan_id}/metrics").json()
     gain = proposal["in_band_after"] - proposal["in_band_before"]
+    assert out["summary"]["in_band_after"] - out["summary"]["in_band_before"] == gain
+    assert set(proposal["after"]) == set(proposal["grids"])
+    metrics1 = client.get(f"/plans/{plan_id}/metrics").json()
     assert metrics1["grids_out_of_band"] == metrics0["grids_out_of_band"] - gain
     assert metrics1["households"] == metrics0["households"]
     assert metrics1["grids_not_contiguous"] == 0
