@@ -199,3 +199,20 @@ def test_cli_adds_lists_and_removes_users(tmp_path, monkeypatch):
     with make_client("sqlite", tmp_path) as c:  # the service signs in the CLI's user
         r = c.post("/auth/login", json={"name": "ana", "password": PASSWORD})
         assert r.status_code == 200 and r.json()["role"] == "admin"
+
+
+def test_a_plan_made_by_a_users_job_is_owned_by_them(client, people):
+    import time
+
+    ed = people["ed"]
+    r = client.post("/jobs", json={"demo": True, "name": "mine"}, headers=ed["h"])
+    assert r.status_code == 202, r.text
+    for _ in range(240):
+        row = client.get(f"/jobs/{r.json()['id']}").json()
+        if row["status"] not in ("queued", "running"):
+            break
+        time.sleep(0.25)
+    assert row["status"] == "done", row
+    plan = client.get(f"/plans/{row['plan_id']}").json()
+    assert plan["owner"] == plan["author"] == ed["name"]
+    assert ed["name"] in {p["owner"] for p in client.get("/plans").json()}
