@@ -86,7 +86,7 @@ def _identify(request: Request, x_api_key: str | None, authorization: str | None
     for known, name in request.app.state.api_keys.items():
         if hmac.compare_digest(known.encode(), key.encode()):
             return Identity(name, request.app.state.settings.api_key_role, "key")
-    session = get_users(request).session(key) if x_api_key is None else None
+    session = get_users(request).session(key)  # a sign-in token, sent either way
     if session is not None:
         return Identity(session["name"], session["role"], "session")
     raise HTTPProblem(401, "the API key or sign-in token is not valid (or has expired)",

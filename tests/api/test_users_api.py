@@ -67,6 +67,8 @@ def test_sign_in_me_and_sign_out(client, people):
     assert client.get("/auth/me", headers=ed["h"]).json() == {
         "name": ed["name"], "role": "editor", "via": "session"}
     assert client.get("/auth/me", headers=WRITE).json()["via"] == "key"
+    token = ed["h"]["Authorization"][7:]
+    assert client.get("/auth/me", headers={"X-API-Key": token}).json()["name"] == ed["name"]
     assert client.get("/auth/me").json()["name"] is None
     bad = client.post("/auth/login", json={"name": ed["name"], "password": "wrong password"})
     assert bad.status_code == 401 and "password is wrong" in bad.json()["detail"]["problem"]
