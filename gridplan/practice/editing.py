@@ -284,14 +284,10 @@ class PlanState:
         someone else is unlocked only by an ``admin`` (else :class:`LockHeld`). Locks
         without a holder (older plans, or taken without ``by``) anyone may lift.
         """
-        if not locked and not admin:
-            held = sorted(c for c in codes if self._grid(c).get("locked")
-                          and _holder(self.grids[c]) not in (None, by))
-            if held:
-                holders = sorted({_holder(self.grids[c]) for c in held})
-                raise LockHeld(f"grid(s) {', '.join(held)} were locked by "
-                               f"{', '.join(holders)}; only they or an admin may unlock them",
-                               "ask them (or an admin) to unlock", held)
+        if not locked:
+            for code in codes:
+                self._grid(code)
+            self.check_unlocks(dict.fromkeys(codes), by, admin=admin)
         delta = Delta(summary={"op": "lock" if locked else "unlock", "grids": list(codes)})
         for code in codes:
             row = dict(self._grid(code), locked=bool(locked))
@@ -303,6 +299,21 @@ class PlanState:
         if by is not None:
             delta.summary["by"] = by
         return delta
+
+    def check_unlocks(self, rows: dict[str, dict | None], by: str | None, *,
+                      admin: bool) -> None:
+        """Refuse (:class:`LockHeld`) rows that would lift a lock someone other than ``by``
+        holds, unless ``admin``; also guards undo, redo and restore."""
+        if admin:
+            return
+        held = sorted(c for c, r in rows.items() if c in self.grids
+                      and self.grids[c].get("locked") and not (r or {}).get("locked")
+                      and _holder(self.grids[c]) not in (None, by))
+        if held:
+            holders = sorted({_holder(self.grids[c]) for c in held})
+            raise LockHeld(f"grid(s) {', '.join(held)} were locked by {', '.join(holders)}; "
+                           "only they or an admin may unlock them",
+                           "ask them (or an admin) to unlock", held)
 
     def set_workers(self, code: str, workers: list[str]) -> Delta:
         """Assign community workers (网格员) to a grid, replacing its list."""

@@ -150,6 +150,15 @@ def test_locks_record_the_holder_and_only_they_or_an_admin_unlock(client, people
                  WRITE).status_code == 200
     versions = client.get(f"/plans/{plan_id}/versions").json()["versions"]
     assert versions[1]["summary"]["by"] == ed["name"]
+    # nor does undo, redo or restore lift someone else's lock
+    assert _post(client, plan_id, "edits/lock", {"grids": [grid]}, ed["h"]).status_code == 200
+    for path, body in (("undo", None), ("restore", {"version": 1})):
+        r = _post(client, plan_id, path, body, ed2["h"])
+        assert r.status_code == 403 and r.json()["detail"]["grids"] == [grid], r.text
+    assert _post(client, plan_id, "undo", None, ed["h"]).status_code == 200
+    assert holder() == (False, None)
+    assert _post(client, plan_id, "redo", None, ed2["h"]).status_code == 200  # locks again
+    assert holder() == (True, ed["name"])
 
 
 def test_admins_manage_users(client, people):
