@@ -13,10 +13,22 @@ from gridplan.api import errors
 from gridplan.api.deps import parse_keys
 from gridplan.api.jobs import JobRunner
 from gridplan.api.limits import BodyLimit, HeadAsGet, JSONText, ServerTiming
-from gridplan.api.routes import edits, features, jobs, layers, pages, params, plans, versions
+from gridplan.api.routes import (
+    edits,
+    features,
+    jobs,
+    layers,
+    pages,
+    params,
+    plans,
+    suggest,
+    users,
+    versions,
+)
 from gridplan.api.routes.pages import StartPage
 from gridplan.api.settings import Settings
 from gridplan.api.store import Store
+from gridplan.api.store.users import Users
 from gridplan.api.uploads.worker import start_readers
 
 log = logging.getLogger(__name__)
@@ -28,10 +40,12 @@ Community governance grids (网格化管理) as a web service: upload layers, pl
 background, read plans as OGC API – Features collections (QGIS: *Add WFS / OGC API –
 Features layer* with this server's URL), edit grids with optimistic concurrency
 (`If-Match` with the plan's `ETag`), browse versions, undo/redo/restore, export.
-Writes need `X-API-Key` (or `Authorization: Bearer`). A browser opening `/` gets the start
-page (plans, uploads, a new plan with its progress); JSON clients (`Accept: application/json`,
-`*/*`, `?f=json`) get the OGC landing page. `GET /params` describes every plan parameter
-(type, default, bounds, choices, Chinese label, help) for forms.
+Writes need `X-API-Key` (or `Authorization: Bearer`) or a signed-in user's token
+(`POST /auth/login`, then `Authorization: Bearer <token>`); viewers read only (403 on writes),
+editors edit, admins also manage users (`/users`) and lift anyone's grid locks. A browser
+opening `/` gets the start page (plans, uploads, a new plan with its progress); JSON clients
+(`Accept: application/json`, `*/*`, `?f=json`) get the OGC landing page. `GET /params`
+describes every plan parameter (type, default, bounds, choices, Chinese label, help) for forms.
 
 Feature pages hold 100 features unless `limit` says otherwise, at most 10,000 (larger limits
 are served as 10,000; follow the `next` link). Errors answer `{"detail": …}` naming the
@@ -69,11 +83,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.store = Store(settings.store_url)
     app.state.api_keys = parse_keys(settings)
+    app.state.users = Users(app.state.store)
     app.state.readers = threading.BoundedSemaphore(settings.read_workers)
     app.state.jobs = JobRunner(app.state.store, settings.job_workers,
                                settings.max_jobs, settings.geometry_limits)
     errors.install(app)
-    for module in (features, plans, edits, versions, layers, jobs, params, pages):
+    for module in (features, plans, edits, suggest, versions, layers, jobs, users, params, pages):
         app.include_router(module.router)
     _optional_routers(app)
     app.add_middleware(JSONText)

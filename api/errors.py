@@ -10,12 +10,13 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from gridplan.api.store import NotFound, VersionConflict, etag
+from gridplan.api.store.users import UserExists
 from gridplan.api.uploads import UploadError
 from gridplan.maps.assets import AssetMissing
 
 from gridplan.errors import GridplanError, InputError, PlanInvariantError
 from gridplan.params import ParamError
-from gridplan.practice.editing import EditRefused
+from gridplan.practice.editing import EditRefused, LockHeld
 from gridplan.scale.driver import PartialPlanError
 
 log = logging.getLogger(__name__)
@@ -48,6 +49,8 @@ ANSWERS: dict[type[GridplanError], Answer] = {
     InputError: Answer(422),  # bad data in well-formed input
     ParamError: Answer(422),  # a plan parameter out of its range
     EditRefused: Answer(422),  # an edit that would break a plan rule
+    LockHeld: Answer(403, "ask whoever locked the grids, or an admin, to unlock them"),
+    UserExists: Answer(409),  # a user name that is taken
     NotFound: Answer(404, "list what exists with GET /plans, /layers or /jobs"),
     VersionConflict: Answer(412),  # If-Match names a version that is no longer the head
     PlanInvariantError: Answer(500, "nothing was stored; report this plan"),  # a bug
@@ -86,6 +89,8 @@ def problem_body(exc: GridplanError) -> tuple[dict, dict]:
         headers["ETag"] = tag
     elif isinstance(exc, EditRefused):
         detail["violations"] = exc.violations
+    elif isinstance(exc, LockHeld):
+        detail["grids"] = exc.grids
     elif isinstance(exc, HTTPProblem):
         detail.update(exc.extra)
         headers.update(exc.headers)

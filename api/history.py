@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from gridplan.api.errors import HTTPProblem
 from gridplan.api.store import Store
 
 from gridplan.practice.editing import Delta
+
+Guard = Callable[[Delta], None] | None  # checks a delta before it is committed (lock holders)
 
 
 def stacks(versions: list[dict]) -> tuple[list[int], list[int]]:
@@ -40,7 +44,8 @@ def _back_to(store: Store, plan_id: str, after: int, upto: int, at: int) -> Delt
     return store.state_delta(plan_id, at, cells, units, codes)
 
 
-def undo(store: Store, plan_id: str, head: int, author: str) -> tuple[int, Delta]:
+def undo(store: Store, plan_id: str, head: int, author: str, guard: Guard = None
+         ) -> tuple[int, Delta]:
     """Undo the latest edit still in force."""
     todo, _ = stacks(store.versions(plan_id))
     if not todo:
@@ -48,10 +53,13 @@ def undo(store: Store, plan_id: str, head: int, author: str) -> tuple[int, Delta
     t = todo[-1]
     delta = _back_to(store, plan_id, t - 1, t, t - 1)
     delta.summary = {"op": "undo", "undoes": t}
+    if guard:
+        guard(delta)
     return store.commit(plan_id, head, delta, author=author, op="undo", target=t), delta
 
 
-def redo(store: Store, plan_id: str, head: int, author: str) -> tuple[int, Delta]:
+def redo(store: Store, plan_id: str, head: int, author: str, guard: Guard = None
+         ) -> tuple[int, Delta]:
     """Redo the edit undone last (if no new edit came after the undo)."""
     _, todo = stacks(store.versions(plan_id))
     if not todo:
@@ -59,17 +67,21 @@ def redo(store: Store, plan_id: str, head: int, author: str) -> tuple[int, Delta
     t = todo[-1]
     delta = _back_to(store, plan_id, t - 1, t, t)
     delta.summary = {"op": "redo", "redoes": t}
+    if guard:
+        guard(delta)
     return store.commit(plan_id, head, delta, author=author, op="redo", target=t), delta
 
 
-def restore(store: Store, plan_id: str, head: int, version: int, author: str
-            ) -> tuple[int, Delta]:
+def restore(store: Store, plan_id: str, head: int, version: int, author: str,
+            guard: Guard = None) -> tuple[int, Delta]:
     """Make ``version``'s state current again, as a new version."""
     if version == head:
         raise HTTPProblem(409, f"version {version} is already the current one",
                           "pick an earlier version")
     delta = _back_to(store, plan_id, version, head, version)
     delta.summary = {"op": "restore", "restores": version}
+    if guard:
+        guard(delta)
     return store.commit(plan_id, head, delta, author=author, op="restore",
                         target=version), delta
 

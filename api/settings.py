@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -30,6 +31,12 @@ class Settings(BaseSettings):
                           "by commas (the name is recorded as the author of each version). "
                           "When unset, one key is generated into data_dir/api-key.txt.")
     open_reads: bool = Field(True, description="Whether reads need no key.")
+    api_key_role: Literal["editor", "admin"] = Field(
+        "admin", description="Role of every API key: admin (also manages users) or editor.")
+    session_hours: float = Field(12.0, gt=0, le=24 * 90, description="Hours a sign-in "
+                                 "token (POST /auth/login) stays valid.")
+    suggest_seconds: float = Field(5.0, gt=0, le=120, description="Budget of the exact "
+                                   "solver for one 'suggest fix' (POST /plans/{id}/suggest).")
     max_upload_mb: float = Field(200.0, gt=0, description="Largest layer upload accepted.")
     max_unpacked_mb: float = Field(800.0, gt=0, description="Largest size an upload may "
                                    "unpack to (a zip, or compressed OSM XML: .osm.bz2, "

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import shapely
 from fastapi import APIRouter, Depends, Path, Response
 from gridplan.api import geojson
-from gridplan.api.deps import get_store, if_match, writer
+from gridplan.api.deps import Identity, editor_identity, get_store, if_match, writer
 from gridplan.api.errors import HTTPProblem
 from gridplan.api.history import redo, restore, undo
 from gridplan.api.store import Store, VersionConflict, etag
@@ -130,6 +130,14 @@ def _metric(store: Store, plan_id: str, geometry: dict | None, kind: str):
 
 
 
+def _lock_guard(store: Store, plan_id: str, who: Identity) -> Callable[[Delta], None]:
+    """A check that an undo, redo or restore lifts no lock another user holds (admins may)."""
+    def check(delta: Delta) -> None:
+        store.state(plan_id)[1].check_unlocks(delta.grids, who.name, admin=who.role == "admin")
+
+    return check
+
+
 @router.post("/edits/move", summary="Move parcels or units to a grid")
 def move(plan_id: PlanId, body: Move, response: Response, author: str = Depends(writer),
          head: int = Depends(if_match), store: Store = Depends(get_store)) -> dict:
@@ -167,11 +175,14 @@ def split(plan_id: PlanId, body: Split, response: Response, author: str = Depend
 
 
 @router.post("/edits/lock", summary="Lock or unlock grids")
-def lock(plan_id: PlanId, body: Lock, response: Response, author: str = Depends(writer),
-         head: int = Depends(if_match), store: Store = Depends(get_store)) -> dict:
-    """Locked grids refuse every edit until unlocked."""
-    return _edit(store, plan_id, head, author, response,
-                 lambda state: state.lock(body.grids, body.locked))
+def lock(plan_id: PlanId, body: Lock, response: Response,
+         who: Identity = Depends(editor_identity), head: int = Depends(if_match),
+         store: Store = Depends(get_store)) -> dict:
+    """Locked grids refuse every edit until unlocked. A lock records who took it
+    (``locked_by``); only they or an admin may unlock it (403 otherwise)."""
+    return _edit(store, plan_id, head, who.name, response,
+                 lambda state: state.lock(body.grids, body.locked, by=who.name,
+                                          admin=who.role == "admin"))
 
 
 @router.post("/edits/workers", summary="Assign workers to a grid")
@@ -183,29 +194,30 @@ def workers(plan_id: PlanId, body: Workers, response: Response, author: str = De
 
 
 @router.post("/undo", summary="Undo the last edit")
-def undo_edit(plan_id: PlanId, response: Response, author: str = Depends(writer),
+def undo_edit(plan_id: PlanId, response: Response, who: Identity = Depends(editor_identity),
               head: int = Depends(if_match), store: Store = Depends(get_store)) -> dict:
     """Undo the latest edit not yet undone; recorded as a new version."""
     with store.edit_lock(plan_id):
-        version, delta = undo(store, plan_id, head, author)
+        version, delta = undo(store, plan_id, head, who.name, _lock_guard(store, plan_id, who))
     return edit_response(store, plan_id, version, delta, response)
 
 
 @router.post("/redo", summary="Redo the last undone edit")
-def redo_edit(plan_id: PlanId, response: Response, author: str = Depends(writer),
+def redo_edit(plan_id: PlanId, response: Response, who: Identity = Depends(editor_identity),
               head: int = Depends(if_match), store: Store = Depends(get_store)) -> dict:
     """Redo the edit undone last; recorded as a new version."""
     with store.edit_lock(plan_id):
-        version, delta = redo(store, plan_id, head, author)
+        version, delta = redo(store, plan_id, head, who.name, _lock_guard(store, plan_id, who))
     return edit_response(store, plan_id, version, delta, response)
 
 
 @router.post("/restore", summary="Restore an earlier version")
 def restore_version(plan_id: PlanId, body: Restore, response: Response,
-                    author: str = Depends(writer), head: int = Depends(if_match),
+                    who: Identity = Depends(editor_identity), head: int = Depends(if_match),
                     store: Store = Depends(get_store)) -> dict:
     """Make an earlier version current again; recorded as a new version (nothing is lost)."""
     store.check_version(plan_id, body.version)
     with store.edit_lock(plan_id):
-        version, delta = restore(store, plan_id, head, body.version, author)
+        version, delta = restore(store, plan_id, head, body.version, who.name,
+                                 _lock_guard(store, plan_id, who))
     return edit_response(store, plan_id, version, delta, response)

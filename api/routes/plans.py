@@ -43,7 +43,8 @@ def _summary(info: dict) -> dict:
     rep = info["report"]
     return {"id": info["id"], "name": info["name"], "version": info["version"],
             "etag": info["etag"], "grids": rep.get("grids"), "households": rep.get("households"),
-            "created": str(info["created"]), "author": info["author"]}
+            "created": str(info["created"]), "author": info["author"],
+            "owner": info["owner"]}
 
 
 @router.get("", summary="List plans")

@@ -56,6 +56,7 @@ plans = Table(
     Column("head", Integer, nullable=False),
     Column("created", DateTime(timezone=True), nullable=False),
     Column("author", String(100), nullable=False),
+    Column("owner", String(100), nullable=True),  # since 0003: user or key name owning it
 )
 
 versions = Table(
@@ -166,3 +167,22 @@ jobs = Table(
     Column("updated", DateTime(timezone=True), nullable=False),
     Column("author", String(100), nullable=False),
 )
+
+# since 0003: accounts that sign in (roles viewer, editor, admin) and their sessions
+users = Table(
+    "users", metadata,
+    Column("name", String(100), primary_key=True),
+    Column("role", String(10), nullable=False),
+    Column("password", String(300), nullable=False),  # scrypt$n$r$p$salt$hash (hex)
+    Column("created", DateTime(timezone=True), nullable=False),
+)
+
+sessions = Table(
+    "sessions", metadata,
+    Column("token_hash", String(64), primary_key=True),  # SHA-256 of the bearer token
+    Column("user_name", String(100), ForeignKey("users.name", ondelete="CASCADE"),
+           nullable=False),
+    Column("created", DateTime(timezone=True), nullable=False),
+    Column("expires", DateTime(timezone=True), nullable=False),
+)
+Index("ix_sessions_user", sessions.c.user_name)

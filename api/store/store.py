@@ -154,7 +154,8 @@ class Store:
         with self.write_lock, self.engine.begin() as conn:
             conn.execute(insert(s.plans).values(
                 id=plan_id, name=name, crs=crs.to_wkt(), params=_jsonable(plan.params.to_dict()),
-                report=_jsonable(plan.report), head=1, created=stamp, author=author))
+                report=_jsonable(plan.report), head=1, created=stamp, author=author,
+                owner=author))
             conn.execute(insert(s.versions).values(
                 plan_id=plan_id, version=1, author=author, created=stamp, op="plan",
                 summary={"grids": len(grids), "households": int(grids["households"].sum())}))
@@ -675,7 +676,8 @@ def _grids_gdf(rows: list[dict]) -> gpd.GeoDataFrame:
 def _info(row) -> dict:
     return {"id": row["id"], "name": row["name"], "version": row["head"],
             "etag": etag(row["id"], row["head"]), "created": row["created"],
-            "author": row["author"], "params": row["params"], "report": row["report"],
+            "author": row["author"], "owner": row.get("owner") or row["author"],
+            "params": row["params"], "report": row["report"],
             "crs": row["crs"]}
 
 

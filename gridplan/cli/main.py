@@ -18,6 +18,7 @@ from gridplan.cli.options import (
 )
 from gridplan.cli.regrid import merge_cmd, microgrids_cmd, replan_cmd
 from gridplan.cli.scale import run_partitioned, scale_options, wants_partitioned
+from gridplan.cli.users import users_cmd
 from gridplan.errors import GridplanError, InputError
 from gridplan.params import param_fields
 from gridplan.run import run_demo, run_plan, run_staff
@@ -227,6 +228,7 @@ main.add_command(microgrids_cmd)
 main.add_command(merge_cmd)
 main.add_command(replan_cmd)
 main.add_command(map_cmd)
+main.add_command(users_cmd)
 
 if __name__ == "__main__":
     main()

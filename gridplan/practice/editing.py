@@ -28,6 +28,15 @@ GRID_ATTRS = ("grid_code", "community_id", "households", "population", "units", 
               "polsby_popper", "barrier_crossings", "status", "reason", "reason_zh", "grid_type",
               "site_kind", "site_name", "locked", "workers", "contiguous")
 BALANCE_ATTRS = ("visit_equivalents",)  # on a grid only when its plan is balanced on workload
+LOCK_ATTRS = ("locked_by",)  # on a grid only while someone holds its lock
+
+
+class LockHeld(GridplanError):
+    """Unlocking a grid someone else locked (only they, or an admin, may unlock it)."""
+
+    def __init__(self, problem: str, fix: str, grids: list[str]) -> None:
+        super().__init__(problem, fix=fix)
+        self.grids = grids
 
 
 class EditRefused(GridplanError):
@@ -267,12 +276,44 @@ class PlanState:
                          "households": int(delta.grids[new]["households"])}
         return delta
 
-    def lock(self, codes: list[str], locked: bool = True) -> Delta:
-        """Lock grids (no edit may change them) or unlock them."""
+    def lock(self, codes: list[str], locked: bool = True, *, by: str | None = None,
+             admin: bool = True) -> Delta:
+        """Lock grids (no edit may change them) or unlock them.
+
+        A lock records who took it (``by``) in the grid's ``locked_by``; a grid locked by
+        someone else is unlocked only by an ``admin`` (else :class:`LockHeld`). Locks
+        without a holder (older plans, or taken without ``by``) anyone may lift.
+        """
+        if not locked:
+            for code in codes:
+                self._grid(code)
+            self.check_unlocks(dict.fromkeys(codes), by, admin=admin)
         delta = Delta(summary={"op": "lock" if locked else "unlock", "grids": list(codes)})
         for code in codes:
-            delta.grids[code] = dict(self._grid(code), locked=bool(locked))
+            row = dict(self._grid(code), locked=bool(locked))
+            if locked and by is not None:
+                row["locked_by"] = by
+            elif not locked:
+                row.pop("locked_by", None)
+            delta.grids[code] = row
+        if by is not None:
+            delta.summary["by"] = by
         return delta
+
+    def check_unlocks(self, rows: dict[str, dict | None], by: str | None, *,
+                      admin: bool) -> None:
+        """Refuse (:class:`LockHeld`) rows that would lift a lock someone other than ``by``
+        holds, unless ``admin``; also guards undo, redo and restore."""
+        if admin:
+            return
+        held = sorted(c for c, r in rows.items() if c in self.grids
+                      and self.grids[c].get("locked") and not (r or {}).get("locked")
+                      and _holder(self.grids[c]) not in (None, by))
+        if held:
+            holders = sorted({_holder(self.grids[c]) for c in held})
+            raise LockHeld(f"grid(s) {', '.join(held)} were locked by {', '.join(holders)}; "
+                           "only they or an admin may unlock them",
+                           "ask them (or an admin) to unlock", held)
 
     def set_workers(self, code: str, workers: list[str]) -> Delta:
         """Assign community workers (网格员) to a grid, replacing its list."""
@@ -476,8 +517,19 @@ def grid_attrs(row: dict) -> dict:
     False
     """
     attrs = {k: row.get(k) for k in GRID_ATTRS}
-    attrs.update({k: row[k] for k in BALANCE_ATTRS if pd.notna(row.get(k))})
+    attrs.update({k: row[k] for k in BALANCE_ATTRS + LOCK_ATTRS if _given(row.get(k))})
     return attrs
+
+
+def _given(value) -> bool:
+    """Whether an optional attribute holds a value (not None or NaN)."""
+    return value is not None and bool(pd.notna(value))
+
+
+def _holder(row: dict) -> str | None:
+    """Who holds a grid's lock (``None`` when nobody is recorded)."""
+    by = row.get("locked_by")
+    return by if _given(by) and by != "" else None
 
 
 def _list(column) -> list:

@@ -7,6 +7,7 @@ PostGIS cases run in databases of their own, made and dropped here, on the serve
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -78,12 +79,36 @@ def test_a_fresh_store_has_the_schema_of_the_metadata(fresh):
     engine.dispose()
 
 
+def _changes(diff) -> set[tuple]:
+    """What a schema diff adds: (kind, table, name) triples."""
+    out = set()
+    for d in diff:
+        if d[0] == "add_table":
+            out.add(("add_table", d[1].name, d[1].name))
+        elif d[0] == "add_index":
+            out.add(("add_index", d[1].table.name, d[1].name))
+        else:
+            out.add((d[0], d[3].table.name, d[3].name))
+    return out
+
+
+REVISION_0003 = {("add_table", "users", "users"), ("add_table", "sessions", "sessions"),
+                 ("add_index", "sessions", "ix_sessions_user"),
+                 ("add_column", "plans", "owner")}
+
+
 def test_revision_0001_is_the_schema_before_0002(fresh):
     engine = create_engine(fresh("r0001"))
     upgrade(engine, "0001")
-    diff = _schema_diff(engine)
-    assert [(d[0], d[3].table.name, d[3].name) for d in diff] == [
-        ("add_column", "units", "visit_equivalents")]
+    assert _changes(_schema_diff(engine)) == {
+        ("add_column", "units", "visit_equivalents")} | REVISION_0003
+    engine.dispose()
+
+
+def test_revision_0002_is_the_schema_before_users(fresh):
+    engine = create_engine(fresh("r0002"))
+    upgrade(engine, "0002")
+    assert _changes(_schema_diff(engine)) == REVISION_0003
     engine.dispose()
 
 
@@ -138,6 +163,8 @@ def test_a_store_at_0001_opens_upgraded_with_its_plans_intact(fresh):
     src.reflect(source.engine, only=list(s.metadata.tables))
     with source.engine.connect() as read, old.begin() as write:
         for table in s.metadata.sorted_tables:  # copy each row in the shape 0001 has
+            if table.name not in old_tables.tables:
+                continue  # came later (users, sessions: empty in the source)
             keep = [c.name for c in old_tables.tables[table.name].c]
             rows = [dict(r) for r in read.execute(
                 select(*[src.tables[table.name].c[k] for k in keep])).mappings()]
@@ -151,6 +178,7 @@ def test_a_store_at_0001_opens_upgraded_with_its_plans_intact(fresh):
     for table in s.metadata.sorted_tables:
         assert _rows(store.engine, table.name) == _rows(source.engine, table.name), table.name
     assert store.plan_info(plan_id) == source.plan_info(plan_id)
+    assert store.plan_info(plan_id)["owner"] == "tests"  # 0003 made the author its owner
     assert store.versions(plan_id) == source.versions(plan_id)
     for version in (1, 2):
         new, was = store.plan_at(plan_id, version), source.plan_at(plan_id, version)
@@ -170,6 +198,34 @@ def test_a_store_at_0001_opens_upgraded_with_its_plans_intact(fresh):
                         op="move") == 3
     store.engine.dispose()
     source.engine.dispose()
+
+
+def test_a_store_at_0002_gets_users_and_plan_owners(fresh):
+    """0003 on a store with plans: owners from authors, then accounts and sessions work."""
+    from gridplan.api.store.users import Users
+
+    url = fresh("r0002plans")
+    engine = create_engine(url)
+    upgrade(engine, "0002")
+    old = MetaData()
+    old.reflect(engine)
+    assert "users" not in old.tables and "owner" not in old.tables["plans"].c
+    with engine.begin() as conn:
+        conn.execute(insert(old.tables["plans"]), [{
+            "id": "p1", "name": "old plan", "crs": "EPSG:3857", "params": {}, "report": {},
+            "head": 1, "created": datetime(2026, 11, 30, tzinfo=UTC), "author": "ana"}])
+    engine.dispose()
+
+    store = Store(url)  # upgrades to head
+    assert _schema_diff(store.engine) == []
+    assert store.plan_info("p1")["owner"] == "ana"
+    users = Users(store)
+    users.add("ana", "editor", "a long secret")
+    token, _ = users.sign_in("ana", "a long secret", hours=1)
+    assert users.session(token)["role"] == "editor"
+    users.remove("ana")
+    assert users.session(token) is None
+    store.engine.dispose()
 
 
 def test_sqlite_store_syncs_every_commit(tmp_path):

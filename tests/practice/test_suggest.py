@@ -1,0 +1,76 @@
+"""Suggest fix and lock holders on the editable state of the demo plan (no web service)."""
+
+from __future__ import annotations
+
+import pytest
+
+from gridplan.engine.pipeline import plan
+from gridplan.layers.load import load_inputs
+from gridplan.practice.editing import LockHeld, PlanState, grid_attrs
+from gridplan.practice.suggest import reassign, snapshot, suggest_fix
+from gridplan.run import demo_options
+
+
+@pytest.fixture(scope="module")
+def demo():
+    return plan(**load_inputs(demo_options()))
+
+
+def _out_of_band(state: PlanState) -> list[str]:
+    return sorted(g for g, r in state.grids.items()
+                  if state._status(r) in ("below_band", "above_band"))
+
+
+def test_every_offered_fix_raises_the_grids_in_band_and_keeps_the_rules(demo):
+    state = PlanState.from_plan(demo)
+    offered = 0
+    for code in _out_of_band(state):
+        before = dict(state.metrics())
+        prop = suggest_fix(state, code, seconds=1.0)
+        assert state.metrics() == before  # a proposal changes nothing
+        if not prop.found:
+            assert prop.reason.startswith("no better division of these grids")
+            assert prop.reason_zh.startswith("这些网格没有更好的划分")
+            continue
+        offered += 1
+        trial = snapshot(state)
+        delta = reassign(trial, prop.moves)
+        gain = prop.in_band_after - prop.in_band_before
+        assert delta.summary["in_band_after"] - delta.summary["in_band_before"] == gain
+        trial.apply(delta)
+        assert gain > 0 or prop.deviation_after < prop.deviation_before
+        assert trial.metrics()["grids_out_of_band"] == before["grids_out_of_band"] - gain
+        assert trial.metrics()["households"] == before["households"]
+        for g in prop.grids:  # every re-divided grid in one piece, in its community
+            cells = trial.grid_cells[g]
+            assert cells and trial._connected(cells)
+            assert {trial.cell_comm[c] for c in cells} == {trial.grids[g]["community_id"]}
+        assert set(trial.grids) == set(state.grids)  # same grids, same codes
+    assert offered >= 1
+
+
+def test_locked_neighbours_are_left_out(demo):
+    state = PlanState.from_plan(demo)
+    code = next(c for c in _out_of_band(state) if suggest_fix(state, c, seconds=1.0).found)
+    prop = suggest_fix(state, code, seconds=1.0)
+    other = next(g for g in prop.grids if g != code)
+    state.apply(state.lock([other], by="ana"))
+    again = suggest_fix(state, code, seconds=1.0)
+    assert {"grid": other, "why": "locked", "why_zh": "已锁定"} in again.left_out
+    assert other not in again.grids
+    assert all(state.cell_grid[c] != other and g != other for c, g in again.moves.items())
+
+
+def test_a_lock_records_its_holder_and_only_they_or_an_admin_lift_it(demo):
+    state = PlanState.from_plan(demo)
+    code = sorted(state.grids)[0]
+    delta = state.lock([code], by="ana")
+    assert delta.grids[code]["locked_by"] == "ana" and delta.summary["by"] == "ana"
+    state.apply(delta)
+    assert grid_attrs(state.grids[code])["locked_by"] == "ana"
+    with pytest.raises(LockHeld, match="locked by ana"):
+        state.lock([code], False, by="bo", admin=False)
+    lifted = state.lock([code], False, by="boss", admin=True)
+    assert lifted.grids[code]["locked"] is False and "locked_by" not in lifted.grids[code]
+    assert "locked_by" not in grid_attrs(lifted.grids[code])
+    assert state.lock([code], False, by="ana", admin=False).grids[code]["locked"] is False
