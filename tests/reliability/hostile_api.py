@@ -420,6 +420,8 @@ CASES: list[Case] = [
          (422,)),
     Case("upload-no-crs", "uploads", _upload("c.gpkg", lambda: _gpkg(crs=None)), (422,)),
     Case("upload-swapped-lat-lon", "uploads", _upload("c.geojson", _swapped), (422,)),
+    Case("upload-crs-unknown", "uploads",
+         _upload("c.gpkg", lambda: _gpkg(crs=None), crs="EPSG:999999"), (422,)),
     Case("upload-wrong-crs", "uploads",
          _upload("c.gpkg", lambda: _gpkg(crs=32650)), (422,)),
     Case("upload-nan-households", "uploads",
