@@ -16,6 +16,7 @@ import pytest
 import shapely
 from apiutil import BACKENDS, WRITE, add_demo, make_client
 from hostile_api import CASES, Case, Ctx
+from openapi_check import undeclared
 
 SECONDS = 10  # no request may take longer (a hang is a failure)
 
@@ -104,6 +105,10 @@ def test_hostile_request(client, ctx, case):
         detail = response.json()["detail"]
         first = detail[0] if isinstance(detail, list) else detail
         assert first["problem"] and first["fix"], (case.id, detail)
+        # the status is one the OpenAPI description lists, the body has its declared shape
+        method, url, _ = case.build(ctx)
+        assert not undeclared(client.app.openapi(), method, url, response.status_code,
+                              response.json()), case.id
     after = stored(client, ctx.plan)
     if response.status_code == 201:  # an accepted upload: one layer more, nothing else
         assert after[:3] == before[:3] and after[3] == before[3] + 1
