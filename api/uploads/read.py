@@ -144,7 +144,7 @@ def _renamed(exc: InputError, saved: SavedUpload) -> InputError:
 
 # the loader's messages name command-line options; an upload sets these form fields
 FORM_FIELDS = {"--datum": "datum", "--encoding": "encoding", "--x-field": "x_field",
-               "--y-field": "y_field", "--crs": "crs"}
+               "--y-field": "y_field"}
 
 
 def layer_options(options: dict) -> LayerOptions:
