@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.middleware.gzip import GZipMiddleware
-from gridplan.api import errors
+from gridplan.api import errors, openapi
 from gridplan.api.deps import parse_keys
 from gridplan.api.jobs import JobRunner
 from gridplan.api.limits import BodyLimit, HeadAsGet, JSONText, ServerTiming
@@ -52,7 +52,9 @@ are served as 10,000; follow the `next` link). Errors answer `{"detail": …}` n
 problem, the field and the fix: 400 for JSON that does not parse or holds text no store can
 keep (lone surrogates, NUL) and for invalid OGC API query parameters, 422 for values out of
 range, 429 with `Retry-After` while `GRIDPLAN_MAX_JOBS` plan jobs are running or queued —
-never a 5xx for bad input.
+never a 5xx for bad input. Each route lists its 4xx answers; every error body is a
+`Problem` (`{"detail": {"problem", "fix", "source", "field", …}}`), or for invalid fields
+`InvalidFields` (`{"detail": [{"field", "problem", "fix", "loc", "type", "msg"}, …]}`).
 """
 
 
@@ -91,6 +93,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in (features, plans, edits, suggest, versions, layers, jobs, users, params, pages):
         app.include_router(module.router)
     _optional_routers(app)
+    openapi.install(app)  # If-Match required, each route's 4xx and the error bodies
     app.add_middleware(JSONText)
     app.add_middleware(ServerTiming)
     app.add_middleware(GZipMiddleware, minimum_size=GZIP_MIN_BYTES, compresslevel=5)

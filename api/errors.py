@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass
+from http import HTTPStatus
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -13,6 +14,7 @@ from gridplan.api.store import NotFound, VersionConflict, etag
 from gridplan.api.store.users import UserExists
 from gridplan.api.uploads import UploadError
 from gridplan.maps.assets import AssetMissing
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gridplan.errors import GridplanError, InputError, PlanInvariantError
 from gridplan.params import ParamError
@@ -114,6 +116,13 @@ FIXES = {
 }
 
 
+# the router's answers → (problem, fix); ``{path}`` is the path asked for
+ROUTER_ANSWERS = {
+    404: ("there is nothing at {path}", "check the path: the endpoints are listed at /docs"),
+    405: ("{path} does not take this method", "check the method: see /docs"),
+}
+
+
 def _safe(value, depth: int = 0):
     """``value`` made JSON-safe for echoing: non-finite numbers as text, lone surrogates
     escaped, long or deep values cut short."""
@@ -180,6 +189,17 @@ def install(app: FastAPI) -> None:
             log.exception("validation answer failed")
             return JSONResponse(_body("the request is not valid",
                                       "check it against the schema at /docs"), 422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException):
+        # the router's own answers (no such path 404, wrong method 405): the same body
+        # as every other error, with the problem and the fix
+        status = exc.status_code
+        problem, fix = ROUTER_ANSWERS.get(status, ("{detail}", "see /docs"))
+        if exc.detail != HTTPStatus(status).phrase:  # a route's own words
+            problem = "{detail}"
+        problem = problem.format(path=_safe(request.url.path), detail=_safe(str(exc.detail)))
+        return JSONResponse(_body(problem, fix), status, dict(exc.headers or {}))
 
     @app.exception_handler(RecursionError)
     async def _deep(_: Request, exc: RecursionError):

@@ -8,6 +8,7 @@ readable summary.
 from __future__ import annotations
 
 import logging
+import math
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -18,6 +19,7 @@ import shapely
 
 from gridplan.demo.district import DEMO_DIR, write_demo
 from gridplan.engine.pipeline import plan
+from gridplan.errors import InputError
 from gridplan.export.excel import roster_table, write_staffing_xlsx
 from gridplan.export.folder import read_plan, write_plan
 from gridplan.layers.load import LayerOptions, load_inputs, read_layer
@@ -92,6 +94,7 @@ def _existing(path: Path) -> str | None:
 
 
 DEMO_LAYERS = ("communities", "buildings", "compounds", "barriers")
+MAX_PER_10K = 1000.0  # the staffing norm's upper bound (as the API's per_10k)
 
 
 def demo_files(data_dir: str | Path | None = None) -> dict[str, Path]:
@@ -210,6 +213,10 @@ def run_staff(plan_dir: str, workers_path: str, out_dir: str, special_path: str 
 
     ``encoding`` is the CSV tables' (default: UTF-8, else GB18030).
     """
+    if not (math.isfinite(per_10k) and 0 < per_10k <= MAX_PER_10K):
+        raise InputError(f"the staffing norm must be more than 0 and at most {MAX_PER_10K:g} "
+                         f"workers per 10,000 residents, got {per_10k:g}",
+                         field="--workers-per-10k", fix="give the norm, e.g. 18")
     plan_ = read_plan(plan_dir)
     workload = workload or WorkloadParams()
     special = (read_layer(special_path, "special",

@@ -11,6 +11,7 @@ from gridplan.cli.common import fail, front_end, setup_logging
 from gridplan.cli.map import map_cmd
 from gridplan.cli.options import (
     ENCODING,
+    geometry_limit_options,
     input_reading,
     param_option,
     param_options,
@@ -106,6 +107,7 @@ def plan_options(f):
               help="Also write map.html.")
 @plan_options
 @scale_options
+@geometry_limit_options
 def plan_cmd(**kw) -> None:
     """Plan grids for every community and write grids, units, GeoPackage and report."""
     setup_logging(kw["verbose"])

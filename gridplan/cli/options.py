@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable
+from dataclasses import fields
 
 import click
 
+from gridplan.layers.vector import GeometryLimits, limited_geometry
 from gridplan.params import param_fields
 
 POPULATION_FIELDS = [
@@ -79,3 +82,45 @@ def param_option(name: str) -> Callable:
 def param_options(names: Iterable[str]) -> list[Callable]:
     """The click options of the parameters ``names``, in that order."""
     return [param_option(n) for n in names]
+
+
+# GeometryLimits field → (flag, help); the service sets the same limits as
+# GRIDPLAN_MAX_FEATURE_VERTICES, GRIDPLAN_MAX_LAYER_VERTICES, GRIDPLAN_MAX_REPAIR_VERTICES
+GEOMETRY_LIMITS = {
+    "feature_vertices": ("--max-feature-vertices",
+                         "Most vertices of one feature of an input layer; a layer with a "
+                         "larger feature is refused (exit 2) naming it."),
+    "layer_vertices": ("--max-layer-vertices", "Most vertices of one input layer."),
+    "repair_vertices": ("--max-repair-vertices",
+                        "Most vertices of an invalid (e.g. self-intersecting) polygon that is "
+                        "repaired; a larger one is refused (its repair takes from seconds to "
+                        "hours)."),
+}
+
+
+def geometry_limit_options(f):
+    """The vertex limits (:class:`~gridplan.layers.vector.GeometryLimits`) as options
+    ``--max-feature-vertices``, ``--max-layer-vertices`` and ``--max-repair-vertices``;
+    the command runs with its layers held to them.
+
+    Examples
+    --------
+    >>> cmd = click.command()(geometry_limit_options(lambda: None))
+    >>> [(o.opts[0], o.default) for o in cmd.params]  # doctest: +NORMALIZE_WHITESPACE
+    [('--max-feature-vertices', 1000000), ('--max-layer-vertices', 200000000),
+     ('--max-repair-vertices', 20000)]
+    """
+    defaults = GeometryLimits()
+
+    @functools.wraps(f)
+    def limited(*args, **kw):
+        limits = GeometryLimits(**{name: kw.pop("max_" + name) for name in GEOMETRY_LIMITS})
+        with limited_geometry(limits):
+            return f(*args, **kw)
+
+    for field in reversed(fields(GeometryLimits)):
+        flag, text = GEOMETRY_LIMITS[field.name]
+        limited = click.option(flag, "max_" + field.name, type=click.IntRange(min=4),
+                               default=getattr(defaults, field.name), show_default=True,
+                               help=text)(limited)
+    return limited

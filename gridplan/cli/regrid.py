@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from gridplan.cli.common import run_job
-from gridplan.cli.options import input_reading, population_fields
+from gridplan.cli.options import geometry_limit_options, input_reading, population_fields
 from gridplan.engine.pipeline import plan
 from gridplan.errors import InputError
 from gridplan.export.folder import read_plan, write_plan
@@ -94,6 +94,7 @@ def microgrids_cmd(plan_dir: str, out_dir: str | None, target: int, lower: int, 
               help="Also write diff_map.html.")
 @click.option("-v", "--verbose", count=True, help="More log output (-v, -vv).")
 @click.option("--quiet", is_flag=True, help="No summary.")
+@geometry_limit_options
 def replan_cmd(plan_dir: str, population: str, unit_id: str, households_field: str | None,
                population_field: str | None, household_size: float, lock: str,
                max_moved: int | None, compounds: str | None, barriers: str | None,
@@ -164,6 +165,7 @@ def replan_cmd(plan_dir: str, population: str, unit_id: str, households_field: s
               help="Output folder [default: the plan folder; required without --plan].")
 @click.option("-v", "--verbose", count=True, help="More log output (-v, -vv).")
 @click.option("--quiet", is_flag=True, help="No summary.")
+@geometry_limit_options
 def merge_cmd(layers: tuple[str, ...], more_layers: tuple[str, ...], names: str | None,
               id_field: str | None, plan_dir: str | None, out_dir: str | None, verbose: int,
               quiet: bool, **inputs) -> None:

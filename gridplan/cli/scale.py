@@ -15,7 +15,7 @@ from gridplan.errors import InputError
 from gridplan.export.folder import read_plan
 from gridplan.layers.datum import datum_for
 from gridplan.layers.load import layer_options, read_layer, read_optional
-from gridplan.layers.vector import InputNotes
+from gridplan.layers.vector import GeometryLimits, InputNotes, geometry_limits
 from gridplan.params import params_from
 from gridplan.run import summary_text
 
@@ -88,6 +88,11 @@ def run_partitioned(**kw) -> SimpleNamespace:
 
 def _refuse_unsupported(kw: dict) -> None:
     """Options that need the whole input in one process."""
+    if (kw.get("workers") or kw.get("scheduler")) and geometry_limits() != GeometryLimits():
+        raise InputError("the vertex limits can be changed only for a run in this process",
+                         field="--max-feature-vertices",
+                         fix="plan without --workers/--scheduler, or simplify the features "
+                             "over the default limits")
     if kw.get("osm"):
         raise InputError("--osm reads one extract in one process", field="--osm",
                          fix="plan it without --workers/--scheduler, or convert its buildings "

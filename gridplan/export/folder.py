@@ -268,17 +268,26 @@ def read_plan(out_dir: str | Path):
     if not gpkg.exists() or not report.exists():
         raise InputError("no plan here (plan.gpkg and report.json are missing)",
                          source=str(folder), fix="give the --out folder of a `gridplan plan` run")
-    layers = {name: gpd.read_file(gpkg, layer=name) for name in ("grids", "units",
-                                                                  "communities")}
+    try:
+        layers = {name: gpd.read_file(gpkg, layer=name) for name in ("grids", "units",
+                                                                      "communities")}
+        names = set(pyogrio.list_layers(gpkg)[:, 0])
+        cells = edges = None
+        if {"cells", "cell_edges"} <= names:
+            cells = gpd.read_file(gpkg, layer="cells")
+            edges = pyogrio.read_dataframe(gpkg, layer="cell_edges", read_geometry=False)
+            edges["crossing"] = edges["crossing"].astype(bool)
+    except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
+        raise InputError(f"plan.gpkg cannot be read ({str(exc)[:200]})", source=str(gpkg),
+                         fix="write the plan again with `gridplan plan --out`") from exc
     layers["communities"]["code"] = layers["communities"]["code"].replace("", None)
-    names = set(pyogrio.list_layers(gpkg)[:, 0])
-    cells = edges = None
-    if {"cells", "cell_edges"} <= names:
-        cells = gpd.read_file(gpkg, layer="cells")
-        edges = pyogrio.read_dataframe(gpkg, layer="cell_edges", read_geometry=False)
-        edges["crossing"] = edges["crossing"].astype(bool)
-    with open(report, encoding="utf-8") as fh:
-        rep = json.load(fh)
+    try:
+        with open(report, encoding="utf-8") as fh:
+            rep = json.load(fh)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InputError(f"report.json is not valid JSON ({str(exc)[:200]})",
+                         source=str(report),
+                         fix="write the plan again with `gridplan plan --out`") from exc
     params = dict(rep["params"])
     params["barrier_highways"] = tuple(params.get("barrier_highways", ()))
     return Plan(grids=layers["grids"], units=layers["units"],

@@ -44,6 +44,7 @@ from typing import Any
 
 import geopandas as gpd
 import pandas as pd
+import pyproj
 
 from gridplan.errors import InputError
 from gridplan.export.folder import read_plan
@@ -192,7 +193,7 @@ def read_frame(path: str | Path, what: str, *, crs: str | None = None,
 the communities layer
     """
     options = options or LayerOptions()
-    crs = crs or options.crs
+    crs = checked_crs(crs or options.crs)
     layer = layer or options.layer
     notes = notes if notes is not None else InputNotes()
     datum = datum_for(options.datum, kind or what, source=str(source or path),
@@ -209,6 +210,30 @@ the communities layer
     if gdf.crs is None and crs:
         gdf = gdf.set_crs(crs)
     return _to_wgs84(gdf, datum, kind or what, notes)
+
+
+def checked_crs(crs: str | None) -> str | None:
+    """``crs`` (a CRS given for layers that declare none) if pyproj knows it.
+
+    Examples
+    --------
+    >>> checked_crs("EPSG:4326")
+    'EPSG:4326'
+    >>> checked_crs("EPSG:999999")
+    Traceback (most recent call last):
+    ...
+    gridplan.errors.InputError: field --crs: unknown CRS 'EPSG:999999'. Fix: give a CRS \
+pyproj knows, e.g. EPSG:4326 (longitude/latitude) or EPSG:32650 (UTM zone 50N)
+    """
+    if not crs:
+        return crs
+    try:
+        pyproj.CRS.from_user_input(crs)
+    except pyproj.exceptions.CRSError:
+        raise InputError(f"unknown CRS {crs!r}", field="--crs",
+                         fix="give a CRS pyproj knows, e.g. EPSG:4326 (longitude/latitude) "
+                             "or EPSG:32650 (UTM zone 50N)") from None
+    return crs
 
 
 def _read_table(path: Path, what: str, options: LayerOptions, notes: InputNotes, *,

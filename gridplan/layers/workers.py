@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from gridplan.errors import InputError
@@ -37,8 +38,9 @@ def read_workers(path, communities: pd.Series, *, encoding: str | None = None,
                          fix="use the community ids of the plan")
     if "capacity_hours" in df.columns:
         cap = pd.to_numeric(df["capacity_hours"], errors="coerce")
-        if (cap < 0).any() or (cap.isna() & df["capacity_hours"].notna()).any():
-            raise InputError("negative or non-numeric capacities", source=str(path),
+        if (cap < 0).any() or (cap.isna() & df["capacity_hours"].notna()).any() or (
+                np.isinf(cap).any()):
+            raise InputError("negative, infinite or non-numeric capacities", source=str(path),
                              field="capacity_hours", fix="give hours per month, 0 or more")
         df["capacity_hours"] = cap.fillna(DEFAULT_CAPACITY)
     else:
