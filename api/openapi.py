@@ -65,9 +65,12 @@ ANSWERS = {
     400: "The request cannot be read (a list of fields for JSON that does not parse): JSON "
          "that does not parse, is not UTF-8, holds a NUL or "
          "a lone surrogate (\\ud800) or is nested too deeply; a NUL in the URL",
-    401: "No valid API key: send X-API-Key: <key> or Authorization: Bearer <key>",
+    401: "No valid API key or sign-in token: send X-API-Key: <key> or Authorization: "
+         "Bearer <key or token> (POST /auth/login gives a token)",
+    403: "The caller's role may not do this (viewer: read only; admin: users and anyone's "
+         "locks), or the grid's lock is another user's",
     404: "No such plan, version, layer, job, collection or feature",
-    409: "Nothing to undo or redo",
+    409: "Nothing to undo or redo; or a user of that name exists already",
     412: "If-Match names an earlier version: someone else edited the plan; the answer's "
          "ETag header (and detail.etag) is the current version's",
     413: "The JSON body is larger than GRIDPLAN_MAX_BODY_KB",
@@ -102,8 +105,14 @@ def answers(path: str, method: str, op: dict) -> dict[int, str]:
         codes.add(404)
     if {"x-api-key", "authorization"} & headers:  # a write key, or a read key when closed
         codes.add(401)
+        if method in ("post", "put", "patch", "delete"):
+            codes.add(403)
+    if path.startswith("/auth/") and method == "post":  # a wrong password, no session
+        codes.add(401)
     if method in ("post", "put", "patch"):
         codes.add(413)
+    if path == "/users" and method == "post":
+        codes.add(409)
     if "if-match" in headers:
         codes |= {412, 428}
         if path.endswith(("/undo", "/redo")):
