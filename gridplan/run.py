@@ -210,7 +210,8 @@ def run_staff(plan_dir: str, workers_path: str, out_dir: str, special_path: str 
 
     ``encoding`` is the CSV tables' (default: UTF-8, else GB18030).
     """
-    plan_ = read_plan(plan_dir)
+    # staffing adds columns to the grids only: units, communities and parcels are copied
+    plan_ = read_plan(plan_dir, parcels=False)
     workload = workload or WorkloadParams()
     special = (read_layer(special_path, "special",
                           LayerOptions(unit_ids=plan_.units["building_id"], workload=workload,
@@ -256,7 +257,8 @@ def run_staff(plan_dir: str, workers_path: str, out_dir: str, special_path: str 
                  p, roster_table(assignment.grids, assignment.workers), staffing)}
     if map_writer:
         extra["map.html"] = lambda p: map_writer(plan_, p)
-    write_plan(plan_, Path(out_dir), extra=extra, new=_other_folder(plan_dir, out_dir))
+    write_plan(plan_, Path(out_dir), extra=extra, new=_other_folder(plan_dir, out_dir),
+               unchanged_from=plan_dir)
     if echo:
         echo(staff_summary(plan_.report, staffing, Path(out_dir)))
     return plan_.report
