@@ -20,6 +20,9 @@ inputs, moving files into place); teardown (``main`` returned → process gone);
 process's peak RSS (``ru_maxrss`` from ``wait4``); the size of map.html; the 1-minute load
 average before the run.
 
+``python -m bench.run_bench`` runs the same :func:`run_once` beside plan() alone and
+pymetis on the same city (its *command*, *writers* and *map* rows).
+
 It also runs as a plain script (``python /path/to/bench/command_bench.py``), so the same
 bench can time another checkout: run it from that checkout's root with its venv.
 """
@@ -94,12 +97,18 @@ def child(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_once(city: Path, out: Path, extra: list[str]) -> dict:
-    """One ``gridplan plan`` in a fresh process; its figures."""
+def run_once(city: Path, out: Path, extra: list[str], *, tessellation: str = "centroid",
+             digest: bool = False) -> dict:
+    """One ``gridplan plan`` in a fresh process; its figures.
+
+    ``city`` holds ``units.parquet`` and ``communities.gpkg``. With ``digest``, the figures
+    also carry ``plan_digest``: the SHA-1 of the sorted unit → grid code pairs of the
+    ``units.csv`` it wrote (as :func:`bench.run_bench.plan_digest`).
+    """
     result = city / "result.json"
     argv = ["plan", "--population", str(city / "units.parquet"),
             "--communities", str(city / "communities.gpkg"), "--households", "households",
-            "--tessellation", "centroid", "--out", str(out), "--quiet", *extra]
+            "--tessellation", tessellation, "--out", str(out), "--quiet", *extra]
     load = os.getloadavg()[0]
     t0 = time.time()
     cmd = [sys.executable, str(Path(__file__).resolve()), "--child", "--t0", repr(t0),
@@ -119,7 +128,19 @@ def run_once(city: Path, out: Path, extra: list[str]) -> dict:
     r["map_mb"] = round(html.stat().st_size / 1e6, 1) if html.exists() else None
     r["other_in_main"] = round(r["main"] - sum(r.get(k, 0.0) for k in ("plan", "writers",
                                                                        "map")), 3)
+    if digest:
+        r["plan_digest"] = units_csv_digest(out / "units.csv")
     return r
+
+
+def units_csv_digest(path: Path) -> str:
+    """SHA-1 of the sorted ``unit_id,grid_code`` pairs of a plan's ``units.csv``."""
+    import csv
+    import hashlib
+
+    with open(path, newline="", encoding="utf-8") as fh:
+        pairs = sorted((row["unit_id"], row["grid_code"]) for row in csv.DictReader(fh))
+    return hashlib.sha1("\n".join(f"{u},{g}" for u, g in pairs).encode()).hexdigest()
 
 
 COLUMNS = ["whole", "cpu", "start_and_imports", "plan", "plan_cpu", "metrics_stage", "writers",

@@ -17,7 +17,12 @@ Each size runs in one subprocess per tool, so that the peak memory of each is it
    :func:`gridplan.scale.plan_partitioned` on a local Dask cluster of 1 and 2
    single-threaded worker processes; the plan is compared with the in-process one
    (SHA-1 of the unit → grid table) and the speed-up from 1 to 2 workers is printed.
-4. ``metis``: load the units, build their adjacency graph (polygons sharing an edge,
+4. ``command``: the whole ``gridplan plan`` command on the same city (``units.parquet``,
+   ``communities.gpkg``) in a fresh process, map included, by
+   :func:`bench.command_bench.run_once`: wall and CPU seconds and peak RSS of the process,
+   and inside it plan(), the writers and the map; its plan is compared with the
+   in-process one by the same SHA-1 (``--skip-command`` leaves it out).
+5. ``metis``: load the units, build their adjacency graph (polygons sharing an edge,
    one graph for the whole city, communities ignored) and split it with
    ``pymetis.part_graph`` into ``k = households / 300`` contiguous parts weighted by
    households.
@@ -158,6 +163,7 @@ def work_generate(n: int, seed: int, data: Path, partition_units: int = 50_000) 
     _dump(data, "units", units)
     _dump(data, "communities", communities)
     units.to_parquet(data / "units.parquet", row_group_size=partition_units)
+    communities.to_file(data / "communities.gpkg", driver="GPKG")  # for the command
     log.info("[%d] generated %d units, %d communities, %d households in %.1f s", n, len(units),
              len(communities), int(units["households"].sum()), seconds)
     return {"generate_seconds": round(seconds, 3), "units": len(units),
@@ -349,11 +355,34 @@ def bench_size(n: int, args: argparse.Namespace) -> dict:
         if "error" in row["generate"]:
             return row
         row["gridplan"] = run_worker("gridplan", n, args, data)
+        if not args.skip_command:
+            row["command"] = run_command(n, args, data)
         for w in _worker_counts(args):
             row[f"dask{w}"] = run_worker(f"dask{w}", n, args, data)
         if not args.skip_metis:
             row["metis"] = run_worker("metis", n, args, data)
     return row
+
+
+def run_command(n: int, args: argparse.Namespace, data: Path) -> dict:
+    """The whole ``gridplan plan`` command on the city, map included, in a fresh process.
+
+    Timed by :func:`bench.command_bench.run_once` (the command's own bench): process wall
+    and CPU seconds, peak RSS, and plan(), writers and map inside it.
+    """
+    from bench.command_bench import run_once
+
+    log.info("[%d] command: gridplan plan (map included) in a fresh process", n)
+    out = run_once(data, data / "command", ["--seed", str(args.seed)],
+                   tessellation=args.tessellation, digest=True)
+    if "error" in out:
+        log.error("[%d] command failed: %s", n, out["error"])
+        return out
+    out["load_average"] = _load_average()
+    log.info("[%d] command: %.1f s wall, %.1f s CPU, peak %.0f MB (plan() %.1f s, writers "
+             "%.1f s, map %.1f s)", n, out["whole"], out["cpu"], out["peak_mb"],
+             out.get("plan", 0.0), out.get("writers", 0.0), out.get("map", 0.0))
+    return out
 
 
 def _worker_counts(args: argparse.Namespace) -> list[int]:
@@ -383,13 +412,17 @@ def format_table(rows: list[dict]) -> str:
                      f"{gen['peak_mb']:>8.0f} {'':>6} {'':>8} {'':>8} {'':>6} {'':>6} | "
                      f"{'':>8} {'':>8} {'':>8} {'':>6} | {gen['communities']} communities, "
                      f"{gen['households']} households (generation, not counted)")
-        tools = ["gridplan", *sorted(t for t in row if t.startswith("dask")), "metis"]
+        tools = ["command", "gridplan", *sorted(t for t in row if t.startswith("dask")),
+                 "metis"]
         for tool in tools:
             if tool not in row:
                 continue
             r = row[tool]
             if "error" in r:
                 lines.append(f"{n:>7} {tool:<8} failed: {r['error']}")
+                continue
+            if tool == "command":
+                lines += _command_lines(n, r, row.get("gridplan", {}))
                 continue
             ys = r.get("yardstick", r)
             if tool == "gridplan":
@@ -412,7 +445,12 @@ def format_table(rows: list[dict]) -> str:
                 f"{_num(ys.get('mean_polsby_popper'), '.3f'):>6} | {detail}"
                 + (f"; load {r['load_average'][0]:.1f}" if "load_average" in r else ""))
     lines += _speedups(rows)
+    lines += _command_ratios(rows)
     lines.append("")
+    lines.append("command: the whole `gridplan plan` in a fresh process (start-up, reading, "
+                 "plan(), plan files, map.html, exit): wall, CPU (user + system) and peak RSS "
+                 "of the process; writers and map: their wall and CPU seconds inside it; "
+                 "gridplan: plan() alone in its own process.")
     lines.append("dask<N>: plan_partitioned() on a local cluster of N single-threaded worker "
                  "processes (cluster start apart); cpu s = driver + all workers' task CPU "
                  "time; peak MB = the driver's; worker peaks in the detail, per partition and "
@@ -424,6 +462,47 @@ def format_table(rows: list[dict]) -> str:
     lines.append("* = one yardstick for both tools on the unit polygons: in band, connected in "
                  "the unit graph, dissolved part is one Polygon, Polsby-Popper of the dissolve.")
     return "\n".join(lines)
+
+
+def _command_lines(n: int, r: dict, inproc: dict) -> list[str]:
+    """Rows of the whole command and of its writers and map step."""
+    same = inproc.get("plan_digest") == r.get("plan_digest")
+    blank = f"{'':>6} {'':>8} {'':>8} {'':>6} {'':>6} | {'':>8} {'':>8} {'':>8} {'':>6} |"
+    html = f", map.html {r['map_mb']:.1f} MB" if r.get("map_mb") is not None else ""
+    detail = (f"start+imports {r['start_and_imports']:.1f} plan() {r.get('plan', 0):.1f} "
+              f"(cpu {r.get('plan_cpu', 0):.1f}) other {r['other_in_main']:.1f} teardown "
+              f"{r['teardown']:.1f}{html}; plan {str(r.get('plan_digest'))[:10]}, same plan "
+              f"as plan(): {'yes' if same else 'NO'}; load {r['load_average'][0]:.1f}")
+    lines = [f"{n:>7} {'command':<8} {r['whole']:>7.1f} {r['cpu']:>7.1f} {r['peak_mb']:>8.0f} "
+             f"{_num(r.get('grids'), 'd'):>6} {blank[7:]} {detail}"]
+    for step, what in (("writers", "grids.geojson, units.csv, plan.gpkg, report.json, "
+                                   "grids.xlsx"), ("map", "map.html")):
+        if step in r:
+            lines.append(f"{n:>7} {step:<8} {r[step]:>7.1f} {r[step + '_cpu']:>7.1f} "
+                         f"{'':>8} {blank} {what}, inside the command")
+    return lines
+
+
+def _command_ratios(rows: list[dict]) -> list[str]:
+    """The whole command against plan() and against pymetis's partition call."""
+    lines = []
+    for row in rows:
+        cmd, metis, gp = row.get("command", {}), row.get("metis", {}), row.get("gridplan", {})
+        if "whole" not in cmd:
+            continue
+        parts = []
+        if "wall_seconds" in gp:
+            parts.append(f"command ÷ plan(): wall {cmd['whole'] / gp['wall_seconds']:.2f}×, "
+                         f"CPU {cmd['cpu'] / gp['cpu_seconds']:.2f}×")
+        if "partition_seconds" in metis:
+            parts.append(f"command ÷ pymetis part_graph: wall "
+                         f"{cmd['whole'] / metis['partition_seconds']:.2f}×, CPU "
+                         f"{cmd['cpu'] / max(metis['partition_cpu_seconds'], 1e-9):.2f}×")
+            parts.append(f"÷ pymetis graph + part_graph: wall "
+                         f"{cmd['whole'] / metis['wall_seconds']:.2f}×, CPU "
+                         f"{cmd['cpu'] / max(metis['cpu_seconds'], 1e-9):.2f}×")
+        lines.append(f"{row['size']:>7} " + "; ".join(parts))
+    return [""] + lines if lines else []
 
 
 def _dask_detail(r: dict, inproc: dict) -> tuple[str, dict]:
@@ -463,6 +542,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--sizes", default="1000,10000,100000",
                    help="comma-separated unit counts (default 1000,10000,100000)")
+    p.add_argument("--units", type=int,
+                   help="one city size (same as --sizes N), e.g. 100000 or 500000")
+    p.add_argument("--skip-command", action="store_true",
+                   help="do not time the whole `gridplan plan` command")
     p.add_argument("--seed", type=int, default=0, help="seed of the city and both tools")
     p.add_argument("--tessellation", default="centroid",
                    choices=("centroid", "auto", "footprint"),
@@ -493,7 +576,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(name)s %(message)s", datefmt="%H:%M:%S")
-    sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
+    sizes = ([args.units] if args.units else
+             [int(s) for s in args.sizes.split(",") if s.strip()])
     if args.worker:
         return _run_worker_here(args, sizes[0])
     log.info("benchmarking gridplan from %s", _gridplan_source())

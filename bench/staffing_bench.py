@@ -142,28 +142,33 @@ def time_parts(plan_dir: Path, workers_csv: Path, out: Path) -> dict:
 
     import gridplan.export.folder as folder
     import gridplan.run as run
-    import gridplan.workforce.staffing as staffing
 
     seconds: dict[str, float] = {}
     made = {}
-    original_assign = staffing.assign_workers
+    original_assign = run.assign_workers
 
     def keep(*args, **kw):
         made["args"], made["result"] = args, original_assign(*args, **kw)
         return made["result"]
 
+    # run_staff calls these through its own module's names: wrap them there
     with ExitStack() as stack:
-        stack.enter_context(_setattr(staffing, "assign_workers", keep))
-        for module, name, label in [(folder, "read_plan", "read plan"),
-                                    (staffing, "read_workers", "read workers"),
-                                    (staffing, "grid_loads", "grid loads (tours)"),
-                                    (staffing, "assign_workers", "assignment"),
-                                    (run, "write_plan", "write")]:
+        stack.enter_context(_setattr(run, "assign_workers", keep))
+        for name, label in [("read_plan", "read plan"), ("read_layer", "read workers, special"),
+                            ("grid_loads", "grid loads (tours)"),
+                            ("assign_workers", "assignment"), ("write_plan", "write")]:
+            stack.enter_context(_timed(run, name, seconds, label))
+        for module, name, label in [(folder, "write_geojson", "  of which grids.geojson"),
+                                    (folder, "write_gpkg", "  of which plan.gpkg layers"),
+                                    (folder, "_write_parcels", "  of which plan.gpkg parcels"),
+                                    (folder, "write_grids_xlsx", "  of which grids.xlsx"),
+                                    (run, "write_staffing_xlsx", "  of which staffing.xlsx")]:
             stack.enter_context(_timed(module, name, seconds, label))
         t0, c0 = time.perf_counter(), time.process_time()
         run.run_staff(str(plan_dir), str(workers_csv), str(out))
         total = (time.perf_counter() - t0, time.process_time() - c0)
-    seconds["other"] = tuple(t - sum(s[k] for s in seconds.values()) for k, t in enumerate(total))
+    top = [s for label, s in seconds.items() if not label.startswith(" ")]
+    seconds["other"] = tuple(t - sum(s[k] for s in top) for k, t in enumerate(total))
     seconds["run_staff"] = total
     return {"seconds": seconds, "args": made["args"], "assignment": made["result"]}
 

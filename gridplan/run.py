@@ -217,7 +217,8 @@ def run_staff(plan_dir: str, workers_path: str, out_dir: str, special_path: str 
         raise InputError(f"the staffing norm must be more than 0 and at most {MAX_PER_10K:g} "
                          f"workers per 10,000 residents, got {per_10k:g}",
                          field="--workers-per-10k", fix="give the norm, e.g. 18")
-    plan_ = read_plan(plan_dir)
+    # staffing adds columns to the grids only: units, communities and parcels are copied
+    plan_ = read_plan(plan_dir, parcels=False)
     workload = workload or WorkloadParams()
     special = (read_layer(special_path, "special",
                           LayerOptions(unit_ids=plan_.units["building_id"], workload=workload,
@@ -263,7 +264,8 @@ def run_staff(plan_dir: str, workers_path: str, out_dir: str, special_path: str 
                  p, roster_table(assignment.grids, assignment.workers), staffing)}
     if map_writer:
         extra["map.html"] = lambda p: map_writer(plan_, p)
-    write_plan(plan_, Path(out_dir), extra=extra, new=_other_folder(plan_dir, out_dir))
+    write_plan(plan_, Path(out_dir), extra=extra, new=_other_folder(plan_dir, out_dir),
+               unchanged_from=plan_dir)
     if echo:
         echo(staff_summary(plan_.report, staffing, Path(out_dir)))
     return plan_.report

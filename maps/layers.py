@@ -7,7 +7,6 @@ import logging
 from dataclasses import dataclass
 
 import geopandas as gpd
-import networkx as nx
 import numpy as np
 import pandas as pd
 import shapely
@@ -162,6 +161,8 @@ def _network_reach(street, cxy: np.ndarray, cutoff: float) -> dict | None:
     snap = float(np.hypot(*(street.xy[idx] - cxy)))
     if snap > street.max_snap:
         return None
+    import networkx as nx  # only with a street network: not imported by every command
+
     lengths = nx.single_source_dijkstra_path_length(street.graph, street.nodes[idx],
                                                     cutoff=cutoff + 2 * street.max_snap,
                                                     weight="length")

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import logging
 import math
+from typing import TYPE_CHECKING
 
-import networkx as nx
 import numpy as np
 import shapely
 from scipy.sparse import csr_matrix
@@ -25,6 +25,9 @@ from scipy.sparse.csgraph import dijkstra
 from gridplan.layers.osm import street_graph
 from gridplan.params import WorkloadParams
 from gridplan.workforce.tours import shortest_tour, tour_cost
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +91,8 @@ class StreetNetwork:
     SOURCES_CELLS = 4_000_000  # Dijkstra rows × nodes computed at once (32 MB)
 
     def __init__(self, graph: nx.MultiDiGraph | nx.Graph, max_snap: float = 300.0) -> None:
+        import networkx as nx  # only with a street network (0.3 s of every command's start)
+
         g = nx.Graph()
         for u, v, data in graph.edges(data=True):
             w = float(data.get("length", 1.0))

@@ -163,6 +163,26 @@ def test_staff_on_demo(demo_plan, tmp_path):
     assert "worker_hours" in rep["load"] and "shortfall" in r.output
 
 
+def test_staff_copies_what_it_does_not_change(demo_plan, tmp_path):
+    """Units, communities, parcels, units.csv and grids.xlsx come from the plan's folder;
+    only the grids are written anew, with the staffing columns."""
+    from gridplan.export.folder import read_plan
+
+    r = CliRunner().invoke(main, ["staff", "--plan", str(demo_plan), "--workers",
+                                  str(DEMO / "workers.csv"), "--out", str(tmp_path),
+                                  "--quiet", "--no-map"])
+    assert r.exit_code == 0, r.output
+    before, after = read_plan(demo_plan), read_plan(tmp_path)
+    for name in ("units", "communities", "cells", "cell_edges"):
+        pd.testing.assert_frame_equal(pd.DataFrame(getattr(after, name)),
+                                      pd.DataFrame(getattr(before, name)))
+    assert {"workload_hours", "workers"} <= set(after.grids.columns)
+    pd.testing.assert_frame_equal(pd.DataFrame(after.grids[before.grids.columns]),
+                                  pd.DataFrame(before.grids))
+    for name in ("units.csv", "grids.xlsx"):
+        assert (tmp_path / name).read_bytes() == (demo_plan / name).read_bytes()
+
+
 def test_staff_rejects_unknown_special_unit(demo_plan, tmp_path):
     bad = tmp_path / "s.csv"
     bad.write_text("unit_id,category,count\nNOPE,dibao,1\n", encoding="utf-8")
