@@ -12,6 +12,7 @@ from gridplan.api import errors
 from gridplan.api.deps import parse_keys
 from gridplan.api.jobs import JobRunner
 from gridplan.api.limits import BodyLimit, HeadAsGet, JSONText, ServerTiming
+from gridplan.api.reads import Readers, ReadLane
 from gridplan.api.routes import edits, features, jobs, layers, plans, versions
 from gridplan.api.settings import Settings
 from gridplan.api.store import Store
@@ -37,8 +38,16 @@ never a 5xx for bad input.
 """
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, *, lane: bool = True) -> FastAPI:
     """The gridplan web service.
+
+    Parameters
+    ----------
+    settings : Settings, optional
+        From the ``GRIDPLAN_*`` environment variables by default.
+    lane : bool
+        Answer plan reads through :class:`gridplan.api.reads.ReadLane` (per-version cache,
+        reader processes); false in the reader processes themselves.
 
     Examples
     --------
@@ -56,6 +65,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         start_readers()
         yield
         app.state.jobs.shutdown()
+        app.state.read_lane.close()
 
     app = FastAPI(title="gridplan", version="0.1.0", description=DESCRIPTION,
                   lifespan=lifespan)
@@ -69,9 +79,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in (features, plans, edits, versions, layers, jobs):
         app.include_router(module.router)
     _optional_routers(app)
-    app.add_middleware(JSONText)
-    app.add_middleware(ServerTiming)
+    app.state.read_lane = Readers(head=app.state.store.head, settings=settings,
+                                  processes=settings.read_processes,
+                                  cache_mb=settings.read_cache_mb if lane else 0)
     app.add_middleware(GZipMiddleware, minimum_size=GZIP_MIN_BYTES, compresslevel=5)
+    app.add_middleware(ReadLane, readers=app.state.read_lane)
+    app.add_middleware(ServerTiming)
+    app.add_middleware(JSONText)
     app.add_middleware(BodyLimit, upload_bytes=int(settings.max_upload_mb * 1024 * 1024),
                        json_bytes=settings.max_body_kb * 1024)
     app.add_middleware(HeadAsGet)
