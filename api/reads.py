@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 READS = re.compile(r"^/(?:plans/(?P<plan>[^/]+)/(?:grids|cells|units|communities|metrics|"
                    r"staffing|map)|collections/(?P<coll>[^/]+)/items(?:/.+)?)$")
 DROPPED = {b"server-timing"}  # added again by the outer ServerTiming middleware
+UNVERSIONED = ("/communities",)  # routes without a version parameter: always the head's ETag
 PARENT_POLL_S = 1.0  # how often a reader process checks that the service still runs
 READER_NICE = 10  # reader processes yield the CPU to the service's process
 SCOPE_KEYS = ("type", "http_version", "method", "scheme", "path", "raw_path", "root_path",
@@ -188,7 +189,8 @@ class ReadLane:
     async def key(self, scope, plan_id: str) -> tuple | None:
         """What the answer depends on: the request and the version it reads."""
         query = scope.get("query_string", b"")
-        if "version" in parse_qs(query.decode("latin-1")):
+        pinned = "version" in parse_qs(query.decode("latin-1"))
+        if pinned and not scope["path"].endswith(UNVERSIONED):
             version = None  # the query names it: the answer never changes
         else:
             try:

@@ -45,6 +45,8 @@ def test_read_after_edit_shows_new_version_old_version_unchanged(client):
     cache = client.app.state.read_lane.cache
     first = client.get(f"/plans/{plan_id}/grids")
     assert first.headers["ETag"] == f'"{plan_id}:1"'
+    communities = f"/plans/{plan_id}/communities?version=1"  # a route without versions
+    assert client.get(communities).headers["ETag"] == f'"{plan_id}:1"'
     hits = cache.hits
     again = client.get(f"/plans/{plan_id}/grids")
     assert cache.hits == hits + 1 and again.content == first.content
@@ -58,6 +60,7 @@ def test_read_after_edit_shows_new_version_old_version_unchanged(client):
     old = client.get(f"/plans/{plan_id}/grids?version=1")
     assert old.headers["ETag"] == f'"{plan_id}:1"' and old.json() == first.json()
     assert client.get(f"/plans/{plan_id}/metrics").json()["version"] == 2
+    assert client.get(communities).headers["ETag"] == f'"{plan_id}:2"'  # the head's
 
 
 def test_items_etag_304_after_edits(client):
