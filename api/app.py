@@ -13,6 +13,7 @@ from gridplan.api import errors, openapi
 from gridplan.api.deps import parse_keys
 from gridplan.api.jobs import JobRunner
 from gridplan.api.limits import BodyLimit, HeadAsGet, JSONText, ServerTiming
+from gridplan.api.reads import Readers, ReadLane
 from gridplan.api.routes import (
     edits,
     features,
@@ -58,8 +59,16 @@ never a 5xx for bad input. Each route lists its 4xx answers; every error body is
 """
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, *, lane: bool = True) -> FastAPI:
     """The gridplan web service.
+
+    Parameters
+    ----------
+    settings : Settings, optional
+        From the ``GRIDPLAN_*`` environment variables by default.
+    lane : bool
+        Answer plan reads through :class:`gridplan.api.reads.ReadLane` (per-version cache,
+        reader processes); false in the reader processes themselves.
 
     Examples
     --------
@@ -77,6 +86,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         start_readers()
         yield
         app.state.jobs.shutdown()
+        app.state.read_lane.close()
 
     # /docs is served by routes.pages with Swagger UI from the package (FastAPI's own loads
     # it from a CDN: a blank page offline)
@@ -94,9 +104,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(module.router)
     _optional_routers(app)
     openapi.install(app)  # If-Match required, each route's 4xx and the error bodies
-    app.add_middleware(JSONText)
-    app.add_middleware(ServerTiming)
+    app.state.read_lane = Readers(head=app.state.store.head, settings=settings,
+                                  processes=settings.read_processes,
+                                  cache_mb=settings.read_cache_mb if lane else 0)
     app.add_middleware(GZipMiddleware, minimum_size=GZIP_MIN_BYTES, compresslevel=5)
+    app.add_middleware(ReadLane, readers=app.state.read_lane)
+    app.add_middleware(ServerTiming)
+    app.add_middleware(JSONText)
     app.add_middleware(BodyLimit, upload_bytes=int(settings.max_upload_mb * 1024 * 1024),
                        json_bytes=settings.max_body_kb * 1024)
     app.add_middleware(StartPage)  # browsers at / get the start page, JSON clients the landing

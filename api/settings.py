@@ -56,6 +56,13 @@ class Settings(BaseSettings):
                               "a process of its own; POST /layers answers 429 (with "
                               "Retry-After) beyond.")
     max_body_kb: int = Field(2048, gt=0, description="Largest JSON request body accepted.")
+    read_processes: int = Field(1, ge=0, le=64, description="Processes that make the answers "
+                                "to plan reads (GeoJSON of grids, parcels, units, feature "
+                                "pages, metrics, staffing, maps) at a lower priority, so "
+                                "that readers do not slow edits down; 0 makes them in the "
+                                "service's process.")
+    read_cache_mb: float = Field(256.0, ge=0, description="Memory for answers to plan reads "
+                                 "kept per plan version (compressed as sent); 0 keeps none.")
     job_workers: int = Field(1, ge=1, description="Plan jobs run at the same time.")
     max_jobs: int = Field(4, ge=1, description="Plan jobs running or queued at most; "
                           "POST /jobs answers 429 (with Retry-After) beyond.")

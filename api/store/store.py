@@ -212,8 +212,14 @@ class Store:
         return _info(row)
 
     def head(self, plan_id: str) -> int:
-        """The plan's current version number."""
-        return self.plan_info(plan_id)["version"]
+        """The plan's current version number (one column read: every edit and plan read
+        asks for it)."""
+        with self.engine.connect() as conn:
+            head = conn.execute(select(s.plans.c.head).where(s.plans.c.id == plan_id)
+                                ).scalar_one_or_none()
+        if head is None:
+            raise NotFound(f"no plan {plan_id!r}")
+        return int(head)
 
     def check_version(self, plan_id: str, version: int | None) -> int:
         """``version`` if the plan has it (the head when ``None``)."""
