@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -21,6 +22,11 @@ from gridplan.layers.population import prepare_units
 from gridplan.layers.prepare import prepare_communities
 from gridplan.model import Plan
 from gridplan.params import PlanParams
+
+# Services made by the tests answer reads in their own process: a reader process per app
+# would start hundreds of interpreters. tests/api/test_reads.py asks for reader processes
+# where it checks them.
+os.environ.setdefault("GRIDPLAN_READ_PROCESSES", "0")
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 METRIC_CRS = "EPSG:32650"  # UTM 50N: Beijing
