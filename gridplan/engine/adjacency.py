@@ -144,11 +144,9 @@ def _tessellate_blocks(pts: np.ndarray, owner: np.ndarray, pt_block: np.ndarray,
             continue
         c, raw, clipped = _voronoi_cells(pts[idx], poly)
         cells[idx] = c
-        edges.append(_cell_edges(owner[idx], raw, clipped, _cores(c, pts[idx], clipped),
-                                 clipped & (shapely.get_num_geometries(c) > 1)))
+        edges.append(_cell_edges(owner[idx], raw, clipped, poly))
     if len(blocks) > 1:
-        edges.append(_cross_block_edges(_cores(cells, pts, np.ones(len(pts), dtype=bool)),
-                                        owner, pt_block))
+        edges.append(_cross_block_edges(cells, owner, pt_block))
     edges = [e for e in edges if len(e)]
     if not edges:
         return cells, np.empty((0, 2), dtype=np.int64)
@@ -255,46 +253,17 @@ def _clip(cell, community):
         return shapely.intersection(cell, community, grid_size=GRID_SIZE)
 
 
-def _cores(cells: np.ndarray, pts: np.ndarray, clipped: np.ndarray) -> np.ndarray:
-    """Each cell's piece holding its point: a cell clipped by a concave boundary can fall
-    into pieces, and a piece cut off from its point is handed to a neighbouring grid when
-    grids are drawn (:func:`gridplan.engine.grids.grid_polygons`), so it links nothing.
-
-    Examples
-    --------
-    >>> from shapely.geometry import MultiPolygon, box
-    >>> two = MultiPolygon([box(0, 0, 1, 1), box(2, 0, 3, 1)])
-    >>> core = _cores(np.array([two]), np.array([[2.5, 0.5]]), np.array([True]))
-    >>> core[0].bounds
-    (2.0, 0.0, 3.0, 1.0)
-    """
-    core = cells.copy()
-    multi = np.flatnonzero(clipped & (shapely.get_num_geometries(cells) > 1))
-    for i in multi:
-        parts = shapely.get_parts(cells[i])
-        d = shapely.distance(parts, shapely.points(pts[i]))
-        core[i] = parts[int(np.argmin(d))]
-    return core
-
-
 def _cell_edges(owner: np.ndarray, raw: np.ndarray, clipped: np.ndarray,
-                core: np.ndarray, multi: np.ndarray) -> np.ndarray:
-    """Pairs of units whose cells share a boundary inside the community, along the pieces
-    of the cells that hold their points (``core``, :func:`_cores`; ``multi``: cells in
-    pieces)."""
+                community) -> np.ndarray:
+    """Pairs of units whose cells share a boundary inside the community."""
     pairs = _shared_edge_pairs(raw)
     if len(pairs) == 0:
         return np.empty((0, 2), dtype=np.int64)
-    a, b = pairs[:, 0], pairs[:, 1]
-    check = (clipped[a] & clipped[b]) | multi[a] | multi[b]
+    check = clipped[pairs[:, 0]] & clipped[pairs[:, 1]]
     if check.any():
-        a, b = a[check], b[check]
-        shared = shapely.intersection(shapely.boundary(raw[a]), shapely.boundary(raw[b]))
-        # the shared edge lies on the cores' outlines: widen them by a hair to meet it
-        inside = ((shapely.length(shapely.intersection(shared, shapely.buffer(core[a], 1e-4)))
-                   > 1e-3)
-                  & (shapely.length(shapely.intersection(shared, shapely.buffer(core[b], 1e-4)))
-                     > 1e-3))
+        a, b = raw[pairs[check, 0]], raw[pairs[check, 1]]
+        shared = shapely.intersection(shapely.boundary(a), shapely.boundary(b))
+        inside = shapely.length(shapely.intersection(shared, community)) > 1e-3
         ok = np.ones(len(pairs), dtype=bool)
         ok[np.flatnonzero(check)] = inside
         pairs = pairs[ok]

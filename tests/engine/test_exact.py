@@ -202,30 +202,3 @@ def test_counting_alone_misses_a_plan_the_out_of_band_search_finds():
     new, proof = improve(w, pairs, kind, labels, BAND, 300, seconds=2)
     assert proof == Proof(4, 4, 4, "proved", proof.seconds)
     assert count_in_band(new, w, BAND, 4) == 4 and contiguous(new, pairs, 4)
-
-
-def test_cells_in_pieces_link_only_through_the_piece_holding_their_point():
-    # A C-shaped community clips the Voronoi cells of units 2 and 4 into two pieces each;
-    # the pieces without their points meet unit 0's cell in the lower arm. Linking units
-    # through those pieces let the exact stage choose grids that, once drawn, lost a unit
-    # to a neighbouring grid (Providence 2818: 4 of 4 in band proved, 3 drawn).
-    from itertools import product
-
-    import shapely
-    from shapely.geometry import box
-
-    from gridplan.engine.adjacency import build_community_graph
-    from gridplan.engine.grids import grid_polygons
-
-    comm = box(0, 0, 10, 10).difference(box(3, 2, 10, 8))
-    pts = np.array([[0.3, 1.2], [1.4, 7.2], [4.9, 8.9], [3.9, 8.9], [2.3, 6.2]])
-    g = build_community_graph(comm, shapely.points(pts), np.ones(5), mode="centroid")
-    edges = {tuple(e) for e in g.edges.tolist()}
-    assert (0, 2) not in edges and (2, 4) not in edges
-    assert contiguous(np.zeros(5, dtype=int), g.edges, 1)
-    for lab in product(range(2), repeat=5):
-        lab = np.array(lab)
-        if contiguous(lab, g.edges, 2):  # every division the exact stage may choose ...
-            polys, drawn, _ = grid_polygons(g.cells, g.cell_unit, lab, g.xy, g.households, 2)
-            assert np.array_equal(drawn, lab)  # ... is drawn as chosen
-            assert all(p.geom_type == "Polygon" for p in polys)
