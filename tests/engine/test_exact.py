@@ -183,8 +183,9 @@ def test_summary_line_and_proved_reason():
 
 
 def test_counting_alone_misses_a_plan_the_out_of_band_search_finds():
-    # Providence 2818's atom graph (50 census blocks, 1,250 households in 4 grids): the
-    # heuristic leaves 352 | 272 | 325 | 301. Maximising the count of grids in band from
+    # Providence 2818's atom graph (50 census blocks and a piece of a block's cell cut off
+    # by the precinct's boundary, 1,250 households in 4 grids): the heuristic leaves
+    # 352 | 272 | 325 | 301. Maximising the count of grids in band from
     # that plan found no better one in 10 deterministic seconds (a grid 7 over counts as
     # much as one 100 over: no direction); the fewest households out of band in total
     # reaches 0, all four grids in band, within the default budget.
