@@ -197,7 +197,7 @@ def _tessellate_blocks(pts: np.ndarray, owner: np.ndarray, pt_block: np.ndarray,
                                         np.concatenate([pt_block, pt_block[point]])))
     edges = [e for e in edges if len(e)]
     edges = np.unique(np.vstack(edges), axis=0) if edges else np.empty((0, 2), dtype=np.int64)
-    return _settle_loose(cells, edges, geoms, point, pts, pt_block, n_nodes)
+    return _settle_loose(cells, edges, geoms, point, pt_block, n_nodes)
 
 
 def _loose_lists(loose: list) -> tuple[np.ndarray, np.ndarray]:
@@ -237,7 +237,7 @@ def _split_cells(cells: np.ndarray, pts: np.ndarray, clipped: np.ndarray
 
 
 def _settle_loose(cells: np.ndarray, edges: np.ndarray, geoms: np.ndarray, point: np.ndarray,
-                  pts: np.ndarray, pt_block: np.ndarray, n_nodes: int
+                  pt_block: np.ndarray, n_nodes: int
                   ) -> tuple[np.ndarray, np.ndarray, LoosePieces]:
     """Give loose pieces reaching no unit or filler back to their cells; number the rest.
 
