@@ -124,6 +124,9 @@ def test_never_fewer_in_band_nor_a_broken_rule(w, compound):
     k = int(before.labels.max()) + 1
     weights = np.array(w, float)
     assert int(after.labels.max()) + 1 == k and len(after.labels) == 9  # every unit once
+    assert set(after.labels.tolist()) == set(range(k))  # no grid left empty
+    sums = np.bincount(after.labels, weights=np.array(w, float), minlength=k)
+    assert sums.sum() == sum(w)  # households conserved
     assert count_in_band(after.labels, weights, BAND, k) >= count_in_band(before.labels,
                                                                          weights, BAND, k)
     assert contiguous(after.labels, EDGES9, k)
