@@ -7,8 +7,11 @@ the community's comprehensive part into the same number of contiguous grids of w
 atoms. It differs from the engine's model on purpose:
 
 - its graph is rook adjacency of polygons computed here (an STRtree and shared
-  boundary length): the unit polygons where units tile (Providence blocks, the
-  synthetic city's Voronoi units), else the plan's parcels (OSM buildings);
+  boundary length) of the plan's parcels, which grids are drawn from: a grid must be
+  one polygon, so contiguity through the unit polygons (census blocks touching) where
+  the parcels do not touch would allow divisions gridplan cannot draw (Providence 2813
+  and 2818: the optimum on block polygons is not contiguous through parcels). The unit
+  polygons where units tile and a plan has no parcels;
 - its atoms are the polygons merged by compound (compounds from the inputs, kept
   whole where they fit under the band's top), found by point-in-polygon here;
 - contiguity is a flow per grid (multi-commodity) from a chosen root, with root
@@ -112,7 +115,7 @@ def community_graph(p, cid: str, unit_polygons: bool, compounds, hi: float):
     g = p.grids[(p.grids["community_id"] == cid) & (p.grids["grid_type"] != "dedicated")]
     codes = set(g["grid_code"])
     units = p.units[p.units["grid_code"].isin(codes)]
-    if unit_polygons:
+    if unit_polygons and (p.cells is None or "cell_id" not in units):
         geoms = units.geometry.values
         node_of_unit = np.arange(len(units))
     else:

@@ -95,6 +95,23 @@ def expected_units(units_in: gpd.GeoDataFrame, communities: gpd.GeoDataFrame, cr
         drop=True)
 
 
+
+def _assert_optimality_of_drawn_grids(plan: Plan) -> None:
+    """report.json's proofs count the grids as drawn: ``proved`` only where they reach
+    the bound."""
+    entries = plan.report.get("optimality", {}).get("by_community", [])
+    if not entries:
+        return
+    g = plan.grids[plan.grids["grid_type"] != "dedicated"] if "grid_type" in plan.grids \
+        else plan.grids
+    ok = (g["status"] == "ok").groupby(g["community_id"].astype(str)).sum()
+    for e in entries:
+        in_band = int(ok.get(str(e["community_id"]), 0))
+        assert e["grids_in_band"] == in_band, e
+        assert e["in_band_bound"] >= in_band, e
+        assert (e["optimality"] == "proved") == (in_band == e["in_band_bound"]), e
+
+
 def assert_plan_rules(plan: Plan, units_in: gpd.GeoDataFrame,
                       communities_in: gpd.GeoDataFrame | None = None) -> None:
     """Check every rule a plan obeys.
@@ -202,6 +219,11 @@ def assert_plan_rules(plan: Plan, units_in: gpd.GeoDataFrame,
     has_reason = grids["reason"].map(lambda r: isinstance(r, str) and r.strip() != "")
     missing = grids.loc[bad & ~has_reason, ["grid_code", "status"]].values.tolist()
     assert not missing, f"out-of-band grids without reason: {missing}"
+    if "reason_zh" in grids:  # empty grids included: offices read the Chinese one
+        has_zh = grids["reason_zh"].map(lambda r: isinstance(r, str) and r.strip() != "")
+        missing = grids.loc[bad & ~has_zh, ["grid_code", "status"]].values.tolist()
+        assert not missing, f"out-of-band grids without reason_zh: {missing}"
+    _assert_optimality_of_drawn_grids(plan)
 
     # geometry: inside one community, no overlap, full cover, one polygon, units inside
     assert grids.geometry.is_valid.all(), "invalid grid geometry"

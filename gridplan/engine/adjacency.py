@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import shapely
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 
 log = logging.getLogger(__name__)
 
@@ -17,6 +19,7 @@ GRID_SIZE = 0.01  # metres: precision of overlay operations (robust snap-roundin
 SNAP = 0.05  # metres: points closer than this are one tessellation seed
 MIN_SHARED_EDGE = 0.05  # metres: cells meeting along less are not neighbours
 TILING_SHARE = 0.6  # polygon units covering more of a community than this tile it
+PIECE_REACH = 1e-4  # metres: a shared Voronoi edge lies on a clipped piece's outline within this
 
 
 @dataclass
@@ -41,7 +44,9 @@ class CommunityGraph:
         Compound (小区) label of each unit, ``-1`` where none.
     n_units : int
         Number of real units; entries past it are filler points (0 households) that
-        stand for blocks holding no unit, so that every block is covered by a grid.
+        stand for blocks holding no unit, so that every block is covered by a grid, then
+        loose pieces of cells a concave boundary cut off from their point
+        (:class:`LoosePieces`).
     seed : ndarray (n,)
         First unit at each unit's location; co-located units share that unit's cell.
     """
@@ -118,62 +123,170 @@ def build_community_graph(community, unit_geoms: np.ndarray, households: np.ndar
     pts, owner, is_seed = _sample_points(geoms, xy, resolve_mode(mode, unit_geoms, community))
     keep = is_seed | (_locate(blocks, pts) == block[owner])
     pts, owner = pts[keep], owner[keep]
-    cells, edges = _tessellate_blocks(pts, owner, block[owner], blocks)
+    cells, edges, loose = _tessellate_blocks(pts, owner, block[owner], blocks, len(xy))
     dup = np.flatnonzero(seed != np.arange(n))
     if len(dup):
         edges = unique_pairs(np.vstack([edges,
                                         np.sort(np.column_stack([dup, seed[dup]]), axis=1)]))
     comp = np.full(n, -1) if compound is None else np.asarray(compound)
+    extra = len(empty) + len(loose.geoms)
     return CommunityGraph(
-        xy=xy, households=np.concatenate([np.asarray(households, dtype=float),
-                                          np.zeros(len(empty))]),
-        edges=edges, cells=cells, cell_unit=owner, block=block,
-        compound=np.concatenate([comp, np.full(len(empty), -1)]), n_units=n,
-        seed=np.concatenate([seed, n + np.arange(len(empty))]),
+        xy=np.vstack([xy, loose.xy]),
+        households=np.concatenate([np.asarray(households, dtype=float), np.zeros(extra)]),
+        edges=edges, cells=np.concatenate([cells, loose.geoms]),
+        cell_unit=np.concatenate([owner, len(xy) + np.arange(len(loose.geoms))]),
+        block=np.concatenate([block, loose.block]),
+        compound=np.concatenate([comp, np.full(extra, -1)]), n_units=n,
+        seed=np.concatenate([seed, n + np.arange(extra)]),
     )
 
 
+@dataclass
+class LoosePieces:
+    """Pieces of clipped cells cut off from their point: nodes of their own.
+
+    A concave boundary can clip a cell into pieces. A piece that does not hold the
+    cell's point joins a grid only through what it touches: when grids are drawn
+    (:func:`gridplan.engine.grids.grid_polygons`) it is not tied to its unit. So it is
+    a node without households (like the filler of an empty block), and units are
+    linked through it only as far as it touches both.
+    """
+
+    geoms: np.ndarray  # the pieces
+    xy: np.ndarray  # a point on each piece
+    block: np.ndarray  # the block of each piece
+    point: np.ndarray  # the tessellation point whose cell each piece was cut from
+
+    @staticmethod
+    def none() -> LoosePieces:
+        """No loose pieces."""
+        return LoosePieces(np.empty(0, dtype=object), np.empty((0, 2)),
+                           np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64))
+
+
 def _tessellate_blocks(pts: np.ndarray, owner: np.ndarray, pt_block: np.ndarray,
-                       blocks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Voronoi cells inside each block, and unit pairs whose cells touch (within or across)."""
+                       blocks: np.ndarray, n_nodes: int
+                       ) -> tuple[np.ndarray, np.ndarray, LoosePieces]:
+    """Voronoi cells inside each block, node pairs whose cells touch, and loose pieces.
+
+    A cell clipped into pieces keeps the piece holding its point (else its largest);
+    the other pieces become nodes ``n_nodes, n_nodes + 1, …`` (:class:`LoosePieces`),
+    except pieces touching no other node, which stay with their cell.
+    """
     cells = np.empty(len(pts), dtype=object)
-    edges = []
+    edges, loose = [], []
+    next_node = n_nodes
     for b, poly in enumerate(blocks):
         idx = np.flatnonzero(pt_block == b)
         if len(idx) == 0:
             continue
         c, raw, clipped = _voronoi_cells(pts[idx], poly)
-        cells[idx] = c
-        edges.append(_cell_edges(owner[idx], raw, clipped, poly))
+        core, cut = _split_cells(c, pts[idx], clipped)
+        cells[idx] = core
+        pieces = {}
+        for i, parts in cut:
+            pieces[i] = [(next_node + j, g) for j, g in enumerate(parts)]
+            next_node += len(parts)
+        loose.append((idx, cut))
+        edges.append(_cell_edges(owner[idx], raw, clipped, poly, core, pieces))
+    geoms, point = _loose_lists(loose)
+    piece_geoms = np.concatenate([cells, geoms])
+    piece_node = np.concatenate([owner, n_nodes + np.arange(len(geoms))])
     if len(blocks) > 1:
-        edges.append(_cross_block_edges(cells, owner, pt_block, blocks))
+        edges.append(_cross_block_edges(piece_geoms, piece_node,
+                                        np.concatenate([pt_block, pt_block[point]]), blocks))
     edges = [e for e in edges if len(e)]
-    if not edges:
-        return cells, np.empty((0, 2), dtype=np.int64)
-    return cells, unique_pairs(np.vstack(edges))
+    edges = unique_pairs(np.vstack(edges)) if edges else np.empty((0, 2), dtype=np.int64)
+    return _settle_loose(cells, edges, geoms, point, pt_block, n_nodes)
 
 
-def _cross_block_edges(cells: np.ndarray, owner: np.ndarray, pt_block: np.ndarray,
+def _loose_lists(loose: list) -> tuple[np.ndarray, np.ndarray]:
+    """Loose pieces of every block in node order, and the point each was cut from."""
+    geoms, point = [], []
+    for idx, cut in loose:
+        for i, parts in cut:
+            geoms.extend(parts)
+            point.extend([int(idx[i])] * len(parts))
+    return np.asarray(geoms, dtype=object), np.asarray(point, dtype=np.int64)
+
+
+def _split_cells(cells: np.ndarray, pts: np.ndarray, clipped: np.ndarray
+                 ) -> tuple[np.ndarray, list]:
+    """Each clipped cell's piece holding its point (else its largest), and the others.
+
+    Examples
+    --------
+    >>> from shapely.geometry import MultiPolygon, box
+    >>> two = MultiPolygon([box(0, 0, 1, 1), box(2, 0, 3, 1)])
+    >>> core, cut = _split_cells(np.array([two]), np.array([[2.5, 0.5]]), np.array([True]))
+    >>> core[0].bounds, [(i, [p.bounds for p in parts]) for i, parts in cut]
+    ((2.0, 0.0, 3.0, 1.0), [(0, [(0.0, 0.0, 1.0, 1.0)])])
+    """
+    core = cells.copy()
+    cut = []
+    multi = np.flatnonzero(clipped & (shapely.get_num_geometries(cells) > 1))
+    for i in multi:
+        parts = [p for p in shapely.get_parts(cells[i]) if p.geom_type == "Polygon"]
+        if len(parts) < 2:
+            continue
+        hit = shapely.intersects_xy(np.asarray(parts, dtype=object), *pts[i])
+        keep = int(np.argmax(hit)) if hit.any() else int(np.argmax([p.area for p in parts]))
+        core[i] = parts[keep]
+        cut.append((int(i), [p for n, p in enumerate(parts) if n != keep]))
+    return core, cut
+
+
+def _settle_loose(cells: np.ndarray, edges: np.ndarray, geoms: np.ndarray, point: np.ndarray,
+                  pt_block: np.ndarray, n_nodes: int
+                  ) -> tuple[np.ndarray, np.ndarray, LoosePieces]:
+    """Give loose pieces reaching no unit or filler back to their cells; number the rest.
+
+    A piece of a community's island with no unit on it would otherwise be a part of
+    its own, and a grid of its own.
+    """
+    if len(geoms) == 0:
+        return cells, edges, LoosePieces.none()
+    total = n_nodes + len(geoms)
+    n_comp, comp = connected_components(_sparse(total, edges), directed=False)
+    reached = np.zeros(n_comp, dtype=bool)
+    reached[comp[:n_nodes]] = True
+    keep = reached[comp[n_nodes:]]
+    for j in np.flatnonzero(~keep):
+        cells[point[j]] = shapely.union(cells[point[j]], geoms[j])
+    new_id = np.arange(total)
+    new_id[n_nodes:][keep] = n_nodes + np.arange(int(keep.sum()))
+    alive = np.concatenate([np.ones(n_nodes, dtype=bool), keep])
+    edges = new_id[edges[alive[edges].all(axis=1)]] if len(edges) else edges
+    geoms, point = geoms[keep], point[keep]
+    xy = shapely.get_coordinates(shapely.point_on_surface(geoms)).reshape(-1, 2)
+    return cells, edges, LoosePieces(geoms, xy, pt_block[point], point)
+
+
+def _sparse(n: int, pairs: np.ndarray):
+    return coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(n, n)) \
+        if len(pairs) else coo_matrix((n, n))
+
+
+def _cross_block_edges(geoms: np.ndarray, node: np.ndarray, block: np.ndarray,
                        blocks: np.ndarray) -> np.ndarray:
-    """Unit pairs whose cells in neighbouring blocks share a stretch of boundary.
+    """Node pairs whose cells (or pieces) in neighbouring blocks share a stretch of boundary.
 
     A stretch shared by cells of two blocks lies on both blocks' boundaries, so only
     cells near a block boundary are compared (within ``SNAP``: clipped cells may lie a
     rounding error, or the 1 cm grid of a robust clip, off it).
     """
-    near = shapely.STRtree(cells).query(shapely.boundary(blocks), predicate="dwithin",
-                                        distance=SNAP)[1]
-    edge = np.unique(near)
-    cells, owner, pt_block = cells[edge], owner[edge], pt_block[edge]
-    tree = shapely.STRtree(cells)
-    i, j = tree.query(cells, predicate="intersects")
-    keep = (i < j) & (pt_block[i] != pt_block[j])
+    near = np.unique(shapely.STRtree(geoms).query(shapely.boundary(blocks),
+                                                   predicate="dwithin", distance=SNAP)[1])
+    geoms, node, block = geoms[near], node[near], block[near]
+    tree = shapely.STRtree(geoms)
+    i, j = tree.query(geoms, predicate="intersects")
+    keep = (i < j) & (block[i] != block[j])
     i, j = i[keep], j[keep]
     if len(i) == 0:
         return np.empty((0, 2), dtype=np.int64)
-    shared = shapely.length(shapely.intersection(shapely.boundary(cells[i]),
-                                                 shapely.boundary(cells[j]))) > 0.05
-    u = np.sort(np.column_stack([owner[i[shared]], owner[j[shared]]]), axis=1)
+    shared = shapely.length(shapely.intersection(shapely.boundary(geoms[i]),
+                                                 shapely.boundary(geoms[j]))) > 0.05
+    u = np.sort(np.column_stack([node[i[shared]], node[j[shared]]]), axis=1)
     return u[u[:, 0] != u[:, 1]]
 
 
@@ -310,24 +423,52 @@ def _clip_one(cell, community):
         return shapely.intersection(cell, community, grid_size=GRID_SIZE)
 
 
-def _cell_edges(owner: np.ndarray, raw: np.ndarray, clipped: np.ndarray,
-                community) -> np.ndarray:
-    """Pairs of units whose cells share a boundary inside the community."""
+def _cell_edges(owner: np.ndarray, raw: np.ndarray, clipped: np.ndarray, community,
+                core: np.ndarray, pieces: dict) -> np.ndarray:
+    """Node pairs whose cells share a boundary inside the community.
+
+    ``pieces`` maps a cell cut into pieces to its loose pieces ``[(node, piece)]``
+    (:func:`_split_cells`); ``core`` is each cell's piece holding its point. Such a cell
+    links its unit only along its core, and each loose piece along its own outline.
+    """
     pairs = _shared_edge_pairs(raw)
     if len(pairs) == 0:
         return np.empty((0, 2), dtype=np.int64)
-    check = clipped[pairs[:, 0]] & clipped[pairs[:, 1]]
+    a, b = pairs[:, 0], pairs[:, 1]
+    cut = np.zeros(len(raw), dtype=bool)
+    cut[list(pieces)] = True
+    check = clipped[a] & clipped[b] & ~cut[a] & ~cut[b]
+    ok = np.ones(len(pairs), dtype=bool)
     if check.any():
-        a, b = raw[pairs[check, 0]], raw[pairs[check, 1]]
-        shared = shapely.intersection(shapely.boundary(a), shapely.boundary(b))
-        inside = shapely.length(shapely.intersection(shared, community)) > 1e-3
-        ok = np.ones(len(pairs), dtype=bool)
-        ok[np.flatnonzero(check)] = inside
-        pairs = pairs[ok]
-    u = owner[pairs]
+        shared = shapely.intersection(shapely.boundary(raw[a[check]]),
+                                      shapely.boundary(raw[b[check]]))
+        ok[check] = shapely.length(shapely.intersection(shared, community)) > 1e-3
+    split = cut[a] | cut[b]
+    ok[split] = False
+    u = [owner[pairs[ok]], _piece_pairs(pairs[split], owner, raw, core, pieces)]
+    u = np.vstack(u)
     u = u[u[:, 0] != u[:, 1]]
     u.sort(axis=1)
     return unique_pairs(u)
+
+
+def _piece_pairs(pairs: np.ndarray, owner: np.ndarray, raw: np.ndarray, core: np.ndarray,
+                 pieces: dict) -> np.ndarray:
+    """Node pairs of the pieces along which cells ``pairs`` (one cut into pieces) meet."""
+    out = []
+    for a, b in pairs.tolist():
+        shared = shapely.intersection(shapely.boundary(raw[a]), shapely.boundary(raw[b]))
+        side_a = [(int(owner[a]), core[a]), *pieces.get(a, [])]
+        side_b = [(int(owner[b]), core[b]), *pieces.get(b, [])]
+        for na, ga in side_a:
+            along = shapely.intersection(shared, shapely.buffer(ga, PIECE_REACH))
+            if shapely.length(along) <= 1e-3:
+                continue
+            for nb, gb in side_b:
+                if shapely.length(shapely.intersection(
+                        along, shapely.buffer(gb, PIECE_REACH))) > 1e-3:
+                    out.append((na, nb))
+    return np.asarray(out, dtype=np.int64).reshape(-1, 2)
 
 
 def _shared_edge_pairs(raw: np.ndarray) -> np.ndarray:

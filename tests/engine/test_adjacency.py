@@ -109,6 +109,44 @@ def test_cells_sharing_an_edge_only_outside_a_concave_community_are_not_neighbou
     assert edge_set(g) == {(0, 2), (1, 2)}
 
 
+def test_pieces_cut_off_from_their_point_are_nodes_and_every_division_draws_as_chosen():
+    """A C-shaped community clips the cells of units 2 and 4 into two pieces each; the
+    pieces without their points lie in the lower arm. Linking units through those pieces
+    let the exact stage choose grids that, once drawn, lost a unit to a neighbouring grid
+    (Providence 2818: 4 of 4 in band solved, 3 drawn). Each loose piece is a node of its
+    own without households, so a division contiguous in the graph is one polygon per grid
+    with every unit where it was put."""
+    from itertools import product
+
+    from gridplan.engine.exact import contiguous
+    from gridplan.engine.grids import grid_polygons
+
+    comm = shapely.difference(box(0, 0, 10, 10), box(3, 2, 10, 8))
+    g = graph_of(comm, points([[0.3, 1.2], [1.4, 7.2], [4.9, 8.9], [3.9, 8.9], [2.3, 6.2]]),
+                 mode="centroid")
+    assert g.n_units == 5 and g.n > 5 and (g.households[5:] == 0).all()
+    assert (shapely.get_num_geometries(g.cells) == 1).all()
+    assert shapely.area(g.cells).sum() == pytest.approx(comm.area, rel=1e-9)
+    assert shapely.intersects_xy(g.cells[:5], *g.xy[g.cell_unit[:5]].T).all()
+    assert contiguous(np.zeros(g.n, dtype=int), g.edges, 1)
+    for lab in product(range(2), repeat=g.n):
+        lab = np.array(lab)
+        if contiguous(lab, g.edges, 2):
+            polys, drawn, moves = grid_polygons(g.cells, g.cell_unit, lab, g.xy,
+                                                g.households, 2)
+            assert np.array_equal(drawn, lab) and not moves
+            assert all(p.geom_type == "Polygon" for p in polys)
+
+
+def test_a_loose_piece_touching_no_other_cell_stays_with_its_cell():
+    """An island of the community with no unit on it is no grid of its own."""
+    comm = shapely.union(box(0, 0, 100, 100), box(150, 0, 200, 100))
+    g = graph_of(comm, points([(25, 50), (75, 50)]))
+    assert (g.n, g.n_units) == (2, 2)
+    assert edge_set(g) == {(0, 1)}
+    assert shapely.area(g.cells).sum() == pytest.approx(comm.area, rel=1e-9)
+
+
 def test_co_located_units_share_one_cell_and_are_linked():
     g = graph_of(ROW, points([(25, 50), (25, 50), (175, 50)]))
     assert g.seed.tolist() == [0, 0, 2]
