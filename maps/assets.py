@@ -42,7 +42,7 @@ DOCS_LIBRARIES = {
 }
 # the editor: its page, its ES modules (main.js imports the others) and its style
 EDITOR_FILES = ("index.html", "main.js", "state.js", "i18n.js", "api.js", "panel.js", "map.js",
-                "edits.js", "gcj02.js", "messages.js", "editor.css")
+                "edits.js", "gcj02.js", "messages.js", "auth.js", "editor.css")
 # the start page at / (plan list, uploads, parameters, job progress): page, module, style
 START_FILES = ("index.html", "start.js", "words.js", "start.css")
 

@@ -78,7 +78,10 @@ var TEXT = {
     offline: "无法连接服务器，请检查网络后重试",
     unknown_error: "操作未成功，请重试；如仍不行请联系管理员",
     fix_soft: "请改选其他地块，或勾选「强制」后再做一次（问题会作为警告保留）",
-    refused: "操作被拒绝", warning: "注意"
+    refused: "操作被拒绝", warning: "注意",
+    role_refused: "你的角色是「查看者」，只能查看，不能修改方案；如需修改，请联系管理员分配「编辑者」角色",
+    lock_held: "这些网格由其他用户锁定，只有锁定人或管理员可以解锁：",
+    lock_held_fix: "请联系锁定该网格的人，或请管理员解锁"
   },
   en: {
     already_in: "These parcels are already in the active grid — click parcels of another grid",
@@ -97,7 +100,10 @@ var TEXT = {
     offline: "Cannot reach the server — check the network and try again",
     unknown_error: "That did not work — try again, or ask your administrator",
     fix_soft: "Pick other parcels, or tick Force and do it again (the problem is kept as a warning)",
-    refused: "Refused", warning: "Note"
+    refused: "Refused", warning: "Note",
+    role_refused: "You have the viewer role: you can look but not change the plan — ask an admin for the editor role",
+    lock_held: "Another user locked these grids; only they or an admin can unlock them:",
+    lock_held_fix: "Ask whoever locked the grid, or an admin, to unlock it"
   }
 };
 
@@ -126,6 +132,11 @@ export function refusal(status, detail) {
   if (vs.length) {
     var soft = vs.every(function (v) { return v.rule === "band" || v.rule === "contiguity"; });
     return { title: text("refused"), lines: vs.map(ruleText), fix: soft ? text("fix_soft") : "" };
+  }
+  // 403: the caller's role may not write (detail.needs), or another user holds a grid's lock
+  if (status === 403 && d.needs) return { title: text("refused"), lines: [text("role_refused")], fix: "" };
+  if (status === 403 && d.grids) {
+    return { title: text("refused"), lines: [text("lock_held") + " " + list(d.grids)], fix: text("lock_held_fix") };
   }
   if (status === 401 || status === 403) return { title: text("refused"), lines: [text("need_key")], fix: "" };
   if (status === 404) return { title: text("refused"), lines: [text("not_found")], fix: "" };

@@ -1,13 +1,13 @@
 // The start page: the plan list, uploads of the layers, the parameters form (built from
 // GET /params), a plan job (POST /jobs) with its progress, then the new plan's editor.
+import { KEY, mountSignIn } from "../editor/auth.js";  // sign-in, shared with the grid editor
 import { S, t, applyLang, zhProblem } from "./words.js";
 
-var KEY = "gridplan.apiKey";  // shared with the grid editor
 var MAIN_PARAMS = ["target", "tolerance"];  // shown open; the rest under 更多参数
 var POLL_MS = 500;
 var OSM = /\.(osm|osm\.bz2|osm\.gz|osm\.pbf|pbf)$/i;  // population from an OSM extract
 var state = { layers: {}, params: [], job: null, plans: [], inflight: 0 };
-window.gridStart = { ready: false, state: state };
+window.gridStart = { ready: false, state: state, account: null };
 
 function $(id) { return document.getElementById(id); }
 function el(tag, attrs, text) {
@@ -369,17 +369,26 @@ function cancelJob() {
 // ---- start ---------------------------------------------------------------------------------
 function init() {
   applyLang();
+  // a sign-in keeps its token as the key (KEY, "gridplan.apiKey"); the key field stays for
+  // scripts and admins
+  var account = window.gridStart.account = mountSignIn($("account"), t, function (who, how) {
+    $("api-key").value = localStorage.getItem(KEY) || "";
+    if (how === "refresh") return;
+    keyState(); message(null); loadPlans();
+    if (!state.params.length) loadParams();
+  });
+  account.refresh();
   $("api-key").value = localStorage.getItem(KEY) || "";
   keyState();
   $("api-key").addEventListener("change", function () {
     localStorage.setItem(KEY, $("api-key").value.trim());
-    keyState(); message(null); loadPlans();
+    keyState(); message(null); loadPlans(); account.refresh();
     if (!state.params.length) loadParams();  // a server with closed reads answered 401 before
   });
   $("lang").addEventListener("click", function () {
     paramValues();
     S.lang = S.lang === "zh" ? "en" : "zh"; localStorage.setItem("gridplan.lang", S.lang);
-    applyLang(); keyState(); buildParams(); loadPlans();
+    applyLang(); keyState(); buildParams(); loadPlans(); account.render();
     if (state.job) showJob(state.job);
   });
   $("start").addEventListener("click", startJob);

@@ -32,7 +32,11 @@ export var T = {
     e401: "需要有效的 API 密钥：请在页面顶部填写", e413: "文件太大，或读取时间超过上限",
     e415: "不支持这种文件格式", e400: "文件内容不能安全读取", e422: "数据或参数有误",
     e429: "服务器正忙，请稍后再试", e404: "找不到", e500: "服务器内部错误，请报告",
-    e0: "连不上服务器", load_failed: "无法读取规划列表"
+    e0: "连不上服务器", load_failed: "无法读取规划列表",
+    e403: "你的角色只能查看，不能上传或开始规划；请联系管理员分配「编辑者」角色",
+    sign_in: "登录", sign_out: "退出登录", user_name: "用户名", password: "密码", signed_in_as: "已登录",
+    role_viewer: "查看者", role_editor: "编辑者", role_admin: "管理员", sign_in_failed: "用户名或密码错误",
+    sign_in_missing: "请填写用户名和密码", sign_in_offline: "无法连接服务器，请稍后再试"
   },
   en: {
     title: "Grid planning", api_key: "API key", api_key_hint: "writes need a key (ask the administrator)",
@@ -67,7 +71,11 @@ export var T = {
     e400: "The file cannot be read safely", e422: "Bad data or parameter",
     e429: "The server is busy; try again shortly", e404: "Not found",
     e500: "Server error; please report it", e0: "The server cannot be reached",
-    load_failed: "Could not read the plans"
+    load_failed: "Could not read the plans",
+    e403: "Your role can only look: uploads and plans need the editor role — ask an admin",
+    sign_in: "Sign in", sign_out: "Sign out", user_name: "Name", password: "Password", signed_in_as: "Signed in:",
+    role_viewer: "viewer", role_editor: "editor", role_admin: "admin", sign_in_failed: "Wrong name or password",
+    sign_in_missing: "Enter your name and password", sign_in_offline: "Cannot reach the server — try again later"
   }
 };
 
