@@ -37,3 +37,16 @@ export function postJSON(path, payload) {
 
 // the ETag of the plan after a successful edit
 export function keepEtag(r, j) { S.etag = j.etag || r.headers.get("ETag") || S.etag; }
+
+// a request given whole (a suggested fix's `apply`: method, path, headers, body), sent as it
+// is with the key added: the response and its JSON body ({} when it has none)
+export function sendExact(req) {
+  var h = headers(false);
+  h["Content-Type"] = "application/json";
+  Object.keys(req.headers || {}).forEach(function (k) { h[k] = req.headers[k]; });
+  return track(fetch(req.path, {
+    method: req.method || "POST", headers: h, body: JSON.stringify(req.body || {})
+  }).then(function (r) {
+    return r.json().catch(function () { return {}; }).then(function (j) { return { r: r, j: j }; });
+  }));
+}

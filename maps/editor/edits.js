@@ -1,9 +1,9 @@
 // Loading and edits: every change goes to the plan API with If-Match, and each response
 // updates the map and the side panel; a stale ETag (412) reloads the plan.
-import { getJSON, keepEtag, postJSON } from "./api.js";
+import { getJSON, keepEtag, postJSON, sendExact } from "./api.js";
 import { t } from "./i18n.js";
-import { addGridShape, CELL_LIMIT, cellStyle, drawAll, dropCells, gridLayer, refreshMap,
-         restyleCells, setCommunities, setMode, syncCells } from "./map.js";
+import { addGridShape, CELL_LIMIT, cellStyle, clearProposal, drawAll, dropCells, gridLayer,
+         refreshMap, restyleCells, setCommunities, setMode, showProposal, syncCells } from "./map.js";
 import { refusal, shortCode, warningText } from "./messages.js";
 import { clearMessages, message, renderInfo, renderTable, renderVersions, say, setBusy,
          setExportLinks, updateButtons } from "./panel.js";
@@ -307,3 +307,91 @@ export function showDiff(from) {
     body.dataset.diff = String((d.units_moved || []).length);
   }).catch(swallow);
 }
+
+// ---- suggest fix: the engine proposes a re-division of an out-of-band grid -------------
+// POST /suggest with the grid and the version shown; the proposal is previewed on the map
+// (changed grids outlined, moved parcels marked) with its effect, until the planner accepts
+// (its `apply` request is sent exactly as given) or cancels.
+var OUT_OF_BAND = { above_band: 1, below_band: 1 };
+
+export function canSuggest(code) {
+  var g = code && S.grids[code];
+  return !!(g && OUT_OF_BAND[g.properties.status] && !g.properties.locked && !S.readOnly);
+}
+
+export function suggestFix(code) {
+  code = code || S.active;
+  cancelProposal();
+  if (!canSuggest(code)) { say("info", "suggest_pick"); return Promise.resolve(); }
+  clearMessages();
+  setBusy(true, "suggesting");
+  return postJSON("/suggest", { grid: code, version: S.version }).then(function (rj) {
+    var r = rj.r, j = rj.j;
+    setBusy(false);
+    if (r.status === 412) { staleProposal(j); return null; }
+    if (!r.ok) { handleError(r.status, j); return null; }
+    if (!j.found) {
+      message("info", function () {
+        return "<b>" + esc(t("suggest_none")) + (S.lang === "zh" ? "：" : ": ") + "</b>" +
+          esc(S.lang === "zh" ? (j.reason_zh || j.reason) : (j.reason || j.reason_zh));
+      });
+      body.dataset.suggest = "none";
+      return j;
+    }
+    S.proposal = j;
+    showProposal(j.changed, (j.moves || []).map(function (m) { return m.cell_id; }));
+    renderProposal();
+    return j;
+  }, function (e) { setBusy(false); failed(e); });
+}
+
+function staleProposal(j) {
+  var d = (j && j.detail) || j || {};
+  if (d.etag) S.etag = d.etag;
+  cancelProposal();
+  dropKind("warning");
+  say("warning", "suggest_stale");
+  return loadAll();
+}
+
+export function acceptProposal() {
+  var p = S.proposal;
+  if (!p || !p.apply) return Promise.resolve();
+  setBusy(true, "saving");
+  return sendExact(p.apply).then(function (rj) {
+    var r = rj.r, j = rj.j;
+    setBusy(false);
+    cancelProposal();
+    if (r.status === 412) { staleProposal(j); return null; }
+    if (!r.ok) { handleError(r.status, j); return null; }
+    keepEtag(r, j);
+    clearMessages();
+    return applyEdit(j);
+  }, function (e) { setBusy(false); failed(e); });
+}
+
+export function cancelProposal() {
+  if (!S.proposal && !body.dataset.suggest) return;
+  S.proposal = null;
+  delete body.dataset.suggest;
+  clearProposal();
+  renderProposal();
+}
+
+export function renderProposal() {
+  var el = $("proposal"), p = S.proposal;
+  if (!p) { el.hidden = true; el.innerHTML = ""; return; }
+  body.dataset.suggest = "found";
+  var zh = S.lang === "zh";
+  var line = zh ? "达标网格 " + p.in_band_before + " → " + p.in_band_after + "，移动 " + p.households_moved + " 户" +
+                  "（" + (p.moves || []).length + " 个地块，涉及网格 " + (p.grids || []).map(shortCode).join("、") + "）"
+                : "Grids in band " + p.in_band_before + " → " + p.in_band_after + ", " + p.households_moved +
+                  " households moved (" + (p.moves || []).length + " parcels, grids " + (p.grids || []).map(shortCode).join(", ") + ")";
+  el.hidden = false;
+  el.innerHTML = "<b>" + esc(t("suggest_title")) + " · " + esc(shortCode(p.grid)) + '</b><div class="what">' + esc(line) +
+    '</div><button id="proposal-ok" type="button">' + esc(t("accept")) + '</button> <button id="proposal-cancel" type="button">' +
+    esc(t("cancel")) + "</button>";
+  if (S.readOnly) $("proposal-ok").disabled = true;
+}
+
+document.addEventListener("gridplan:lang", function () { if (S.proposal) renderProposal(); });

@@ -25,6 +25,12 @@ export var T = {
     parcel: "此地块", other_community: "其他社区：不能移入当前网格",
     chart: "各网格户数与达标范围", chart_band: "达标范围", hh_unit: "户",
     sort_hint: "点击表头排序", shown: "显示", of: "/",
+    sign_in: "登录", sign_out: "退出登录", user_name: "用户名", password: "密码", signed_in_as: "已登录",
+    role_viewer: "查看者", role_editor: "编辑者", role_admin: "管理员", sign_in_failed: "用户名或密码错误",
+    sign_in_missing: "请填写用户名和密码", sign_in_offline: "无法连接服务器，请稍后再试",
+    read_only: "只读（查看者）", suggest: "建议调整", accept: "接受", suggesting: "正在计算建议…",
+    suggest_pick: "请先选择一个偏多或偏少的网格", suggest_stale: "方案已被他人修改，已重新加载；请再点一次「建议调整」",
+    suggest_title: "建议调整", suggest_none: "没有找到更好的调整",
     saved: "已保存", confirm_move: "确认移动", cancel: "取消", skipped_foreign: "个其他社区的地块没有移动(不能跨社区)", forced_off: "「强制」已自动取消（只用于一次操作）"
   },
   en: {
@@ -55,6 +61,12 @@ export var T = {
     other_community: "Other community: cannot move into the active grid",
     chart: "Households per grid and the band", chart_band: "band", hh_unit: "households",
     sort_hint: "Click a header to sort", shown: "shown", of: "/",
+    sign_in: "Sign in", sign_out: "Sign out", user_name: "Name", password: "Password", signed_in_as: "Signed in:",
+    role_viewer: "viewer", role_editor: "editor", role_admin: "admin", sign_in_failed: "Wrong name or password",
+    sign_in_missing: "Enter your name and password", sign_in_offline: "Cannot reach the server — try again later",
+    read_only: "Read only (viewer)", suggest: "Suggest fix", accept: "Accept", suggesting: "Working out a fix…",
+    suggest_pick: "Pick a grid above or below the band first", suggest_stale: "The plan was changed elsewhere and reloaded — ask for a suggestion again",
+    suggest_title: "Suggested fix", suggest_none: "No better division found",
     saved: "Saved", confirm_move: "Move them", cancel: "Cancel", skipped_foreign: "parcels of another community were not moved", forced_off: "Force was switched off again (it is for one edit)"
   }
 };

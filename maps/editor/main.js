@@ -3,13 +3,25 @@
 // side panel update from each response. Leaflet + Leaflet-Geoman are served by the app and
 // loaded as classic scripts before this module. The parts: state.js (shared state),
 // i18n.js (words), api.js (requests), panel.js (side panel), map.js (Leaflet, selection,
-// modes), edits.js (loading and edits); this module wires them to the page.
+// modes), edits.js (loading, edits and suggested fixes), auth.js (sign-in, shared with the
+// start page); this module wires them to the page.
+import { KEY, mountSignIn } from "./auth.js";
 import * as gcj02 from "./gcj02.js";
-import { cancelMove, confirmMove, loadAll, mergeWith, moveCells, previewMove, restore, showDiff,
-         simple, splitGrid, toggleLock } from "./edits.js";
+import { acceptProposal, cancelMove, cancelProposal, confirmMove, loadAll, mergeWith, moveCells,
+         previewMove, restore, showDiff, simple, splitGrid, suggestFix, toggleLock } from "./edits.js";
+import { t } from "./i18n.js";
 import { initMap, map, setActive, setBaseMap, setMode } from "./map.js";
-import { applyLang, renderTable, sortBy } from "./panel.js";
+import { applyLang, renderTable, renderVersions, sortBy, updateButtons } from "./panel.js";
 import { $, body, S, timing } from "./state.js";
+
+// sign-in: the token becomes the page's key; a viewer gets the editor read-only
+var account = mountSignIn($("account"), t, function (who, how) {
+  S.user = who;
+  S.readOnly = who.role === "viewer";
+  $("api-key").value = localStorage.getItem(KEY) || "";
+  renderVersions(); updateButtons();
+  if (how === "sign_in" && !S.loadedOnce) loadAll().then(becomeReady, function () {});
+});
 
 function wire() {
   document.querySelectorAll("button.mode").forEach(function (b) {
@@ -36,6 +48,11 @@ function wire() {
   $("chart").addEventListener("click", function (e) {
     var bar = e.target.closest("rect[data-code]"); if (bar) setActive(bar.dataset.code);
   });
+  $("suggest").addEventListener("click", function () { suggestFix(S.active); });
+  $("proposal").addEventListener("click", function (e) {
+    if (e.target.id === "proposal-ok") acceptProposal();
+    if (e.target.id === "proposal-cancel") cancelProposal();
+  });
   $("pending").addEventListener("click", function (e) {
     if (e.target.id === "pending-ok") confirmMove();
     if (e.target.id === "pending-cancel") cancelMove();
@@ -57,17 +74,19 @@ function wire() {
   $("basemap").addEventListener("change", function () { localStorage.setItem("gridplan.tiles", $("basemap").value); setBaseMap(); });
   $("tile-url").addEventListener("change", function () { localStorage.setItem("gridplan.tileUrl", $("tile-url").value); setBaseMap(); });
   $("tile-gcj").addEventListener("change", function () { localStorage.setItem("gridplan.tileGcj", $("tile-gcj").checked ? "1" : "0"); setBaseMap(); });
-  $("api-key").value = localStorage.getItem("gridplan.apiKey") || "";
+  $("api-key").value = localStorage.getItem(KEY) || "";
   $("api-key").addEventListener("change", function () {
-    localStorage.setItem("gridplan.apiKey", $("api-key").value);
+    localStorage.setItem(KEY, $("api-key").value);
+    account.refresh();
     if (!S.loadedOnce) loadAll().then(becomeReady);  // reads may need the key too
   });
+  document.addEventListener("gridplan:lang", function () { account.render(); });
   // Ctrl+Z / Ctrl+Y (Ctrl+Shift+Z) undo and redo plan edits anywhere but while typing in a
   // text field that holds text: there the field's own undo works
   document.addEventListener("keydown", function (e) {
     var key = (e.key || "").toLowerCase();
     var mod = e.ctrlKey || e.metaKey;
-    if (e.key === "Escape") { if (!typing(e.target)) { cancelMove(); setMode("move"); } return; }
+    if (e.key === "Escape") { if (!typing(e.target)) { cancelMove(); cancelProposal(); setMode("move"); } return; }
     if (e.key === "Enter" && S.pending && !typing(e.target) && e.target.tagName !== "BUTTON") {
       e.preventDefault(); confirmMove(); return;
     }
@@ -89,7 +108,7 @@ function typing(el) {
 }
 
 window.gridEditor = {
-  state: S, timing: timing, setActive: setActive, moveCells: moveCells, splitGrid: splitGrid, mergeWith: mergeWith,
+  state: S, timing: timing, setActive: setActive, suggestFix: suggestFix, account: account, moveCells: moveCells, splitGrid: splitGrid, mergeWith: mergeWith,
   setMode: setMode, reload: loadAll, confirmMove: confirmMove, showDiff: showDiff, panelUpdates: 0, panelUpdatedAt: null,
   ready: false, cellCentre: function (id) {
     var c = S.cells[id]; if (!c || !c.layer) return null;
@@ -120,3 +139,4 @@ function becomeReady() {
 }
 
 loadAll().then(becomeReady, function () { /* shown in the panel; a key may fix it */ });
+account.refresh();

@@ -19,7 +19,7 @@ export var STATUS_COLOURS = { ok: "#5aae61", above_band: "#e66101", below_band: 
                               dedicated: "#8073ac", empty: "#bdbdbd" };
 
 export var map, gridLayer;
-var renderer, cellLayer, baseLayer, commLayer, labelLayer, legend;
+var renderer, cellLayer, baseLayer, commLayer, labelLayer, legend, proposalLayer;
 var edits;  // moveCells, mergeWith, splitGrid
 
 function gridColour(code) {
@@ -195,10 +195,11 @@ export function cellStyle(f) {
   var diff = S.diffCells[f.properties.cell_id];
   var faint = otherCommunity(f.properties.community_id);
   var pending = S.pendingCells[f.properties.cell_id];
+  var proposed = S.proposalCells && S.proposalCells[f.properties.cell_id];
   return {
-    renderer: renderer, weight: diff || pending ? 3 : (active ? 1.2 : 0.4),
-    color: pending ? "#ff8c00" : (diff ? "#ff00ff" : (active ? "#000" : "#777")),
-    dashArray: pending ? "4 3" : null,
+    renderer: renderer, weight: diff || pending || proposed ? 3 : (active ? 1.2 : 0.4),
+    color: proposed ? "#7b2cbf" : (pending ? "#ff8c00" : (diff ? "#ff00ff" : (active ? "#000" : "#777"))),
+    dashArray: pending || proposed ? "4 3" : null,
     fillColor: gridColour(code || ""), fillOpacity: faint ? 0.2 : (active ? 0.8 : 0.5)
   };
 }
@@ -394,4 +395,28 @@ function pointInRing(x, y, ring) {
     if (((yi > y) !== (yj > y)) && (x < (xj - xi) * (y - yi) / (yj - yi) + xi)) inside = !inside;
   }
   return inside;
+}
+
+// ---- a suggested fix, previewed: the changed grids outlined, the moved parcels marked ----
+export function showProposal(changed, cellIds) {
+  clearProposal();
+  S.proposalCells = {};
+  (cellIds || []).forEach(function (id) { S.proposalCells[id] = true; });
+  proposalLayer = L.geoJSON(null, { pane: "communities", interactive: false, pmIgnore: true,
+    renderer: L.svg({ pane: "communities" }),
+    style: { color: "#7b2cbf", weight: 4, opacity: 0.95, fill: false, dashArray: "8 5" } });
+  ((changed && changed.features) || []).forEach(function (f) {
+    proposalLayer.addData({ type: "Feature", properties: f.properties, geometry: display(f.geometry) });
+  });
+  proposalLayer.addTo(map);
+  restyleCells();
+  body.dataset.proposal = String(proposalLayer.getLayers().length);
+}
+
+export function clearProposal() {
+  if (proposalLayer) { map.removeLayer(proposalLayer); proposalLayer = null; }
+  var had = S.proposalCells && Object.keys(S.proposalCells).length;
+  S.proposalCells = {};
+  if (had) restyleCells();
+  body.dataset.proposal = "0";
 }

@@ -195,6 +195,17 @@ export function updateButtons() {
   if (has) $("lock").textContent = S.grids[S.active].properties.locked ? t("unlock") : t("lock");
   $("undo").disabled = S.canUndo === false || !(S.version > 1);
   $("redo").disabled = !S.canRedo;
+  var p = has && S.grids[S.active].properties;
+  $("suggest").disabled = !p || !(p.status === "above_band" || p.status === "below_band") || !!p.locked;
+  // a viewer reads only: every editing tool is off, and the panel says so
+  $("readonly").hidden = !S.readOnly;
+  body.dataset.readonly = S.readOnly ? "1" : "0";
+  document.querySelectorAll("#tools button.mode, #force").forEach(function (b) { b.disabled = !!S.readOnly; });
+  if (S.readOnly) {
+    document.querySelectorAll("#tools button, #tools input, #versions button.restore, #proposal-ok").forEach(function (b) {
+      b.disabled = true;
+    });
+  }
 }
 
 export function setExportLinks() {
