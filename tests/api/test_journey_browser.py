@@ -179,3 +179,60 @@ def test_planner_journey_from_upload_to_suggested_fix_and_viewer(app):
         assert log.errors == [], log.errors
         assert external(log.requests) == [], external(log.requests)
         context.close()
+
+
+def test_suggest_fix_says_when_the_plan_moved_on_and_when_nothing_is_found(tmp_path):
+    from apiutil import cached_demo_plan
+    from gridplan.api.app import create_app
+    from gridplan.api.settings import Settings
+
+    app = create_app(Settings(data_dir=tmp_path, api_keys="tester:test-key",
+                              suggest_seconds=1.0))
+    app.state.store.create_plan(cached_demo_plan(), name="demo", author="tests", plan_id="p")
+    h = {"X-API-Key": "test-key"}
+    with serve(app) as url, chromium() as browser:
+        context = browser.new_context(viewport={"width": 1400, "height": 900})
+        page = context.new_page()
+        log = PageLog(page)
+        page.goto(url + "/plans/p/editor")
+        page.wait_for_function("window.gridEditor && window.gridEditor.ready")
+        page.fill("#api-key", "test-key")
+        page.dispatch_event("#api-key", "change")
+        page.wait_for_function("document.body.dataset.idle === '1'")
+        grids = httpx.get(f"{url}/plans/p/grids", headers=h).json()["features"]
+        out = sorted(f["id"] for f in grids
+                     if f["properties"]["status"] in ("above_band", "below_band"))
+        assert page.locator("#suggest").is_disabled()  # no active grid yet
+
+        # someone else edits: the suggestion is refused (412), said, and the editor reloads
+        other = next(f["id"] for f in grids if f["id"] not in out)
+        r = httpx.post(f"{url}/plans/p/edits/lock", headers={**h, "If-Match": '"p:1"'},
+                       json={"grids": [other], "locked": True})
+        assert r.status_code == 200, r.text
+        page.locator(f'#grid-table tr[data-code="{out[0]}"]').click()
+        with page.expect_response(lambda r: r.url.endswith("/suggest")) as answer:
+            page.click("#suggest")
+        assert answer.value.status == 412
+        page.wait_for_selector('#messages .msg:has-text("请再点一次「建议调整」")')
+        page.wait_for_function("window.gridEditor.state.version === 2")
+        assert page.locator("#proposal").is_hidden()
+
+        # a grid nothing can improve: the reason, in 中文 and in English
+        with httpx.Client(base_url=url, headers=h, timeout=60) as c:
+            none = next((g, j) for g in out
+                        for j in [c.post("/plans/p/suggest", json={"grid": g}).json()]
+                        if not j["found"])
+        code, answer_ = none
+        page.locator(f'#grid-table tr[data-code="{code}"]').click()
+        page.click("#suggest")
+        page.wait_for_selector("body[data-suggest='none']")
+        text = page.locator("#messages").inner_text()
+        assert "没有找到更好的调整" in text and answer_["reason_zh"][:8] in text, text
+        page.click("#lang")
+        text = page.locator("#messages").inner_text()
+        assert "No better division found" in text and answer_["reason"][:12] in text, text
+        assert page.locator("#proposal").is_hidden()
+        assert app.state.store.plan_info("p")["version"] == 2  # a proposal changes nothing
+        assert log.errors == [], log.errors
+        assert external(log.requests) == [], external(log.requests)
+        context.close()
