@@ -37,7 +37,12 @@ def _suggest(client, plan_id, grid, headers=WRITE, **extra):
 
 
 def _first_found(client, plan_id, **extra):
-    for grid in _out_of_band(client, plan_id):
+    """A proposal for an out-of-band grid. The plan's own out-of-band grids may have no
+    better division (the exact stage may have proved it), so a planner's forced move first
+    pushes an in-band grid out of band, and that grid is asked about first."""
+    version, spoiled = _spoil(client, plan_id)
+    extra = {**extra, "version": version} if "version" in extra else extra
+    for grid in [spoiled, *_out_of_band(client, plan_id)]:
         r = _suggest(client, plan_id, grid, **extra)
         assert r.status_code == 200, r.text
         if r.json()["found"]:
@@ -45,12 +50,43 @@ def _first_found(client, plan_id, **extra):
     raise AssertionError("no out-of-band grid of the demo could be improved")
 
 
+def _spoiling_move(state) -> tuple[str, str]:
+    """A boundary parcel of an in-band grid whose move to an in-band neighbour of the same
+    community takes the first grid below the band."""
+    for code in sorted(state.grids):
+        row = state.grids[code]
+        if state._status(row) != "ok":
+            continue
+        for c in sorted(state.grid_cells[code]):
+            hh = sum(state.unit_hh[u] for u in state.cell_units[c])
+            for n in sorted(state.nbrs[c]):
+                to = state.cell_grid[n]
+                if (to != code and hh and state.grids[to]["community_id"] == row["community_id"]
+                        and not state.grids[to]["locked"] and not row["locked"]
+                        and state._status(state.grids[to]) == "ok"
+                        and row["households"] - hh < state.band[0]):
+                    return c, to
+    raise AssertionError("no parcel move takes an in-band grid of the demo out of band")
+
+
+def _spoil(client, plan_id) -> tuple[int, str]:
+    """Force one such move (as a planner may): the plan's new version, the grid spoiled."""
+    _, state = client.app.state.store.state(plan_id)
+    cell, to = _spoiling_move(state)
+    spoiled = state.cell_grid[cell]
+    r = client.post(f"/plans/{plan_id}/edits/reassign", json={"moves": {cell: to}, "force": True},
+                    headers={**WRITE, "If-Match": _etag(client, plan_id)})
+    assert r.status_code == 200, r.text
+    return r.json()["version"], spoiled
+
+
 def test_suggest_apply_raises_the_grids_in_band_and_keeps_every_rule(client):
     plan_id = add_demo(client)
     store = client.app.state.store
-    metrics0 = client.get(f"/plans/{plan_id}/metrics").json()
     proposal = _first_found(client, plan_id, version=1)
-    assert client.get(f"/plans/{plan_id}").json()["version"] == 1  # nothing changed
+    v = proposal["version"]
+    metrics0 = client.get(f"/plans/{plan_id}/metrics").json()
+    assert client.get(f"/plans/{plan_id}").json()["version"] == v  # nothing changed
     assert proposal["in_band_after"] > proposal["in_band_before"] or (
         proposal["deviation_after"] < proposal["deviation_before"])
     assert proposal["households_moved"] == sum(m["households"] for m in proposal["moves"])
@@ -63,11 +99,11 @@ def test_suggest_apply_raises_the_grids_in_band_and_keeps_every_rule(client):
     assert all(not state.grids[g]["locked"] for g in proposal["grids"])
 
     app = proposal["apply"]
-    assert app["headers"]["If-Match"] == proposal["etag"] == f'"{plan_id}:1"'
+    assert app["headers"]["If-Match"] == proposal["etag"] == f'"{plan_id}:{v}"'
     r = client.post(app["path"], json=app["body"], headers={**WRITE, **app["headers"]})
     assert r.status_code == 200, r.text
     out = r.json()
-    assert out["version"] == 2 and out["summary"]["op"] == "reassign"
+    assert out["version"] == v + 1 and out["summary"]["op"] == "reassign"
     gain = proposal["in_band_after"] - proposal["in_band_before"]
     assert out["summary"]["in_band_after"] - out["summary"]["in_band_before"] == gain
     assert set(proposal["after"]) == set(proposal["grids"])
@@ -77,7 +113,7 @@ def test_suggest_apply_raises_the_grids_in_band_and_keeps_every_rule(client):
     assert metrics1["grids_not_contiguous"] == 0
     assert all(rule["ok"] for rule in metrics1["rules"].values()), metrics1["rules"]
     validate_plan(store.plan_at(plan_id))
-    diff = client.get(f"/plans/{plan_id}/diff", params={"from": 1, "to": 2}).json()
+    diff = client.get(f"/plans/{plan_id}/diff", params={"from": v, "to": v + 1}).json()
     assert diff["households_moved"] == proposal["households_moved"]
     # one edit: one undo takes it all back
     r = client.post(f"/plans/{plan_id}/undo", headers={**WRITE, "If-Match": out["etag"]})
@@ -134,25 +170,7 @@ def test_reassign_refuses_a_worse_division_unless_forced(client):
     plan_id = add_demo(client)
     _, state = client.app.state.store.state(plan_id)
     # an in-band grid gives a boundary parcel to a neighbour: the grids touched get worse
-    pick = None
-    for code in sorted(state.grids):
-        row = state.grids[code]
-        if state._status(row) != "ok":
-            continue
-        for c in sorted(state.grid_cells[code]):
-            hh = sum(state.unit_hh[u] for u in state.cell_units[c])
-            for n in sorted(state.nbrs[c]):
-                to = state.cell_grid[n]
-                if (to != code and hh and state.grids[to]["community_id"] == row["community_id"]
-                        and state._status(state.grids[to]) == "ok"
-                        and row["households"] - hh < state.band[0]):
-                    pick = (c, to)
-                    break
-            if pick:
-                break
-        if pick:
-            break
-    assert pick
+    pick = _spoiling_move(state)
     moves = {pick[0]: pick[1]}
     r = client.post(f"/plans/{plan_id}/edits/reassign", json={"moves": moves},
                     headers={**WRITE, "If-Match": _etag(client, plan_id)})
