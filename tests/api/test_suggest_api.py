@@ -8,7 +8,7 @@ server could be started, see .ci/postgis.sh).
 from __future__ import annotations
 
 import pytest
-from apiutil import BACKENDS, WRITE, add_demo, make_client
+from apiutil import BACKENDS, WRITE, add_demo, make_client, spoiling_move
 
 from gridplan.engine.metrics import validate_plan
 
@@ -50,29 +50,10 @@ def _first_found(client, plan_id, **extra):
     raise AssertionError("no out-of-band grid of the demo could be improved")
 
 
-def _spoiling_move(state) -> tuple[str, str]:
-    """A boundary parcel of an in-band grid whose move to an in-band neighbour of the same
-    community takes the first grid below the band."""
-    for code in sorted(state.grids):
-        row = state.grids[code]
-        if state._status(row) != "ok":
-            continue
-        for c in sorted(state.grid_cells[code]):
-            hh = sum(state.unit_hh[u] for u in state.cell_units[c])
-            for n in sorted(state.nbrs[c]):
-                to = state.cell_grid[n]
-                if (to != code and hh and state.grids[to]["community_id"] == row["community_id"]
-                        and not state.grids[to]["locked"] and not row["locked"]
-                        and state._status(state.grids[to]) == "ok"
-                        and row["households"] - hh < state.band[0]):
-                    return c, to
-    raise AssertionError("no parcel move takes an in-band grid of the demo out of band")
-
-
 def _spoil(client, plan_id) -> tuple[int, str]:
     """Force one such move (as a planner may): the plan's new version, the grid spoiled."""
     _, state = client.app.state.store.state(plan_id)
-    cell, to = _spoiling_move(state)
+    cell, to = spoiling_move(state)
     spoiled = state.cell_grid[cell]
     r = client.post(f"/plans/{plan_id}/edits/reassign", json={"moves": {cell: to}, "force": True},
                     headers={**WRITE, "If-Match": _etag(client, plan_id)})
@@ -170,7 +151,7 @@ def test_reassign_refuses_a_worse_division_unless_forced(client):
     plan_id = add_demo(client)
     _, state = client.app.state.store.state(plan_id)
     # an in-band grid gives a boundary parcel to a neighbour: the grids touched get worse
-    pick = _spoiling_move(state)
+    pick = spoiling_move(state)
     moves = {pick[0]: pick[1]}
     r = client.post(f"/plans/{plan_id}/edits/reassign", json={"moves": moves},
                     headers={**WRITE, "If-Match": _etag(client, plan_id)})
