@@ -190,18 +190,23 @@ def _assign_community(codes: list[str], crew: pd.DataFrame, mean_h: float, grid_
 def _read_holders(holder: dict[str, str], loads, workers, grid_xy, homes) -> Assignment:
     """The assignment's tables from the holder of every grid."""
     grid_rows = []
-    for row in loads.itertuples(index=False):
-        w = holder[row.grid_code]
-        travel = (float(np.hypot(*(grid_xy[row.grid_code] - homes[w]))) if w != UNASSIGNED
+    for code in loads["grid_code"].tolist():  # a list: itertuples walked every column
+        w = holder[code]
+        travel = (float(np.hypot(*(grid_xy[code] - homes[w]))) if w != UNASSIGNED
                   else float("nan"))
-        grid_rows.append({"grid_code": row.grid_code, "worker_id": w,
-                          "travel_m": round(travel, 1)})
+        grid_rows.append({"grid_code": code, "worker_id": w, "travel_m": round(travel, 1)})
     grids = pd.DataFrame(grid_rows).merge(loads, on="grid_code")
     sums = {c: (c, "sum") for c in ("households", "special_cases", "tour_m", "travel_m")
             if c in grids.columns}
-    per = grids.groupby("worker_id").agg(grids=("grid_code", "size"),
-                                         grid_codes=("grid_code", lambda s: " ".join(s)),
-                                         **sums, hours=("workload_hours", "sum"))
+    per = grids.groupby("worker_id").agg(grids=("grid_code", "size"), **sums,
+                                         hours=("workload_hours", "sum"))
+    # each worker's codes in the grids' order, joined in Python: a per-group lambda in
+    # pandas' aggregation took 0.2-0.3 s of CPU at 8,000 grids
+    codes_of: dict[str, list[str]] = {}
+    for w, code in zip(grids["worker_id"].tolist(), grids["grid_code"].tolist(), strict=True):
+        codes_of.setdefault(w, []).append(code)
+    per.insert(1, "grid_codes", pd.Series([" ".join(codes_of[w]) for w in per.index],
+                                          index=per.index))
     w = workers.set_index("worker_id")
     table = w[["name", "community_id", "capacity_hours"]].join(per, how="left")
     table = table.fillna({"grids": 0, "hours": 0.0, "grid_codes": "", **dict.fromkeys(sums, 0)})
