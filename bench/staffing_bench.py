@@ -159,6 +159,7 @@ def time_parts(plan_dir: Path, workers_csv: Path, out: Path) -> dict:
                             ("assign_workers", "assignment"), ("write_plan", "write")]:
             stack.enter_context(_timed(run, name, seconds, label))
         for module, name, label in [(folder, "write_geojson", "  of which grids.geojson"),
+                                    (folder, "write_geojson_like", "  of which grids.geojson"),
                                     (folder, "write_gpkg", "  of which plan.gpkg layers"),
                                     (folder, "_write_parcels", "  of which plan.gpkg parcels"),
                                     (folder, "write_grids_xlsx", "  of which grids.xlsx"),

@@ -17,8 +17,6 @@ import geopandas as gpd
 import numpy as np
 import shapely
 
-from gridplan.demo.district import DEMO_DIR, write_demo
-from gridplan.engine.pipeline import plan
 from gridplan.errors import InputError
 from gridplan.export.excel import roster_table, write_staffing_xlsx
 from gridplan.export.folder import read_plan, write_plan
@@ -34,6 +32,9 @@ from gridplan.workforce.staffing import (
 )
 from gridplan.workforce.workload import walking_network
 
+# the engine (numba kernels, scipy's graphs) and the demo's generator are imported by the jobs
+# that use them: ``staff`` reads a plan folder and starts without them (about 1 s of CPU)
+
 log = logging.getLogger(__name__)
 
 MapWriter = Callable[[Plan, Path], None]
@@ -46,6 +47,8 @@ def run_plan(*, map_writer: MapWriter | None = None,
     ``kw`` are the ``plan`` options by name (see :func:`gridplan.layers.load.load_inputs`);
     ``echo`` receives the readable summary.
     """
+    from gridplan.engine.pipeline import plan
+
     inputs = load_inputs(kw)
     progress = not kw.get("quiet") and sys.stderr.isatty()
     result = plan(**inputs, progress=progress)
@@ -99,6 +102,8 @@ MAX_PER_10K = 1000.0  # the staffing norm's upper bound (as the API's per_10k)
 
 def demo_files(data_dir: str | Path | None = None) -> dict[str, Path]:
     """Paths of the demo layers; regenerated into a cache folder if the bundle is missing."""
+    from gridplan.demo.district import DEMO_DIR, write_demo
+
     folder = Path(data_dir) if data_dir else DEMO_DIR
     files = {name: folder / f"{name}.geojson" for name in DEMO_LAYERS}
     if data_dir is None and not all(p.exists() for p in files.values()):

@@ -9,14 +9,13 @@ import click
 
 from gridplan.cli.common import run_job
 from gridplan.cli.options import geometry_limit_options, input_reading, population_fields
-from gridplan.engine.pipeline import plan
 from gridplan.errors import InputError
 from gridplan.export.folder import read_plan, write_plan
 from gridplan.layers.load import LayerOptions, load_inputs, read_layer, read_optional
 from gridplan.layers.vector import InputNotes
-from gridplan.practice import merge as departments
-from gridplan.practice import microgrids
-from gridplan.practice import replan as replanning
+
+# the engine and gridplan.practice (scipy.optimize, numba) are imported by the commands that
+# run them, so that every other command (``staff``, ``map``) starts without them
 
 
 def _progress(quiet: bool) -> bool:
@@ -51,6 +50,7 @@ def microgrids_cmd(plan_dir: str, out_dir: str | None, target: int, lower: int, 
       gridplan microgrids --plan out/demo              # writes microgrids.* into out/demo
     """
     def job() -> None:
+        from gridplan.practice import microgrids
 
         params = microgrids.MicroParams(target=target, lower=lower, upper=upper,
                              stairwell_households=stairwell_households)
@@ -113,6 +113,7 @@ def replan_cmd(plan_dir: str, population: str, unit_id: str, households_field: s
                       --lock 990101001001003 --max-moved 300 --out out/replan
     """
     def job() -> None:
+        from gridplan.practice import replan as replanning
 
         old = read_plan(plan_dir)
         notes = InputNotes()
@@ -183,6 +184,7 @@ def merge_cmd(layers: tuple[str, ...], more_layers: tuple[str, ...], names: str 
       gridplan merge --layers a.gpkg b.gpkg --population buildings.gpkg --out out/merged
     """
     def job() -> None:
+        from gridplan.practice import merge as departments
 
         paths = [*layers, *more_layers]
         labels = [n.strip() for n in names.split(",")] if names else [None] * len(paths)
@@ -210,6 +212,7 @@ def _merge_plan(plan_dir: str | None, out_dir: str | None, inputs: dict):
     if not inputs.get("population") or not out_dir:
         raise InputError("no plan to merge onto", field="--plan",
                          fix="pass --plan DIR, or --population FILE with --out DIR")
+    from gridplan.engine.pipeline import plan
 
     plan_ = plan(**load_inputs(dict(inputs, population_field=None)))  # default parameters
     write_plan(plan_, out_dir)

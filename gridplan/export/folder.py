@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import pyogrio
 import shapely
 
@@ -53,6 +54,81 @@ def write_geojson(gdf: gpd.GeoDataFrame, path: Path) -> None:
     out = to_rfc7946(gdf)
     pyogrio.write_dataframe(out, path, driver="GeoJSON", use_arrow=_arrow_ok(out),
                             layer_options={"RFC7946": "YES", "WRITE_NAME": "NO"})
+
+
+GEOMETRY_KEY = ', "geometry": '  # how GDAL's GeoJSON writer puts a feature's geometry
+
+
+def write_geojson_like(gdf: gpd.GeoDataFrame, path: Path, source: Path) -> bool:
+    """Write ``gdf`` as :func:`write_geojson` does, taking each feature's geometry text from
+    the GeoJSON ``source`` that :func:`write_geojson` wrote for the same features.
+
+    Re-projecting and formatting the coordinates is most of the cost of writing a plan's
+    grids (0.9 of 1.1 s at 8,000 grids); when only the grids' columns changed (``staff``),
+    GDAL writes the properties and the geometry is the source's, byte for byte. The
+    source must have the same features in the same order (same ``grid_code``, first of
+    the properties) and, per feature, as many coordinates, rings and parts as ``gdf``'s
+    geometry; otherwise nothing is written and the answer is ``False``.
+
+    Returns
+    -------
+    bool
+        Whether ``path`` was written.
+    """
+    geoms = gdf.geometry.values
+    expected = _bracket_counts(geoms) if len(gdf) else None
+    if expected is None or not source.is_file():
+        return False
+    props = gpd.GeoDataFrame(gdf.drop(columns=gdf.geometry.name), geometry=[None] * len(gdf),
+                             crs=4326)
+    pyogrio.write_dataframe(props, path, driver="GeoJSON", use_arrow=_arrow_ok(props),
+                            layer_options={"RFC7946": "YES", "WRITE_NAME": "NO"})
+    with open(path, encoding="utf-8") as fh:
+        new = fh.read().split("\n")
+    with open(source, encoding="utf-8") as fh:
+        old = fh.read().split("\n")
+    head = new.index('"features": [') + 1
+    if len(old) != len(new) or old[:head] != new[:head] or old[head + len(gdf):] != new[
+            head + len(gdf):]:
+        path.unlink()
+        return False
+    for k in range(len(gdf)):
+        line, was = new[head + k], old[head + k]
+        at, was_at = line.rfind(GEOMETRY_KEY), was.rfind(GEOMETRY_KEY)
+        code_end = line.find(', "', line.find('"grid_code": '))
+        geometry = was[was_at:]
+        if (at < 0 or was_at < 0 or line[:code_end] != was[:code_end]
+                or geometry.count("[") != expected[k]):
+            path.unlink()
+            log.debug("%s does not match the grids at feature %d: written anew", source, k)
+            return False
+        new[head + k] = line[:at] + geometry
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write("\n".join(new))
+    return True
+
+
+def _bracket_counts(geoms) -> np.ndarray | None:
+    """Opening brackets of each (multi)polygon's GeoJSON coordinates, or ``None`` if some
+    geometry is empty or of another type.
+
+    A Polygon's coordinates have one bracket per point, one per ring and one around all;
+    a MultiPolygon's one more per polygon.
+
+    Examples
+    --------
+    >>> from shapely.geometry import Polygon
+    >>> _bracket_counts(np.array([Polygon([(0, 0), (1, 0), (1, 1)])])).tolist()
+    [6]
+    """
+    kinds = shapely.get_type_id(geoms)
+    if not np.isin(kinds, (3, 6)).all() or shapely.is_empty(geoms).any():
+        return None
+    parts, index = shapely.get_parts(geoms, return_index=True)
+    rings = np.bincount(index, weights=shapely.get_num_interior_rings(parts) + 1,
+                        minlength=len(geoms))
+    multi = np.where(kinds == 6, shapely.get_num_geometries(geoms), 0)
+    return shapely.get_num_coordinates(geoms) + rings.astype(np.int64) + multi + 1
 
 
 def _arrow_ok(frame) -> bool:
@@ -198,7 +274,10 @@ def _write_all(plan, folder: Path, source: Path | None = None) -> None:
     depend on the grids' columns are copied from there when it has them.
     """
     layers = plan_layers(plan)
-    write_geojson(layers["grids"], folder / "grids.geojson")
+    reused = source is not None and write_geojson_like(layers["grids"], folder / "grids.geojson",
+                                                       source / "grids.geojson")
+    if not reused:
+        write_geojson(layers["grids"], folder / "grids.geojson")
     gpkg = folder / "plan.gpkg"
     copied = _copy_unchanged(source, folder) if source is not None else set()
     if "units.csv" not in copied:

@@ -147,7 +147,7 @@ def _two_opt(t, d):  # pragma: no cover - compiled
     for i in range(n - 2):
         a, b = t[i], t[i + 1]
         for j in range(i + 2, n if i > 0 else n - 1):
-            c, e = t[j], t[(j + 1) % n]
+            c, e = t[j], t[j + 1 if j + 1 < n else 0]
             if d[a, c] + d[b, e] - d[a, b] - d[c, e] < -EPS:
                 t[i + 1:j + 1] = t[i + 1:j + 1][::-1].copy()
                 b = t[i + 1]
@@ -166,8 +166,13 @@ def _or_opt(t, d, seg):  # pragma: no cover - compiled
         p, s0, s1, q = t[(i - 1) % n], t[i], t[(i + seg - 1) % n], t[(i + seg) % n]
         gain = d[p, s0] + d[s1, q] - d[p, q]
         best, at, flip = -EPS, -1, False
-        for x in range(seg, n - 1):  # the edge t[i+x] → t[i+x+1] outside the run
-            c, e = t[(i + x) % n], t[(i + x + 1) % n]
+        # the edge t[i+x] → t[i+x+1] outside the run, for x = seg … n-2; positions wrap at
+        # most once, so they are kept in range by a subtraction (no modulo in the inner loop)
+        k = i + seg - n if i + seg >= n else i + seg
+        for x in range(seg, n - 1):
+            k1 = k + 1 if k + 1 < n else 0
+            c, e = t[k], t[k1]
+            k = k1
             ahead = d[c, s0] + d[s1, e] - d[c, e] - gain
             back = d[c, s1] + d[s0, e] - d[c, e] - gain
             if ahead < best:

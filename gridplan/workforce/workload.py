@@ -19,8 +19,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import shapely
-from scipy.sparse import csr_matrix
-from scipy.sparse.csgraph import dijkstra
 
 from gridplan.layers.osm import street_graph
 from gridplan.params import WorkloadParams
@@ -28,15 +26,9 @@ from gridplan.workforce.tours import shortest_tour, tour_cost
 
 if TYPE_CHECKING:
     import networkx as nx
+    from scipy.sparse import csr_matrix
 
 log = logging.getLogger(__name__)
-
-
-
-
-
-
-
 
 
 def tour_length(points: np.ndarray, start: np.ndarray, *, street=None,
@@ -130,6 +122,8 @@ class StreetNetwork:
 
     def _between(self, idx: np.ndarray) -> np.ndarray:
         """Shortest-path lengths between the nodes at rows ``idx`` (inf if unconnected)."""
+        from scipy.sparse.csgraph import dijkstra  # csgraph only with a street network
+
         nodes, inverse = np.unique(idx, return_inverse=True)
         out = np.empty((len(nodes), len(nodes)))
         step = max(1, self.SOURCES_CELLS // max(len(self.nodes), 1))
@@ -141,6 +135,8 @@ class StreetNetwork:
 
 def _sparse_graph(g: nx.Graph, nodes: np.ndarray) -> csr_matrix:
     """Symmetric CSR matrix of edge lengths, rows and columns in the order of ``nodes``."""
+    from scipy.sparse import csr_matrix
+
     pos = {n: i for i, n in enumerate(nodes.tolist())}
     edges = [(pos[u], pos[v], d["length"]) for u, v, d in g.edges(data=True) if u != v]
     r, c, w = np.array(edges, dtype=float).reshape(-1, 3).T

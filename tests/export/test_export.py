@@ -232,3 +232,26 @@ def test_abandoned_temporary_folders_are_removed(planned, tmp_path):
     write_plan(p, out)
     assert not dead.exists()
     assert {q.name for q in out.iterdir()} == PLAN_FILES
+
+
+def test_geojson_like_reuses_the_geometry_byte_for_byte(planned, out_dir, tmp_path):
+    """New columns on the same grids: the file equals a full write, with the source's
+    geometry text; other grids or other geometry are refused and nothing is left."""
+    from gridplan.export.folder import plan_layers, write_geojson, write_geojson_like
+
+    grids = plan_layers(planned[0])["grids"]
+    grids = grids.assign(workload_hours=np.linspace(0, 10, len(grids)), workers="W1 ‘x’")
+    grids = grids[[c for c in grids.columns if c != "geometry"] + ["geometry"]]
+    write_geojson(grids, tmp_path / "full.geojson")
+    source = out_dir / "grids.geojson"
+    assert write_geojson_like(grids, tmp_path / "like.geojson", source)
+    assert (tmp_path / "like.geojson").read_bytes() == (tmp_path / "full.geojson").read_bytes()
+
+    moved = grids.copy()
+    moved.geometry = moved.geometry.buffer(5)  # other vertices: counts differ
+    assert not write_geojson_like(moved, tmp_path / "moved.geojson", source)
+    assert not (tmp_path / "moved.geojson").exists()
+    assert not write_geojson_like(grids.iloc[::-1], tmp_path / "order.geojson", source)
+    assert not write_geojson_like(grids.iloc[1:], tmp_path / "fewer.geojson", source)
+    assert not write_geojson_like(grids, tmp_path / "none.geojson", tmp_path / "missing.json")
+    assert sorted(p.name for p in tmp_path.glob("*.geojson")) == ["full.geojson", "like.geojson"]

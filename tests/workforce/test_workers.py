@@ -244,3 +244,20 @@ def test_dedicated_grids_stay_out_of_the_load_spread(tmp_path):
              if f["properties"].get("grid_type") != "dedicated"]
     assert rep["load"]["grid_hours"]["max_min"] == pytest.approx(max(hours) / min(hours),
                                                                  rel=1e-2)
+
+
+def test_staff_starts_without_the_engine():
+    """`gridplan staff` reads a plan folder: the CLI starts without the engine or
+    gridplan.practice (imported on use), and ``gridplan.plan`` is still there."""
+    import subprocess
+    import sys
+
+    code = ("import sys, gridplan, gridplan.cli.main\n"
+            "heavy = [m for m in ('gridplan.engine.pipeline', 'gridplan.practice.replan',"
+            " 'scipy.sparse.csgraph') if m in sys.modules]\n"
+            "assert not heavy, heavy\n"
+            "from gridplan import plan\n"
+            "from gridplan.engine.pipeline import plan as engine_plan\n"
+            "assert plan is engine_plan and gridplan.plan is engine_plan\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
