@@ -8,6 +8,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from editing_util import spoiling_move  # noqa: F401  (the API tests use it from here)
 from fastapi.testclient import TestClient
 from gridplan.api.app import create_app
 from gridplan.api.demo import demo_plan
@@ -48,22 +49,3 @@ def add_demo(client: TestClient) -> str:
     client.app.state.store.create_plan(cached_demo_plan(), name="demo", author="tests",
                                        plan_id=plan_id)
     return plan_id
-
-
-def spoiling_move(state) -> tuple[str, str]:
-    """A boundary parcel of an in-band grid whose move to an in-band neighbour of the same
-    community takes the first grid below the band."""
-    for code in sorted(state.grids):
-        row = state.grids[code]
-        if state._status(row) != "ok":
-            continue
-        for c in sorted(state.grid_cells[code]):
-            hh = sum(state.unit_hh[u] for u in state.cell_units[c])
-            for n in sorted(state.nbrs[c]):
-                to = state.cell_grid[n]
-                if (to != code and hh and state.grids[to]["community_id"] == row["community_id"]
-                        and not state.grids[to]["locked"] and not row["locked"]
-                        and state._status(state.grids[to]) == "ok"
-                        and row["households"] - hh < state.band[0]):
-                    return c, to
-    raise AssertionError("no parcel move takes an in-band grid of the demo out of band")
