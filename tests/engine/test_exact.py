@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import ortools
 import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -185,6 +186,9 @@ def test_summary_line_and_proved_reason():
     assert zh[2]  # an empty grid with an English-only note still gets a Chinese reason
 
 
+@pytest.mark.skipif(tuple(int(x) for x in ortools.__version__.split(".")[:2]) < (9, 15),
+                    reason="what CP-SAT finds within the budget depends on its version: "
+                           "9.10 finds 3 of 4 in band here, 9.15 all 4")
 def test_counting_alone_misses_a_plan_the_out_of_band_search_finds():
     # Providence 2818's atom graph (50 census blocks and a piece of a block's cell cut off
     # by the precinct's boundary, 1,250 households in 4 grids): the heuristic leaves
