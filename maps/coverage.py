@@ -237,6 +237,8 @@ def _data_layer(m: folium.Map, data: gpd.GeoDataFrame | str, name: str, *, style
     else:
         style_js = f"function () {{ return {style_js}; }}"
     options = f"{{style: {style_js}"
+    if not fields:  # nothing to show on hover: let the mouse through to the layers below
+        options += ", interactive: false"
     if point is not None:
         options += (f", pointToLayer: function (f, latlng) {{ return L.circleMarker(latlng, "
                     f"{json.dumps(point)}); }}")
@@ -428,6 +430,19 @@ def _swatch(colour: str, text: str, outline: str | None = None) -> str:
             f"{html.escape(text)}</div>")
 
 
+# the legend joins Leaflet's bottom-left corner, above the scale bar (a fixed box hid it)
+LEGEND_JS = """<script>
+window.addEventListener("load", function () {
+  var legend = document.querySelector(".gridplan-legend");
+  var corner = document.querySelector(".leaflet-bottom.leaflet-left");
+  if (legend && corner) {
+    corner.insertBefore(legend, corner.firstChild);
+    L.DomEvent.disableClickPropagation(legend); L.DomEvent.disableScrollPropagation(legend);
+  }
+});
+</script>"""
+
+
 def _legend(t: dict, plan, points, bands: Bands, uncovered, grids, units_drawn: bool = True
             ) -> str:
     parts = [f'<b>{html.escape(label(t, "legend"))} ({plan.params.target})</b>']
@@ -456,11 +471,11 @@ def _legend(t: dict, plan, points, bands: Bands, uncovered, grids, units_drawn: 
         parts.append(f"<div>{html.escape(note)}</div>")
     parts.append(_swatch("#e31a1c", label(t, "uncovered")))
     parts.append(f'<div style="margin-left:20px">{html.escape(_uncovered_note(t, plan, uncovered, bands))}</div>')  # noqa: E501
-    return ('<div class="gridplan-legend" style="position:fixed;bottom:24px;left:12px;'
-            'z-index:9999;background:white;padding:8px 10px;border:1px solid #999;'
-            'font:12px sans-serif;max-width:330px;max-height:70vh;overflow:auto">'
+    return ('<div class="gridplan-legend leaflet-control" style="background:white;'
+            'padding:8px 10px;border:1px solid #999;font:12px sans-serif;max-width:330px;'
+            'max-height:60vh;overflow:auto">'
             f'<div style="font-size:14px;font-weight:bold;margin-bottom:4px">'
-            f'{html.escape(label(t, "title"))}</div>{"".join(parts)}</div>')
+            f'{html.escape(label(t, "title"))}</div>{"".join(parts)}</div>' + LEGEND_JS)
 
 
 def _centre_note(t: dict, sources: set) -> str:

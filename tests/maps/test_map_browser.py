@@ -40,6 +40,21 @@ def test_coverage_map_draws_offline(browser, map_file, demo):
         if (k.startsWith('map_') && window[k] && window[k].eachLayer) {
             window[k].eachLayer(() => n++); } } return n; }""")
     assert n_layers > len(demo.grids)  # every grid is drawn (plus cells, points, outlines)
+    legend = page.locator(".gridplan-legend").bounding_box()
+    scale = page.locator(".leaflet-control-scale").bounding_box()
+    assert legend["y"] + legend["height"] <= scale["y"] + 1  # the scale bar stays in sight
+    grid = demo.grids.to_crs(4326).iloc[0]
+    pt = grid.geometry.representative_point()
+    xy = page.evaluate("""([lat, lon]) => { for (const k in window) {
+        const m = window[k];
+        if (k.startsWith('map_') && m && m.latLngToContainerPoint) {
+            const p = m.latLngToContainerPoint([lat, lon]);
+            const r = m.getContainer().getBoundingClientRect();
+            return {x: p.x + r.left, y: p.y + r.top}; } } }""", [pt.y, pt.x])
+    page.mouse.move(xy["x"] - 2, xy["y"])
+    page.mouse.move(xy["x"], xy["y"])  # through the community outlines, onto the grid
+    page.wait_for_selector(".leaflet-tooltip")
+    assert grid["grid_code"] in page.locator(".leaflet-tooltip").inner_text()
     bands = page.locator(".leaflet-control-layers-overlays label", has_text="Walking bands")
     bands.click()
     ARTIFACTS.mkdir(exist_ok=True)
