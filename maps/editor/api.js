@@ -18,8 +18,11 @@ function track(promise) {
   return promise.then(function (x) { done(); return x; }, function (e) { done(); throw e; });
 }
 
+// a read; the page's first reads were started by index.html before the modules loaded
 export function getJSON(path) {
-  return track(fetch(apiUrl(path), { headers: headers(false) }).then(function (r) {
+  var early = window.gridplanEarly && window.gridplanEarly[path];
+  if (early) delete window.gridplanEarly[path];
+  return track((early || fetch(apiUrl(path), { headers: headers(false) })).then(function (r) {
     if (!r.ok) return r.text().then(function (x) { throw new Error(r.status + " " + x); });
     var etag = r.headers.get("ETag");
     return r.json().then(function (j) { return { body: j, etag: etag }; });

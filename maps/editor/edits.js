@@ -7,7 +7,7 @@ import { addGridShape, CELL_LIMIT, cellStyle, clearProposal, drawAll, dropCells,
 import { refusal, shortCode, warningText } from "./messages.js";
 import { clearMessages, message, renderInfo, renderTable, renderVersions, say, setBusy,
          setExportLinks, updateButtons } from "./panel.js";
-import { $, body, esc, S, timing } from "./state.js";
+import { $, body, cellsOf, esc, indexCells, moveCell, S, timing } from "./state.js";
 
 function post(path, payload) {
   setBusy(true, "saving");
@@ -65,9 +65,8 @@ export function loadAll() {
     S.info = rs[0].body; S.etag = rs[0].etag || rs[0].body.etag; S.version = rs[0].body.version;
     setGrids(rs[1].body.features);
     var units = (S.info.report && S.info.report.units) || 0;
-    var cells = fetchCells();
-    if (units > CELL_LIMIT) return null;
-    return cells;
+    S.lazy = units > CELL_LIMIT;
+    return S.lazy ? null : fetchCells();  // a large plan's cells are asked for once it is drawn
   }).then(function () {
     var t1 = performance.now();
     timing.fetch_ms = t1 - t0;
@@ -76,6 +75,7 @@ export function loadAll() {
     renderInfo(); renderTable(); updateButtons(); setExportLinks();
     timing.draw_ms = performance.now() - t1;
     setBusy(false);
+    if (S.lazy) fetchCells();
     loadVersions();
   }).catch(function (e) { setBusy(false); failed(e); throw e; });
 }
@@ -107,6 +107,7 @@ function sortGrids() { S.order = Object.keys(S.grids).sort(); }
 function setCells(features) {
   S.cells = {};
   features.forEach(function (f) { S.cells[f.properties.cell_id] = { f: f, layer: null }; });
+  indexCells();
 }
 
 function reloadCells() { return fetchCells(); }
@@ -150,13 +151,9 @@ function applyEdit(res, opts) {
   timing.apply_ms = performance.now() - t0;
   markPanelUpdated();
   if (opts.cellsMoved) {
-    opts.cellsMoved.forEach(function (id) {
-      var c = S.cells[id];
-      if (c) { c.f.properties.grid_code = opts.to; if (c.layer) c.layer.feature.properties.grid_code = opts.to; }
-    });
-    Object.keys(S.cells).forEach(function (id) {  // cells take their grid's new status colour
-      var c = S.cells[id];
-      if (c.layer && changed[c.f.properties.grid_code]) c.layer.setStyle(cellStyle(c.f));
+    opts.cellsMoved.forEach(function (id) { moveCell(id, opts.to); });
+    cellsOf(Object.keys(changed)).forEach(function (c) {  // cells take their grid's new status colour
+      if (c.layer) c.layer.setStyle(cellStyle(c.f));
     });
   } else {
     reloadCells();

@@ -11,7 +11,7 @@ import { acceptProposal, cancelMove, cancelProposal, confirmMove, loadAll, merge
          previewMove, restore, showDiff, simple, splitGrid, suggestFix, toggleLock } from "./edits.js";
 import { t } from "./i18n.js";
 import { initMap, map, setActive, setBaseMap, setMode } from "./map.js";
-import { applyLang, renderTable, renderVersions, sortBy, updateButtons } from "./panel.js";
+import { applyLang, renderTable, renderVersions, showMoreRows, sortBy, updateButtons } from "./panel.js";
 import { $, body, S, timing } from "./state.js";
 
 // sign-in: the token becomes the page's key; a viewer gets the editor read-only
@@ -35,9 +35,9 @@ function wire() {
     S.lang = S.lang === "zh" ? "en" : "zh"; localStorage.setItem("gridplan.lang", S.lang);
     map.pm.setLang(S.lang === "zh" ? "zh" : "en"); applyLang();
   });
-  $("filter").addEventListener("input", function () { renderTable(); });
+  $("filter").addEventListener("input", function () { S.tableShown = 0; renderTable(); });
   $("status-filter").addEventListener("change", function () {
-    renderTable();
+    S.tableShown = 0; renderTable();
     document.querySelectorAll("#legend [data-status]").forEach(function (el) {
       el.classList.toggle("on", el.dataset.status === $("status-filter").value);
     });
@@ -60,11 +60,18 @@ function wire() {
   $("force").addEventListener("change", function () { body.dataset.force = $("force").checked ? "1" : "0"; });
   document.addEventListener("gridplan:lang", function () { if (S.diffText) $("diff").textContent = S.diffText(); });
   document.querySelector("#grid-table tbody").addEventListener("click", function (e) {
-    var tr = e.target.closest("tr"); if (tr) setActive(tr.dataset.code);
+    var tr = e.target.closest("tr");
+    if (tr && tr.classList.contains("more")) showMoreRows();
+    else if (tr) setActive(tr.dataset.code);
   });
   document.querySelector("#grid-table tbody").addEventListener("dblclick", function (e) {
-    var tr = e.target.closest("tr"); if (tr && S.grids[tr.dataset.code].layer) map.fitBounds(S.grids[tr.dataset.code].layer.getBounds());
+    var tr = e.target.closest("tr[data-code]"), g = tr && S.grids[tr.dataset.code];
+    if (g && g.layer) map.fitBounds(g.layer.getBounds());
   });
+  $("grid-table-wrap").addEventListener("scroll", function () {  // more rows near the end
+    var el = $("grid-table-wrap");
+    if (el.scrollTop + el.clientHeight > el.scrollHeight - 200) showMoreRows();
+  }, { passive: true });
   $("versions").addEventListener("click", function (e) {
     var li = e.target.closest("li"); if (!li) return;
     var v = Number(li.dataset.version);

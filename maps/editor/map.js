@@ -4,8 +4,8 @@
 import { shiftGeometry } from "./gcj02.js";
 import { t } from "./i18n.js";
 import { shortCode } from "./messages.js";
-import { bandRange, clearMessages, later, say, STATUSES, updateButtons } from "./panel.js";
-import { $, body, esc, S } from "./state.js";
+import { bandRange, clearMessages, later, say, STATUSES, tableRow, updateButtons } from "./panel.js";
+import { $, body, cellsOf, esc, S } from "./state.js";
 
 var TILES = {
   osm: { url: "https://tile.openstreetmap.org/{z}/{x}/{y}.png", gcj: false,
@@ -45,6 +45,7 @@ export function initMap(actions) {
   map.pm.setLang(S.lang === "zh" ? "zh" : "en");
   map.on("pm:create", onDrawn);
   map.on("zoomend", syncCells);
+  map.on("moveend", function () { if (S.lazy && S.cellsShown) syncCells(); });
   map.on("moveend", updateLabels);
   map.attributionControl.setPrefix("");
   map.createPane("communities").style.zIndex = 450;  // above grids and cells, never clicked
@@ -225,11 +226,12 @@ function drawing() { return S.mode === "box" || S.mode === "lasso" || S.mode ===
 function cellsVisible() { return !S.lazy || map.getZoom() >= CELL_ZOOM; }
 
 export function drawAll(fit) {
-  [cellLayer, gridLayer].forEach(function (l) { if (l) map.removeLayer(l); });
-  cellLayer = null;
+  if (gridLayer) map.removeLayer(gridLayer);
+  dropCells();
   S.lazy = Math.max(Object.keys(S.cells).length,
                     (S.info && S.info.report && S.info.report.units) || 0) > CELL_LIMIT;
   gridLayer = L.geoJSON(null, { style: gridStyle, pmIgnore: true });
+  S.cellsShown = !S.lazy;  // grids drawn as they will show (syncCells restyles on a change)
   gridLayer.bindTooltip(function (l) { return tooltipHtml(l.feature.properties.grid_code); },
                         { sticky: true, direction: "top", offset: [0, -8], className: "grid-tip" });
   S.order.forEach(function (code) { addGridShape(code); });
@@ -252,15 +254,46 @@ function buildCells() {
       layer.on("contextmenu", function (e) { L.DomEvent.stop(e); setActive(S.cells[f.properties.cell_id].f.properties.grid_code); });
     }
   });
-  Object.keys(S.cells).forEach(function (id) {
-    var c = S.cells[id];
-    cellLayer.addData({ type: "Feature", properties: c.f.properties, geometry: display(c.f.geometry) });
-  });
+  if (!S.lazy) Object.keys(S.cells).forEach(addCell);
   cellLayer.bindTooltip(function (l) {
     var c = S.cells[l.feature.properties.cell_id];
     return c ? tooltipHtml(c.f.properties.grid_code, c.f.properties) : "";
   }, { sticky: true, direction: "top", offset: [0, -8], className: "grid-tip" });
   return cellLayer;
+}
+
+function addCell(id) {
+  var c = S.cells[id];
+  if (c.layer) cellLayer.addLayer(c.layer);
+  else cellLayer.addData({ type: "Feature", properties: c.f.properties, geometry: display(c.f.geometry) });
+}
+
+// [west, south, east, north] of a cell as drawn
+export function cellBox(c) {
+  if (c.bb && c.bbGcj === S.gcj) return c.bb;
+  var b = [Infinity, Infinity, -Infinity, -Infinity];
+  (function walk(a) {
+    if (typeof a[0] === "number") {
+      if (a[0] < b[0]) b[0] = a[0]; if (a[1] < b[1]) b[1] = a[1];
+      if (a[0] > b[2]) b[2] = a[0]; if (a[1] > b[3]) b[3] = a[1];
+    } else a.forEach(walk);
+  })(display(c.f.geometry).coordinates);
+  c.bb = b; c.bbGcj = S.gcj;
+  return b;
+}
+
+// A large plan keeps on the map only the cells near the view: Leaflet's canvas tests every
+// shape it holds on each click and mouse move (130,000 of them took 190 ms a click).
+function cullCells() {
+  var v = map.getBounds().pad(0.5);
+  var w = v.getWest(), e = v.getEast(), s = v.getSouth(), n = v.getNorth();
+  Object.keys(S.cells).forEach(function (id) {
+    var c = S.cells[id], b = cellBox(c);
+    var near = b[0] <= e && b[2] >= w && b[1] <= n && b[3] >= s;
+    var on = !!c.layer && cellLayer.hasLayer(c.layer);
+    if (near && !on) addCell(id);
+    else if (!near && on) cellLayer.removeLayer(c.layer);
+  });
 }
 
 function ensureCells() { return cellLayer || buildCells(); }
@@ -271,6 +304,7 @@ export function syncCells() {
   var vis = cellsVisible();
   if (vis) {
     ensureCells();
+    if (S.lazy) cullCells();
     if (!map.hasLayer(cellLayer)) { cellLayer.addTo(map); gridLayer.eachLayer(function (l) { l.bringToFront(); }); }
   } else if (cellLayer && map.hasLayer(cellLayer)) {
     map.removeLayer(cellLayer);
@@ -285,15 +319,17 @@ export function syncCells() {
 // drop the cell layer (new cells arrived); syncCells builds it again when they show
 export function dropCells() {
   if (cellLayer) { map.removeLayer(cellLayer); cellLayer = null; }
+  Object.keys(S.cells).forEach(function (id) { S.cells[id].layer = null; });  // drawn anew
 }
 
 export function addGridShape(code) {
   var g = S.grids[code];
   if (!g || !g.geometry) return;
   if (g.layer) gridLayer.removeLayer(g.layer);
-  var tmp = L.geoJSON({ type: "Feature", properties: g.properties, geometry: display(g.geometry) },
-                      { style: gridStyle, pmIgnore: true });
-  g.layer = tmp.getLayers()[0];
+  var f = { type: "Feature", properties: g.properties, geometry: display(g.geometry) };
+  g.layer = L.GeoJSON.geometryToLayer(f, { pmIgnore: true });  // what L.geoJSON does per feature
+  g.layer.feature = f;
+  g.layer.setStyle(gridStyle(f));
   g.layer.options.interactive = !S.cellsShown;
   g.layer.on("click", function (e) {
     if (drawing()) return;
@@ -334,14 +370,10 @@ export function setActive(code) {
   var prev = S.active;
   S.active = code;
   $("active").textContent = code || "—";
-  var touched = {}; if (prev) touched[prev] = 1; if (code) touched[code] = 1;
-  Object.keys(S.cells).forEach(function (id) {
-    var c = S.cells[id];
-    if (touched[c.f.properties.grid_code] && c.layer) c.layer.setStyle(cellStyle(c.f));
-  });
+  cellsOf([prev, code].filter(Boolean)).forEach(function (c) { if (c.layer) c.layer.setStyle(cellStyle(c.f)); });
   [prev, code].forEach(function (k) { if (k && S.grids[k] && S.grids[k].layer) S.grids[k].layer.setStyle(gridStyle({ properties: S.grids[k].properties })); });
   document.querySelectorAll("#grid-table tr.active").forEach(function (r) { r.classList.remove("active"); });
-  var row = code && document.querySelector('#grid-table tr[data-code="' + CSS.escape(code) + '"]');
+  var row = tableRow(code);
   if (row) { row.classList.add("active"); row.scrollIntoView({ block: "nearest" }); }
   var was = prev && S.grids[prev] ? S.grids[prev].properties.community_id : null;
   var now = code && S.grids[code] ? S.grids[code].properties.community_id : null;
@@ -379,10 +411,8 @@ function onDrawn(e) {
   var ring = geom.coordinates[0];
   ensureCells();
   var ids = Object.keys(S.cells).filter(function (id) {
-    var c = S.cells[id];
-    if (!c.layer) return false;
-    var p = c.layer.getBounds().getCenter();
-    return pointInRing(p.lng, p.lat, ring);
+    var b = cellBox(S.cells[id]);
+    return pointInRing((b[0] + b[2]) / 2, (b[1] + b[3]) / 2, ring);
   });
   edits.previewMove(ids, S.active);  // shown first; moved when the planner confirms
   setMode(S.mode);

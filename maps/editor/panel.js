@@ -103,6 +103,7 @@ export function sortBy(key) {
   if (!SORT_KEYS[key]) return;
   if (S.sort && S.sort.key === key) S.sort.dir = -S.sort.dir;
   else S.sort = { key: key, dir: key === "households" ? -1 : 1 };
+  S.tableShown = 0;
   renderTable();
 }
 
@@ -118,26 +119,69 @@ function sortedCodes() {
   });
 }
 
-export function renderTable(changed) {
-  var tbody = document.querySelector("#grid-table tbody");
+// A large plan's table shows its first S.tableStep rows (300) and more as the planner
+// scrolls (or when a grid further down becomes active): 10,000 rows rebuilt after every
+// edit took 340 ms, longer than the edit itself.
+S.tableStep = 300;
+
+function tableCodes() {
   var filter = ($("filter").value || "").trim().toLowerCase();
   var status = $("status-filter").value;
-  var rows = [];
-  sortedCodes().forEach(function (code) {
+  return sortedCodes().filter(function (code) {
     var p = S.grids[code].properties;
-    if (status && p.status !== status) return;
-    if (filter && code.toLowerCase().indexOf(filter) < 0 && String(p.community_id).toLowerCase().indexOf(filter) < 0) return;
-    var cls = (code === S.active ? "active " : "") + (changed && changed[code] ? "changed" : "");
-    rows.push('<tr data-code="' + esc(code) + '" class="' + cls + '">' + rowHtml(code) + "</tr>");
+    if (status && p.status !== status) return false;
+    return !filter || code.toLowerCase().indexOf(filter) >= 0 ||
+      String(p.community_id).toLowerCase().indexOf(filter) >= 0;
   });
-  tbody.innerHTML = rows.join("");
-  $("table-count").textContent = rows.length + " " + t("of") + " " + S.order.length + " " + t("shown");
+}
+
+function rowsHtml(codes, changed) {
+  return codes.map(function (code) {
+    var cls = (code === S.active ? "active " : "") + (changed && changed[code] ? "changed" : "");
+    return '<tr data-code="' + esc(code) + '" class="' + cls + '">' + rowHtml(code) + "</tr>";
+  }).join("");
+}
+
+function moreHtml() {
+  var rest = S.tableCodes.length - S.tableShown;
+  return rest > 0 ? '<tr class="more"><td colspan="5">' + esc(t("more_rows").replace("{n}", rest)) + "</td></tr>" : "";
+}
+
+export function renderTable(changed) {
+  var tbody = document.querySelector("#grid-table tbody");
+  S.tableCodes = tableCodes();
+  var at = S.active ? S.tableCodes.indexOf(S.active) : -1;
+  S.tableShown = Math.min(S.tableCodes.length, Math.max(S.tableShown || 0, S.tableStep, at + 1));
+  tbody.innerHTML = rowsHtml(S.tableCodes.slice(0, S.tableShown), changed) + moreHtml();
+  $("table-count").textContent = S.tableCodes.length + " " + t("of") + " " + S.order.length + " " + t("shown");
   document.querySelectorAll("#grid-table th[data-sort]").forEach(function (th) {
     var on = S.sort && S.sort.key === th.dataset.sort;
     th.dataset.dir = on ? (S.sort.dir > 0 ? "asc" : "desc") : "";
     th.title = t("sort_hint");
   });
   later("chart", renderChart);
+}
+
+// the next S.tableStep rows (scrolled to the end, or the "more" row clicked), or up to a row
+export function showMoreRows(upTo) {
+  if (!S.tableCodes || S.tableShown >= S.tableCodes.length) return;
+  var end = Math.min(S.tableCodes.length, Math.max(S.tableShown + S.tableStep, (upTo || 0) + 1));
+  var tbody = document.querySelector("#grid-table tbody");
+  var more = tbody.querySelector("tr.more");
+  if (more) more.remove();
+  tbody.insertAdjacentHTML("beforeend", rowsHtml(S.tableCodes.slice(S.tableShown, end)));
+  S.tableShown = end;
+  tbody.insertAdjacentHTML("beforeend", moreHtml());
+}
+
+// the table row of a grid, drawn first if it is further down than the rows shown
+export function tableRow(code) {
+  if (!code) return null;
+  var sel = '#grid-table tr[data-code="' + CSS.escape(code) + '"]';
+  var row = document.querySelector(sel);
+  var at = row || !S.tableCodes ? -1 : S.tableCodes.indexOf(code);
+  if (at >= 0) { showMoreRows(at); row = document.querySelector(sel); }
+  return row;
 }
 
 // work the planner does not wait for (chart, labels): after the panel has updated, once
@@ -162,20 +206,36 @@ function renderChart() {
   var W = 356, H = 96, pad = 2, band = bandRange();
   var max = Math.max.apply(null, codes.map(function (c) { return S.grids[c].properties.households || 0; }).concat(band ? [band[1] * 1.2] : [1]));
   var y = function (v) { return H - pad - (H - 2 * pad) * v / max; };
-  var w = (W - 2 * pad) / codes.length;
   var parts = ['<svg viewBox="0 0 ' + W + " " + H + '" width="100%" height="' + H + '" role="img" aria-label="' + esc(t("chart")) + '">'];
   if (band) {
     parts.push('<rect class="band-area" x="0" width="' + W + '" y="' + y(band[1]).toFixed(1) + '" height="' +
                (y(band[0]) - y(band[1])).toFixed(1) + '"><title>' + esc(t("chart_band") + " " + Math.round(band[0]) + "–" + Math.round(band[1])) + "</title></rect>");
   }
-  codes.forEach(function (c, i) {
-    var p = S.grids[c].properties, v = p.households || 0;
-    parts.push('<rect data-code="' + esc(c) + '" class="bar ' + esc(p.status) + (c === S.active ? " active" : "") +
+  bars(codes).forEach(function (b, i, all) {
+    var p = S.grids[b.code].properties, v = p.households || 0, w = (W - 2 * pad) / all.length;
+    var title = b.n > 1 ? b.n + " " + t("grids") + " · " + b.lo + "–" + b.hi + " " + t("hh_unit")
+                        : b.code + " · " + v + " " + t("hh_unit") + " · " + t(p.status);
+    parts.push('<rect data-code="' + esc(b.code) + '" class="bar ' + esc(p.status) + (b.code === S.active ? " active" : "") +
                '" x="' + (pad + i * w).toFixed(2) + '" width="' + Math.max(w - 0.5, 0.5).toFixed(2) + '" y="' + y(v).toFixed(1) +
-               '" height="' + (H - pad - y(v)).toFixed(1) + '"><title>' + esc(c + " · " + v + " " + t("hh_unit") + " · " + t(p.status)) + "</title></rect>");
+               '" height="' + (H - pad - y(v)).toFixed(1) + '"><title>' + esc(title) + "</title></rect>");
   });
   parts.push("</svg>");
   el.innerHTML = parts.join("");
+}
+
+// one bar per grid, or above S.chartBars grids (360) one bar per run of grids (sorted by
+// households): the middle grid's households and status, the run's range in its title
+S.chartBars = 360;
+
+function bars(codes) {
+  if (codes.length <= S.chartBars) return codes.map(function (c) { return { code: c, n: 1 }; });
+  var out = [], step = codes.length / S.chartBars;
+  for (var i = 0; i < S.chartBars; i++) {
+    var run = codes.slice(Math.floor(i * step), Math.floor((i + 1) * step));
+    var hh = function (c) { return S.grids[c].properties.households || 0; };
+    out.push({ code: run[run.length >> 1], n: run.length, lo: hh(run[0]), hi: hh(run[run.length - 1]) });
+  }
+  return out;
 }
 
 export function renderVersions() {

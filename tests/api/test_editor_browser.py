@@ -508,6 +508,32 @@ def test_table_filters_and_sorts_by_status(editor, demo_plan):
     editor.page.wait_for_function(f"document.querySelectorAll('#chart rect.bar').length === {bars}")
 
 
+def test_long_table_grows_as_it_scrolls_and_the_chart_bins_its_bars(editor, demo_plan):
+    """A plan with more grids than S.tableStep shows that many rows and more on scrolling,
+    on clicking the "more" row, and up to a grid that becomes active further down; above
+    S.chartBars grids the chart draws one bar per run of grids. (The demo is made long by
+    lowering both limits: 10,000 grids behave the same at 300 and 360.)"""
+    page, n = editor.page, len(demo_plan.grids)
+    page.evaluate("() => { const s = window.gridEditor.state; s.tableStep = 10; s.chartBars = 8; }")
+    page.dispatch_event("#filter", "input")  # a new filter starts from the first rows again
+    coded = "#grid-table tbody tr[data-code]"
+    assert page.locator(coded).count() == 10
+    assert str(n - 10) in page.locator("#grid-table tr.more").inner_text()
+    assert page.locator("#table-count").inner_text().startswith(f"{n} ")
+    page.evaluate("() => { const w = document.getElementById('grid-table-wrap');"
+                  " w.scrollTop = w.scrollHeight; w.dispatchEvent(new Event('scroll')); }")
+    assert page.locator(coded).count() == 20
+    page.locator("#grid-table tr.more").click()
+    assert page.locator(coded).count() == 30
+    last = sorted(demo_plan.grids["grid_code"])[-1]
+    page.evaluate("c => window.gridEditor.setActive(c)", last)
+    assert page.locator(f'#grid-table tr.active[data-code="{last}"]').count() == 1
+    assert page.locator(coded).count() == n and page.locator("#grid-table tr.more").count() == 0
+    page.wait_for_function("document.querySelectorAll('#chart rect.bar').length === 8")
+    title = page.locator("#chart rect.bar title").first.text_content()
+    assert "网格" in title and "–" in title
+
+
 def test_force_lasts_one_edit_and_ctrl_z_leaves_text_fields_alone(editor, demo_plan):
     active, cell, other, lon, lat = neighbours(demo_plan)[0]
     editor.pick(active)

@@ -28,7 +28,7 @@ def test_editor_page_names_plan_and_loads_only_local_files(client, plan_id):
     assert f'data-plan="{plan_id}"' in r.text and 'data-tiles="none"' in r.text
     assert not EXTERNAL.search(r.text)
     srcs = re.findall(r'(?:src|href)="(/static/[^"]+)"', r.text)
-    assert len(srcs) == 6
+    assert len(srcs) == 6 + 9  # Leaflet, Geoman and the editor's CSS and main.js; preloads
     if libraries_installed():
         for src in srcs:
             assert client.get(src).status_code == 200, src
@@ -65,3 +65,26 @@ def test_plan_map_errors(client, plan_id):
     r = client.get(f"/plans/{plan_id}/map", params={"tiles": "ftp://x"})
     assert r.status_code == 422 and "tile URL" in r.json()["detail"]["problem"]
     assert client.get(f"/plans/{plan_id}/map", params={"lang": "fr"}).status_code == 422
+
+
+def test_editor_page_preloads_every_module(client, plan_id):
+    """Each ES module of the editor is preloaded, so they arrive at once, not one import
+    level after another."""
+    from gridplan.maps.assets import EDITOR_FILES
+
+    html = client.get(f"/plans/{plan_id}/editor").text
+    preloaded = set(re.findall(r'rel="modulepreload" href="/static/editor/([^"]+)"', html))
+    modules = {name for name in EDITOR_FILES if name.endswith(".js")} - {"main.js"}
+    assert preloaded == modules
+
+
+def test_editor_page_loads_the_editable_state_for_the_first_edit(tmp_path):
+    """Opening the editor loads the plan's editable state in the background (the first
+    edit no longer waits for it); an unknown plan's page is served all the same."""
+    client = make_client("sqlite", tmp_path)
+    pid = add_demo(client)
+    store = client.app.state.store
+    assert pid not in store._states
+    assert client.get(f"/plans/{pid}/editor").status_code == 200
+    assert store._states[pid][0] == store.head(pid)
+    assert client.get("/plans/no-such-plan/editor").status_code == 200
