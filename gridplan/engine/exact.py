@@ -145,7 +145,8 @@ def arithmetic_bound(weights: np.ndarray, component: np.ndarray, k: int,
 
 def improve(weights: np.ndarray, pairs: np.ndarray, kind: np.ndarray, labels: np.ndarray,
             band: tuple[float, float], target: float, *, seconds: float, seed: int = 0,
-            max_atoms: int = MAX_ATOMS) -> tuple[np.ndarray, Proof]:
+            max_atoms: int = MAX_ATOMS, deadline: float | None = None
+            ) -> tuple[np.ndarray, Proof]:
     """Exact stage on one atom graph: better labels where they exist, and the proof.
 
     Parameters
@@ -167,6 +168,10 @@ def improve(weights: np.ndarray, pairs: np.ndarray, kind: np.ndarray, labels: np
         CP-SAT's random seed.
     max_atoms : int
         Largest graph solved whole; larger ones get large-neighbourhood search.
+    deadline : float, optional
+        ``time.perf_counter()`` value at which every solve stops, whatever its
+        deterministic budget: for answers a person waits for (a suggested fix). Plans
+        are made without one, so that they depend on the seed alone.
 
     Returns
     -------
@@ -191,7 +196,7 @@ def improve(weights: np.ndarray, pairs: np.ndarray, kind: np.ndarray, labels: np
     before = count_in_band(labels, weights, band, k)
     kind_of = "heuristic"
     if before < bound and seconds > 0 and k > 1:
-        spec = Spec(weights, pairs, kind, band, target, seed)
+        spec = Spec(weights, pairs, kind, band, target, seed, deadline)
         if n <= max_atoms:
             labels, solver_bound = _solve_whole(spec, labels, seconds)
             if solver_bound is not None:
@@ -218,6 +223,15 @@ class Spec:
     band: tuple[float, float]
     target: float
     seed: int
+    deadline: float | None = None  # perf_counter() at which solving stops (None: never)
+
+    def left(self) -> float | None:
+        """Wall-clock seconds to the deadline (None without one)."""
+        return None if self.deadline is None else self.deadline - time.perf_counter()
+
+    def has_time(self) -> bool:
+        """Whether the deadline, if any, is still ahead."""
+        return self.deadline is None or time.perf_counter() < self.deadline
 
     def key(self, labels: np.ndarray, k: int) -> tuple:
         """Lexicographic objective (smaller is better): −in band, max deviation, cut cost."""
@@ -281,7 +295,7 @@ def _neighbourhoods(spec: Spec, labels: np.ndarray, seconds: float, out: int) ->
     left = seconds
     tried: set[frozenset] = set()
     steps = LNS_STEPS * out + 1
-    while left >= MIN_STEP and steps > 0:
+    while left >= MIN_STEP and steps > 0 and spec.has_time():
         steps -= 1
         sums = np.bincount(labels, weights=spec.weights, minlength=k)
         out = [g for g in np.argsort(-np.abs(sums - spec.target), kind="stable")
@@ -324,7 +338,8 @@ def _resolve(spec: Spec, labels: np.ndarray, hood: list[int], seconds: float
     local[idx] = np.arange(len(idx))
     p = local[spec.pairs]
     keep = (p >= 0).all(axis=1)
-    sub = Spec(spec.weights[idx], p[keep], spec.kind[keep], spec.band, spec.target, spec.seed)
+    sub = Spec(spec.weights[idx], p[keep], spec.kind[keep], spec.band, spec.target, spec.seed,
+               spec.deadline)
     remap = {g: i for i, g in enumerate(hood)}
     sub_labels = np.array([remap[int(g)] for g in labels[idx]], dtype=np.int64)
     t0 = time.perf_counter()
@@ -362,8 +377,9 @@ def solve(spec: Spec, hint: np.ndarray, k: int, seconds: float, balance: float =
     spent, best, bound = 0.0, None, None
     hint = canonical(hint)
     first, balanced = 0, 0.0
-    if count_in_band(hint, spec.weights, spec.band, k) < k:
-        values, balanced = model.balance(hint, balance, spec.seed)
+    if count_in_band(hint, spec.weights, spec.band, k) < k and spec.has_time():
+        values, balanced = model.balance(hint, balance, spec.seed,
+                                         share=balance / (balance + seconds))
         if values is not None and spec.key(values, k) < spec.key(hint, k):
             hint = best = canonical(values)
         if count_in_band(hint, spec.weights, spec.band, k) == k:  # stage 1 solved: all in band
@@ -374,7 +390,7 @@ def solve(spec: Spec, hint: np.ndarray, k: int, seconds: float, balance: float =
         if stage < first:
             continue
         budget = seconds * share + (seconds * sum(STAGE_SHARE[:stage]) - spent)
-        if budget < MIN_STEP:
+        if budget < MIN_STEP or not spec.has_time():
             break
         status, values, dtime, stage_bound = model.run(stage, hint, budget, spec.seed)
         spent += dtime
@@ -391,6 +407,14 @@ def solve(spec: Spec, hint: np.ndarray, k: int, seconds: float, balance: float =
         log.warning("exact stage: solver labels not contiguous; kept the heuristic's")
         best = None
     return best, bound, spent
+
+
+def _cap(solver, spec: Spec, share: float = 1.0) -> None:
+    """Stop ``solver`` at ``spec``'s deadline, if it has one (after ``share`` of the time
+    left, so that the searches after it keep theirs)."""
+    left = spec.left()
+    if left is not None:
+        solver.parameters.max_time_in_seconds = max(left * share, 0.001)
 
 
 def canonical(labels: np.ndarray) -> np.ndarray:
@@ -485,7 +509,7 @@ class GridModel:
             is_root = sum(self.root[g][i] for g in range(k))
             m.Add(sum(inflow[i]) - sum(outflow[i]) >= 1 - n * is_root)
 
-    def balance(self, hint: np.ndarray, seconds: float, seed: int
+    def balance(self, hint: np.ndarray, seconds: float, seed: int, share: float = 1.0
                 ) -> tuple[np.ndarray | None, float]:
         """Fewest households out of band in total, from ``hint``: labels and dtime spent.
 
@@ -512,6 +536,7 @@ class GridModel:
             solver.parameters.random_seed = seed
             solver.parameters.linearization_level = linearization
             solver.parameters.max_deterministic_time = float(budget)
+            _cap(solver, self.spec, share / 2 if run == 0 else share)
             status = solver.Solve(m)
             spent += float(solver.ResponseProto().deterministic_time)
             if status not in (cp.OPTIMAL, cp.FEASIBLE):
@@ -543,6 +568,7 @@ class GridModel:
         solver.parameters.interleave_search = WORKERS > 1
         solver.parameters.random_seed = seed
         solver.parameters.max_deterministic_time = float(seconds)
+        _cap(solver, self.spec)
         status = solver.Solve(m)
         dtime = float(solver.ResponseProto().deterministic_time)
         bound = None

@@ -14,6 +14,7 @@ plan is never changed here.
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -131,9 +132,12 @@ def suggest_fix(state: PlanState, code: str, *, seconds: float = 5.0, seed: int 
     code : str
         The grid to fix (usually one outside the band).
     seconds : float
-        Budget of the exact stage (CP-SAT deterministic seconds).
+        Time the planner waits: the exact stage's deterministic budget (its searches
+        together) and a wall-clock deadline for the whole suggestion, which stops the
+        solver on a busy machine (the answer then depends on the machine's speed).
     seed : int
-        Random seed of the exact stage (deterministic for a given seed).
+        Random seed of the exact stage (deterministic for a given seed while the
+        deadline is not reached).
 
     Returns
     -------
@@ -146,6 +150,7 @@ def suggest_fix(state: PlanState, code: str, *, seconds: float = 5.0, seed: int 
     >>> p.found, p.in_band_before, p.in_band_after                   # doctest: +SKIP
     (True, 1, 3)
     """
+    deadline = time.perf_counter() + seconds
     row = state._grid(code)
     if row.get("locked"):
         raise EditRefused(f"grid {code} is locked", "unlock it first to have a fix suggested",
@@ -184,7 +189,8 @@ def suggest_fix(state: PlanState, code: str, *, seconds: float = 5.0, seed: int 
     lo, hi = state.band
     refined = BalanceRefiner(graph, weights, xy, state.band, zone=block).run(labels0.copy())
     solved, proof = exact.improve(weights, pairs, kind, refined, state.band, (lo + hi) / 2,
-                                  seconds=seconds, seed=seed)
+                                  seconds=seconds / (1 + exact.BALANCE_WHOLE), seed=seed,
+                                  deadline=deadline)
     prop.optimality = proof.optimality
     best = None
     for labels in (refined, solved):

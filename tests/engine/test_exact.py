@@ -210,3 +210,19 @@ def test_counting_alone_misses_a_plan_the_out_of_band_search_finds():
     new, proof = improve(w, pairs, kind, labels, BAND, 300, seconds=2)
     assert proof == Proof(4, 4, 4, "proved", proof.seconds)
     assert count_in_band(new, w, BAND, 4) == 4 and contiguous(new, pairs, 4)
+
+
+def test_a_deadline_stops_the_solver_and_keeps_the_labels():
+    """With its deadline passed (an answer someone waits for), the exact stage solves
+    nothing and returns the labels it was given; without one it finds the optimum."""
+    import time
+
+    w = np.array([150.0, 150, 150, 150])
+    path = np.array([[0, 1], [1, 2], [2, 3]])
+    given = np.array([0, 1, 1, 1])
+    late, proof = improve(w, path, np.zeros(3, int), given, (255, 345), 300, seconds=2,
+                          deadline=time.perf_counter() - 1)
+    assert late.tolist() == given.tolist() and proof.optimality != "proved"
+    solved, proof = improve(w, path, np.zeros(3, int), given, (255, 345), 300, seconds=2,
+                            deadline=time.perf_counter() + 60)
+    assert solved.tolist() == [0, 0, 1, 1] and proof.optimality == "proved"
