@@ -163,10 +163,31 @@ export function tooltipHtml(code, cell) {
   if (cell) {
     rows.push("<hr>" + esc(t("parcel")) + ": " + esc(cell.households || 0) + " " + esc(t("hh_unit")));
     if (otherCommunity(cell.community_id)) rows.push('<span class="warn">⛔ ' + esc(t("other_community")) + "</span>");
+    else { var hint = moveHint(code, cell); if (hint) rows.push(hint); }
   }
   return '<div class="tip">' + rows.join("<br>") + "</div>";
 }
 
+
+// What moving this parcel into the active grid would do to both grids' households and the
+// band: the hint that says which neighbouring parcels help (contiguity is the API's check)
+function moveHint(code, cell) {
+  var a = S.active && S.grids[S.active], b = S.grids[code], band = bandRange();
+  if (!a || !b || code === S.active || S.mode !== "move" || !band) return "";
+  var fixed = { dedicated: 1, empty: 1 };
+  if (fixed[a.properties.status] || fixed[b.properties.status]) return "";
+  var hh = cell.households || 0, A = a.properties.households || 0, B = b.properties.households || 0;
+  if (!hh) return "";
+  var target = (S.info && S.info.params && S.info.params.target) || (band[0] + band[1]) / 2;
+  var ok = function (h) { return h >= band[0] && h <= band[1] ? 1 : 0; };
+  var gain = ok(A + hh) + ok(B - hh) - ok(A) - ok(B);
+  var closer = Math.abs(A + hh - target) + Math.abs(B - hh - target) < Math.abs(A - target) + Math.abs(B - target);
+  var verdict = gain > 0 ? ["good", "✓ " + t("hint_more_in_band")] : gain < 0 ? ["bad", "✗ " + t("hint_fewer_in_band")]
+    : closer ? ["good", "↗ " + t("hint_closer")] : ["bad", "↘ " + t("hint_further")];
+  return '<span class="hint ' + verdict[0] + '">' + esc(t("hint_if_moved")) + "<br>" +
+    esc(shortCode(S.active)) + " " + A + "→" + (A + hh) + " · " + esc(shortCode(code)) + " " + B + "→" + (B - hh) +
+    " " + esc(t("hh_unit")) + "<br>" + esc(verdict[1]) + "</span>";
+}
 
 export function setBaseMap() {
   var choice = localStorage.getItem("gridplan.tiles") || body.dataset.tiles || "none";

@@ -7,6 +7,7 @@ planner would: clicks, draws, reads the panel. No request may leave the machine.
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from pathlib import Path
 
@@ -434,6 +435,25 @@ def test_hover_shows_households_deviation_and_reason(editor, demo_plan):
                                   "document.querySelector('.grid-tip').innerText.includes('above')")
     assert row["reason"][:20] in editor.page.locator(".grid-tip").inner_text()
     editor.page.locator("#lang").click()
+
+
+def test_hover_on_a_neighbouring_parcel_says_what_moving_it_would_do(editor, demo_plan):
+    """With a grid active, a parcel of a neighbouring grid says, on hover, both grids'
+    households after the move and whether grids in band would rise or fall."""
+    active, _cell, other, lon, lat = neighbours(demo_plan)[0]
+    hh = demo_plan.grids.set_index("grid_code")["households"]
+    editor.pick(active)
+    editor.zoom_to(lon, lat, 17)
+    xy = editor.point(lon, lat)
+    editor.page.mouse.move(xy["x"], xy["y"])
+    editor.page.mouse.move(xy["x"] + 1, xy["y"] + 1)
+    editor.page.wait_for_function("document.querySelector('.grid-tip .hint')")
+    text = editor.page.locator(".grid-tip .hint").inner_text()
+    assert "点击移入当前网格" in text and ("达标网格" in text or "目标" in text)
+    (a0, a1), (b0, b1) = [tuple(map(int, m)) for m in re.findall(r"(\d+)→(\d+)", text)]
+    assert (a0, b0) == (int(hh[active]), int(hh[other])) and a1 - a0 == b0 - b1 > 0
+    ARTIFACTS.mkdir(exist_ok=True)
+    editor.page.screenshot(path=str(ARTIFACTS / "editor-move-hint.png"))
 
 
 def test_refused_move_into_locked_grid_speaks_chinese_then_clears(editor, demo_plan):
