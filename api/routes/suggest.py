@@ -17,11 +17,11 @@ from gridplan.api.errors import HTTPProblem
 from gridplan.api.routes.edits import PlanId, Strict, _edit
 from gridplan.api.settings import Settings
 from gridplan.api.store import Store, etag
-from pydantic import Field
+from pydantic import Field, model_validator
 from starlette.concurrency import run_in_threadpool
 
 from gridplan.practice.editing import grid_attrs
-from gridplan.practice.suggest import reassign, snapshot, suggest_fix
+from gridplan.practice.suggest import reassign, snapshot, suggest_area, suggest_fix
 
 log = logging.getLogger(__name__)
 
@@ -32,11 +32,22 @@ CellId = Annotated[str, Field(max_length=200)]
 
 
 class Suggest(Strict):
-    """The grid to fix, and the version the planner sees (the head by default)."""
+    """The grid to fix (or the grids of a drawn area), and the version the planner sees."""
 
-    grid: Code
+    grid: Code | None = Field(None, description="The grid to fix, re-divided with its "
+                              "unlocked neighbours of its community")
+    grids: list[Code] | None = Field(None, min_length=2, max_length=200, description=(
+        "Instead of grid: the grids of an area the planner drew (one community), "
+        "re-divided together"))
     version: int | None = Field(None, ge=1, description="The version shown; a proposal is "
                                 "made only for the plan's current version (412 otherwise)")
+
+    @model_validator(mode="after")
+    def one_target(self) -> Suggest:
+        if (self.grid is None) == (self.grids is None):
+            raise ValueError("give either grid (one grid and its neighbours) or grids "
+                             "(the grids of a drawn area), not both or neither")
+        return self
 
 
 class Reassign(Strict):
@@ -53,8 +64,10 @@ async def suggest(plan_id: PlanId, body: Suggest, _author: str = Depends(writer)
                   store: Store = Depends(get_store),
                   settings: Settings = Depends(get_settings)) -> dict:
     """Re-plan ``grid`` with its unlocked, non-dedicated neighbours of the same community
-    (the engine's refinement and exact stage, same number of grids, each contiguous,
-    parcels whole) and answer the best division found, without changing the plan.
+    (or the unlocked grids of a drawn area, ``grids``, all in one community: 422 with rule
+    ``nesting`` otherwise) — the engine's refinement and exact stage, same number of grids,
+    each contiguous, parcels whole — and answer the best division found, without changing
+    the plan.
 
     ``found`` is false, with ``reason`` and ``reason_zh``, when no division has more grids
     in band or less deviation from the band. Otherwise the answer holds the moves, grids in
@@ -69,8 +82,12 @@ async def suggest(plan_id: PlanId, body: Suggest, _author: str = Depends(writer)
         raise HTTPProblem(412, f"the plan changed: it is at version {head} now",
                           "reload the plan and ask again for version " + str(head),
                           headers={"ETag": current}, etag=current)
-    prop = await run_in_threadpool(suggest_fix, view, body.grid,
-                                   seconds=settings.suggest_seconds)
+    if body.grid is not None:
+        prop = await run_in_threadpool(suggest_fix, view, body.grid,
+                                       seconds=settings.suggest_seconds)
+    else:
+        prop = await run_in_threadpool(suggest_area, view, body.grids,
+                                       seconds=settings.suggest_seconds)
     tag = etag(plan_id, head)
     out = {"found": prop.found, "grid": prop.grid, "version": head, "etag": tag,
            "grids": prop.grids, "left_out": prop.left_out,

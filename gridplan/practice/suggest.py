@@ -38,10 +38,11 @@ class Proposal:
 
     Attributes
     ----------
-    grid : str
-        The grid the planner asked about.
+    grid : str or None
+        The grid the planner asked about (None for a drawn area).
     grids : list of str
-        The grids re-divided (the grid and its unlocked neighbours of one community).
+        The grids re-divided (the grid and its unlocked neighbours of one community, or
+        the unlocked grids of a drawn area).
     left_out : list of dict
         Neighbouring grids not touched, each with ``grid`` and ``why`` (locked, dedicated).
     found : bool
@@ -64,7 +65,7 @@ class Proposal:
         many contiguous grids has more in band).
     """
 
-    grid: str
+    grid: str | None
     grids: list[str]
     left_out: list[dict] = field(default_factory=list)
     found: bool = False
@@ -161,15 +162,71 @@ def suggest_fix(state: PlanState, code: str, *, seconds: float = 5.0, seed: int 
     take, left_out = neighbours(state, code)
     group = [code, *take]
     prop = Proposal(grid=code, grids=group, left_out=left_out)
-    before_rows = {g: state.grids[g] for g in group}
-    score0 = group_score(state, before_rows)
-    prop.in_band_before, prop.deviation_before = score0
-    prop.before = {g: _figures(state, r) for g, r in before_rows.items()}
     if not take:
+        _score_before(state, prop)
         prop.reason = (f"no better division of these grids: grid {code} has no unlocked "
                        "neighbour in its community to share households with")
         prop.reason_zh = f"这些网格没有更好的划分：网格{code}在本社区内没有未锁定的相邻网格可调整"
         return prop
+    what = (f"re-planning grid {code} with its {len(take)} unlocked neighbour(s)",
+            f"将网格{code}与其{len(take)}个未锁定的相邻网格重新划分")
+    return _propose(state, prop, what, seconds, seed, deadline)
+
+
+def suggest_area(state: PlanState, codes: list[str], *, seconds: float = 5.0, seed: int = 0
+                 ) -> Proposal:
+    """Re-divide the grids of an area the planner drew for more grids in band.
+
+    The grids must lie in one community; locked and dedicated ones are left out (listed
+    in ``left_out``). Otherwise as :func:`suggest_fix`.
+
+    Examples
+    --------
+    >>> p = suggest_area(state, ["110101001001001", "110101001001002"])  # doctest: +SKIP
+    >>> p.grid, p.found                                                   # doctest: +SKIP
+    (None, True)
+    """
+    deadline = time.perf_counter() + seconds
+    codes = sorted(set(codes))
+    rows = {c: state._grid(c) for c in codes}
+    communities = sorted({str(r["community_id"]) for r in rows.values()})
+    if len(communities) > 1:
+        raise EditRefused(f"the area's grids lie in {len(communities)} communities "
+                          f"({', '.join(communities)}); grids never cross a community",
+                          "draw the area within one community",
+                          [{"rule": "nesting", "grids": codes}])
+    take = [c for c in codes if not rows[c].get("locked") and not is_dedicated(rows[c])]
+    left_out = [{"grid": c, "why": "locked", "why_zh": "已锁定"} if rows[c].get("locked")
+                else {"grid": c, "why": "dedicated", "why_zh": "专属网格"}
+                for c in codes if c not in take]
+    prop = Proposal(grid=None, grids=take, left_out=left_out)
+    if len(take) < 2:
+        _score_before(state, prop)
+        prop.reason = (f"no better division: the area holds {len(take)} grid(s) that may "
+                       "change; draw it across at least two unlocked grids")
+        prop.reason_zh = (f"没有更好的划分：所画区域内只有{len(take)}个可调整的网格，"
+                          "请至少圈入两个未锁定的网格")
+        return prop
+    what = (f"re-planning the {len(take)} grids of the drawn area",
+            f"将所画区域内的{len(take)}个网格重新划分")
+    return _propose(state, prop, what, seconds, seed, deadline)
+
+
+def _score_before(state: PlanState, prop: Proposal) -> tuple[int, float]:
+    """Fill ``prop``'s figures before the change; its score (in band, deviation)."""
+    before_rows = {g: state.grids[g] for g in prop.grids}
+    score0 = group_score(state, before_rows)
+    prop.in_band_before, prop.deviation_before = score0
+    prop.before = {g: _figures(state, r) for g, r in before_rows.items()}
+    return score0
+
+
+def _propose(state: PlanState, prop: Proposal, what: tuple[str, str], seconds: float,
+             seed: int, deadline: float) -> Proposal:
+    """The refinement and exact stage on ``prop.grids``' parcels; the best division found
+    (``what`` says, in English and Chinese, what was re-planned, for the reason why not)."""
+    group = prop.grids
+    score0 = _score_before(state, prop)
     cells = sorted(c for g in group for c in state.grid_cells[g])
     labels0 = np.array([group.index(state.cell_grid[c]) for c in cells], dtype=np.int64)
     idx = {c: i for i, c in enumerate(cells)}
@@ -214,11 +271,10 @@ def suggest_fix(state: PlanState, code: str, *, seconds: float = 5.0, seed: int 
         proved = (" (the exact solver proved that no division of their parcels into "
                   f"{len(group)} contiguous grids has more in band)"
                   if proof.optimality == "proved" else "")
-        prop.reason = (f"no better division of these grids: re-planning grid {code} with "
-                       f"its {len(take)} unlocked neighbour(s) finds no division with more "
-                       f"grids in band or less deviation from {lo:.0f}–{hi:.0f}{proved}")
-        prop.reason_zh = (f"这些网格没有更好的划分：将网格{code}与其{len(take)}个未锁定的相邻网格"
-                          f"重新划分，无法让更多网格进入{lo:.0f}–{hi:.0f}户的区间或减少偏差"
+        prop.reason = (f"no better division of these grids: {what[0]} finds no division with "
+                       f"more grids in band or less deviation from {lo:.0f}–{hi:.0f}{proved}")
+        prop.reason_zh = (f"这些网格没有更好的划分：{what[1]}，"
+                          f"无法让更多网格进入{lo:.0f}–{hi:.0f}户的区间或减少偏差"
                           + ("（精确求解已证明）" if proof.optimality == "proved" else ""))
         return prop
     (prop.in_band_after, prop.deviation_after), delta = best
@@ -228,7 +284,7 @@ def suggest_fix(state: PlanState, code: str, *, seconds: float = 5.0, seed: int 
                   if r is not None}
     prop.households_moved = delta.summary["households"]
     prop.units_moved = delta.summary["units"]
-    log.info("suggested fix of grid %s: %d parcels move, in band %d → %d", code,
+    log.info("suggested fix of grids %s: %d parcels move, in band %d → %d", ", ".join(group),
              len(prop.moves), prop.in_band_before, prop.in_band_after)
     return prop
 

@@ -320,9 +320,21 @@ export function suggestFix(code) {
   code = code || S.active;
   cancelProposal();
   if (!canSuggest(code)) { say("info", "suggest_pick"); return Promise.resolve(); }
+  return askSuggest({ grid: code, version: S.version });
+}
+
+// a suggested re-division of the grids of an area the planner drew (one community)
+export function suggestArea(codes) {
+  cancelProposal();
+  codes = codes.filter(function (c, i) { return S.grids[c] && codes.indexOf(c) === i; });
+  if (S.readOnly || codes.length < 2) { say("info", "suggest_area_pick"); return Promise.resolve(); }
+  return askSuggest({ grids: codes, version: S.version });
+}
+
+function askSuggest(payload) {
   clearMessages();
   setBusy(true, "suggesting");
-  return postJSON("/suggest", { grid: code, version: S.version }).then(function (rj) {
+  return postJSON("/suggest", payload).then(function (rj) {
     var r = rj.r, j = rj.j;
     setBusy(false);
     if (r.status === 412) { staleProposal(j); return null; }
@@ -385,7 +397,8 @@ export function renderProposal() {
                 : "Grids in band " + p.in_band_before + " → " + p.in_band_after + ", " + p.households_moved +
                   " households moved (" + (p.moves || []).length + " parcels, grids " + (p.grids || []).map(shortCode).join(", ") + ")";
   el.hidden = false;
-  el.innerHTML = "<b>" + esc(t("suggest_title")) + " · " + esc(shortCode(p.grid)) + '</b><div class="what">' + esc(line) +
+  var title = t("suggest_title") + " · " + (p.grid ? shortCode(p.grid) : t("suggest_area_title"));
+  el.innerHTML = "<b>" + esc(title) + '</b><div class="what">' + esc(line) +
     '</div><button id="proposal-ok" type="button">' + esc(t("accept")) + '</button> <button id="proposal-cancel" type="button">' +
     esc(t("cancel")) + "</button>";
   if (S.readOnly) $("proposal-ok").disabled = true;

@@ -3,7 +3,7 @@ import { S } from "./state.js";
 
 export var T = {
   zh: {
-    title: "网格编辑", home: "全部规划", move: "点选移动", box: "框选", lasso: "套索", split: "画线拆分",
+    title: "网格编辑", home: "全部规划", move: "点选移动", box: "框选", lasso: "套索", split: "画线拆分", area: "区域建议",
     merge: "合并", split_half: "对半拆分", lock: "锁定", unlock: "解锁", undo: "撤销",
     redo: "重做", force: "强制", active: "当前网格", grids: "网格", filter: "筛选编码或社区",
     code: "编码", households: "户数", band: "状态", workload: "工作量", warnings: "提示",
@@ -29,12 +29,12 @@ export var T = {
     role_viewer: "查看者", role_editor: "编辑者", role_admin: "管理员", sign_in_failed: "用户名或密码错误",
     sign_in_missing: "请填写用户名和密码", sign_in_offline: "无法连接服务器，请稍后再试",
     read_only: "只读（查看者）", suggest: "建议调整", accept: "接受", suggesting: "正在计算建议…",
-    suggest_pick: "请先选择一个偏多或偏少的网格", suggest_stale: "方案已被他人修改，已重新加载；请再点一次「建议调整」",
+    suggest_pick: "请先选择一个偏多或偏少的网格", suggest_area_pick: "请圈入同一社区内至少两个未锁定的网格", suggest_area_title: "所画区域", suggest_stale: "方案已被他人修改，已重新加载；请再点一次「建议调整」",
     suggest_title: "建议调整", suggest_none: "没有找到更好的调整",
     saved: "已保存", confirm_move: "确认移动", cancel: "取消", skipped_foreign: "个其他社区的地块没有移动(不能跨社区)", forced_off: "「强制」已自动取消（只用于一次操作）"
   },
   en: {
-    title: "Grid editor", home: "All plans", move: "Click to move", box: "Box", lasso: "Lasso",
+    title: "Grid editor", home: "All plans", move: "Click to move", box: "Box", lasso: "Lasso", area: "Suggest in area",
     split: "Split by line", merge: "Merge", split_half: "Split in half", lock: "Lock",
     unlock: "Unlock", undo: "Undo", redo: "Redo", force: "Force", active: "Active grid",
     grids: "Grids", filter: "Filter by code or community", code: "Code",
@@ -65,7 +65,7 @@ export var T = {
     role_viewer: "viewer", role_editor: "editor", role_admin: "admin", sign_in_failed: "Wrong name or password",
     sign_in_missing: "Enter your name and password", sign_in_offline: "Cannot reach the server — try again later",
     read_only: "Read only (viewer)", suggest: "Suggest fix", accept: "Accept", suggesting: "Working out a fix…",
-    suggest_pick: "Pick a grid above or below the band first", suggest_stale: "The plan was changed elsewhere and reloaded — ask for a suggestion again",
+    suggest_pick: "Pick a grid above or below the band first", suggest_area_pick: "Draw around at least two unlocked grids of one community", suggest_area_title: "drawn area", suggest_stale: "The plan was changed elsewhere and reloaded — ask for a suggestion again",
     suggest_title: "Suggested fix", suggest_none: "No better division found",
     saved: "Saved", confirm_move: "Move them", cancel: "Cancel", skipped_foreign: "parcels of another community were not moved", forced_off: "Force was switched off again (it is for one edit)"
   }

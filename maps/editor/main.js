@@ -8,7 +8,7 @@
 import { KEY, mountSignIn } from "./auth.js";
 import * as gcj02 from "./gcj02.js";
 import { acceptProposal, cancelMove, cancelProposal, confirmMove, loadAll, mergeWith, moveCells,
-         previewMove, restore, showDiff, simple, splitGrid, suggestFix, toggleLock } from "./edits.js";
+         previewMove, restore, showDiff, simple, splitGrid, suggestArea, suggestFix, toggleLock } from "./edits.js";
 import { t } from "./i18n.js";
 import { initMap, map, setActive, setBaseMap, setMode } from "./map.js";
 import { applyLang, renderTable, renderVersions, showMoreRows, sortBy, updateButtons } from "./panel.js";
@@ -115,7 +115,7 @@ function typing(el) {
 }
 
 window.gridEditor = {
-  state: S, timing: timing, setActive: setActive, suggestFix: suggestFix, account: account, moveCells: moveCells, splitGrid: splitGrid, mergeWith: mergeWith,
+  state: S, timing: timing, setActive: setActive, suggestFix: suggestFix, suggestArea: suggestArea, account: account, moveCells: moveCells, splitGrid: splitGrid, mergeWith: mergeWith,
   setMode: setMode, reload: loadAll, confirmMove: confirmMove, showDiff: showDiff, panelUpdates: 0, panelUpdatedAt: null,
   ready: false, cellCentre: function (id) {
     var c = S.cells[id]; if (!c || !c.layer) return null;
@@ -134,7 +134,8 @@ window.gridEditor = {
 window.gcj02 = gcj02;  // the GCJ-02 shift, for the console and the tests
 
 wire();
-initMap({ moveCells: moveCells, mergeWith: mergeWith, splitGrid: splitGrid, previewMove: previewMove });
+initMap({ moveCells: moveCells, mergeWith: mergeWith, splitGrid: splitGrid, previewMove: previewMove,
+         suggestArea: suggestArea });
 applyLang();
 setMode("move");
 function becomeReady() {

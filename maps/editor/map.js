@@ -20,7 +20,7 @@ export var STATUS_COLOURS = { ok: "#5aae61", above_band: "#e66101", below_band: 
 
 export var map, gridLayer;
 var renderer, cellLayer, baseLayer, commLayer, labelLayer, legend, proposalLayer;
-var edits;  // moveCells, mergeWith, splitGrid
+var edits;  // moveCells, mergeWith, splitGrid, previewMove, suggestArea
 
 function gridColour(code) {
   var g = S.grids[code];
@@ -242,7 +242,7 @@ function gridStyle(f) {
 // it), so the editor is interactive quickly; small plans always show their cells.
 export var CELL_LIMIT = 3000, CELL_ZOOM = 16;
 
-function drawing() { return S.mode === "box" || S.mode === "lasso" || S.mode === "split"; }
+function drawing() { return S.mode === "box" || S.mode === "lasso" || S.mode === "split" || S.mode === "area"; }
 
 function cellsVisible() { return !S.lazy || map.getZoom() >= CELL_ZOOM; }
 
@@ -419,7 +419,7 @@ export function setMode(mode) {
   if (S.active && gridLayer && (was === "split") !== (mode === "split")) restyleAll();
   document.querySelectorAll("button.mode").forEach(function (b) { b.classList.toggle("on", b.dataset.mode === mode); });
   if (mode === "box") map.pm.enableDraw("Rectangle", { snappable: false });
-  if (mode === "lasso") map.pm.enableDraw("Polygon", { snappable: false, allowSelfIntersection: true });
+  if (mode === "lasso" || mode === "area") map.pm.enableDraw("Polygon", { snappable: false, allowSelfIntersection: true });
   if (mode === "split") map.pm.enableDraw("Line", { snappable: false });
   body.dataset.mode = mode;
 }
@@ -435,6 +435,11 @@ function onDrawn(e) {
     var b = cellBox(S.cells[id]);
     return pointInRing((b[0] + b[2]) / 2, (b[1] + b[3]) / 2, ring);
   });
+  if (S.mode === "area") {  // the grids of the parcels inside: the engine suggests a re-division
+    edits.suggestArea(ids.map(function (id) { return S.cells[id].f.properties.grid_code; }));
+    setMode("move");
+    return;
+  }
   edits.previewMove(ids, S.active);  // shown first; moved when the planner confirms
   setMode(S.mode);
 }

@@ -369,6 +369,47 @@ def test_lasso_moves_cells_inside_the_drawn_polygon(editor, demo_plan):
     assert editor.households(active) == before + h
 
 
+def test_suggest_in_a_drawn_area_previews_and_applies_the_engines_division(editor, app,
+                                                                           plan_id, demo_plan):
+    """区域建议: a polygon drawn across two grids of one community asks the engine to
+    re-divide them; the proposal is previewed with its effect and applied on accept. The
+    plan is first spoiled by a forced move (as a planner may make one), so a better
+    division exists: the parcel moved goes back, or better."""
+    from apiutil import spoiling_move
+
+    store = app.state.store
+    _, state = store.state(plan_id)
+    cell, to = spoiling_move(state)
+    spoiled = state.cell_grid[cell]
+    mate = next(n for n in sorted(state.nbrs[cell]) if state.cell_grid[n] == spoiled)
+    n = editor.updates()
+    editor.page.evaluate("([c, g]) => { document.getElementById('force').checked = true;"
+                         " window.gridEditor.moveCells([c], g); }", [cell, to])
+    editor.settle(n)
+    cells, cx, cy = box_centres(demo_plan)
+    line = shapely.LineString([(cx[cell], cy[cell]), (cx[mate], cy[mate])])
+    ring = list(line.buffer(3e-5, quad_segs=1).exterior.coords)[:-1]
+    inside = {state.cell_grid[c] for c in cells.index
+              if shapely.Polygon(ring).contains(shapely.Point(cx[c], cy[c]))}
+    assert {spoiled, to} <= inside  # and maybe more grids of the same community
+    editor.zoom_to(line.centroid.x, line.centroid.y, 20)  # the ring's points far apart
+    editor.page.locator("#mode-area").click()
+    with editor.page.expect_response(lambda r: r.url.endswith("/suggest")) as asked:
+        for lon, lat in [*ring, ring[0]]:  # clicking the first point again closes it
+            editor.click_at(lon, lat)
+            editor.page.wait_for_timeout(150)
+    proposal = asked.value.json()
+    assert proposal["found"] and proposal["grid"] is None
+    assert set(proposal["grids"]) == inside
+    assert "所画区域" in editor.page.locator("#proposal").inner_text()
+    n = editor.updates()
+    editor.page.locator("#proposal-ok").click()
+    editor.settle(n)
+    gain = proposal["in_band_after"] - proposal["in_band_before"]
+    assert gain > 0 or proposal["deviation_after"] < proposal["deviation_before"]
+    assert editor.page.evaluate("document.body.dataset.mode") == "move"
+
+
 def test_closed_reads_load_once_the_key_is_given(browser, tmp_path, demo_plan):
     from gridplan.api.app import create_app
     from gridplan.api.settings import Settings

@@ -161,3 +161,30 @@ def test_reassign_refuses_a_worse_division_unless_forced(client):
                     headers={**WRITE, "If-Match": _etag(client, plan_id)})
     assert r.status_code == 200 and r.json()["warnings"]
     assert client.post(f"/plans/{plan_id}/suggest", json={"grid": pick[1]}).status_code == 401
+
+
+def test_suggest_on_a_drawn_area_and_its_refusals(client):
+    """``grids`` (a drawn area) instead of ``grid``: a proposal for those grids, applied
+    like any; grids of two communities are refused with rule nesting, and a body with
+    both or neither of grid and grids with 422 naming them."""
+    plan_id = add_demo(client)
+    single = _first_found(client, plan_id)
+    r = client.post(f"/plans/{plan_id}/suggest", json={"grids": single["grids"]},
+                    headers=WRITE)
+    assert r.status_code == 200, r.text
+    area = r.json()
+    assert area["found"] and area["grid"] is None
+    assert sorted(area["grids"]) == sorted(single["grids"])
+    app = area["apply"]
+    r = client.post(app["path"], json=app["body"], headers={**WRITE, **app["headers"]})
+    assert r.status_code == 200, r.text
+    _, state = client.app.state.store.state(plan_id)
+    by_comm = {}
+    for g, row in sorted(state.grids.items()):
+        by_comm.setdefault(row["community_id"], g)
+    two = list(by_comm.values())[:2]
+    r = client.post(f"/plans/{plan_id}/suggest", json={"grids": two}, headers=WRITE)
+    assert r.status_code == 422 and "one community" in r.text and "nesting" in r.text
+    for body in ({"grid": two[0], "grids": two}, {"version": 1}):
+        r = client.post(f"/plans/{plan_id}/suggest", json=body, headers=WRITE)
+        assert r.status_code == 422 and "either grid" in r.text, r.text

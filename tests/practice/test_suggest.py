@@ -7,8 +7,8 @@ from editing_util import spoiling_move
 
 from gridplan.engine.pipeline import plan
 from gridplan.layers.load import load_inputs
-from gridplan.practice.editing import LockHeld, PlanState, grid_attrs
-from gridplan.practice.suggest import reassign, snapshot, suggest_fix
+from gridplan.practice.editing import EditRefused, LockHeld, PlanState, grid_attrs
+from gridplan.practice.suggest import reassign, snapshot, suggest_area, suggest_fix
 from gridplan.run import demo_options
 
 
@@ -86,3 +86,46 @@ def test_a_lock_records_its_holder_and_only_they_or_an_admin_lift_it(demo):
     assert lifted.grids[code]["locked"] is False and "locked_by" not in lifted.grids[code]
     assert "locked_by" not in grid_attrs(lifted.grids[code])
     assert state.lock([code], False, by="ana", admin=False).grids[code]["locked"] is False
+
+
+def _applies_cleanly(state: PlanState, prop) -> None:
+    """Applying ``prop`` gains what it says, conserves households, keeps grids whole."""
+    before = dict(state.metrics())
+    trial = snapshot(state)
+    delta = reassign(trial, prop.moves)
+    gain = prop.in_band_after - prop.in_band_before
+    assert delta.summary["in_band_after"] - delta.summary["in_band_before"] == gain
+    trial.apply(delta)
+    assert gain > 0 or prop.deviation_after < prop.deviation_before
+    assert trial.metrics()["households"] == before["households"]
+    for g in prop.grids:
+        assert trial._connected(trial.grid_cells[g])
+
+
+def test_a_drawn_area_is_re_divided_like_a_grid_and_its_neighbours(demo):
+    """The grids of a drawn area (here: those a fix of the spoiled grid re-divides) get a
+    proposal of their own, as good, and it applies as it says."""
+    state, spoiled = _spoiled(demo)
+    single = suggest_fix(state, spoiled, seconds=1.0)
+    assert single.found
+    area = suggest_area(state, list(reversed(single.grids)), seconds=1.0)
+    assert area.found and area.grid is None and sorted(area.grids) == sorted(single.grids)
+    assert area.in_band_after >= single.in_band_after
+    _applies_cleanly(state, area)
+
+
+def test_a_drawn_area_stays_in_one_community_and_needs_two_free_grids(demo):
+    state = PlanState.from_plan(demo)
+    by_comm: dict = {}
+    for g, r in sorted(state.grids.items()):
+        by_comm.setdefault(r["community_id"], []).append(g)
+    (c1, g1), (c2, g2) = list(by_comm.items())[:2]
+    with pytest.raises(EditRefused, match="2 communities") as refused:
+        suggest_area(state, [g1[0], g2[0]], seconds=0.5)
+    assert refused.value.violations[0]["rule"] == "nesting"
+    a, b = g1[0], g1[1]
+    state.apply(state.lock([b], by="ana"))
+    prop = suggest_area(state, [a, b], seconds=0.5)
+    assert not prop.found and prop.grids == [a]
+    assert {"grid": b, "why": "locked", "why_zh": "已锁定"} in prop.left_out
+    assert "at least two" in prop.reason and "至少圈入两个" in prop.reason_zh
