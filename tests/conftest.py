@@ -401,3 +401,12 @@ def small_inputs() -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
     units = units_frame(lattice(6, 4))
     comms = communities_frame([("C1", None, shapely.box(X0, Y0, X0 + 300, Y0 + 200))])
     return units, comms
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Headless Chromium for a module's browser tests (skipped without Playwright)."""
+    from browser import chromium
+
+    with chromium() as b:
+        yield b

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import shapely
-from browser import ARTIFACTS, CHROMIUM, PageLog, chromium, external, serve
+from browser import ARTIFACTS, CHROMIUM, PageLog, external, serve
 from gridplan.maps.assets import libraries_installed
 from gridplan.maps.gcj02 import wgs84_to_gcj02
 
@@ -46,12 +46,6 @@ def app(tmp_path_factory):
 def base_url(app):
     with serve(app) as url:
         yield url
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with chromium() as b:
-        yield b
 
 
 @pytest.fixture

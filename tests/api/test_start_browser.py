@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from browser import ARTIFACTS, CHROMIUM, PageLog, chromium, external, serve
+from browser import ARTIFACTS, CHROMIUM, PageLog, external, serve
 from gridplan.maps.assets import libraries_installed
 
 pytestmark = [
@@ -38,12 +38,6 @@ def app(tmp_path_factory):
 def base_url(app):
     with serve(app) as url:
         yield url
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with chromium() as b:
-        yield b
 
 
 @pytest.fixture

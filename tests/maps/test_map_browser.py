@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import pytest
-from browser import ARTIFACTS, CHROMIUM, PageLog, chromium, external
+from browser import ARTIFACTS, CHROMIUM, PageLog, external
 from gridplan.maps.assets import libraries_installed
 from map_fixtures import demo, demo_dir  # noqa: F401
 
@@ -12,12 +12,6 @@ pytestmark = [
     pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium not installed"),
     pytest.mark.skipif(not libraries_installed(), reason="run `npm ci --prefix maps`"),
 ]
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with chromium() as b:
-        yield b
 
 
 @pytest.fixture(scope="module")
