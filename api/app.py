@@ -84,6 +84,7 @@ def create_app(settings: Settings | None = None, *, lane: bool = True) -> FastAP
     async def lifespan(app: FastAPI):
         app.state.jobs.recover()
         start_readers()
+        app.state.read_lane.start()
         yield
         app.state.jobs.shutdown()
         app.state.read_lane.close()

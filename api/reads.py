@@ -148,6 +148,14 @@ class Readers:
                 log.info("%d reader process(es) started", self.processes)
             return self.pool
 
+    def start(self) -> None:
+        """Start the reader processes with the service, so that the first read does not
+        wait for a new interpreter to build the application (about 2 s)."""
+        if self.processes > 0 and self.cache.max_bytes > 0:
+            pool = self.reader_pool()
+            for _ in range(self.processes):
+                pool.submit(_ready)
+
     def close(self) -> None:
         """Stop the reader processes, also those in the middle of an answer."""
         with self.pool_lock:
@@ -299,6 +307,11 @@ def _end_with(parent: int) -> None:
     while os.getppid() == parent:
         time.sleep(PARENT_POLL_S)
     os._exit(0)
+
+
+def _ready() -> bool:
+    """Nothing: run once per reader process as the service starts (see Readers.start)."""
+    return True
 
 
 def render(scope: dict) -> Answer:

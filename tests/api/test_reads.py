@@ -112,6 +112,7 @@ def test_closed_reads_never_served_from_cache(tmp_path):
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_reader_process_answers_like_the_service(tmp_path, backend):
     with make_client(backend, tmp_path, read_processes=1) as c:
+        assert c.app.state.read_lane.pool is not None  # started with the service
         plan_id = add_demo(c)
         local = c.app.state.store.grid_frame(plan_id)
         r = c.get(f"/plans/{plan_id}/grids", headers={"Accept-Encoding": "gzip"})
