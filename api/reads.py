@@ -37,10 +37,11 @@ from gridplan.errors import GridplanError
 
 log = logging.getLogger(__name__)
 
-READS = re.compile(r"^/(?:plans/(?P<plan>[^/]+)/(?:grids|cells|units|communities|metrics|"
-                   r"staffing|map)|collections/(?P<coll>[^/]+)/items(?:/.+)?)$")
+READS = re.compile(r"^/(?:plans/(?P<plan>[^/]+)/(?:grids|cells|units|communities|barriers|"
+                   r"metrics|staffing|map)|collections/(?P<coll>[^/]+)/items(?:/.+)?)$")
 DROPPED = {b"server-timing"}  # added again by the outer ServerTiming middleware
-UNVERSIONED = ("/communities",)  # routes without a version parameter: always the head's ETag
+# routes without a version parameter: always the head's ETag
+UNVERSIONED = ("/communities", "/barriers")
 PARENT_POLL_S = 1.0  # how often a reader process checks that the service still runs
 READER_NICE = 10  # reader processes yield the CPU to the service's process
 SCOPE_KEYS = ("type", "http_version", "method", "scheme", "path", "raw_path", "root_path",

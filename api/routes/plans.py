@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
+import geopandas as gpd
 from fastapi import APIRouter, Depends, Query, Response
 from gridplan.api import geojson
 from gridplan.api.deps import get_store, reader
 from gridplan.api.errors import HTTPProblem
 from gridplan.api.store import Store, etag
 
+from gridplan.engine.grids import block_edges
 from gridplan.engine.metrics import RULES, share_in_band
 from gridplan.errors import InputError
 from gridplan.workforce.staffing import read_workers, staffing_table
@@ -105,6 +107,20 @@ def get_units(plan_id: str, version: Version = None, bbox: BBox = None, limit: L
 def get_communities(plan_id: str, store: Store = Depends(get_store)):
     """Community boundaries with households and grid counts."""
     return _layer(plan_id, "communities", None, None, None, 0, store)
+
+
+@router.get("/{plan_id}/barriers", summary="Roads and rivers the plan follows (GeoJSON lines)",
+            response_class=Response, responses={200: {"content": {"application/geo+json": {}}}})
+def get_barriers(plan_id: str, store: Store = Depends(get_store)):
+    """Where parcels of different blocks meet: the roads and rivers that bound the plan's
+    blocks, one feature per community (none for a community of one block)."""
+    cells, _ = store.layer_frame(plan_id, "cells")
+    comm, lines = block_edges(store.to_metric(plan_id, cells.geometry.values),
+                              cells["block"].to_numpy(), cells["community_id"].to_numpy())
+    out = gpd.GeoDataFrame({"community_id": comm},
+                           geometry=list(store.to_lonlat(plan_id, lines)), crs=4326)
+    v = store.head(plan_id)
+    return geojson.collection(out, "community_id", {"ETag": etag(plan_id, v)}, version=v)
 
 
 @router.get("/{plan_id}/metrics", summary="Metrics of a version")

@@ -184,3 +184,44 @@ def polsby_popper(geoms: np.ndarray) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
         pp = 4 * np.pi * area / perim ** 2
     return np.where(perim > 0, pp, 0.0)
+
+
+def block_edges(cells: np.ndarray, block: np.ndarray, community: np.ndarray,
+                margin: float = 0.5) -> tuple[list, list]:
+    """Where parcels of different blocks meet: the roads and rivers a plan follows.
+
+    ``cells`` are the plan's parcels (metric CRS), ``block`` the barrier-bounded block of
+    each and ``community`` its community. Lines along a community's own outline (within
+    ``margin`` metres) are left out: the outline is drawn already.
+
+    Returns
+    -------
+    communities, lines : list, list
+        One (Multi)LineString per community with more than one block.
+
+    Examples
+    --------
+    >>> a, b = shapely.box(0, 0, 10, 10), shapely.box(10, 0, 20, 10)
+    >>> _, lines = block_edges(np.array([a, b]), np.array([0, 1]), np.array(["C1", "C1"]))
+    >>> shapely.normalize(lines[0]).wkt
+    'LINESTRING (10 0.5, 10 9.5)'
+    """
+    cells, block, community = np.asarray(cells, dtype=object), np.asarray(block), \
+        np.asarray(community)
+    out_comm, out_lines = [], []
+    for comm in np.unique(community):
+        inside = community == comm
+        blocks = np.unique(block[inside])
+        if len(blocks) < 2:
+            continue
+        parts = [shapely.union_all(cells[inside & (block == b)], grid_size=GRID_SIZE)
+                 for b in blocks]
+        edges = shapely.union_all(shapely.boundary(np.asarray(parts, dtype=object)),
+                                  grid_size=GRID_SIZE)
+        outline = shapely.boundary(shapely.union_all(parts, grid_size=GRID_SIZE))
+        lines = shapely.difference(edges, shapely.buffer(outline, margin))
+        if not lines.is_empty:
+            out_comm.append(comm)
+            out_lines.append(shapely.line_merge(lines) if lines.geom_type != "LineString"
+                             else lines)
+    return out_comm, out_lines

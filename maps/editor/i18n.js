@@ -3,7 +3,7 @@ import { S } from "./state.js";
 
 export var T = {
   zh: {
-    title: "网格编辑", home: "全部规划", move: "点选移动", box: "框选", lasso: "套索", split: "画线拆分", area: "区域建议",
+    title: "网格编辑", home: "全部规划", move: "点选移动", box: "框选", lasso: "套索", split: "画线拆分", area: "区域建议", show_barriers: "道路河流", show_units: "楼栋户数（放大后）", overlay_failed: "图层加载失败，请稍后重试",
     merge: "合并", split_half: "对半拆分", lock: "锁定", unlock: "解锁", undo: "撤销",
     redo: "重做", force: "强制", active: "当前网格", grids: "网格", filter: "筛选编码或社区",
     code: "编码", households: "户数", band: "状态", workload: "工作量", warnings: "提示",
@@ -34,7 +34,7 @@ export var T = {
     saved: "已保存", confirm_move: "确认移动", cancel: "取消", skipped_foreign: "个其他社区的地块没有移动(不能跨社区)", forced_off: "「强制」已自动取消（只用于一次操作）"
   },
   en: {
-    title: "Grid editor", home: "All plans", move: "Click to move", box: "Box", lasso: "Lasso", area: "Suggest in area",
+    title: "Grid editor", home: "All plans", move: "Click to move", box: "Box", lasso: "Lasso", area: "Suggest in area", show_barriers: "Roads and rivers", show_units: "Buildings (zoomed in)", overlay_failed: "The layer could not be loaded — try again later",
     split: "Split by line", merge: "Merge", split_half: "Split in half", lock: "Lock",
     unlock: "Unlock", undo: "Undo", redo: "Redo", force: "Force", active: "Active grid",
     grids: "Grids", filter: "Filter by code or community", code: "Code",

@@ -10,7 +10,7 @@ import * as gcj02 from "./gcj02.js";
 import { acceptProposal, cancelMove, cancelProposal, confirmMove, loadAll, mergeWith, moveCells,
          previewMove, restore, showDiff, simple, splitGrid, suggestArea, suggestFix, toggleLock } from "./edits.js";
 import { t } from "./i18n.js";
-import { initMap, map, setActive, setBaseMap, setMode } from "./map.js";
+import { initMap, map, setActive, setBarriers, setBaseMap, setMode, syncUnits } from "./map.js";
 import { applyLang, renderTable, renderVersions, showMoreRows, sortBy, updateButtons } from "./panel.js";
 import { $, body, S, timing } from "./state.js";
 
@@ -57,6 +57,8 @@ function wire() {
     if (e.target.id === "pending-ok") confirmMove();
     if (e.target.id === "pending-cancel") cancelMove();
   });
+  $("show-barriers").addEventListener("change", setBarriers);
+  $("show-units").addEventListener("change", syncUnits);
   $("force").addEventListener("change", function () { body.dataset.force = $("force").checked ? "1" : "0"; });
   document.addEventListener("gridplan:lang", function () { if (S.diffText) $("diff").textContent = S.diffText(); });
   document.querySelector("#grid-table tbody").addEventListener("click", function (e) {

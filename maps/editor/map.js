@@ -1,6 +1,7 @@
 // The map: Leaflet layers of grids and cells, base maps, the active grid and the edit modes
 // (click to move, box, lasso, split line, merge). A click or a drawn shape calls the edits
 // that main.js gives initMap (edits.js draws on this map, so this module does not import it).
+import { getJSON } from "./api.js";
 import { shiftGeometry } from "./gcj02.js";
 import { t } from "./i18n.js";
 import { shortCode } from "./messages.js";
@@ -47,6 +48,7 @@ export function initMap(actions) {
   map.on("zoomend", syncCells);
   map.on("moveend", function () { if (S.lazy && S.cellsShown) syncCells(); });
   map.on("moveend", updateLabels);
+  map.on("moveend", function () { if ($("show-units").checked) syncUnits(); });
   map.attributionControl.setPrefix("");
   map.createPane("communities").style.zIndex = 450;  // above grids and cells, never clicked
   map.getPane("communities").style.pointerEvents = "none";
@@ -133,6 +135,68 @@ function labelPoint(layer) {
 export function refreshMap() {
   renderLegend();
   later("labels", updateLabels);
+}
+
+// ---- overlays: the roads and rivers the plan follows; buildings (units) with households --
+var barrierLayer, unitLayer, unitSeq = 0;
+var UNIT_LIMIT = 3000, UNIT_LABELS = 600;
+
+export function setBarriers() {
+  if (barrierLayer) { map.removeLayer(barrierLayer); barrierLayer = null; }
+  body.dataset.barriers = "0";
+  if (!$("show-barriers").checked) return Promise.resolve();
+  return getJSON("/barriers").then(function (r) {
+    if (!$("show-barriers").checked || barrierLayer) return;
+    barrierLayer = L.geoJSON(null, { pane: "communities", interactive: false, pmIgnore: true,
+      renderer: L.svg({ pane: "communities" }),
+      style: { color: "#2166ac", weight: 2.5, opacity: 0.9, dashArray: "6 4" } });
+    r.body.features.forEach(function (f) {
+      barrierLayer.addData({ type: "Feature", properties: f.properties, geometry: display(f.geometry) });
+    });
+    barrierLayer.addTo(map);
+    body.dataset.barriers = String(r.body.features.length);
+  }, function () { say("error", "overlay_failed"); });
+}
+
+// the units in view from zoom CELL_ZOOM on (at most UNIT_LIMIT), outlined, with their
+// households written on them; never clickable, so clicks still reach the parcels
+export function syncUnits() {
+  var seq = ++unitSeq;
+  if (!$("show-units").checked || map.getZoom() < CELL_ZOOM) {
+    if (unitLayer) { map.removeLayer(unitLayer); unitLayer = null; }
+    body.dataset.units = "0";
+    return Promise.resolve();
+  }
+  var b = map.getBounds();
+  var box = toData({ type: "Polygon", coordinates: [[[b.getWest(), b.getSouth()], [b.getEast(), b.getSouth()],
+    [b.getEast(), b.getNorth()], [b.getWest(), b.getNorth()], [b.getWest(), b.getSouth()]]] }).coordinates[0];
+  var xs = box.map(function (p) { return p[0]; }), ys = box.map(function (p) { return p[1]; });
+  var q = [Math.min.apply(null, xs), Math.min.apply(null, ys), Math.max.apply(null, xs), Math.max.apply(null, ys)]
+    .map(function (v) { return v.toFixed(6); }).join(",");
+  return getJSON("/units?bbox=" + q + "&limit=" + UNIT_LIMIT + "&version=" + S.version).then(function (r) {
+    if (seq !== unitSeq) return;
+    if (unitLayer) map.removeLayer(unitLayer);
+    var feats = r.body.features;
+    unitLayer = L.layerGroup([], { pane: "labels" });
+    var shapes = L.geoJSON(null, { pane: "communities", interactive: false, pmIgnore: true,
+      renderer: L.svg({ pane: "communities" }),
+      pointToLayer: function (f, ll) { return L.circleMarker(ll, { radius: 3, pane: "communities", interactive: false }); },
+      style: { color: "#5b3a29", weight: 1, opacity: 0.8, fill: false } });
+    feats.forEach(function (f) {
+      shapes.addData({ type: "Feature", properties: f.properties, geometry: display(f.geometry) });
+    });
+    unitLayer.addLayer(shapes);
+    if (feats.length <= UNIT_LABELS) {
+      shapes.eachLayer(function (l) {
+        var at = l.getLatLng ? l.getLatLng() : labelPoint(l);
+        unitLayer.addLayer(L.marker(at, { pane: "labels", interactive: false, keyboard: false,
+          icon: L.divIcon({ className: "unit-label", iconSize: null,
+            html: "<span>" + esc(l.feature.properties.households) + "</span>" }) }));
+      });
+    }
+    unitLayer.addTo(map);
+    body.dataset.units = String(feats.length);
+  }, function () { say("error", "overlay_failed"); });
 }
 
 // ---- hover: one tooltip for grids and parcels -----------------------------------------

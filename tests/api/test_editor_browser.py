@@ -404,6 +404,31 @@ def test_suggest_in_a_drawn_area_previews_and_applies_the_engines_division(edito
     assert editor.page.evaluate("document.body.dataset.mode") == "move"
 
 
+def test_overlays_draw_roads_and_buildings_and_clicks_still_move_parcels(editor, demo_plan):
+    """道路河流 draws the lines between blocks; 楼栋户数 draws the buildings in view (from zoom
+    16) with their households, and a click still moves the parcel under it."""
+    page = editor.page
+    page.check("#show-barriers")
+    page.wait_for_function("Number(document.body.dataset.barriers) > 0")
+    active, cell, other, lon, lat = neighbours(demo_plan)[0]
+    h = cell_households(demo_plan, cell)
+    editor.pick(active)
+    editor.zoom_to(lon, lat, 17)
+    page.check("#show-units")
+    page.wait_for_function("Number(document.body.dataset.units) > 0")
+    labels = page.locator(".unit-label span").all_inner_texts()
+    assert labels and all(x.isdigit() for x in labels)
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "editor-overlays.png"))
+    before = editor.households(active)
+    n = editor.updates()
+    editor.click_at(lon, lat)
+    editor.settle(n)
+    assert editor.households(active) == before + h
+    page.uncheck("#show-units")
+    page.wait_for_function("document.body.dataset.units === '0'")
+
+
 def test_closed_reads_load_once_the_key_is_given(browser, tmp_path, demo_plan):
     from gridplan.api.app import create_app
     from gridplan.api.settings import Settings

@@ -88,3 +88,23 @@ def test_editor_page_loads_the_editable_state_for_the_first_edit(tmp_path):
     assert client.get(f"/plans/{pid}/editor").status_code == 200
     assert store._states[pid][0] == store.head(pid)
     assert client.get("/plans/no-such-plan/editor").status_code == 200
+
+
+def test_barriers_are_the_lines_between_blocks_inside_communities(client, plan_id):
+    """GET /plans/{id}/barriers: one feature of lines per community with several blocks,
+    inside that community, never along its outline."""
+    from shapely.geometry import shape
+
+    r = client.get(f"/plans/{plan_id}/barriers")
+    assert r.status_code == 200 and r.headers["ETag"] == f'"{plan_id}:1"'
+    features = r.json()["features"]
+    comms = {f["id"]: shape(f["geometry"]) for f in
+             client.get(f"/plans/{plan_id}/communities").json()["features"]}
+    assert features, "the demo's communities are crossed by roads"
+    for f in features:
+        line = shape(f["geometry"])
+        assert line.geom_type in ("LineString", "MultiLineString") and line.length > 0
+        comm = comms[f["properties"]["community_id"]]
+        assert comm.buffer(1e-6).contains(line)
+        assert line.intersection(comm.boundary.buffer(2e-6)).length < 1e-9
+    assert client.get("/plans/no-such-plan/barriers").status_code == 404
