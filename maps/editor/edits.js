@@ -2,8 +2,8 @@
 // updates the map and the side panel; a stale ETag (412) reloads the plan.
 import { getJSON, keepEtag, postJSON, sendExact } from "./api.js";
 import { t } from "./i18n.js";
-import { addGridShape, CELL_LIMIT, cellStyle, clearProposal, drawAll, dropCells, gridLayer,
-         refreshMap, restyleCells, setCommunities, setMode, showProposal, syncCells } from "./map.js";
+import { addGridShape, CELL_LIMIT, CELL_ZOOM, cellStyle, clearProposal, drawAll, dropCells, gridLayer,
+         map, refreshMap, restyleCells, setCommunities, setMode, showProposal, syncCells } from "./map.js";
 import { refusal, shortCode, warningText } from "./messages.js";
 import { clearMessages, message, renderInfo, renderTable, renderVersions, say, setBusy,
          setExportLinks, updateButtons } from "./panel.js";
@@ -66,7 +66,7 @@ export function loadAll() {
     setGrids(rs[1].body.features);
     var units = (S.info.report && S.info.report.units) || 0;
     S.lazy = units > CELL_LIMIT;
-    return S.lazy ? null : fetchCells();  // a large plan's cells are asked for once it is drawn
+    return S.lazy ? null : fetchCells();  // a large plan's cells: when the map nears them
   }).then(function () {
     var t1 = performance.now();
     timing.fetch_ms = t1 - t0;
@@ -75,7 +75,7 @@ export function loadAll() {
     renderInfo(); renderTable(); updateButtons(); setExportLinks();
     timing.draw_ms = performance.now() - t1;
     setBusy(false);
-    if (S.lazy) fetchCells();
+    if (S.lazy) wantCells();
     loadVersions();
   }).catch(function (e) { setBusy(false); failed(e); throw e; });
 }
@@ -84,6 +84,7 @@ export function loadAll() {
 function fetchCells() {
   var seq = S.cellSeq = (S.cellSeq || 0) + 1;
   S.cellsLoaded = false;
+  S.cellsFor = S.version;
   return getJSON("/cells?version=" + S.version).then(function (r) {
     if (seq !== S.cellSeq) return;
     setCells(r.body.features);
@@ -92,7 +93,7 @@ function fetchCells() {
     body.dataset.cellsLoaded = "1";
     dropCells();
     if (gridLayer) syncCells();
-  });
+  }, function (e) { if (seq === S.cellSeq) S.cellsFor = null; throw e; });  // asked again later
 }
 
 function setGrids(features) {
@@ -110,7 +111,14 @@ function setCells(features) {
   indexCells();
 }
 
-function reloadCells() { return fetchCells(); }
+function reloadCells() { return S.lazy ? wantCells() : fetchCells(); }
+
+// A large plan shows its cells from CELL_ZOOM on, and asks for them (most of its data: 8.7 MB
+// for 120,000 cells) once the map is zoomed in to one level above, not with every page.
+export function wantCells() {
+  if (!S.lazy || S.cellsFor === S.version || map.getZoom() < CELL_ZOOM - 1) return null;
+  return fetchCells();
+}
 
 export function loadVersions() {
   return getJSON("/versions").then(function (r) {
@@ -152,6 +160,7 @@ function applyEdit(res, opts) {
   markPanelUpdated();
   if (opts.cellsMoved) {
     opts.cellsMoved.forEach(function (id) { moveCell(id, opts.to); });
+    if (S.cellsLoaded) S.cellsFor = S.version;  // the cells moved here: no need to ask again
     cellsOf(Object.keys(changed)).forEach(function (c) {  // cells take their grid's new status colour
       if (c.layer) c.layer.setStyle(cellStyle(c.f));
     });

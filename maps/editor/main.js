@@ -8,7 +8,7 @@
 import { KEY, mountSignIn } from "./auth.js";
 import * as gcj02 from "./gcj02.js";
 import { acceptProposal, cancelMove, cancelProposal, confirmMove, loadAll, mergeWith, moveCells,
-         previewMove, restore, showDiff, simple, splitGrid, suggestArea, suggestFix, toggleLock } from "./edits.js";
+         previewMove, restore, showDiff, simple, splitGrid, suggestArea, suggestFix, toggleLock, wantCells } from "./edits.js";
 import { t } from "./i18n.js";
 import { initMap, map, setActive, setBarriers, setBaseMap, setMode, syncUnits } from "./map.js";
 import { applyLang, renderTable, renderVersions, showMoreRows, sortBy, updateButtons } from "./panel.js";
@@ -137,7 +137,7 @@ window.gcj02 = gcj02;  // the GCJ-02 shift, for the console and the tests
 
 wire();
 initMap({ moveCells: moveCells, mergeWith: mergeWith, splitGrid: splitGrid, previewMove: previewMove,
-         suggestArea: suggestArea });
+         suggestArea: suggestArea, wantCells: wantCells });
 applyLang();
 setMode("move");
 function becomeReady() {

@@ -21,7 +21,7 @@ export var STATUS_COLOURS = { ok: "#5aae61", above_band: "#e66101", below_band: 
 
 export var map, gridLayer;
 var renderer, cellLayer, baseLayer, commLayer, labelLayer, legend, proposalLayer;
-var edits;  // moveCells, mergeWith, splitGrid, previewMove, suggestArea
+var edits;  // moveCells, mergeWith, splitGrid, previewMove, suggestArea, wantCells
 
 function gridColour(code) {
   var g = S.grids[code];
@@ -46,6 +46,7 @@ export function initMap(actions) {
   map.pm.setLang(S.lang === "zh" ? "zh" : "en");
   map.on("pm:create", onDrawn);
   map.on("zoomend", syncCells);
+  map.on("zoomend", function () { edits.wantCells(); });  // a large plan's cells, near CELL_ZOOM
   map.on("moveend", function () { if (S.lazy && S.cellsShown) syncCells(); });
   map.on("moveend", updateLabels);
   map.on("moveend", function () { if ($("show-units").checked) syncUnits(); });
