@@ -44,19 +44,9 @@ def test_every_offered_fix_raises_the_grids_in_band_and_keeps_the_rules(demo):
             assert prop.reason_zh.startswith("这些网格没有更好的划分")
             continue
         offered += 1
-        trial = snapshot(state)
-        delta = reassign(trial, prop.moves)
+        trial = _applies_cleanly(state, prop)
         gain = prop.in_band_after - prop.in_band_before
-        assert delta.summary["in_band_after"] - delta.summary["in_band_before"] == gain
-        trial.apply(delta)
-        assert gain > 0 or prop.deviation_after < prop.deviation_before
         assert trial.metrics()["grids_out_of_band"] == before["grids_out_of_band"] - gain
-        assert trial.metrics()["households"] == before["households"]
-        for g in prop.grids:  # every re-divided grid in one piece, in its community
-            cells = trial.grid_cells[g]
-            assert cells and trial._connected(cells)
-            assert {trial.cell_comm[c] for c in cells} == {trial.grids[g]["community_id"]}
-        assert set(trial.grids) == set(state.grids)  # same grids, same codes
     assert offered >= 1
 
 
@@ -88,8 +78,9 @@ def test_a_lock_records_its_holder_and_only_they_or_an_admin_lift_it(demo):
     assert state.lock([code], False, by="ana", admin=False).grids[code]["locked"] is False
 
 
-def _applies_cleanly(state: PlanState, prop) -> None:
-    """Applying ``prop`` gains what it says, conserves households, keeps grids whole."""
+def _applies_cleanly(state: PlanState, prop) -> PlanState:
+    """Applying ``prop`` gains what it says, conserves households, keeps every grid (same
+    codes) in one piece in its community; the plan as applied (``state`` is unchanged)."""
     before = dict(state.metrics())
     trial = snapshot(state)
     delta = reassign(trial, prop.moves)
@@ -99,7 +90,11 @@ def _applies_cleanly(state: PlanState, prop) -> None:
     assert gain > 0 or prop.deviation_after < prop.deviation_before
     assert trial.metrics()["households"] == before["households"]
     for g in prop.grids:
-        assert trial._connected(trial.grid_cells[g])
+        cells = trial.grid_cells[g]
+        assert cells and trial._connected(cells)
+        assert {trial.cell_comm[c] for c in cells} == {trial.grids[g]["community_id"]}
+    assert set(trial.grids) == set(state.grids)
+    return trial
 
 
 def test_a_drawn_area_is_re_divided_like_a_grid_and_its_neighbours(demo):
