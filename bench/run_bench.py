@@ -69,6 +69,17 @@ def _load_average() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()]
 
 
+def cpu_seconds() -> float:
+    """CPU seconds of this process and of its ended children (plan() forks workers)."""
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + kids.ru_utime + kids.ru_stime
+
+
+def children_peak_mb() -> float:
+    """Largest peak resident memory of this process's ended children, in MB."""
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+
+
 def peak_mb() -> float:
     """Peak resident memory of this process so far, in MB (Linux ``ru_maxrss`` is KiB)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -188,13 +199,16 @@ def work_gridplan(n: int, seed: int, data: Path, tessellation: str, progress: bo
                         tessellation=tessellation)
     log.info("[%d] gridplan: planning %d units in %d communities (tessellation=%s)", n,
              len(units), len(communities), tessellation)
-    t0, c0 = time.perf_counter(), time.process_time()
+    t0, c0 = time.perf_counter(), cpu_seconds()
     result = plan(units, communities, params=params, progress=progress)
-    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
-    peak = peak_mb()
+    wall, cpu = time.perf_counter() - t0, cpu_seconds() - c0
+    peak = max(peak_mb(), children_peak_mb())
     rep = result.report
     stages = dict(rep["stage_seconds"])
-    stages["other"] = round(rep["runtime_seconds"] - sum(stages.values()), 3)
+    if "stage_seconds_are" in rep:  # several processes: stages are busy time, summed
+        stages = {f"{k} (summed)": v for k, v in stages.items()}
+    else:
+        stages["other"] = round(rep["runtime_seconds"] - sum(stages.values()), 3)
     out = {
         "wall_seconds": round(wall, 3), "cpu_seconds": round(cpu, 3),
         "prepare_seconds": round(prepare, 3), "load_average": _load_average(),
