@@ -10,10 +10,13 @@ import shapely
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+from gridplan.engine.processes import auto_processes, ordered_map
+
 log = logging.getLogger(__name__)
 
 BARRIER_PENALTY = 25.0  # edge cost factor for crossing a road, railway or river
 COMPOUND_PENALTY = 6.0  # edge cost factor for crossing a compound (小区) boundary
+PARALLEL_POINTS = 40_000  # sample points: fewer are tessellated in one process
 MAX_SAMPLES = 24  # boundary samples per footprint in footprint tessellation
 GRID_SIZE = 0.01  # metres: precision of overlay operations (robust snap-rounding)
 SNAP = 0.05  # metres: points closer than this are one tessellation seed
@@ -121,7 +124,7 @@ def build_community_graph(community, unit_geoms: np.ndarray, households: np.ndar
     xy = np.vstack([xy, shapely.get_coordinates(fillers).reshape(-1, 2)])
     block = np.concatenate([unit_block, empty])
     pts, owner, is_seed = _sample_points(geoms, xy, resolve_mode(mode, unit_geoms, community))
-    keep = is_seed | (_locate(blocks, pts) == block[owner])
+    keep = is_seed | _in_own_block(blocks, pts, block[owner])
     pts, owner = pts[keep], owner[keep]
     cells, edges, loose = _tessellate_blocks(pts, owner, block[owner], blocks, len(xy))
     dup = np.flatnonzero(seed != np.arange(n))
@@ -171,24 +174,26 @@ def _tessellate_blocks(pts: np.ndarray, owner: np.ndarray, pt_block: np.ndarray,
 
     A cell clipped into pieces keeps the piece holding its point (else its largest);
     the other pieces become nodes ``n_nodes, n_nodes + 1, …`` (:class:`LoosePieces`),
-    except pieces touching no other node, which stay with their cell.
+    except pieces touching no other node, which stay with their cell. Blocks are
+    independent: a large tessellation (a whole city) spreads them over processes.
     """
+    members = [np.flatnonzero(pt_block == b) for b in range(len(blocks))]
+    todo = [b for b in range(len(blocks)) if len(members[b])]
     cells = np.empty(len(pts), dtype=object)
     edges, loose = [], []
-    next_node = n_nodes
-    for b, poly in enumerate(blocks):
-        idx = np.flatnonzero(pt_block == b)
-        if len(idx) == 0:
-            continue
-        c, raw, clipped = _voronoi_cells(pts[idx], poly)
-        core, cut = _split_cells(c, pts[idx], clipped)
+    offset = 0  # loose pieces of the blocks before: each block numbers its own from n_nodes
+    n_proc = auto_processes(len(todo), len(pts), min_units=PARALLEL_POINTS)
+    results = ordered_map(lambda i: _tessellate_block(pts[members[todo[i]]],
+                                                      owner[members[todo[i]]],
+                                                      blocks[todo[i]], n_nodes),
+                          len(todo), n_proc, what="blocks")
+    for b, (core, cut, pairs) in zip(todo, results, strict=True):
+        idx = members[b]
         cells[idx] = core
-        pieces = {}
-        for i, parts in cut:
-            pieces[i] = [(next_node + j, g) for j, g in enumerate(parts)]
-            next_node += len(parts)
         loose.append((idx, cut))
-        edges.append(_cell_edges(owner[idx], raw, clipped, poly, core, pieces))
+        pairs[pairs >= n_nodes] += offset
+        offset += sum(len(parts) for _, parts in cut)
+        edges.append(pairs)
     geoms, point = _loose_lists(loose)
     piece_geoms = np.concatenate([cells, geoms])
     piece_node = np.concatenate([owner, n_nodes + np.arange(len(geoms))])
@@ -198,6 +203,19 @@ def _tessellate_blocks(pts: np.ndarray, owner: np.ndarray, pt_block: np.ndarray,
     edges = [e for e in edges if len(e)]
     edges = unique_pairs(np.vstack(edges)) if edges else np.empty((0, 2), dtype=np.int64)
     return _settle_loose(cells, edges, geoms, point, pt_block, n_nodes)
+
+
+def _tessellate_block(pts: np.ndarray, owner: np.ndarray, block, n_nodes: int
+                      ) -> tuple[np.ndarray, list, np.ndarray]:
+    """One block's cells (their cores), loose pieces and node pairs; the pieces are
+    numbered ``n_nodes, n_nodes + 1, …`` within the block."""
+    c, raw, clipped = _voronoi_cells(pts, block)
+    core, cut = _split_cells(c, pts, clipped)
+    pieces, next_node = {}, n_nodes
+    for i, parts in cut:
+        pieces[i] = [(next_node + j, g) for j, g in enumerate(parts)]
+        next_node += len(parts)
+    return core, cut, _cell_edges(owner, raw, clipped, block, core, pieces)
 
 
 def _loose_lists(loose: list) -> tuple[np.ndarray, np.ndarray]:
@@ -275,7 +293,7 @@ def _cross_block_edges(geoms: np.ndarray, node: np.ndarray, block: np.ndarray,
     cells near a block boundary are compared (within ``SNAP``: clipped cells may lie a
     rounding error, or the 1 cm grid of a robust clip, off it).
     """
-    near = np.unique(shapely.STRtree(geoms).query(shapely.boundary(blocks),
+    near = np.unique(shapely.STRtree(geoms).query(_segments(shapely.boundary(blocks)),
                                                    predicate="dwithin", distance=SNAP)[1])
     geoms, node, block = geoms[near], node[near], block[near]
     tree = shapely.STRtree(geoms)
@@ -541,6 +559,42 @@ def _merge_slivers(faces: np.ndarray, min_area: float = 1.0) -> np.ndarray:
                                         if p.geom_type in ("Polygon", "MultiPolygon")])
         big[i] = merged
     return np.asarray(big, dtype=object)
+
+
+def _segments(lines: np.ndarray) -> np.ndarray:
+    """The straight segments of ``lines``, each a LineString of two points.
+
+    A long boundary's bounding box covers its whole block; its segments' boxes are
+    small, so a tree query by segments tests only the cells along it.
+
+    Examples
+    --------
+    >>> from shapely.geometry import LineString
+    >>> [s.wkt for s in _segments(np.array([LineString([(0, 0), (1, 0), (1, 1)])]))]
+    ['LINESTRING (0 0, 1 0)', 'LINESTRING (1 0, 1 1)']
+    """
+    coords, which = shapely.get_coordinates(shapely.get_parts(lines), return_index=True)
+    same = which[1:] == which[:-1]
+    return shapely.linestrings(np.stack([coords[:-1][same], coords[1:][same]], axis=1))
+
+
+def _in_own_block(blocks: np.ndarray, xy: np.ndarray, own: np.ndarray) -> np.ndarray:
+    """Whether :func:`_locate` puts each point in block ``own``, without asking it of most.
+
+    Blocks do not overlap, so a point inside its own block (not on its outline) is in
+    no other one; only the rest go through :func:`_locate`.
+    """
+    if len(blocks) == 1:
+        return np.ones(len(xy), dtype=bool)
+    inside = np.zeros(len(xy), dtype=bool)
+    for b in np.unique(own):
+        idx = np.flatnonzero(own == b)
+        shapely.prepare(blocks[b])
+        inside[idx] = shapely.contains_xy(blocks[b], xy[idx, 0], xy[idx, 1])
+    rest = np.flatnonzero(~inside)
+    if len(rest):
+        inside[rest] = _locate(blocks, xy[rest]) == own[rest]
+    return inside
 
 
 def _locate(blocks: np.ndarray, xy: np.ndarray) -> np.ndarray:

@@ -9,6 +9,7 @@ number of processes.
 
 from __future__ import annotations
 
+import gc
 import logging
 import multiprocessing
 import os
@@ -27,9 +28,14 @@ ENV = "GRIDPLAN_PROCESSES"  # set to a number to override the automatic choice
 _TASK: Callable[[int], Any] | None = None  # the task of the running pool, inherited by fork
 
 
-def auto_processes(n_communities: int, n_units: int) -> int:
+def auto_processes(n_communities: int, n_units: int, min_units: int = MIN_UNITS) -> int:
     """How many processes to plan ``n_communities`` communities of ``n_units`` units on.
 
+    The same choice serves other independent pieces of work (the blocks of a large
+    tessellation), with their own ``min_units``.
+
+    Work inside a running pool of :func:`ordered_map` (or in a cluster worker, a
+    daemon process) gets one. Otherwise
     ``GRIDPLAN_PROCESSES`` (an integer ≥ 1) overrides the choice. Without it: one
     process for small plans or where processes cannot be forked (Windows, macOS),
     else one per available core, up to :data:`MAX_PROCESSES` and a quarter of the
@@ -40,6 +46,8 @@ def auto_processes(n_communities: int, n_units: int) -> int:
     >>> auto_processes(3, 100_000)
     1
     """
+    if _TASK is not None or multiprocessing.current_process().daemon:
+        return 1  # inside a pool of ours, or a cluster worker: no children
     wanted = os.environ.get(ENV, "").strip()
     if wanted.isdigit() and int(wanted) >= 1:
         return int(wanted)
@@ -48,16 +56,15 @@ def auto_processes(n_communities: int, n_units: int) -> int:
                     ENV, wanted)
     if sys.platform != "linux":  # fork is safe here; macOS and Windows only spawn
         return 1
-    if multiprocessing.current_process().daemon:  # a pool or cluster worker: no children
-        return 1
-    if n_communities < MIN_COMMUNITIES or n_units < MIN_UNITS:
+    if n_communities < MIN_COMMUNITIES or n_units < min_units:
         return 1
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else \
         (os.cpu_count() or 1)
     return max(1, min(cores, MAX_PROCESSES, n_communities // 4))
 
 
-def ordered_map(task: Callable[[int], Any], n: int, processes: int) -> Iterator[Any]:
+def ordered_map(task: Callable[[int], Any], n: int, processes: int,
+                what: str = "communities") -> Iterator[Any]:
     """``task(0)``, …, ``task(n - 1)`` in order, on ``processes`` forked processes.
 
     The task is not pickled: forked processes inherit it with everything it refers
@@ -74,13 +81,16 @@ def ordered_map(task: Callable[[int], Any], n: int, processes: int) -> Iterator[
         return
     global _TASK
     _TASK = task
-    log.info("planning %d communities on %d processes", n, processes)
+    log.info("planning %d %s on %d processes", n, what, processes)
+    gc.collect()
+    gc.freeze()  # the children's collections leave inherited objects (and their pages) alone
     try:
         ctx = multiprocessing.get_context("fork")
         with ProcessPoolExecutor(processes, mp_context=ctx) as pool:
             yield from pool.map(_run, range(n), chunksize=max(1, n // (processes * 8)))
     finally:
         _TASK = None
+        gc.unfreeze()
 
 
 def _run(i: int) -> Any:

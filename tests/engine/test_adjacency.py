@@ -8,6 +8,8 @@ a subset of the Delaunay edges.
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pytest
 import shapely
@@ -221,3 +223,33 @@ def test_random_points_neighbour_along_delaunay_edges_and_cells_tile(xy):
     assert edge_set(g) <= delaunay_edges(xy)
     assert shapely.intersects_xy(g.cells, *g.xy[g.cell_unit].T).all()  # cell holds its unit
     assert shapely.area(g.cells).sum() == pytest.approx(community.area, rel=1e-9)
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="forked processes: Linux only")
+def test_blocks_on_two_processes_give_the_graph_of_one(monkeypatch, caplog):
+    """A large tessellation spreads its blocks over processes; the graph is the same,
+    loose pieces of several blocks numbered as in one process."""
+    import gridplan.engine.adjacency as adjacency
+    from gridplan.engine import processes
+
+    notches = [box(x + 5, 20, x + 45, 80) for x in range(0, 400, 50)]  # a C in every block
+    comm = shapely.difference(box(0, 0, 400, 100), shapely.union_all(notches))
+    roads = shapely.MultiLineString([[(X0 + x, Y0 - 10), (X0 + x, Y0 + 110)]
+                                     for x in range(50, 400, 50)])
+    rng = np.random.default_rng(3)
+    xy = rng.uniform([0, 0], [400, 100], size=(600, 2))
+    inside = shapely.contains_xy(comm, xy[:, 0] + X0, xy[:, 1] + Y0)
+    geoms = points(xy[inside])
+    monkeypatch.setattr(adjacency, "PARALLEL_POINTS", 10)
+    graphs = []
+    for n in ("1", "2"):
+        monkeypatch.setenv(processes.ENV, n)
+        with caplog.at_level("INFO", logger=processes.__name__):
+            graphs.append(graph_of(comm, geoms, barriers=roads, mode="centroid"))
+    assert "8 blocks on 2 processes" in caplog.text
+    one, two = graphs
+    assert len(np.unique(one.block[one.n_units:])) == one.n - one.n_units == 2  # two blocks'
+    assert np.array_equal(one.edges, two.edges)
+    assert np.array_equal(one.cell_unit, two.cell_unit)
+    assert np.array_equal(one.block, two.block) and np.array_equal(one.xy, two.xy)
+    assert shapely.equals_exact(one.cells, two.cells, tolerance=0).all()

@@ -50,3 +50,18 @@ def test_an_error_in_a_process_reaches_the_caller() -> None:
 
     with pytest.raises(ValueError, match="community 3"):
         list(processes.ordered_map(task, 6, processes=2))
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="forked processes: Linux only")
+def test_work_inside_a_pool_stays_in_its_process(monkeypatch) -> None:
+    """A task that would start a pool of its own (a community's large tessellation) runs
+    in its pool process, even with GRIDPLAN_PROCESSES set: the pool's own task must
+    survive for its next index."""
+    monkeypatch.setenv(processes.ENV, "2")
+
+    def task(i: int) -> tuple[int, int]:
+        inner = processes.auto_processes(100, 10**6)
+        return inner, sum(processes.ordered_map(lambda j: j, 3, inner))
+
+    assert list(processes.ordered_map(task, 6, processes=2)) == [(1, 3)] * 6
+    assert processes.auto_processes(100, 10**6) == 2
