@@ -11,6 +11,7 @@ import logging
 import math
 import sys
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import geopandas as gpd
@@ -48,13 +49,15 @@ def run_plan(*, map_writer: MapWriter | None = None,
     ``echo`` receives the readable summary.
     """
     from gridplan.engine.pipeline import plan
+    from gridplan.engine.processes import run_alongside
 
     inputs = load_inputs(kw)
     progress = not kw.get("quiet") and sys.stderr.isatty()
     result = plan(**inputs, progress=progress)
     out_dir = Path(kw["out_dir"])
     extra = {"map.html": lambda path: map_writer(result, path)} if map_writer else {}
-    write_plan(result, out_dir, extra=extra)
+    write_plan(result, out_dir, extra=extra,  # the map on a second process beside the files
+               run=partial(run_alongside, n_units=len(result.units)))
     if echo:
         echo(summary_text(result, out_dir))
     return result

@@ -16,6 +16,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import ExitStack
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -97,3 +98,38 @@ def _run(i: int) -> Any:
     """Run the inherited task on index ``i`` (in a pool process)."""
     assert _TASK is not None
     return _TASK(i)
+
+
+def run_alongside(tasks: list[Callable[[], Any]], n_units: int) -> None:
+    """Run ``tasks``: the first here, each other one on a forked process at the same time.
+
+    For the files of a plan of ``n_units`` units (the GeoPackage and the map beside the
+    other files). One process does them all, in order, where :func:`auto_processes`
+    would not fork for such a plan; an error in any process reaches the caller.
+
+    Examples
+    --------
+    >>> done = []
+    >>> run_alongside([lambda: done.append("a"), lambda: done.append("b")], n_units=10)
+    >>> done
+    ['a', 'b']
+    """
+    if len(tasks) < 2 or auto_processes(MIN_COMMUNITIES, n_units) < 2:
+        for task in tasks:
+            task()
+        return
+    global _TASK
+    _TASK = lambda i: tasks[i]()  # noqa: E731 - the tasks of the pool, by index
+    gc.collect()
+    gc.freeze()
+    try:
+        ctx = multiprocessing.get_context("fork")
+        with ExitStack() as stack:  # a pool of one for each: each task has its own process
+            others = [stack.enter_context(ProcessPoolExecutor(1, mp_context=ctx)).submit(_run, i)
+                      for i in range(1, len(tasks))]
+            tasks[0]()
+            for other in others:
+                other.result()
+    finally:
+        _TASK = None
+        gc.unfreeze()

@@ -106,18 +106,18 @@ def _append_layers(grids: gpd.GeoDataFrame, units: gpd.GeoDataFrame, folder: Pat
 
 
 def _splice_features(batch: Path, target: Path, *, first: bool) -> None:
-    """Append the features of a GeoJSON file GDAL wrote to ``target``, left open.
+    """Append the features of a GeoJSON file :func:`write_geojson` wrote to ``target``,
+    left open.
 
-    GDAL appending to a GeoJSON file rereads the whole file each time (quadratic: 40
-    batches of 1000 grids took 51 s), so each batch is written on its own and its
-    feature lines are copied; :func:`_close_features` ends the collection. The result
-    is byte for byte what one GDAL write of all the grids gives.
+    Each batch is written on its own and its feature lines (one per feature) are
+    copied; :func:`_close_features` ends the collection. The result is byte for byte
+    what one write of all the grids gives.
     """
     text = batch.read_text(encoding="utf-8")
     head, mark, rest = text.partition('"features": [\n')
     body, end, _ = rest.rpartition("\n]\n}")
     if not mark or not end:
-        raise RuntimeError(f"unexpected GeoJSON layout from GDAL in {batch}")
+        raise RuntimeError(f"unexpected GeoJSON layout in {batch}")
     with open(target, "w" if first else "a", encoding="utf-8") as fh:
         fh.write(head + mark if first else ",\n")
         fh.write(body)

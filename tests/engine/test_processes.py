@@ -65,3 +65,29 @@ def test_work_inside_a_pool_stays_in_its_process(monkeypatch) -> None:
 
     assert list(processes.ordered_map(task, 6, processes=2)) == [(1, 3)] * 6
     assert processes.auto_processes(100, 10**6) == 2
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="forked processes: Linux only")
+def test_run_alongside_runs_every_task_and_passes_errors_on(monkeypatch, tmp_path) -> None:
+    """The plan's files are written side by side: the first task here, the others on
+    forked processes; what they write is there afterwards, and an error reaches us."""
+    import os
+
+    monkeypatch.setenv(processes.ENV, "2")
+    here = os.getpid()
+
+    def write(name: str):
+        return lambda: (tmp_path / name).write_text(str(os.getpid()))
+
+    processes.run_alongside([write("a"), write("b"), write("c")], n_units=10**6)
+    pids = {name: int((tmp_path / name).read_text()) for name in "abc"}
+    assert pids["a"] == here and pids["b"] != here and pids["c"] not in (here, pids["b"])
+
+    def fail():
+        raise ValueError("map.html failed")
+
+    with pytest.raises(ValueError, match="map.html"):
+        processes.run_alongside([write("d"), fail], n_units=10**6)
+    monkeypatch.setenv(processes.ENV, "1")
+    processes.run_alongside([write("e"), write("f")], n_units=10**6)
+    assert int((tmp_path / "f").read_text()) == here

@@ -255,3 +255,29 @@ def test_geojson_like_reuses_the_geometry_byte_for_byte(planned, out_dir, tmp_pa
     assert not write_geojson_like(grids.iloc[1:], tmp_path / "fewer.geojson", source)
     assert not write_geojson_like(grids, tmp_path / "none.geojson", tmp_path / "missing.json")
     assert sorted(p.name for p in tmp_path.glob("*.geojson")) == ["full.geojson", "like.geojson"]
+
+
+def test_geojson_rounds_to_7_decimals_and_keeps_shapes_valid(tmp_path):
+    """Coordinates are written to 1e-7 degrees; where plain rounding would make a valid
+    polygon touch itself, the shape is snap-rounded and stays valid."""
+    import geopandas as gpd
+    import shapely
+
+    from gridplan.export.folder import write_geojson
+
+    # a thin notch whose two sides round onto one line
+    spike = shapely.Polygon([(116.0, 39.0), (116.001, 39.0), (116.001, 39.001),
+                             (116.00050003, 39.001), (116.0005, 39.0005),
+                             (116.00050001, 39.001), (116.0, 39.001)])
+    square = shapely.box(116.12345678, 39.12345671, 116.2, 39.2)
+    assert spike.is_valid
+    assert not shapely.transform(spike, lambda xy: xy.round(7)).is_valid
+    gdf = gpd.GeoDataFrame({"grid_code": ["A", "B"], "n": [1, None]},
+                           geometry=[spike, square], crs=4326)
+    write_geojson(gdf, tmp_path / "g.geojson")
+    back = gpd.read_file(tmp_path / "g.geojson")
+    assert back.is_valid.all() and back["grid_code"].tolist() == ["A", "B"]
+    assert back["n"].isna().tolist() == [False, True]
+    coords = shapely.get_coordinates(back.geometry.values)
+    assert (abs(coords * 1e7 - (coords * 1e7).round()) < 1e-6).all()
+    assert shapely.equals_exact(back.geometry.values[1], square, tolerance=1e-7)
