@@ -14,9 +14,12 @@ times. The process runs the command's own ``main`` with timers wrapped around
 and ``gridplan.maps.coverage.save_plan_map`` (map.html).
 
 Printed per run: the whole command (process start to exit, as a user waits for it) and
-its CPU seconds (user + system); plan(), its *metrics* stage, the writers and the map, each
-in wall and CPU seconds; the rest before ``main`` returns (imports of the command, reading
-inputs, moving files into place); teardown (``main`` returned → process gone); the
+its CPU seconds (user + system, forked processes included); plan(), its *metrics* stage;
+*files*, the wall time of writing all files (``gridplan.run.write_plan``: the plan files,
+plan.gpkg and the map side by side on forked processes where the plan is large enough), and
+within it the writers (``gridplan.export.folder._write_all``), the GeoPackage
+(``_write_plan_gpkg``) and the map, each in wall and CPU seconds; the rest before ``main`` returns
+(imports of the command, reading inputs); teardown (``main`` returned → process gone); the
 process's peak RSS (``ru_maxrss`` from ``wait4``); the size of map.html; the 1-minute load
 average before the run.
 
@@ -67,9 +70,11 @@ def child(args: argparse.Namespace) -> int:
 
     import gridplan.engine.pipeline as pipeline
     import gridplan.export.folder as folder
+    import gridplan.run as run
     from gridplan.cli.main import main
 
     times: dict[str, float] = {}
+    me, side = os.getpid(), Path(args.result + ".side")  # the map is written on a fork
 
     def timed(name, fn):
         def wrapper(*a, **k):
@@ -77,8 +82,12 @@ def child(args: argparse.Namespace) -> int:
             try:
                 return fn(*a, **k)
             finally:
-                times[name] = times.get(name, 0.0) + time.perf_counter() - t0
-                times[name + "_cpu"] = times.get(name + "_cpu", 0.0) + cpu_seconds() - c0
+                took = {name: time.perf_counter() - t0, name + "_cpu": cpu_seconds() - c0}
+                for key, value in took.items():
+                    times[key] = times.get(key, 0.0) + value
+                if os.getpid() != me:
+                    with open(side, "a", encoding="utf-8") as fh:
+                        fh.write(json.dumps(took) + "\n")
         return wrapper
 
     report = {}
@@ -91,10 +100,16 @@ def child(args: argparse.Namespace) -> int:
 
     pipeline.plan = timed("plan", plan)
     folder._write_all = timed("writers", folder._write_all)
+    folder._write_plan_gpkg = timed("gpkg", folder._write_plan_gpkg)
     coverage.save_plan_map = timed("map", coverage.save_plan_map)
+    run.write_plan = timed("files", run.write_plan)
     imported = time.time()
     main(args.argv, standalone_mode=False)
     done = time.time()
+    if side.exists():
+        for line in side.read_text(encoding="utf-8").splitlines():
+            times.update(json.loads(line))
+        side.unlink()
     out = {k: round(v, 3) for k, v in times.items()}
     out["start_and_imports"] = round(imported - t_start, 3)
     out["main"] = round(done - imported, 3)
@@ -134,8 +149,7 @@ def run_once(city: Path, out: Path, extra: list[str], *, tessellation: str = "ce
     r["load_average"] = round(load, 2)
     html = out / "map.html"
     r["map_mb"] = round(html.stat().st_size / 1e6, 1) if html.exists() else None
-    r["other_in_main"] = round(r["main"] - sum(r.get(k, 0.0) for k in ("plan", "writers",
-                                                                       "map")), 3)
+    r["other_in_main"] = round(r["main"] - r.get("plan", 0.0) - r.get("files", 0.0), 3)
     if digest:
         r["plan_digest"] = units_csv_digest(out / "units.csv")
     return r
@@ -151,9 +165,9 @@ def units_csv_digest(path: Path) -> str:
     return hashlib.sha1("\n".join(f"{u},{g}" for u, g in pairs).encode()).hexdigest()
 
 
-COLUMNS = ["whole", "cpu", "start_and_imports", "plan", "plan_cpu", "metrics_stage", "writers",
-           "writers_cpu", "map", "map_cpu", "other_in_main", "teardown", "peak_mb", "map_mb",
-           "load_average"]
+COLUMNS = ["whole", "cpu", "start_and_imports", "plan", "plan_cpu", "metrics_stage", "files",
+           "writers", "writers_cpu", "gpkg", "gpkg_cpu", "map", "map_cpu", "other_in_main",
+           "teardown", "peak_mb", "map_mb", "load_average"]
 
 
 def format_rows(rows: list[dict]) -> str:

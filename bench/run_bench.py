@@ -463,7 +463,9 @@ def format_table(rows: list[dict]) -> str:
     lines.append("")
     lines.append("command: the whole `gridplan plan` in a fresh process (start-up, reading, "
                  "plan(), plan files, map.html, exit): wall, CPU (user + system) and peak RSS "
-                 "of the process; writers and map: their wall and CPU seconds inside it; "
+                 "of the process, forked processes included; files: writing every file "
+                 "(writers, gpkg and map side by side on forked processes); writers, gpkg "
+                 "and map: their wall and CPU seconds inside it; "
                  "gridplan: plan() alone in its own process.")
     lines.append("dask<N>: plan_partitioned() on a local cluster of N single-threaded worker "
                  "processes (cluster start apart); cpu s = driver + all workers' task CPU "
@@ -484,16 +486,18 @@ def _command_lines(n: int, r: dict, inproc: dict) -> list[str]:
     blank = f"{'':>6} {'':>8} {'':>8} {'':>6} {'':>6} | {'':>8} {'':>8} {'':>8} {'':>6} |"
     html = f", map.html {r['map_mb']:.1f} MB" if r.get("map_mb") is not None else ""
     detail = (f"start+imports {r['start_and_imports']:.1f} plan() {r.get('plan', 0):.1f} "
-              f"(cpu {r.get('plan_cpu', 0):.1f}) other {r['other_in_main']:.1f} teardown "
+              f"(cpu {r.get('plan_cpu', 0):.1f}) files {r.get('files', 0):.1f} other "
+              f"{r['other_in_main']:.1f} teardown "
               f"{r['teardown']:.1f}{html}; plan {str(r.get('plan_digest'))[:10]}, same plan "
               f"as plan(): {'yes' if same else 'NO'}; load {r['load_average'][0]:.1f}")
     lines = [f"{n:>7} {'command':<8} {r['whole']:>7.1f} {r['cpu']:>7.1f} {r['peak_mb']:>8.0f} "
              f"{_num(r.get('grids'), 'd'):>6} {blank[7:]} {detail}"]
-    for step, what in (("writers", "grids.geojson, units.csv, plan.gpkg, report.json, "
-                                   "grids.xlsx"), ("map", "map.html")):
+    for step, what in (("writers", "grids.geojson, units.csv, report.json, grids.xlsx"),
+                       ("gpkg", "plan.gpkg"), ("map", "map.html")):
         if step in r:
             lines.append(f"{n:>7} {step:<8} {r[step]:>7.1f} {r[step + '_cpu']:>7.1f} "
-                         f"{'':>8} {blank} {what}, inside the command")
+                         f"{'':>8} {blank} {what}, inside the command's files "
+                         f"({r.get('files', 0):.1f} s, the three side by side)")
     return lines
 
 
