@@ -54,6 +54,7 @@ def run_plan(*, map_writer: MapWriter | None = None,
     inputs = load_inputs(kw)
     progress = not kw.get("quiet") and sys.stderr.isatty()
     result = plan(**inputs, progress=progress)
+    del inputs  # the input layers, before the files are written on forked processes
     out_dir = Path(kw["out_dir"])
     extra = {"map.html": lambda path: map_writer(result, path)} if map_writer else {}
     write_plan(result, out_dir, extra=extra,  # the map on a second process beside the files
