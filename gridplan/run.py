@@ -57,7 +57,7 @@ def run_plan(*, map_writer: MapWriter | None = None,
     del inputs  # the input layers, before the files are written on forked processes
     out_dir = Path(kw["out_dir"])
     extra = {"map.html": lambda path: map_writer(result, path)} if map_writer else {}
-    write_plan(result, out_dir, extra=extra,  # the map on a second process beside the files
+    write_plan(result, out_dir, extra=extra,  # plan.gpkg on a second process beside the rest
                run=partial(run_alongside, n_units=len(result.units)))
     if echo:
         echo(summary_text(result, out_dir))

@@ -102,11 +102,11 @@ def _run(i: int) -> Any:
 def run_alongside(tasks: list[Callable[[], Any]], n_units: int) -> None:
     """Run ``tasks``: the last on a forked process while the others run here, in order.
 
-    For the files of a plan of ``n_units`` units (the map beside the plan files). One
-    process does them all where :func:`auto_processes` would not fork for such a plan;
-    an error in either process reaches the caller. One forked process, not one per
-    task: each holds its own copy of what it touches (a second one, for the
-    GeoPackage, held about 50 MB more on a 22,500-building city for no clear gain).
+    For the files of a plan of ``n_units`` units (the GeoPackage, the longest, beside the
+    other files and the map). One process does them all where :func:`auto_processes`
+    would not fork for such a plan; an error in either process reaches the caller. One
+    forked process, not one per task: each holds its own copy of what it touches (a
+    second one held about 50 MB more on a 22,500-building city for no clear gain).
 
     Examples
     --------

@@ -228,8 +228,9 @@ def write_plan(plan, out_dir: str | Path, extra: dict[str, Callable[[Path], None
         large plans. ``plan.cells`` is not needed then (read the plan with
         ``parcels=False``): the copy keeps the folder's parcels.
     run : callable, optional
-        Runs the writers (the plan files, ``plan.gpkg``, then each of ``extra``), given
-        as a list of functions without arguments; by default one after another.
+        Runs the writers (the plan files, each of ``extra``, then ``plan.gpkg``, the
+        longest), given as a list of functions without arguments; by default one after
+        another.
 
     Returns
     -------
@@ -237,9 +238,9 @@ def write_plan(plan, out_dir: str | Path, extra: dict[str, Callable[[Path], None
         File name → final path.
     """
     source = Path(unchanged_from) if unchanged_from is not None else None
-    writers = {"plan": lambda folder: _write_all(plan, folder, source),
-               "plan.gpkg": lambda folder: _write_plan_gpkg(plan, folder, source)}
+    writers = {"plan": lambda folder: _write_all(plan, folder, source)}
     writers.update({name: _into(name, w) for name, w in (extra or {}).items()})
+    writers["plan.gpkg"] = lambda folder: _write_plan_gpkg(plan, folder, source)  # the longest
     written = write_files(out_dir, writers, [*OUTPUT_FILES, *(extra or {})], run=run)
     if new:
         remove_stale(Path(out_dir), keep=set(written))
