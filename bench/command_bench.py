@@ -16,7 +16,7 @@ and ``gridplan.maps.coverage.save_plan_map`` (map.html).
 Printed per run: the whole command (process start to exit, as a user waits for it) and
 its CPU seconds (user + system, forked processes included); plan(), its *metrics* stage;
 *files*, the wall time of writing all files (``gridplan.run.write_plan``: the plan files and
-plan.gpkg, with the map beside them on a forked process where the plan is large enough), and
+the map, with plan.gpkg beside them on a forked process where the plan is large enough), and
 within it the writers (``gridplan.export.folder._write_all``), the GeoPackage
 (``_write_plan_gpkg``) and the map, each in wall and CPU seconds; the rest before ``main`` returns
 (imports of the command, reading inputs); teardown (``main`` returned → process gone); the

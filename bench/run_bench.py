@@ -464,8 +464,8 @@ def format_table(rows: list[dict]) -> str:
     lines.append("command: the whole `gridplan plan` in a fresh process (start-up, reading, "
                  "plan(), plan files, map.html, exit): wall, CPU (user + system) and peak RSS "
                  "of the process, forked processes included; files: writing every file "
-                 "(writers then plan.gpkg, the map beside them on a forked process); writers, "
-                 "gpkg and map: their wall and CPU seconds inside it; "
+                 "(writers then the map here, plan.gpkg beside them on a forked process); "
+                 "writers, gpkg and map: their wall and CPU seconds inside it; "
                  "gridplan: plan() alone in its own process.")
     lines.append("dask<N>: plan_partitioned() on a local cluster of N single-threaded worker "
                  "processes (cluster start apart); cpu s = driver + all workers' task CPU "
@@ -497,7 +497,7 @@ def _command_lines(n: int, r: dict, inproc: dict) -> list[str]:
         if step in r:
             lines.append(f"{n:>7} {step:<8} {r[step]:>7.1f} {r[step + '_cpu']:>7.1f} "
                          f"{'':>8} {blank} {what}, inside the command's files "
-                         f"({r.get('files', 0):.1f} s: writers, then plan.gpkg, with the map "
+                         f"({r.get('files', 0):.1f} s: writers then the map here, plan.gpkg "
                          f"beside them on a forked process)")
     return lines
 
