@@ -16,6 +16,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -79,15 +80,22 @@ def ordered_map(task: Callable[[int], Any], n: int, processes: int,
         for i in range(n):
             yield task(i)
         return
+    log.info("planning %d %s on %d processes", n, what, processes)
+    with _forking(task, processes) as pool:
+        yield from pool.map(_run, range(n), chunksize=max(1, n // (processes * 8)))
+
+
+@contextmanager
+def _forking(task: Callable[[int], Any], processes: int) -> Iterator[ProcessPoolExecutor]:
+    """A pool of ``processes`` forked processes that inherit ``task`` (run by :func:`_run`)."""
     global _TASK
     _TASK = task
-    log.info("planning %d %s on %d processes", n, what, processes)
     gc.collect()
     gc.freeze()  # the children's collections leave inherited objects (and their pages) alone
     try:
         ctx = multiprocessing.get_context("fork")
         with ProcessPoolExecutor(processes, mp_context=ctx) as pool:
-            yield from pool.map(_run, range(n), chunksize=max(1, n // (processes * 8)))
+            yield pool
     finally:
         _TASK = None
         gc.unfreeze()
@@ -119,17 +127,8 @@ def run_alongside(tasks: list[Callable[[], Any]], n_units: int) -> None:
         for task in tasks:
             task()
         return
-    global _TASK
-    _TASK = lambda i: tasks[-1]()  # noqa: E731 - the one task of the pool
-    gc.collect()
-    gc.freeze()
-    try:
-        ctx = multiprocessing.get_context("fork")
-        with ProcessPoolExecutor(1, mp_context=ctx) as pool:
-            last = pool.submit(_run, 0)
-            for task in tasks[:-1]:
-                task()
-            last.result()
-    finally:
-        _TASK = None
-        gc.unfreeze()
+    with _forking(lambda i: tasks[-1](), 1) as pool:
+        last = pool.submit(_run, 0)
+        for task in tasks[:-1]:
+            task()
+        last.result()

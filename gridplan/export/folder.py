@@ -358,10 +358,7 @@ def _write_plan_gpkg(plan, folder: Path, source: Path | None = None) -> None:
         _write_parcels(plan, gpkg)
 
 
-UNCHANGED_FILES = ("plan.gpkg", "units.csv", "grids.xlsx")  # copied by ``unchanged_from``
-
-
-def _copy_unchanged(source: Path | None, folder: Path, names=UNCHANGED_FILES) -> set[str]:
+def _copy_unchanged(source: Path | None, folder: Path, names: tuple[str, ...]) -> set[str]:
     """Copy those of ``names`` that ``source`` has into ``folder``; their names."""
     if source is None:
         return set()

@@ -69,7 +69,7 @@ def test_work_inside_a_pool_stays_in_its_process(monkeypatch) -> None:
 
 @pytest.mark.skipif(sys.platform != "linux", reason="forked processes: Linux only")
 def test_run_alongside_runs_every_task_and_passes_errors_on(monkeypatch, tmp_path) -> None:
-    """The plan's files are written side by side: the last task (the map) on a forked
+    """The plan's files are written side by side: the last task (plan.gpkg) on a forked
     process, the others here; what they write is there afterwards, and an error
     reaches us."""
     import os
