@@ -26,10 +26,14 @@ from gridplan.params import PlanParams
 from gridplan.scale.cluster import run_tasks, warm_up
 from gridplan.scale.merge import merge_plans
 from gridplan.scale.partitions import Partition, UnitOptions, partitions_of, prepare_partition
-from gridplan.scale.plans import plan_one
-from gridplan.scale.shards import _write_json, safe_name
+from gridplan.scale.plans import plan_batch
+from gridplan.scale.shards import _write_json
 
 log = logging.getLogger(__name__)
+
+BATCH_UNITS = 20_000  # most units planned by one task (a batch of whole communities)
+MIN_BATCH_UNITS = 2_000  # fewest, unless the communities left are fewer
+BATCHES_PER_WORKER = 4  # batches per worker at least, so that the workers finish together
 
 
 class PartialPlanError(GridplanError):
@@ -126,10 +130,9 @@ def plan_partitioned(population: str | Path, communities: gpd.GeoDataFrame,
     with timer.stage("prepare"):
         prepared = _prepare_all(parts, options, communities, compounds, params, work, client,
                                 retries, progress)
-    counts = _shards_by_community(prepared)
     with timer.stage("plan"):
-        done, failed = _plan_all(communities, counts, barriers, params, work, client,
-                                 retries, progress, outcome)
+        done, failed, batches = _plan_all(communities, prepared, barriers, params, work,
+                                          client, retries, progress, outcome)
     if failed:
         raise PartialPlanError(failed, "community", len(done), work)
     notes = _merge_notes(notes, prepared)
@@ -141,7 +144,10 @@ def plan_partitioned(population: str | Path, communities: gpd.GeoDataFrame,
         prepare_peak_mb_max=max((s["peak_mb"] for s in prepared), default=0.0),
         worker_cpu_seconds={
             "prepare": round(sum(s.get("cpu_seconds", 0.0) for s in prepared), 3),
-            "plan": round(sum(d.get("cpu_seconds", 0.0) for d in done.values()), 3)},
+            "plan": round(sum(b["cpu_seconds"] for b in batches), 3)},
+        batches=len(batches),
+        batch_seconds_max=max((b["seconds"] for b in batches), default=0.0),
+        plan_peak_mb_max=max((b["peak_mb"] for b in batches), default=0.0),
         largest_community_units=max((d["units"] for d in done.values()), default=0),
         workers=0 if client is None else len(client.scheduler_info()["workers"]))
     report["runtime_seconds"] = round(time.perf_counter() - t_start, 3)
@@ -216,31 +222,80 @@ def _shards_by_community(prepared: list[dict]) -> dict[str, list[int]]:
     return out
 
 
-def _plan_all(communities, counts, barriers, params, work, client, retries, progress,
-              outcome: Outcome) -> tuple[dict[str, dict], dict[str, str]]:
-    """Stage 2 over every community not planned yet."""
-    near = NearbyLines(barriers)
-    done: dict[str, dict] = {}
-    jobs = {}
-    extra = [c for c in ("name", "name_en") if c in communities.columns]
-    for row in communities.itertuples(index=False):
-        cid = str(row.community_id)
-        marker = work / "plans" / f"{safe_name(cid)}.json"
-        if marker.exists():
-            done[cid] = json.loads(marker.read_text())
-            continue
-        comm = SimpleNamespace(community_id=row.community_id, code=row.code,
-                               geometry=row.geometry, **{c: getattr(row, c) for c in extra})
-        shards = [str(work / "units" / safe_name(cid) / f"p{i:06d}.pkl")
-                  for i in counts.get(cid, [])]
-        jobs[cid] = (comm, shards, near.around(row.geometry), params, work)
+def _plan_all(communities, prepared, barriers, params, work, client, retries, progress,
+              outcome: Outcome) -> tuple[dict[str, dict], dict[str, str], list[dict]]:
+    """Stage 2 over every community not planned yet, in batches; the planned communities,
+    the failed ones and this run's batches' markers."""
+    done = _planned(work)
     outcome.resumed = len(done)
     if done:
         log.info("resuming: %d of %d communities already planned", len(done), len(communities))
-    results, errors = run_tasks(plan_one, jobs, client, retries=retries,
+    shards = _shards_by_community(prepared)
+    units = {cid: sum(s["counts"].get(cid, 0) for s in prepared) for cid in shards}
+    todo = [i for i, cid in enumerate(communities["community_id"].astype(str))
+            if cid not in done]
+    workers = 1 if client is None else max(len(client.scheduler_info()["workers"]), 1)
+    near = NearbyLines(barriers)
+    extra = [c for c in ("name", "name_en") if c in communities.columns]
+    jobs = {}
+    for positions in _batches(todo, communities, units, workers):
+        rows = communities.iloc[positions]
+        comms = [SimpleNamespace(community_id=r.community_id, code=r.code, geometry=r.geometry,
+                                 **{c: getattr(r, c) for c in extra})
+                 for r in rows.itertuples(index=False)]
+        ids = [str(c.community_id) for c in comms]
+        name = f"b{positions[0]:06d}-{hashlib.sha1(chr(0).join(ids).encode()).hexdigest()[:8]}"
+        paths = [str(work / "units" / f"p{i:06d}.parquet")
+                 for i in sorted({i for cid in ids for i in shards.get(cid, [])})]
+        jobs[name] = (name, comms, positions, paths, [near.around(c.geometry) for c in comms],
+                      params, work, retries)
+    results, errors = run_tasks(plan_batch, jobs, client, retries=retries,
                                 desc="planning communities", progress=progress)
-    done.update(results)
-    return done, errors
+    failed: dict[str, str] = {}
+    for name, marker in results.items():
+        done.update({cid: {**d, "file": name} for cid, d in marker["communities"].items()})
+        failed.update(marker["failed"])
+    for name, error in errors.items():
+        failed.update({str(c.community_id): error for c in jobs[name][1]})
+    return done, failed, list(results.values())
+
+
+def _planned(work: Path) -> dict[str, dict]:
+    """Communities planned by earlier runs, from the batches' markers."""
+    done: dict[str, dict] = {}
+    for path in sorted((work / "plans").glob("*.json")):
+        marker = json.loads(path.read_text(encoding="utf-8"))
+        done.update({cid: {**d, "file": marker["file"]}
+                     for cid, d in marker["communities"].items()})
+    return done
+
+
+def _batches(todo: list[int], communities, units: dict[str, int],
+             workers: int) -> list[list[int]]:
+    """Consecutive communities, cut into batches of about :data:`BATCH_UNITS` units or
+    fewer, so that every worker gets several batches.
+
+    Examples
+    --------
+    >>> comm = pd.DataFrame({"community_id": ["a", "b", "c", "d"]})
+    >>> _batches([0, 1, 2, 3], comm, {"a": 1500, "b": 400, "c": 1500, "d": 10}, 1)
+    [[0, 1], [2, 3]]
+    >>> _batches([1, 3], comm, {"a": 1500, "b": 400, "c": 1500, "d": 10}, 1)
+    [[1, 3]]
+    """
+    ids = communities["community_id"].astype(str).to_numpy()
+    total = sum(units.get(ids[i], 0) for i in todo)
+    limit = min(BATCH_UNITS, max(MIN_BATCH_UNITS, total // (BATCHES_PER_WORKER * workers)))
+    out: list[list[int]] = []
+    size = 0
+    for i in todo:
+        n = units.get(ids[i], 0)
+        if not out or (size and size + n > limit):
+            out.append([])
+            size = 0
+        out[-1].append(i)
+        size += n
+    return out
 
 
 def _failure_text(failed: dict[str, str], what: str, n_ok: int, work: Path) -> str:

@@ -1,4 +1,4 @@
-"""Stage 3: merge the communities' plans, batch by batch, into the output files."""
+"""Stage 3: merge the batches' plans, in the communities' order, into the output files."""
 
 from __future__ import annotations
 
@@ -28,15 +28,13 @@ from gridplan.export.folder import (
 )
 from gridplan.layers.vector import InputNotes
 from gridplan.params import PlanParams
-from gridplan.scale.shards import load_frames, safe_name
-
-MERGE_BATCH = 200  # communities read at once while merging
+from gridplan.scale.shards import load_frames
 
 
 def merge_plans(communities: gpd.GeoDataFrame, done: dict[str, dict], params: PlanParams, crs,
                 notes: InputNotes, work: Path, out_dir: Path, unit_kind: str,
                 runtime: float) -> dict:
-    """Append the communities' plans, batch by batch, into the output files; the report.
+    """Append the communities' plans, batch file by batch file, into the output files.
 
     Files are written in a temporary folder inside ``out_dir`` and moved into place
     once all are complete, like :func:`gridplan.export.folder.write_plan`.
@@ -46,13 +44,11 @@ def merge_plans(communities: gpd.GeoDataFrame, done: dict[str, dict], params: Pl
     ids = [str(c) for c in communities["community_id"]]
     attrs, comm_rows = [], []
     try:
-        for start in range(0, len(ids), MERGE_BATCH):
-            batch = _read_batch([work / "plans" / f"{safe_name(c)}.pkl"
-                                 for c in ids[start:start + MERGE_BATCH]], crs)
-            grids, units = batch["grids"], batch["units"]
-            comm_rows.append(batch["community"])
-            _append_layers(grids, units, tmp, first=start == 0, unit_kind=unit_kind)
-            _write_parcels(SimpleNamespace(cells=batch["cells"], cell_edges=batch["cell_edges"]),
+        for i, part in enumerate(_runs(ids, done, work, crs)):
+            grids, units = part["grids"], part["units"]
+            comm_rows.append(part["community"])
+            _append_layers(grids, units, tmp, first=i == 0, unit_kind=unit_kind)
+            _write_parcels(SimpleNamespace(cells=part["cells"], cell_edges=part["cell_edges"]),
                            tmp / "plan.gpkg")
             attrs.append(_grid_attributes(grids))
         _close_features(tmp / "grids.geojson")
@@ -77,15 +73,28 @@ def merge_plans(communities: gpd.GeoDataFrame, done: dict[str, dict], params: Pl
     return report
 
 
-def _read_batch(paths: list[Path], crs) -> dict[str, pd.DataFrame]:
-    """The communities' results of one batch, each layer concatenated."""
-    parts = [load_frames(p, crs) for p in paths]
-    out = {}
-    for name in parts[0]:
-        frame = pd.concat([p[name] for p in parts], ignore_index=True)
-        out[name] = (gpd.GeoDataFrame(frame, geometry="geometry", crs=crs)
-                     if "geometry" in frame else frame)
-    return out
+def _runs(ids: list[str], done: dict[str, dict], work: Path, crs):
+    """The plans of consecutive communities, a run of communities from one batch file at a
+    time, in the communities' order.
+
+    A run is a slice of its file: a file holds its communities in that order, so
+    consecutive communities from one file are consecutive in it. A first run makes one
+    run per file; a resumed run may need a file more than once, so the last one read is
+    kept.
+    """
+    cached: tuple[str, dict] | None = None
+    start = 0
+    while start < len(ids):
+        name = done[ids[start]]["file"]
+        stop = start + 1
+        while stop < len(ids) and done[ids[stop]]["file"] == name:
+            stop += 1
+        if cached is None or cached[0] != name:
+            cached = (name, load_frames(work / "plans" / f"{name}.pkl", crs))
+        first, last = done[ids[start]]["rows"], done[ids[stop - 1]]["rows"]
+        yield {layer: frame.iloc[first[layer][0]:last[layer][1]].reset_index(drop=True)
+               for layer, frame in cached[1].items()}
+        start = stop
 
 
 def _append_layers(grids: gpd.GeoDataFrame, units: gpd.GeoDataFrame, folder: Path, *,
@@ -141,7 +150,6 @@ def _report(grids: gpd.GeoDataFrame, comm: gpd.GeoDataFrame, done: dict[str, dic
     """``report.json`` of the merged plan: the in-process report, plus how it was run."""
     dup = grids["grid_code"][grids["grid_code"].duplicated()]
     if len(dup):
-
         raise PlanInvariantError(f"duplicate grid codes: {', '.join(dup.head(5))}")
     stages: dict[str, float] = {}
     for d in done.values():
@@ -152,8 +160,5 @@ def _report(grids: gpd.GeoDataFrame, comm: gpd.GeoDataFrame, done: dict[str, dic
                             communities=comm, params=params, crs=crs)
     report = summarize(light, notes, stages, runtime)
     report["partitioned"] = {
-        "community_seconds_max": max((d["seconds"] for d in done.values()), default=0.0),
-        "plan_peak_mb_max": max((d["peak_mb"] for d in done.values()), default=0.0),
-        "stage_seconds_are": "summed over communities (busy time across workers)",
-    }
+        "stage_seconds_are": "summed over communities (busy time across workers)"}
     return report

@@ -1,7 +1,8 @@
 """The population input in pieces, and stage 1: prepare one partition.
 
 A partition is a file of a folder or a row group of a GeoParquet file; preparing it places
-its units in communities and writes one shard per community (:mod:`.shards`).
+its units in communities and writes them as one GeoParquet shard sorted by community
+(:mod:`.shards`).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import shapely
 
 from gridplan.engine.units import split_large_buildings, tag_by_polygons
@@ -22,7 +24,7 @@ from gridplan.layers.population import prepare_units
 from gridplan.layers.vector import VECTOR_SUFFIXES, InputNotes, check_layer
 from gridplan.params import PlanParams
 from gridplan.scale.cluster import peak_mb, reset_peak
-from gridplan.scale.shards import _write_json, safe_name, save_frames
+from gridplan.scale.shards import POSITION, _write_json, save_units
 
 
 @dataclass(frozen=True)
@@ -107,10 +109,12 @@ def read_partition(part: Partition) -> gpd.GeoDataFrame:
 def prepare_partition(index: int, part: Partition, options: UnitOptions,
                       communities: gpd.GeoDataFrame, compounds: gpd.GeoDataFrame | None,
                       params: PlanParams, work: Path) -> dict:
-    """Read one partition, place its units in communities and write one shard per community.
+    """Read one partition, place its units in communities and write its shard.
 
-    Returns a small summary (units per community, input notes, geometry kinds), also
-    written to ``WORK/prepared/p<index>.json`` as the partition's done-marker.
+    The shard ``WORK/units/p<index>.parquet`` holds the partition's units sorted by
+    community (their position in ``communities``). Returns a small summary (units per
+    community, input notes, geometry kinds), also written to
+    ``WORK/prepared/p<index>.json`` as the partition's done-marker.
     """
     reset_peak()
     c0 = time.process_time()
@@ -135,8 +139,9 @@ def prepare_partition(index: int, part: Partition, options: UnitOptions,
     units["_sub"] = np.arange(len(units)) >= whole
     units["_part"] = index
     units["_pos"] = np.arange(len(units))
-    for cid, grp in units.groupby("community_id", sort=False):
-        save_frames(work / "units" / safe_name(cid) / f"p{index:06d}.pkl", {"units": grp})
+    position = pd.Series(np.arange(len(communities)), index=communities["community_id"])
+    units[POSITION] = units["community_id"].map(position).to_numpy()
+    save_units(work / "units" / f"p{index:06d}.parquet", units)
     summary = {"partition": part.name, "units": len(units),
                "counts": {str(k): int(v) for k, v in
                           units.groupby("community_id", sort=False).size().items()},

@@ -24,7 +24,6 @@ from gridplan.layers.prepare import prepare_communities
 from gridplan.params import PlanParams
 from gridplan.scale import PartialPlanError, UnitOptions, plan_partitioned, plans
 from gridplan.scale.partitions import partitions_of, read_partition
-from gridplan.scale.shards import safe_name
 
 DEMO = Path(__file__).resolve().parents[2] / "data" / "boundaries"
 LAYERS = ["--communities", DEMO / "communities.geojson", "--community-code", "code",
@@ -177,9 +176,10 @@ def test_failed_community_reported_rest_kept(cluster, demo_parts, tmp_path):
     assert f"unit ids appear twice in community {victim['community_id']}" in result.output
     assert "run the same command again" in result.output
     assert no_outputs(out)
-    done = {p.stem for p in (out / "parts" / "plans").glob("*.json")}
-    assert done == {safe_name(c) for c in comms["community_id"]} - {
-        safe_name(victim["community_id"])}
+    markers = [json.loads(p.read_text()) for p in (out / "parts" / "plans").glob("*.json")]
+    kept = {c for m in markers for c in m["communities"]}
+    assert kept == set(comms["community_id"]) - {victim["community_id"]}
+    assert {c for m in markers for c in m["failed"]} == {victim["community_id"]}
 
 
 def synthetic_inputs(tmp_path: Path):
