@@ -280,7 +280,7 @@ def work_dask(n: int, seed: int, data: Path, tessellation: str, workers: int,
         "load_average": _load_average(), "workers": workers, "peak_mb": round(peak_mb(), 1),
         "stage_seconds": part["wall_seconds"], "busy_seconds": rep["stage_seconds"],
         "partitions": part["partitions"], "prepare_peak_mb_max": part["prepare_peak_mb_max"],
-        "plan_peak_mb_max": part["plan_peak_mb_max"],
+        "plan_peak_mb_max": part["plan_peak_mb_max"], "batches": part.get("batches"),
         "largest_community_units": part["largest_community_units"],
         "grids": rep["grids"], "share_in_band": rep["share_in_band"],
         "contiguous_share": rep["contiguous_share"],
@@ -470,7 +470,7 @@ def format_table(rows: list[dict]) -> str:
     lines.append("dask<N>: plan_partitioned() on a local cluster of N single-threaded worker "
                  "processes (cluster start apart); cpu s = driver + all workers' task CPU "
                  "time; peak MB = the driver's; worker peaks in the detail, per partition and "
-                 "per community task.")
+                 "per batch of communities.")
     lines.append("wall s / cpu s: gridplan = plan() end to end; metis = graph build + "
                  "part_graph; stage seconds are wall clock; load = 1-minute load average. "
                  "contig: gridplan = grids that are one Polygon; metis = parts connected in "
@@ -531,20 +531,21 @@ def _dask_detail(r: dict, inproc: dict) -> tuple[str, dict]:
     detail = (f"prepare {st.get('prepare', 0):.1f} plan {st.get('plan', 0):.1f} merge "
               f"{st.get('merge', 0):.1f}; cluster start {r['cluster_start_seconds']:.1f}; "
               f"{r['partitions']} partitions; worker peak MB: partition "
-              f"{r['prepare_peak_mb_max']:.0f}, community {r['plan_peak_mb_max']:.0f} "
-              f"(largest {r['largest_community_units']} units); same plan as in-process: "
+              f"{r['prepare_peak_mb_max']:.0f}, batch {r['plan_peak_mb_max']:.0f} "
+              f"({r.get('batches', '?')} batches; largest community "
+              f"{r['largest_community_units']} units); same plan as in-process: "
               f"{'yes' if same else 'NO'}")
     return detail, (inproc.get("yardstick", {}) if same else {})
 
 
 def _speedups(rows: list[dict]) -> list[str]:
-    """Speed-up lines: 1 → N workers, and in-process → N workers."""
+    """Speed-up lines (1 → N workers, in-process → N workers) and the CPU ratios."""
     lines = []
     for row in rows:
-        runs = {int(t[4:]): row[t]["wall_seconds"] for t in row
-                if t.startswith("dask") and "error" not in row[t]}
-        if not runs:
+        done = {int(t[4:]): row[t] for t in row if t.startswith("dask") and "error" not in row[t]}
+        if not done:
             continue
+        runs = {w: r["wall_seconds"] for w, r in done.items()}
         base = row.get("gridplan", {}).get("wall_seconds")
         parts = [f"{w} workers {t:.1f} s" for w, t in sorted(runs.items())]
         if 1 in runs:
@@ -553,7 +554,26 @@ def _speedups(rows: list[dict]) -> list[str]:
         if base:
             parts += [f"in-process→{w}: {base / t:.2f}×" for w, t in sorted(runs.items())]
         lines.append(f"{row['size']:>7} " + "; ".join(parts))
+        lines += _cpu_ratios(row, done)
     return [""] + lines if lines else []
+
+
+def _cpu_ratios(row: dict, done: dict[int, dict]) -> list[str]:
+    """CPU of each Dask run against plan() in-process, and against plan() plus the same
+    plan files written by the command (its writers and plan.gpkg; the Dask runs draw no
+    map)."""
+    gp_cpu = row.get("gridplan", {}).get("cpu_seconds")
+    if not gp_cpu:
+        return []
+    cmd = row.get("command", {})
+    files = cmd.get("writers_cpu", 0.0) + cmd.get("gpkg_cpu", 0.0)
+    parts = []
+    for w, r in sorted(done.items()):
+        text = f"{w} workers ÷ plan(): {r['cpu_seconds'] / gp_cpu:.2f}×"
+        if files:
+            text += f", ÷ plan() + plan files: {r['cpu_seconds'] / (gp_cpu + files):.2f}×"
+        parts.append(text)
+    return [f"{row['size']:>7} CPU " + "; ".join(parts)]
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -27,12 +27,15 @@ CONNECT_TIMEOUT = "20s"  # waiting for a Dask scheduler
 
 
 def run_tasks(fn: Callable, jobs: dict[str, tuple], client=None, *, retries: int = 2,
-              desc: str = "", progress: bool = False) -> tuple[dict, dict[str, str]]:
+              desc: str = "", progress: bool = False,
+              on_result: Callable[[str, object], None] | None = None,
+              ) -> tuple[dict, dict[str, str]]:
     """Call ``fn(*args)`` for every job; results and errors by job key.
 
     With a Dask ``client`` the jobs run on its workers (``retries`` passed to Dask);
     without one they run here, each retried up to ``retries`` times. A job that still
-    fails is reported by key with its error; the others go on.
+    fails is reported by key with its error; the others go on. ``on_result(key, result)``
+    is called here as each job finishes (in the order they finish).
 
     Examples
     --------
@@ -53,6 +56,8 @@ def run_tasks(fn: Callable, jobs: dict[str, tuple], client=None, *, retries: int
                     errors[key] = f"{type(exc).__name__}: {exc}"
             if key in results:
                 errors.pop(key, None)
+                if on_result is not None:
+                    on_result(key, results[key])
             bar.update()
     else:
         from distributed import as_completed
@@ -68,6 +73,8 @@ def run_tasks(fn: Callable, jobs: dict[str, tuple], client=None, *, retries: int
                 log.warning("%s %s failed after %d retries: %s", desc, key, retries, exc)
             else:
                 results[key] = fut.result()
+                if on_result is not None:
+                    on_result(key, results[key])
             fut.release()
             bar.update()
     bar.close()

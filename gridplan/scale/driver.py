@@ -8,6 +8,7 @@ import logging
 import os
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
@@ -24,7 +25,7 @@ from gridplan.layers.prepare import check_overlaps
 from gridplan.layers.vector import InputNotes
 from gridplan.params import PlanParams
 from gridplan.scale.cluster import run_tasks, warm_up
-from gridplan.scale.merge import merge_plans
+from gridplan.scale.merge import PlanMerge
 from gridplan.scale.partitions import Partition, UnitOptions, partitions_of, prepare_partition
 from gridplan.scale.plans import plan_batch
 from gridplan.scale.shards import _write_json
@@ -130,15 +131,16 @@ def plan_partitioned(population: str | Path, communities: gpd.GeoDataFrame,
     with timer.stage("prepare"):
         prepared = _prepare_all(parts, options, communities, compounds, params, work, client,
                                 retries, progress)
-    with timer.stage("plan"):
-        done, failed, batches = _plan_all(communities, prepared, barriers, params, work,
-                                          client, retries, progress, outcome)
-    if failed:
-        raise PartialPlanError(failed, "community", len(done), work)
-    notes = _merge_notes(notes, prepared)
-    with timer.stage("merge"):
-        report = merge_plans(communities, done, params, crs, notes, work, out,
-                             _unit_kind(prepared), time.perf_counter() - t_start)
+    ids = [str(c) for c in communities["community_id"]]
+    with PlanMerge(ids, crs, work, out, _unit_kind(prepared)) as merge:
+        with timer.stage("plan"):
+            done, failed, batches = _plan_all(communities, prepared, barriers, params, work,
+                                              client, retries, progress, outcome, merge.add)
+        if failed:
+            raise PartialPlanError(failed, "community", len(done), work)
+        notes = _merge_notes(notes, prepared)
+        with timer.stage("merge"):
+            report = merge.finish(params, notes, time.perf_counter() - t_start)
     report["partitioned"].update(
         partitions=len(parts), resumed=outcome.resumed, wall_seconds=timer.seconds,
         prepare_peak_mb_max=max((s["peak_mb"] for s in prepared), default=0.0),
@@ -149,6 +151,7 @@ def plan_partitioned(population: str | Path, communities: gpd.GeoDataFrame,
         batch_seconds_max=max((b["seconds"] for b in batches), default=0.0),
         plan_peak_mb_max=max((b["peak_mb"] for b in batches), default=0.0),
         largest_community_units=max((d["units"] for d in done.values()), default=0),
+        merge_seconds=round(merge.seconds, 3),
         workers=0 if client is None else len(client.scheduler_info()["workers"]))
     report["runtime_seconds"] = round(time.perf_counter() - t_start, 3)
     _write_json(out / "report.json", report, indent=2)  # now with the merge's time
@@ -223,10 +226,16 @@ def _shards_by_community(prepared: list[dict]) -> dict[str, list[int]]:
 
 
 def _plan_all(communities, prepared, barriers, params, work, client, retries, progress,
-              outcome: Outcome) -> tuple[dict[str, dict], dict[str, str], list[dict]]:
+              outcome: Outcome, on_done: Callable[[dict[str, dict]], None],
+              ) -> tuple[dict[str, dict], dict[str, str], list[dict]]:
     """Stage 2 over every community not planned yet, in batches; the planned communities,
-    the failed ones and this run's batches' markers."""
+    the failed ones and this run's batches' markers.
+
+    ``on_done`` gets the communities planned before (resumed), then each batch's as it
+    finishes.
+    """
     done = _planned(work)
+    on_done(done)
     outcome.resumed = len(done)
     if done:
         log.info("resuming: %d of %d communities already planned", len(done), len(communities))
@@ -249,11 +258,16 @@ def _plan_all(communities, prepared, barriers, params, work, client, retries, pr
                  for i in sorted({i for cid in ids for i in shards.get(cid, [])})]
         jobs[name] = (name, comms, positions, paths, [near.around(c.geometry) for c in comms],
                       params, work, retries)
+    def finished(name: str, marker: dict) -> None:
+        planned = {cid: {**d, "file": name} for cid, d in marker["communities"].items()}
+        done.update(planned)
+        on_done(planned)
+
     results, errors = run_tasks(plan_batch, jobs, client, retries=retries,
-                                desc="planning communities", progress=progress)
+                                desc="planning communities", progress=progress,
+                                on_result=finished)
     failed: dict[str, str] = {}
-    for name, marker in results.items():
-        done.update({cid: {**d, "file": name} for cid, d in marker["communities"].items()})
+    for marker in results.values():
         failed.update(marker["failed"])
     for name, error in errors.items():
         failed.update({str(c.community_id): error for c in jobs[name][1]})

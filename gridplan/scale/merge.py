@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import time
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -31,32 +32,60 @@ from gridplan.params import PlanParams
 from gridplan.scale.shards import load_frames
 
 
-def merge_plans(communities: gpd.GeoDataFrame, done: dict[str, dict], params: PlanParams, crs,
-                notes: InputNotes, work: Path, out_dir: Path, unit_kind: str,
-                runtime: float) -> dict:
-    """Append the communities' plans, batch file by batch file, into the output files.
+class PlanMerge:
+    """Append planned communities to the output files in the communities' order, as their
+    batches finish.
 
-    Files are written in a temporary folder inside ``out_dir`` and moved into place
-    once all are complete, like :func:`gridplan.export.folder.write_plan`.
+    Files are written in a temporary folder inside ``out_dir``; :meth:`finish` moves them
+    into place once all are complete, like :func:`gridplan.export.folder.write_plan`.
+    Used as a context manager, the temporary folder goes when the block ends.
+
+    Each call of :meth:`add` writes every community that can now be written: those
+    after the last written one, up to the first not planned yet. The driver calls it
+    as each batch finishes, so the files grow while the workers plan.
     """
-    out_dir.mkdir(parents=True, exist_ok=True)
-    tmp = temp_folder(out_dir)
-    ids = [str(c) for c in communities["community_id"]]
-    attrs, comm_rows = [], []
-    try:
-        for i, part in enumerate(_runs(ids, done, work, crs)):
-            grids, units = part["grids"], part["units"]
-            comm_rows.append(part["community"])
-            _append_layers(grids, units, tmp, first=i == 0, unit_kind=unit_kind)
-            _write_parcels(SimpleNamespace(cells=part["cells"], cell_edges=part["cell_edges"]),
-                           tmp / "plan.gpkg")
-            attrs.append(_grid_attributes(grids))
+
+    def __init__(self, ids: list[str], crs, work: Path, out_dir: Path, unit_kind: str) -> None:
+        self.ids, self.crs, self.work, self.out_dir = ids, crs, work, out_dir
+        self.unit_kind = unit_kind
+        self.done: dict[str, dict] = {}
+        self.next = 0  # position of the first community not written yet
+        self.attrs: list[gpd.GeoDataFrame] = []
+        self.comm_rows: list[gpd.GeoDataFrame] = []
+        self._cached: tuple[str, dict] | None = None
+        self.seconds = 0.0  # spent writing, in add() and finish()
+        out_dir.mkdir(parents=True, exist_ok=True)
+        self.tmp = temp_folder(out_dir)
+
+    def __enter__(self) -> PlanMerge:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def add(self, done: dict[str, dict]) -> None:
+        """Take more planned communities (id → marker summary) and write what is ready."""
+        t0 = time.perf_counter()
+        self.done.update(done)
+        while self.next < len(self.ids) and self.ids[self.next] in self.done:
+            stop = self._run_end(self.next)
+            self._write(self._run(self.next, stop))
+            self.next = stop
+        self.seconds += time.perf_counter() - t0
+
+    def finish(self, params: PlanParams, notes: InputNotes, runtime: float) -> dict:
+        """Close the files, write the communities layer, the report and grids.xlsx, and move
+        them into ``out_dir``; the report."""
+        if self.next < len(self.ids):
+            raise PlanInvariantError(f"community {self.ids[self.next]} was never planned")
+        t0 = time.perf_counter()
+        tmp, done, ids = self.tmp, self.done, self.ids
         _close_features(tmp / "grids.geojson")
-        comm = pd.concat(comm_rows, ignore_index=True)
+        comm = pd.concat(self.comm_rows, ignore_index=True)
         comm["code"] = comm["code"].astype(object).where(comm["code"].notna(), "")
         _write_layer(comm, tmp / "plan.gpkg", "communities", promote_to_multi=True)
-        all_grids = pd.concat(attrs, ignore_index=True)
-        report = _report(all_grids, comm, done, params, crs, notes, runtime)
+        all_grids = pd.concat(self.attrs, ignore_index=True)
+        report = _report(all_grids, comm, done, params, self.crs, notes, runtime)
         report["explanations"] = [done[c]["explanation"] for c in ids
                                   if done[c].get("explanation")]
         report["optimality"] = optimality_report(
@@ -66,35 +95,42 @@ def merge_plans(communities: gpd.GeoDataFrame, done: dict[str, dict], params: Pl
                                          encoding="utf-8")
         write_grids_xlsx(SimpleNamespace(grids=all_grids, communities=comm), tmp / "grids.xlsx")
         for name in OUTPUT_FILES:
-            os.replace(tmp / name, out_dir / name)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    remove_stale(out_dir, keep=set(OUTPUT_FILES))
-    return report
+            os.replace(tmp / name, self.out_dir / name)
+        remove_stale(self.out_dir, keep=set(OUTPUT_FILES))
+        self.seconds += time.perf_counter() - t0
+        return report
 
-
-def _runs(ids: list[str], done: dict[str, dict], work: Path, crs):
-    """The plans of consecutive communities, a run of communities from one batch file at a
-    time, in the communities' order.
-
-    A run is a slice of its file: a file holds its communities in that order, so
-    consecutive communities from one file are consecutive in it. A first run makes one
-    run per file; a resumed run may need a file more than once, so the last one read is
-    kept.
-    """
-    cached: tuple[str, dict] | None = None
-    start = 0
-    while start < len(ids):
-        name = done[ids[start]]["file"]
-        stop = start + 1
-        while stop < len(ids) and done[ids[stop]]["file"] == name:
+    def _run_end(self, start: int) -> int:
+        """End of the run of planned communities from ``start``'s batch file."""
+        name, stop = self.done[self.ids[start]]["file"], start + 1
+        while (stop < len(self.ids) and self.ids[stop] in self.done
+               and self.done[self.ids[stop]]["file"] == name):
             stop += 1
-        if cached is None or cached[0] != name:
-            cached = (name, load_frames(work / "plans" / f"{name}.pkl", crs))
-        first, last = done[ids[start]]["rows"], done[ids[stop - 1]]["rows"]
-        yield {layer: frame.iloc[first[layer][0]:last[layer][1]].reset_index(drop=True)
-               for layer, frame in cached[1].items()}
-        start = stop
+        return stop
+
+    def _run(self, start: int, stop: int) -> dict[str, pd.DataFrame]:
+        """The plans of communities ``start:stop``, a slice of their batch file.
+
+        A batch file holds its communities in their order, so consecutive communities
+        from one file are consecutive in it. A resumed run may need a file more than
+        once, so the last one read is kept.
+        """
+        name = self.done[self.ids[start]]["file"]
+        if self._cached is None or self._cached[0] != name:
+            self._cached = (name, load_frames(self.work / "plans" / f"{name}.pkl", self.crs))
+        first = self.done[self.ids[start]]["rows"]
+        last = self.done[self.ids[stop - 1]]["rows"]
+        return {layer: frame.iloc[first[layer][0]:last[layer][1]].reset_index(drop=True)
+                for layer, frame in self._cached[1].items()}
+
+    def _write(self, part: dict[str, pd.DataFrame]) -> None:
+        grids = part["grids"]
+        _append_layers(grids, part["units"], self.tmp, first=not self.comm_rows,
+                       unit_kind=self.unit_kind)
+        _write_parcels(SimpleNamespace(cells=part["cells"], cell_edges=part["cell_edges"]),
+                       self.tmp / "plan.gpkg")
+        self.comm_rows.append(part["community"])
+        self.attrs.append(_grid_attributes(grids))
 
 
 def _append_layers(grids: gpd.GeoDataFrame, units: gpd.GeoDataFrame, folder: Path, *,

@@ -22,7 +22,7 @@ from gridplan.export.folder import read_plan, write_plan
 from gridplan.layers.population import prepare_units
 from gridplan.layers.prepare import prepare_communities
 from gridplan.params import PlanParams
-from gridplan.scale import PartialPlanError, UnitOptions, plan_partitioned, plans
+from gridplan.scale import PartialPlanError, UnitOptions, driver, plan_partitioned, plans
 from gridplan.scale.partitions import partitions_of, read_partition
 
 DEMO = Path(__file__).resolve().parents[2] / "data" / "boundaries"
@@ -222,6 +222,31 @@ def test_resume_after_failure_gives_the_same_plan(tmp_path, monkeypatch):
     assert_same_plan(sorted_units(load_plan_dir(tmp_path / "reference")), got)
     assert_same_parcels(out, tmp_path / "reference")
     assert outcome.report["grids"] == expected.report["grids"]
+
+
+def test_batches_finishing_out_of_order_merge_in_order(tmp_path, monkeypatch):
+    """Many small batches, finished last first: the files are still the in-process plan's."""
+    path, units, comm = synthetic_inputs(tmp_path)
+    params = PlanParams(seed=3, tessellation="centroid")
+    monkeypatch.setattr(driver, "BATCH_UNITS", 200)
+    monkeypatch.setattr(driver, "MIN_BATCH_UNITS", 1)
+    real = driver.run_tasks
+
+    def reversed_tasks(fn, jobs, *args, **kwargs):
+        return real(fn, dict(reversed(list(jobs.items()))), *args, **kwargs)
+
+    monkeypatch.setattr(driver, "run_tasks", reversed_tasks)
+    out = tmp_path / "out"
+    outcome = plan_partitioned(path, comm, out, params=params,
+                               options=UnitOptions(households="households"))
+    assert outcome.report["partitioned"]["batches"] == len(comm) > 2  # one each
+    expected = plan(prepare_units(units, households="households"), comm, params=params)
+    write_plan(expected, tmp_path / "reference")
+    ref = tmp_path / "reference"
+    assert (out / "grids.geojson").read_bytes() == (ref / "grids.geojson").read_bytes()
+    lines = [sorted((p / "units.csv").read_text().splitlines()) for p in (out, ref)]
+    assert lines[0] == lines[1]  # in-process lists units in input order, here by community
+    assert_same_parcels(out, tmp_path / "reference")
 
 
 def test_changed_parameters_start_afresh(tmp_path):
