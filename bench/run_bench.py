@@ -281,6 +281,7 @@ def work_dask(n: int, seed: int, data: Path, tessellation: str, workers: int,
         "stage_seconds": part["wall_seconds"], "busy_seconds": rep["stage_seconds"],
         "partitions": part["partitions"], "prepare_peak_mb_max": part["prepare_peak_mb_max"],
         "plan_peak_mb_max": part["plan_peak_mb_max"], "batches": part.get("batches"),
+        "merge_seconds": part.get("merge_seconds"),
         "largest_community_units": part["largest_community_units"],
         "grids": rep["grids"], "share_in_band": rep["share_in_band"],
         "contiguous_share": rep["contiguous_share"],
@@ -528,8 +529,10 @@ def _dask_detail(r: dict, inproc: dict) -> tuple[str, dict]:
     """Detail text of a Dask row, and its yardstick (the in-process one when plans match)."""
     same = inproc.get("plan_digest") == r["plan_digest"]
     st = r["stage_seconds"]
+    writing = (f" (the driver wrote files for {r['merge_seconds']:.1f} s in all, most while "
+               f"the workers planned)" if r.get("merge_seconds") is not None else "")
     detail = (f"prepare {st.get('prepare', 0):.1f} plan {st.get('plan', 0):.1f} merge "
-              f"{st.get('merge', 0):.1f}; cluster start {r['cluster_start_seconds']:.1f}; "
+              f"{st.get('merge', 0):.1f}{writing}; cluster start {r['cluster_start_seconds']:.1f}; "
               f"{r['partitions']} partitions; worker peak MB: partition "
               f"{r['prepare_peak_mb_max']:.0f}, batch {r['plan_peak_mb_max']:.0f} "
               f"({r.get('batches', '?')} batches; largest community "
