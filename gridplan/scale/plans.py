@@ -42,7 +42,7 @@ def plan_batch(name: str, communities: list[SimpleNamespace], positions: list[in
     by_comm = dict(tuple(units.drop(columns=ORDER).groupby("community_id", sort=False)))
     planned, summaries, failed = [], {}, {}
     for comm, near in zip(communities, barriers, strict=True):
-        sub = by_comm.get(comm.community_id, _no_units())
+        sub = by_comm[comm.community_id] if comm.community_id in by_comm else _no_units()
         try:
             out, seconds = _with_retries(_plan_one, retries, comm, sub, near, params)
         except Exception as exc:  # one community's failure is reported, not fatal
