@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 BATCH_UNITS = 20_000  # most units planned by one task (a batch of whole communities)
 MIN_BATCH_UNITS = 2_000  # fewest, unless the communities left are fewer
 BATCHES_PER_WORKER = 4  # batches per worker at least, so that the workers finish together
+WORK_LAYOUT = 2  # the work folder's files (2: a shard per partition, plans per batch)
 
 
 class PartialPlanError(GridplanError):
@@ -161,8 +162,9 @@ def plan_partitioned(population: str | Path, communities: gpd.GeoDataFrame,
 
 def _start_work(work: Path, parts: list[Partition], params: PlanParams, options: UnitOptions,
                 *layers: gpd.GeoDataFrame | None) -> None:
-    """Create the work folder; clear it when inputs or parameters changed since last run."""
-    stamp = {"params": params.to_dict(), "options": vars(options),
+    """Create the work folder; clear it when inputs, parameters or the folder's layout
+    (an earlier gridplan's) changed since the last run."""
+    stamp = {"layout": WORK_LAYOUT, "params": params.to_dict(), "options": vars(options),
              "partitions": [[p.path, p.row_group, *_stat(p.path)] for p in parts],
              "layers": [_digest(layer) for layer in layers]}
     run_file = work / "run.json"

@@ -261,6 +261,22 @@ def test_changed_parameters_start_afresh(tmp_path):
     assert json.loads((out / "report.json").read_text())["params"]["seed"] == 1
 
 
+def test_work_folder_of_an_earlier_layout_starts_afresh(tmp_path):
+    """A work folder an earlier gridplan left (per-community markers) is cleared, not read."""
+    path, _, comm = synthetic_inputs(tmp_path)
+    options = UnitOptions(households="households")
+    out = tmp_path / "out"
+    plan_partitioned(path, comm, out, params=PlanParams(seed=0), options=options)
+    run_file = out / "parts" / "run.json"
+    stamp = json.loads(run_file.read_text())
+    del stamp["layout"]
+    run_file.write_text(json.dumps(stamp))
+    (out / "parts" / "plans" / "C01.json").write_text('{"community_id": "C01", "grids": 3}')
+    again = plan_partitioned(path, comm, out, params=PlanParams(seed=0), options=options)
+    assert again.resumed == 0
+    assert not (out / "parts" / "plans" / "C01.json").exists()
+
+
 @pytest.mark.parametrize("extra, message", [
     (["--osm", DEMO / "buildings.geojson"], "--osm reads one extract in one process"),
     (["--balance", "workload"], "--balance workload needs every unit's visits at once"),
