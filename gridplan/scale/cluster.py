@@ -29,13 +29,15 @@ CONNECT_TIMEOUT = "20s"  # waiting for a Dask scheduler
 def run_tasks(fn: Callable, jobs: dict[str, tuple], client=None, *, retries: int = 2,
               desc: str = "", progress: bool = False,
               on_result: Callable[[str, object], None] | None = None,
+              sizes: dict[str, int] | None = None, unit: str = "task",
               ) -> tuple[dict, dict[str, str]]:
     """Call ``fn(*args)`` for every job; results and errors by job key.
 
     With a Dask ``client`` the jobs run on its workers (``retries`` passed to Dask);
     without one they run here, each retried up to ``retries`` times. A job that still
     fails is reported by key with its error; the others go on. ``on_result(key, result)``
-    is called here as each job finishes (in the order they finish).
+    is called here as each job finishes (in the order they finish). The progress bar
+    counts jobs, or ``sizes[key]`` of ``unit`` per job when given (communities in a batch).
 
     Examples
     --------
@@ -44,7 +46,8 @@ def run_tasks(fn: Callable, jobs: dict[str, tuple], client=None, *, retries: int
     """
     results: dict = {}
     errors: dict[str, str] = {}
-    bar = tqdm(total=len(jobs), desc=desc, unit="task", disable=not progress)
+    step = sizes or dict.fromkeys(jobs, 1)
+    bar = tqdm(total=sum(step[k] for k in jobs), desc=desc, unit=unit, disable=not progress)
     if client is None:
         for key, args in jobs.items():
             for attempt in range(retries + 1):
@@ -58,7 +61,7 @@ def run_tasks(fn: Callable, jobs: dict[str, tuple], client=None, *, retries: int
                 errors.pop(key, None)
                 if on_result is not None:
                     on_result(key, results[key])
-            bar.update()
+            bar.update(step[key])
     else:
         from distributed import as_completed
 
@@ -76,7 +79,7 @@ def run_tasks(fn: Callable, jobs: dict[str, tuple], client=None, *, retries: int
                 if on_result is not None:
                     on_result(key, results[key])
             fut.release()
-            bar.update()
+            bar.update(step[key])
     bar.close()
     return results, errors
 

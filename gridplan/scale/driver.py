@@ -267,7 +267,8 @@ def _plan_all(communities, prepared, barriers, params, work, client, retries, pr
 
     results, errors = run_tasks(plan_batch, jobs, client, retries=retries,
                                 desc="planning communities", progress=progress,
-                                on_result=finished)
+                                on_result=finished, unit="community",
+                                sizes={name: len(job[1]) for name, job in jobs.items()})
     failed: dict[str, str] = {}
     for marker in results.values():
         failed.update(marker["failed"])
