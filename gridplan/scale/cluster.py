@@ -50,15 +50,11 @@ def run_tasks(fn: Callable, jobs: dict[str, tuple], client=None, *, retries: int
     bar = tqdm(total=sum(step[k] for k in jobs), desc=desc, unit=unit, disable=not progress)
     if client is None:
         for key, args in jobs.items():
-            for attempt in range(retries + 1):
-                try:
-                    results[key] = fn(*args)
-                    break
-                except Exception as exc:  # any failure of one job is reported, not fatal
-                    log.warning("%s %s failed (attempt %d): %s", desc, key, attempt + 1, exc)
-                    errors[key] = f"{type(exc).__name__}: {exc}"
-            if key in results:
-                errors.pop(key, None)
+            try:
+                results[key] = with_retries(fn, args, retries, f"{desc} {key}")
+            except Exception as exc:  # any failure of one job is reported, not fatal
+                errors[key] = f"{type(exc).__name__}: {exc}"
+            else:
                 if on_result is not None:
                     on_result(key, results[key])
             bar.update(step[key])
@@ -82,6 +78,28 @@ def run_tasks(fn: Callable, jobs: dict[str, tuple], client=None, *, retries: int
             bar.update(step[key])
     bar.close()
     return results, errors
+
+
+def with_retries(fn: Callable, args: tuple, retries: int, what: str, *,
+                 final: tuple[type[Exception], ...] = ()):
+    """``fn(*args)``, tried again up to ``retries`` times; exceptions of the ``final``
+    types (bad input, say) are raised at once. Each failed try is logged.
+
+    Examples
+    --------
+    >>> with_retries(lambda x: 1 // x, (1,), 2, "one")
+    1
+    """
+    for attempt in range(retries + 1):
+        try:
+            return fn(*args)
+        except final:
+            raise
+        except Exception as exc:
+            log.warning("%s failed (attempt %d): %s", what, attempt + 1, exc)
+            if attempt == retries:
+                raise
+    raise AssertionError("retries must be 0 or more")
 
 
 @contextlib.contextmanager

@@ -218,13 +218,16 @@ def _prepare_all(parts, options, communities, compounds, params, work, client, r
     return [summaries[i] for i in range(len(parts))]
 
 
-def _shards_by_community(prepared: list[dict]) -> dict[str, list[int]]:
-    """Partition indices holding units of each community (in partition order)."""
-    out: dict[str, list[int]] = {}
+def _by_community(prepared: list[dict]) -> tuple[dict[str, list[int]], dict[str, int]]:
+    """Partition indices holding units of each community (in partition order), and its
+    units over all partitions."""
+    shards: dict[str, list[int]] = {}
+    units: dict[str, int] = {}
     for i, summary in enumerate(prepared):
-        for cid in summary["counts"]:
-            out.setdefault(cid, []).append(i)
-    return out
+        for cid, n in summary["counts"].items():
+            shards.setdefault(cid, []).append(i)
+            units[cid] = units.get(cid, 0) + n
+    return shards, units
 
 
 def _plan_all(communities, prepared, barriers, params, work, client, retries, progress,
@@ -241,25 +244,25 @@ def _plan_all(communities, prepared, barriers, params, work, client, retries, pr
     outcome.resumed = len(done)
     if done:
         log.info("resuming: %d of %d communities already planned", len(done), len(communities))
-    shards = _shards_by_community(prepared)
-    units = {cid: sum(s["counts"].get(cid, 0) for s in prepared) for cid in shards}
-    todo = [i for i, cid in enumerate(communities["community_id"].astype(str))
-            if cid not in done]
+    shards, units = _by_community(prepared)
+    ids = communities["community_id"].astype(str).tolist()
+    todo = [i for i, cid in enumerate(ids) if cid not in done]
     workers = 1 if client is None else max(len(client.scheduler_info()["workers"]), 1)
     near = NearbyLines(barriers)
     extra = [c for c in ("name", "name_en") if c in communities.columns]
     jobs = {}
-    for positions in _batches(todo, communities, units, workers):
+    for positions in _batches(todo, [units.get(cid, 0) for cid in ids], workers):
         rows = communities.iloc[positions]
         comms = [SimpleNamespace(community_id=r.community_id, code=r.code, geometry=r.geometry,
                                  **{c: getattr(r, c) for c in extra})
                  for r in rows.itertuples(index=False)]
-        ids = [str(c.community_id) for c in comms]
-        name = f"b{positions[0]:06d}-{hashlib.sha1(chr(0).join(ids).encode()).hexdigest()[:8]}"
+        key = hashlib.sha1(chr(0).join(ids[i] for i in positions).encode()).hexdigest()[:8]
+        name = f"b{positions[0]:06d}-{key}"
         paths = [str(work / "units" / f"p{i:06d}.parquet")
-                 for i in sorted({i for cid in ids for i in shards.get(cid, [])})]
+                 for i in sorted({j for p in positions for j in shards.get(ids[p], [])})]
         jobs[name] = (name, comms, positions, paths, [near.around(c.geometry) for c in comms],
                       params, work, retries)
+
     def finished(name: str, marker: dict) -> None:
         planned = {cid: {**d, "file": name} for cid, d in marker["communities"].items()}
         done.update(planned)
@@ -287,31 +290,28 @@ def _planned(work: Path) -> dict[str, dict]:
     return done
 
 
-def _batches(todo: list[int], communities, units: dict[str, int],
-             workers: int) -> list[list[int]]:
-    """Consecutive communities, cut into batches of about :data:`BATCH_UNITS` units or
-    fewer, so that every worker gets several batches.
+def _batches(todo: list[int], units: list[int], workers: int) -> list[list[int]]:
+    """The communities at positions ``todo``, in order, cut into batches of at most
+    :data:`BATCH_UNITS` units (``units`` by position), fewer when that gives every worker
+    several batches.
 
     Examples
     --------
-    >>> comm = pd.DataFrame({"community_id": ["a", "b", "c", "d"]})
-    >>> _batches([0, 1, 2, 3], comm, {"a": 1500, "b": 400, "c": 1500, "d": 10}, 1)
+    >>> _batches([0, 1, 2, 3], [1500, 400, 1500, 10], 1)
     [[0, 1], [2, 3]]
-    >>> _batches([1, 3], comm, {"a": 1500, "b": 400, "c": 1500, "d": 10}, 1)
+    >>> _batches([1, 3], [1500, 400, 1500, 10], 1)
     [[1, 3]]
     """
-    ids = communities["community_id"].astype(str).to_numpy()
-    total = sum(units.get(ids[i], 0) for i in todo)
+    total = sum(units[i] for i in todo)
     limit = min(BATCH_UNITS, max(MIN_BATCH_UNITS, total // (BATCHES_PER_WORKER * workers)))
     out: list[list[int]] = []
     size = 0
     for i in todo:
-        n = units.get(ids[i], 0)
-        if not out or (size and size + n > limit):
+        if not out or (size and size + units[i] > limit):
             out.append([])
             size = 0
         out[-1].append(i)
-        size += n
+        size += units[i]
     return out
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import time
 from pathlib import Path
 from types import SimpleNamespace
@@ -16,10 +15,8 @@ from gridplan.engine.metrics import validate_plan
 from gridplan.engine.pipeline import StageTimer, _assemble
 from gridplan.errors import InputError
 from gridplan.params import PlanParams
-from gridplan.scale.cluster import peak_mb, reset_peak
+from gridplan.scale.cluster import peak_mb, reset_peak, with_retries
 from gridplan.scale.shards import POSITION, _write_json, load_units, save_frames
-
-log = logging.getLogger(__name__)
 
 ORDER = [POSITION, "_sub", "_part", "_pos"]  # sort key that restores the in-process order
 LAYERS = ("grids", "units", "community", "cells", "cell_edges")
@@ -44,7 +41,8 @@ def plan_batch(name: str, communities: list[SimpleNamespace], positions: list[in
     for comm, near in zip(communities, barriers, strict=True):
         sub = by_comm[comm.community_id] if comm.community_id in by_comm else _no_units()
         try:
-            out, seconds = _with_retries(_plan_one, retries, comm, sub, near, params)
+            out, seconds = with_retries(_plan_one, (comm, sub, near, params), retries,
+                                        f"community {comm.community_id}", final=(InputError,))
         except Exception as exc:  # one community's failure is reported, not fatal
             failed[str(comm.community_id)] = f"{type(exc).__name__}: {exc}"
             continue
@@ -73,21 +71,6 @@ def _plan_one(comm: SimpleNamespace, units: gpd.GeoDataFrame, barriers, params: 
     timer = StageTimer()
     out = plan_community(comm, units.reset_index(drop=True), barriers, params, timer)
     return out, timer.seconds
-
-
-def _with_retries(fn, retries: int, *args):
-    """``fn(*args)``, tried again up to ``retries`` times unless the input is at fault."""
-    for attempt in range(retries + 1):
-        try:
-            return fn(*args)
-        except InputError:
-            raise
-        except Exception as exc:
-            if attempt == retries:
-                raise
-            log.warning("community %s failed (attempt %d): %s", args[0].community_id,
-                        attempt + 1, exc)
-    raise AssertionError("unreachable")
 
 
 def _checked_frames(planned: list, params: PlanParams) -> dict[str, pd.DataFrame]:
