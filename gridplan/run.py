@@ -18,6 +18,7 @@ import geopandas as gpd
 import numpy as np
 import shapely
 
+from gridplan.engine.processes import run_alongside
 from gridplan.errors import InputError
 from gridplan.export.excel import roster_table, write_staffing_xlsx
 from gridplan.export.folder import read_plan, write_plan
@@ -49,7 +50,6 @@ def run_plan(*, map_writer: MapWriter | None = None,
     ``echo`` receives the readable summary.
     """
     from gridplan.engine.pipeline import plan
-    from gridplan.engine.processes import run_alongside
 
     inputs = load_inputs(kw)
     progress = not kw.get("quiet") and sys.stderr.isatty()
@@ -274,7 +274,8 @@ def run_staff(plan_dir: str, workers_path: str, out_dir: str, special_path: str 
     if map_writer:
         extra["map.html"] = lambda p: map_writer(plan_, p)
     write_plan(plan_, Path(out_dir), extra=extra, new=_other_folder(plan_dir, out_dir),
-               unchanged_from=plan_dir)
+               unchanged_from=plan_dir,  # plan.gpkg on a second process beside the rest
+               run=partial(run_alongside, n_units=len(plan_.units)))
     if echo:
         echo(staff_summary(plan_.report, staffing, Path(out_dir)))
     return plan_.report

@@ -69,6 +69,18 @@ def tour_cost(tour: np.ndarray, dist: np.ndarray) -> float:
                          np.ascontiguousarray(dist, dtype=np.float64)))
 
 
+def warm_up() -> None:
+    """Load the compiled kernels (numba's cache) now, e.g. once before forking.
+
+    Examples
+    --------
+    >>> warm_up()
+    """
+    d = np.abs(np.subtract.outer(np.arange(EXACT_POINTS + 1.0), np.arange(EXACT_POINTS + 1.0)))
+    tour_cost(shortest_tour(d), d)
+    tour_cost(shortest_tour(d[:EXACT_POINTS, :EXACT_POINTS]), d)
+
+
 def _quantised(d: np.ndarray) -> np.ndarray:
     """Distances as the integers 0 … 65535 that fast_tsp takes, in proportion."""
     top = d.max()

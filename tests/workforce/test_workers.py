@@ -71,6 +71,44 @@ def test_tour_on_street_network_and_fallback():
     assert on_net is False and net.unreached  # fell back to straight line, and said so
 
 
+def _grid_network(side: int = 6, step: float = 100.0) -> StreetNetwork:
+    """A street grid of ``side`` × ``side`` nodes ``step`` metres apart."""
+    g = nx.MultiDiGraph()
+    for i in range(side * side):
+        g.add_node(i, x=(i % side) * step, y=(i // side) * step)
+    for i in range(side * side):
+        if i % side < side - 1:
+            g.add_edge(i, i + 1, length=step)
+        if i // side < side - 1:
+            g.add_edge(i, i + side, length=step)
+    return StreetNetwork(g)
+
+
+@pytest.mark.parametrize("street", [False, True])
+def test_tours_on_two_processes_are_those_of_one(monkeypatch, street):
+    """Chunks of tours on forked processes: the same lengths in grid order, and the street
+    network's unreached points gathered in the same order as in one process."""
+    from gridplan.engine import processes
+    from gridplan.workforce import staffing
+
+    rng = np.random.default_rng(3)
+    stops = [rng.uniform(0, 500, (n, 2)) for n in rng.integers(0, 25, 70)]
+    stops[5] = np.vstack([stops[5], [[9000.0, 9000.0]]])  # off the network: straight lines
+    stops[40] = np.array([[8000.0, 100.0]])
+    starts = [rng.uniform(0, 500, 2) for _ in stops]
+    monkeypatch.setattr(staffing, "MIN_STOPS", 1)
+    found = {}
+    for n in ("1", "2"):
+        monkeypatch.setenv(processes.ENV, n)
+        net = _grid_network() if street else None
+        found[n] = (staffing._tours(stops, starts, net, 1.3), net.unreached if net else [])
+    assert found["2"] == found["1"]
+    tours, unreached = found["1"]
+    assert len(tours) == len(stops)
+    assert unreached == ([(9000.0, 9000.0), (8000.0, 100.0)] if street else [])
+    assert [on for _, on in tours].count(False) == (2 if street else len(stops))
+
+
 def test_hours_and_norm():
     p = WorkloadParams(minutes_per_visit=30, tours_per_month=4, walking_speed_kmh=4.5)
     assert hours(10, 4500, p) == pytest.approx(5 + 4)
@@ -247,14 +285,15 @@ def test_dedicated_grids_stay_out_of_the_load_spread(tmp_path):
 
 
 def test_staff_starts_without_the_engine():
-    """`gridplan staff` reads a plan folder: the CLI starts without the engine or
-    gridplan.practice (imported on use), and ``gridplan.plan`` is still there."""
+    """`gridplan staff` reads a plan folder: the CLI starts without the engine,
+    gridplan.practice or scipy.optimize (imported on use), and ``gridplan.plan`` is still
+    there."""
     import subprocess
     import sys
 
     code = ("import sys, gridplan, gridplan.cli.main\n"
             "heavy = [m for m in ('gridplan.engine.pipeline', 'gridplan.practice.replan',"
-            " 'scipy.sparse.csgraph') if m in sys.modules]\n"
+            " 'scipy.sparse.csgraph', 'scipy.optimize') if m in sys.modules]\n"
             "assert not heavy, heavy\n"
             "from gridplan import plan\n"
             "from gridplan.engine.pipeline import plan as engine_plan\n"
