@@ -6,6 +6,7 @@ import logging
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import partial
 
 import geopandas as gpd
 import numpy as np
@@ -147,7 +148,9 @@ def plan(units: gpd.GeoDataFrame, communities: gpd.GeoDataFrame | None = None, *
     n_proc = processes or auto_processes(len(items), len(units))
     bar = tqdm(total=len(items), desc="planning communities", unit="community",
                disable=not progress)
-    for i, ((g, ug, c, e), seconds) in enumerate(ordered_map(one, len(items), n_proc)):
+    task = one if n_proc == 1 else lambda i: _geometries_as_wkb(one(i))
+    for i, (frames, seconds) in enumerate(ordered_map(task, len(items), n_proc)):
+        g, ug, c, e = frames if n_proc == 1 else _geometries_from_wkb(frames)
         if on_progress is not None:
             on_progress("planning communities", i / max(len(items), 1))
         bar.update()
@@ -180,6 +183,33 @@ def plan(units: gpd.GeoDataFrame, communities: gpd.GeoDataFrame | None = None, *
              len(plan_.grids), len(plan_.communities), len(plan_.units),
              plan_.report["households"], 100 * plan_.report["share_in_band"])
     return plan_
+
+
+def _geometries_as_wkb(result: tuple[tuple, dict]) -> tuple[tuple, dict]:
+    """A community's frames with their ``geometry`` column of shapely objects as WKB.
+
+    For the way back from a forked process: one vectorised ``to_wkb`` instead of pickling
+    geometries one at a time (1.5 s of the processes' 17.5 s at 100,000 units, and 1.1 s
+    of unpickling here). The same WKB as shapely's own pickling, so the same geometries.
+    """
+    frames, seconds = result
+    return tuple(_map_geometry(f, partial(shapely.to_wkb, include_srid=True))
+                 for f in frames), seconds
+
+
+def _geometries_from_wkb(frames: tuple) -> tuple:
+    """The frames of :func:`_geometries_as_wkb` with their geometries back."""
+    return tuple(_map_geometry(f, shapely.from_wkb) for f in frames)
+
+
+def _map_geometry(frame: pd.DataFrame, convert: Callable) -> pd.DataFrame:
+    """``frame`` with ``convert`` applied to its object ``geometry`` column, if it has one
+    (a copy; the column's dtype, the frame's index and ``attrs`` are kept)."""
+    if "geometry" not in frame.columns or frame["geometry"].dtype != object or not len(frame):
+        return frame
+    frame = frame.copy(deep=False)
+    frame["geometry"] = convert(frame["geometry"].to_numpy())
+    return frame
 
 
 def _previous_grids(previous: Plan | None, crs) -> dict[str, list]:

@@ -5,11 +5,13 @@ from __future__ import annotations
 import importlib
 import sys
 
+import pandas as pd
 import pytest
+import shapely
 from pandas.testing import assert_frame_equal
 
 from gridplan.engine import processes
-from gridplan.engine.pipeline import plan
+from gridplan.engine.pipeline import _geometries_as_wkb, _geometries_from_wkb, plan
 from gridplan.layers.population import prepare_units
 from gridplan.layers.prepare import prepare_communities
 from gridplan.params import PlanParams
@@ -27,8 +29,31 @@ def test_two_processes_plan_as_one() -> None:
     assert len(one.communities) >= 4
     assert_frame_equal(one.units[["unit_id", "grid_code"]], two.units[["unit_id", "grid_code"]])
     assert one.grids.geometry.geom_equals_exact(two.grids.geometry, tolerance=0).all()
+    for name in ("grids", "cells"):  # geometries come back from the processes as WKB
+        a, b = getattr(one, name), getattr(two, name)
+        assert_frame_equal(a.drop(columns="geometry"), b.drop(columns="geometry"))
+        assert (shapely.to_wkb(a.geometry.values) == shapely.to_wkb(b.geometry.values)).all()
+    assert_frame_equal(one.cell_edges, two.cell_edges)
+    assert one.report["explanations"] == two.report["explanations"]
     assert two.report["stage_seconds_are"].endswith("2 processes)")
     assert "stage_seconds_are" not in one.report
+
+
+def test_geometries_cross_as_wkb_and_come_back_the_same() -> None:
+    grids = pd.DataFrame({"grid_code": ["a", "b"], "geometry": [shapely.box(0, 0, 1, 1),
+                                                                shapely.Point(0.1, 1e-9)]},
+                         index=[5, 7])
+    grids.attrs["explanation"] = {"why": 1}
+    units = pd.DataFrame({"unit_id": ["u"]})
+    empty = pd.DataFrame({"geometry": pd.Series([], dtype=object)})
+    packed, seconds = _geometries_as_wkb(((grids, units, empty), {"grids": 1.0}))
+    assert isinstance(packed[0]["geometry"].iloc[0], bytes) and seconds == {"grids": 1.0}
+    back = _geometries_from_wkb(packed)
+    assert_frame_equal(back[0].drop(columns="geometry"), grids.drop(columns="geometry"))
+    assert back[0]["geometry"].dtype == object and back[0].attrs == grids.attrs
+    assert list(shapely.equals_exact(back[0]["geometry"], grids["geometry"], tolerance=0)) == [
+        True, True]
+    assert back[1] is units and back[2] is empty
 
 
 def test_small_plans_stay_in_one_process(monkeypatch) -> None:
