@@ -186,14 +186,15 @@ def _tessellate_blocks(pts: np.ndarray, owner: np.ndarray, pt_block: np.ndarray,
 
     def one(i: int) -> tuple:
         idx = members[todo[i]]
-        core, cut, pairs = _tessellate_block(pts[idx], owner[idx], blocks[todo[i]], n_nodes)
-        # cells cross processes as one WKB array: pickled one by one they took 6 times longer
-        return (shapely.to_wkb(core) if n_proc > 1 else core), cut, pairs
+        return _tessellate_block(pts[idx], owner[idx], blocks[todo[i]], n_nodes)
 
-    for b, (core, cut, pairs) in zip(todo, ordered_map(one, len(todo), n_proc, what="blocks"),
-                                     strict=True):
+    # cells cross processes as one WKB array: pickled one by one they took 6 times longer
+    results = ordered_map(one, len(todo), n_proc, what="blocks",
+                          send=lambda r: (shapely.to_wkb(r[0]), *r[1:]),
+                          receive=lambda r: (shapely.from_wkb(r[0]), *r[1:]))
+    for b, (core, cut, pairs) in zip(todo, results, strict=True):
         idx = members[b]
-        cells[idx] = shapely.from_wkb(core) if n_proc > 1 else core
+        cells[idx] = core
         loose.append((idx, cut))
         pairs[pairs >= n_nodes] += offset
         offset += sum(len(parts) for _, parts in cut)

@@ -148,9 +148,9 @@ def plan(units: gpd.GeoDataFrame, communities: gpd.GeoDataFrame | None = None, *
     n_proc = processes or auto_processes(len(items), len(units))
     bar = tqdm(total=len(items), desc="planning communities", unit="community",
                disable=not progress)
-    task = one if n_proc == 1 else lambda i: _geometries_as_wkb(one(i))
-    for i, (frames, seconds) in enumerate(ordered_map(task, len(items), n_proc)):
-        g, ug, c, e = frames if n_proc == 1 else _geometries_from_wkb(frames)
+    results = ordered_map(one, len(items), n_proc, send=_geometries_as_wkb,
+                          receive=_geometries_from_wkb)
+    for i, ((g, ug, c, e), seconds) in enumerate(results):
         if on_progress is not None:
             on_progress("planning communities", i / max(len(items), 1))
         bar.update()
@@ -197,9 +197,10 @@ def _geometries_as_wkb(result: tuple[tuple, dict]) -> tuple[tuple, dict]:
                  for f in frames), seconds
 
 
-def _geometries_from_wkb(frames: tuple) -> tuple:
+def _geometries_from_wkb(result: tuple[tuple, dict]) -> tuple[tuple, dict]:
     """The frames of :func:`_geometries_as_wkb` with their geometries back."""
-    return tuple(_map_geometry(f, shapely.from_wkb) for f in frames)
+    frames, seconds = result
+    return tuple(_map_geometry(f, shapely.from_wkb) for f in frames), seconds
 
 
 def _map_geometry(frame: pd.DataFrame, convert: Callable) -> pd.DataFrame:

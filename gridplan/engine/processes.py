@@ -65,15 +65,20 @@ def auto_processes(n_communities: int, n_units: int, min_units: int = MIN_UNITS)
 
 
 def ordered_map(task: Callable[[int], Any], n: int, processes: int,
-                what: str = "communities") -> Iterator[Any]:
+                what: str = "communities", send: Callable[[Any], Any] | None = None,
+                receive: Callable[[Any], Any] | None = None) -> Iterator[Any]:
     """``task(0)``, …, ``task(n - 1)`` in order, on ``processes`` forked processes.
 
     The task is not pickled: forked processes inherit it with everything it refers
-    to, and only its index and its result cross between processes.
+    to, and only its index and its result cross between processes. ``send`` and
+    ``receive`` pack a result for that crossing and unpack it (geometries as one WKB
+    array, say); they run only when results cross, so one process calls neither.
 
     Examples
     --------
     >>> list(ordered_map(lambda i: i * i, 4, processes=1))
+    [0, 1, 4, 9]
+    >>> list(ordered_map(lambda i: i * i, 4, processes=2, send=str, receive=int))
     [0, 1, 4, 9]
     """
     if processes <= 1 or n < 2:
@@ -81,8 +86,10 @@ def ordered_map(task: Callable[[int], Any], n: int, processes: int,
             yield task(i)
         return
     log.info("planning %d %s on %d processes", n, what, processes)
-    with _forking(task, processes) as pool:
-        yield from pool.map(_run, range(n), chunksize=max(1, n // (processes * 8)))
+    packed = task if send is None else (lambda i: send(task(i)))
+    with _forking(packed, processes) as pool:
+        results = pool.map(_run, range(n), chunksize=max(1, n // (processes * 8)))
+        yield from results if receive is None else map(receive, results)
 
 
 @contextmanager

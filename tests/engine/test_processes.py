@@ -46,9 +46,10 @@ def test_geometries_cross_as_wkb_and_come_back_the_same() -> None:
     grids.attrs["explanation"] = {"why": 1}
     units = pd.DataFrame({"unit_id": ["u"]})
     empty = pd.DataFrame({"geometry": pd.Series([], dtype=object)})
-    packed, seconds = _geometries_as_wkb(((grids, units, empty), {"grids": 1.0}))
-    assert isinstance(packed[0]["geometry"].iloc[0], bytes) and seconds == {"grids": 1.0}
-    back = _geometries_from_wkb(packed)
+    packed = _geometries_as_wkb(((grids, units, empty), {"grids": 1.0}))
+    assert isinstance(packed[0][0]["geometry"].iloc[0], bytes)
+    back, seconds = _geometries_from_wkb(packed)
+    assert seconds == {"grids": 1.0}
     assert_frame_equal(back[0].drop(columns="geometry"), grids.drop(columns="geometry"))
     assert back[0]["geometry"].dtype == object and back[0].attrs == grids.attrs
     assert list(shapely.equals_exact(back[0]["geometry"], grids["geometry"], tolerance=0)) == [
