@@ -135,10 +135,10 @@ def plan_partitioned(population: str | Path, communities: gpd.GeoDataFrame,
     ids = [str(c) for c in communities["community_id"]]
     with PlanMerge(ids, crs, work, out, _unit_kind(prepared)) as merge:
         with timer.stage("plan"):
-            done, failed, batches = _plan_all(communities, prepared, barriers, params, work,
-                                              client, retries, progress, outcome, merge.add)
+            failed, batches = _plan_all(ids, communities, prepared, barriers, params, work,
+                                        client, retries, progress, outcome, merge.add)
         if failed:
-            raise PartialPlanError(failed, "community", len(done), work)
+            raise PartialPlanError(failed, "community", len(merge.done), work)
         notes = _merge_notes(notes, prepared)
         with timer.stage("merge"):
             report = merge.finish(params, notes, time.perf_counter() - t_start)
@@ -151,7 +151,7 @@ def plan_partitioned(population: str | Path, communities: gpd.GeoDataFrame,
         batches=len(batches),
         batch_seconds_max=max((b["seconds"] for b in batches), default=0.0),
         plan_peak_mb_max=max((b["peak_mb"] for b in batches), default=0.0),
-        largest_community_units=max((d["units"] for d in done.values()), default=0),
+        largest_community_units=max((d["units"] for d in merge.done.values()), default=0),
         merge_seconds=round(merge.seconds, 3),
         workers=0 if client is None else len(client.scheduler_info()["workers"]))
     report["runtime_seconds"] = round(time.perf_counter() - t_start, 3)
@@ -230,14 +230,14 @@ def _by_community(prepared: list[dict]) -> tuple[dict[str, list[int]], dict[str,
     return shards, units
 
 
-def _plan_all(communities, prepared, barriers, params, work, client, retries, progress,
-              outcome: Outcome, on_done: Callable[[dict[str, dict]], None],
-              ) -> tuple[dict[str, dict], dict[str, str], list[dict]]:
-    """Stage 2 over every community not planned yet, in batches; the planned communities,
-    the failed ones and this run's batches' markers.
+def _plan_all(ids: list[str], communities, prepared, barriers, params, work, client, retries,
+              progress, outcome: Outcome, on_done: Callable[[dict[str, dict]], None],
+              ) -> tuple[dict[str, str], list[dict]]:
+    """Stage 2 over every community (``ids``, as strings) not planned yet, in batches; the
+    failed communities and this run's batches' markers.
 
     ``on_done`` gets the communities planned before (resumed), then each batch's as it
-    finishes.
+    finishes: it keeps them (:class:`PlanMerge`), this function does not.
     """
     done = _planned(work)
     on_done(done)
@@ -245,7 +245,6 @@ def _plan_all(communities, prepared, barriers, params, work, client, retries, pr
     if done:
         log.info("resuming: %d of %d communities already planned", len(done), len(communities))
     shards, units = _by_community(prepared)
-    ids = communities["community_id"].astype(str).tolist()
     todo = [i for i, cid in enumerate(ids) if cid not in done]
     workers = 1 if client is None else max(len(client.scheduler_info()["workers"]), 1)
     near = NearbyLines(barriers)
@@ -264,9 +263,7 @@ def _plan_all(communities, prepared, barriers, params, work, client, retries, pr
                       params, work, retries)
 
     def finished(name: str, marker: dict) -> None:
-        planned = {cid: {**d, "file": name} for cid, d in marker["communities"].items()}
-        done.update(planned)
-        on_done(planned)
+        on_done({cid: {**d, "file": name} for cid, d in marker["communities"].items()})
 
     results, errors = run_tasks(plan_batch, jobs, client, retries=retries,
                                 desc="planning communities", progress=progress,
@@ -277,7 +274,7 @@ def _plan_all(communities, prepared, barriers, params, work, client, retries, pr
         failed.update(marker["failed"])
     for name, error in errors.items():
         failed.update({str(c.community_id): error for c in jobs[name][1]})
-    return done, failed, list(results.values())
+    return failed, list(results.values())
 
 
 def _planned(work: Path) -> dict[str, dict]:
