@@ -15,8 +15,8 @@ start=$SECONDS
 rm -rf "$venv"
 python3 -m venv "$venv"
 py="$venv/bin/python"
-# the test tools at their floors too (the [test] extra's pytest and hypothesis)
-want=(-e ".[api]" "pytest>=8" "hypothesis>=6.100")
+# the test tools at their floors too (the [test] extra's pytest, pytest-xdist and hypothesis)
+want=(-e ".[api]" "pytest>=8" "pytest-xdist>=3.5" "hypothesis>=6.100")
 if "$py" -m pip install --quiet uv; then
   "$venv/bin/uv" pip install --python "$py" --quiet --resolution lowest-direct "${want[@]}"
 else
@@ -25,7 +25,7 @@ else
 import re, sys, tomllib
 project = tomllib.load(open("pyproject.toml", "rb"))["project"]
 reqs = project["dependencies"] + project["optional-dependencies"]["api"] + [
-    "pytest>=8", "hypothesis>=6.100"]
+    "pytest>=8", "pytest-xdist>=3.5", "hypothesis>=6.100"]
 pins = [f"{m[1]}=={m[2]}.*" for r in reqs if (m := re.match(r"([\w.-]+)(?:\[.*\])?>=([\w.]+)$", r))]
 open(sys.argv[1], "w").write("\n".join(pins) + "\n")
 EOF

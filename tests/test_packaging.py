@@ -35,7 +35,8 @@ API_MODULES = ("fastapi", "starlette", "uvicorn", "multipart", "python_multipart
                "pydantic_settings", "sqlalchemy", "geoalchemy2", "alembic", "psycopg")
 EXTERNAL = re.compile(r"<(?:script|link)\b[^>]*?(?:src|href)\s*=\s*[\"']?(https?:)?//", re.I)
 SKIP_COPY = shutil.ignore_patterns(".git", ".venv*", "node_modules", "build", "dist", "out",
-                                   "*.egg-info", "__pycache__", ".*_cache", "tests", "bench")
+                                   "*.egg-info", "__pycache__", ".*_cache", ".hypothesis", "tests",
+                                   "bench")
 
 
 def package_folders() -> set[str]:

@@ -32,7 +32,27 @@ def store_url(backend: str, folder: Path) -> str:
     url = os.environ.get("GRIDPLAN_TEST_DATABASE_URL")
     if not url:
         pytest.skip("no PostGIS server: run `eval \"$(.ci/postgis.sh)\"` first")
-    return url
+    return _own_database(url, os.environ.get("PYTEST_XDIST_WORKER", ""))
+
+
+@functools.cache
+def _own_database(url: str, worker: str) -> str:
+    """``url``, or under pytest-xdist a database of this worker's own on the same server
+    (made on first use), so that two workers never migrate one database at once."""
+    if not worker:
+        return url
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    server = make_url(url)
+    name = f"{server.database}_{worker}"
+    admin = create_engine(server.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        if conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"),
+                        {"n": name}).first() is None:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return server.set(database=name).render_as_string(hide_password=False)
 
 
 def make_client(backend: str, folder: Path, **settings) -> TestClient:
