@@ -5,6 +5,8 @@ from __future__ import annotations
 import functools
 import os
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -13,6 +15,8 @@ from fastapi.testclient import TestClient
 from gridplan.api.app import create_app
 from gridplan.api.demo import demo_plan
 from gridplan.api.settings import Settings
+from sqlalchemy import Connection, create_engine, text
+from sqlalchemy.engine import make_url
 
 KEY = "test-key"
 WRITE = {"X-API-Key": KEY}
@@ -39,20 +43,28 @@ def store_url(backend: str, folder: Path) -> str:
 def _own_database(url: str, worker: str) -> str:
     """``url``, or under pytest-xdist a database of this worker's own on the same server
     (made on first use), so that two workers never migrate one database at once."""
-    if not worker:
-        return url
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
+    return new_database(url, f"{make_url(url).database}_{worker}") if worker else url
 
-    server = make_url(url)
-    name = f"{server.database}_{worker}"
-    admin = create_engine(server.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
+
+@contextmanager
+def server_admin(url: str) -> Iterator[Connection]:
+    """An autocommit connection to the ``postgres`` database of ``url``'s server, to make
+    or drop databases."""
+    admin = create_engine(make_url(url).set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            yield conn
+    finally:
+        admin.dispose()
+
+
+def new_database(url: str, name: str) -> str:
+    """The URL of database ``name`` on ``url``'s server, made unless it exists."""
+    with server_admin(url) as conn:
         if conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"),
                         {"n": name}).first() is None:
             conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return server.set(database=name).render_as_string(hide_password=False)
+    return make_url(url).set(database=name).render_as_string(hide_password=False)
 
 
 def make_client(backend: str, folder: Path, **settings) -> TestClient:

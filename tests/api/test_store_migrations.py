@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from apiutil import BACKENDS, cached_demo_plan, store_url
+from apiutil import BACKENDS, cached_demo_plan, new_database, server_admin, store_url
 from gridplan.api.store import schema as s
 from gridplan.api.store.migrate import upgrade
 from gridplan.api.store.store import Store
@@ -27,23 +27,15 @@ def _fresh_url(backend: str, folder: Path, name: str) -> str:
     """An empty database: a new SQLite file, or a new PostgreSQL database."""
     if backend == "sqlite":
         return f"sqlite:///{folder}/{name}.sqlite"
-    server = make_url(store_url(backend, folder))
-    db = f"gridplan_mig_{name}_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(server.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{db}"'))
-    admin.dispose()
-    return server.set(database=db).render_as_string(hide_password=False)
+    return new_database(store_url(backend, folder), f"gridplan_mig_{name}_{uuid.uuid4().hex[:8]}")
 
 
 def _drop(url: str) -> None:
     u = make_url(url)
     if u.get_backend_name() != "postgresql":
         return
-    admin = create_engine(u.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
+    with server_admin(url) as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{u.database}" WITH (FORCE)'))
-    admin.dispose()
 
 
 @pytest.fixture(params=BACKENDS)
