@@ -9,15 +9,16 @@ For each size the city (``bench/synthetic.py``) is written once as GeoParquet (u
 GeoPackage (communities); then ``gridplan plan --population … --communities … --households
 households --tessellation centroid --quiet`` runs in a fresh Python process, ``--repeat``
 times. The process runs the command's own ``main`` with timers wrapped around
-``gridplan.engine.pipeline.plan`` (plan(), rules checked included), the plan files
+``gridplan.engine.pipeline.plan`` (plan(); the command checks the plan's rules while it
+writes the files, so in *files* here), the plan files
 (``gridplan.export.folder._write_all``: grids.geojson, units.csv, plan.gpkg, report.json)
 and ``gridplan.maps.coverage.save_plan_map`` (map.html).
 
 Printed per run: the whole command (process start to exit, as a user waits for it) and
 its CPU seconds (user + system, forked processes included); plan(), its *metrics* stage;
-*files*, the wall time of writing all files (``gridplan.run.write_plan``: the plan files and
-the map, with plan.gpkg beside them on a forked process where the plan is large enough), and
-within it the writers (``gridplan.export.folder._write_all``), the GeoPackage
+*files*, the wall time of writing all files (``gridplan.run.write_plan``: the rules checked,
+the plan files and the map, with plan.gpkg beside them on a forked process where the plan
+is large enough), and within it the writers (``gridplan.export.folder._write_all``), the GeoPackage
 (``_write_plan_gpkg``) and the map, each in wall and CPU seconds; the rest before ``main`` returns
 (imports of the command, reading inputs); teardown (``main`` returned → process gone); the
 process's peak RSS (``ru_maxrss`` from ``wait4``); the size of map.html; the 1-minute load

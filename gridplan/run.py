@@ -49,16 +49,18 @@ def run_plan(*, map_writer: MapWriter | None = None,
     ``kw`` are the ``plan`` options by name (see :func:`gridplan.layers.load.load_inputs`);
     ``echo`` receives the readable summary.
     """
+    from gridplan.engine.metrics import validate_plan
     from gridplan.engine.pipeline import plan
 
     inputs = load_inputs(kw)
     progress = not kw.get("quiet") and sys.stderr.isatty()
-    result = plan(**inputs, progress=progress)
+    result = plan(**inputs, progress=progress, check=False)  # the rules: while writing
     del inputs  # the input layers, before the files are written on forked processes
     out_dir = Path(kw["out_dir"])
     extra = {"map.html": lambda path: map_writer(result, path)} if map_writer else {}
     write_plan(result, out_dir, extra=extra,  # plan.gpkg on a second process beside the rest
-               run=partial(run_alongside, n_units=len(result.units)))
+               run=partial(run_alongside, n_units=len(result.units)),
+               check=partial(validate_plan, result))
     if echo:
         echo(summary_text(result, out_dir))
     return result

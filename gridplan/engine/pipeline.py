@@ -59,7 +59,7 @@ def plan(units: gpd.GeoDataFrame, communities: gpd.GeoDataFrame | None = None, *
          workload: WorkloadParams | None = None,
          on_progress: Callable[[str, float], None] | None = None,
          dedicated: gpd.GeoDataFrame | None = None, previous: Plan | None = None,
-         processes: int | None = None) -> Plan:
+         processes: int | None = None, check: bool = True) -> Plan:
     """Plan grids of about ``params.target`` households in every community.
 
     Parameters
@@ -96,6 +96,11 @@ def plan(units: gpd.GeoDataFrame, communities: gpd.GeoDataFrame | None = None, *
     processes : int, optional
         Processes to plan communities on (the same plan whatever the number); by
         default :func:`gridplan.engine.processes.auto_processes` chooses.
+    check : bool
+        Check the plan's rules (:func:`gridplan.engine.metrics.validate_plan`) before
+        returning it. Only for a caller that checks them itself before using the plan:
+        ``gridplan plan`` checks them while its files are written, and moves the files into
+        place only if they hold.
 
     Examples
     --------
@@ -168,7 +173,8 @@ def plan(units: gpd.GeoDataFrame, communities: gpd.GeoDataFrame | None = None, *
         plan_.cells = gpd.GeoDataFrame(pd.concat(cells, ignore_index=True), geometry="geometry",
                                        crs=crs)
         plan_.cell_edges = pd.concat(edges, ignore_index=True)
-        validate_plan(plan_)
+        if check:
+            validate_plan(plan_)
     plan_.report = summarize(plan_, notes, timer.seconds, time.perf_counter() - t_start)
     plan_.report["explanations"] = explanations
     plan_.report["optimality"] = optimality_report(proofs, timer.seconds.get("exact", 0.0))

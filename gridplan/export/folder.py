@@ -201,7 +201,8 @@ def _arrow_ok(frame) -> bool:
 
 def write_plan(plan, out_dir: str | Path, extra: dict[str, Callable[[Path], None]] | None = None,
                *, new: bool = True, unchanged_from: str | Path | None = None,
-               run: Runner | None = None) -> dict[str, Path]:
+               run: Runner | None = None,
+               check: Callable[[], None] | None = None) -> dict[str, Path]:
     """Write the plan's files into ``out_dir``, replacing them only once all are written.
 
     Files go to a temporary folder beside the outputs first; a failure part-way
@@ -231,6 +232,9 @@ def write_plan(plan, out_dir: str | Path, extra: dict[str, Callable[[Path], None
         Runs the writers (the plan files, each of ``extra``, then ``plan.gpkg``, the
         longest), given as a list of functions without arguments; by default one after
         another.
+    check : callable, optional
+        Run (first) beside the writers: raising stops the plan's files from reaching
+        ``out_dir``. For the plan's rules when the caller did not check them yet.
 
     Returns
     -------
@@ -241,7 +245,8 @@ def write_plan(plan, out_dir: str | Path, extra: dict[str, Callable[[Path], None
     writers = {"plan": lambda folder: _write_all(plan, folder, source)}
     writers.update({name: _into(name, w) for name, w in (extra or {}).items()})
     writers["plan.gpkg"] = lambda folder: _write_plan_gpkg(plan, folder, source)  # the longest
-    written = write_files(out_dir, writers, [*OUTPUT_FILES, *(extra or {})], run=run)
+    written = write_files(out_dir, writers, [*OUTPUT_FILES, *(extra or {})], run=run,
+                          check=check)
     if new:
         remove_stale(Path(out_dir), keep=set(written))
     return written
@@ -265,11 +270,13 @@ def _into(name: str, writer: Callable[[Path], None]) -> Callable[[Path], None]:
 
 
 def write_files(out_dir: str | Path, writers: dict[str, Callable[[Path], None]],
-                names: list[str], run: Runner | None = None) -> dict[str, Path]:
+                names: list[str], run: Runner | None = None,
+                check: Callable[[], None] | None = None) -> dict[str, Path]:
     """Run ``writers`` into a temporary folder, then move ``names`` into ``out_dir``.
 
-    Nothing in ``out_dir`` is replaced unless every writer succeeded. ``run`` runs
-    the writers, given as functions without arguments (default: one after another).
+    Nothing in ``out_dir`` is replaced unless every writer succeeded, and ``check`` (run
+    before the writers, by the same ``run``) returned. ``run`` runs the writers, given as
+    functions without arguments (default: one after another).
 
     Examples
     --------
@@ -282,7 +289,8 @@ def write_files(out_dir: str | Path, writers: dict[str, Callable[[Path], None]],
     out.mkdir(parents=True, exist_ok=True)
     tmp = temp_folder(out)
     try:
-        (run or _one_by_one)([partial(writer, tmp) for writer in writers.values()])
+        tasks = [partial(writer, tmp) for writer in writers.values()]
+        (run or _one_by_one)([check, *tasks] if check is not None else tasks)
         written = {}
         for name in names:
             target = out / name

@@ -33,7 +33,9 @@ from conftest import (
     write_layer,
 )
 
+from gridplan.engine import metrics
 from gridplan.engine.pipeline import plan
+from gridplan.errors import PlanInvariantError
 from gridplan.export.folder import write_plan
 from gridplan.params import PlanParams
 
@@ -181,6 +183,33 @@ def test_failed_write_leaves_earlier_plan(planned, tmp_path):
         write_plan(p, out, extra={"map.html": broken})
     assert snapshot(out) == before
     assert not [q for q in out.iterdir() if q.name.startswith(".gridplan-")]
+
+
+def test_failed_check_leaves_earlier_plan(planned, tmp_path):
+    p, _ = planned
+    out = tmp_path / "plan"
+    write_plan(p, out)
+    before = snapshot(out)
+
+    def check() -> None:
+        raise PlanInvariantError("plan broke its rules: a grid in two pieces")
+
+    with pytest.raises(PlanInvariantError, match="two pieces"):
+        write_plan(p, out, extra={"map.html": lambda path: path.write_text("m")}, check=check)
+    assert snapshot(out) == before
+    assert not [q for q in out.iterdir() if q.name.startswith(".gridplan-")]
+
+
+def test_cli_plan_breaking_a_rule_writes_no_file(tmp_path, monkeypatch):
+    """``gridplan plan`` checks the rules while it writes: a broken one lands no file."""
+    units, comms = _inputs()
+    up, cp = write_layer(units, tmp_path / "u.gpkg"), write_layer(comms, tmp_path / "c.gpkg")
+    out = tmp_path / "out"
+    monkeypatch.setattr(metrics, "RULES", (*metrics.RULES, lambda plan: ["grid X is broken"]))
+    result = run_cli(*[a for a in plan_args(up, cp, out) if a != "--no-map"])
+    assert result.exit_code != 0
+    assert "grid X is broken" in result.output
+    assert not out.exists() or not list(out.iterdir())
 
 
 def test_rewrite_replaces_plan(planned, tmp_path):
