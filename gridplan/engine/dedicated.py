@@ -90,7 +90,8 @@ def plan_community(geometry, units: gpd.GeoDataFrame, sites: gpd.GeoDataFrame | 
         With ``grid_types`` (``"dedicated"`` / ``"comprehensive"``), ``sites``
         (site row per dedicated grid) and ``crossings`` filled in.
     """
-    mine = community_sites(geometry, sites, params.dedicated_min_area)
+    mine = (community_sites(geometry, sites, params.dedicated_min_area)
+            if sites is not None and len(sites) else ())  # no frame to build when no site
     if len(mine) == 0:
         return region.plan_region(geometry, units, barrier_lines, params, timer,
                                   target=params.target, band=params.band)
