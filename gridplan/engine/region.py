@@ -155,7 +155,17 @@ def describe_grids(result: RegionResult, community, units: gpd.GeoDataFrame,
     types = (result.grid_types if result.grid_types is not None
              else np.full(k, "comprehensive", dtype=object))
     lo, hi = params.band
-    rows = pd.DataFrame({
+    sites = result.sites or []
+    status = np.where(types == "dedicated", "dedicated",
+                      np.where(hh.astype(np.int64) == 0, "empty",
+                               np.where(bal < lo, "below_band",
+                                        np.where(bal > hi, "above_band", "ok"))))
+    optimality = community_optimality(community.community_id, status, types, result.proof)
+    explainer = Explainer(units, lab, result.atoms, bal, params)
+    reason, reason_zh = explainer.grid_reasons(
+        status, result.notes, dict(enumerate(sites)),
+        proved=optimality["optimality"] == "proved")
+    columns = {  # built in one go: a column added to a frame costs more than a whole frame
         "grid_code": codes,
         "community_id": community.community_id,
         "grid_type": types,
@@ -166,22 +176,13 @@ def describe_grids(result: RegionResult, community, units: gpd.GeoDataFrame,
         "polsby_popper": np.round(polsby_popper(polys), 4),
         "barrier_crossings": barrier_crossings(result, k),
         "geometry": polys,
-    })
+    }
     if "weight" in units:
-        rows["visit_equivalents"] = np.round(bal, 1)
-    sites = result.sites or []
-    rows["site_kind"] = [sites[g]["kind"] if g < len(sites) else "" for g in range(k)]
-    rows["site_name"] = [sites[g]["name"] if g < len(sites) else "" for g in range(k)]
-    rows["status"] = np.where(types == "dedicated", "dedicated",
-                              np.where(rows["households"] == 0, "empty",
-                                       np.where(bal < lo, "below_band",
-                                                np.where(bal > hi, "above_band", "ok"))))
-    optimality = community_optimality(community.community_id, rows["status"].values, types,
-                                      result.proof)
-    explainer = Explainer(units, lab, result.atoms, bal, params)
-    rows["reason"], rows["reason_zh"] = explainer.grid_reasons(
-        rows["status"].values, result.notes, dict(enumerate(sites)),
-        proved=optimality["optimality"] == "proved")
+        columns["visit_equivalents"] = np.round(bal, 1)
+    columns.update(site_kind=[sites[g]["kind"] if g < len(sites) else "" for g in range(k)],
+                   site_name=[sites[g]["name"] if g < len(sites) else "" for g in range(k)],
+                   status=status, reason=reason, reason_zh=reason_zh)
+    rows = pd.DataFrame(columns)
     unit_grid = pd.DataFrame({"unit_id": units["unit_id"].values, "grid_code": codes[lab]})
     explanation = explainer.community(community.community_id,
                                       str(getattr(community, "name", "") or ""), rows)
@@ -221,6 +222,8 @@ def barrier_crossings(result: RegionResult, k: int) -> np.ndarray:
         return result.crossings
     if result.graph is None or result.all_labels is None:
         return np.zeros(k, dtype=np.int64)
-    df = pd.DataFrame({"g": result.all_labels, "b": result.graph.block})
-    spans = df.groupby("g")["b"].nunique().reindex(range(k), fill_value=1)
-    return (spans.values - 1).astype(np.int64)
+    labels, blocks = np.asarray(result.all_labels), np.asarray(result.graph.block)
+    mine = (labels >= 0) & (labels < k)
+    pairs = np.unique(np.stack([labels[mine], blocks[mine]]), axis=1)  # (grid, block) once
+    spans = np.bincount(pairs[0], minlength=k)
+    return np.where(spans > 0, spans - 1, 0).astype(np.int64)
