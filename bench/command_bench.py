@@ -18,11 +18,11 @@ Printed per run: the whole command (process start to exit, as a user waits for i
 its CPU seconds (user + system, forked processes included); plan(), its *metrics* stage;
 *files*, the wall time of writing all files (``gridplan.run.write_plan``: the rules checked,
 the plan files and the map, with plan.gpkg beside them on a forked process where the plan
-is large enough), and within it the writers (``gridplan.export.folder._write_all``), the GeoPackage
-(``_write_plan_gpkg``) and the map, each in wall and CPU seconds; the rest before ``main`` returns
-(imports of the command, reading inputs); teardown (``main`` returned → process gone); the
-process's peak RSS (``ru_maxrss`` from ``wait4``); the size of map.html; the 1-minute load
-average before the run.
+is large enough), and within it the writers (``gridplan.export.folder._write_all``), the
+GeoPackage (``_write_plan_gpkg``) and the map, each in wall and CPU seconds; the rest
+before ``main`` returns (imports of the command, reading inputs); teardown (``main``
+returned → process gone); the process's peak RSS (``ru_maxrss`` from ``wait4``); the size
+of map.html; the 1-minute load average before the run.
 
 ``python -m bench.run_bench`` runs the same :func:`run_once` beside plan() alone and
 pymetis on the same city (its *command*, *writers* and *map* rows).

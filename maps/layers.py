@@ -90,9 +90,10 @@ def _given_centres(plan, centres: gpd.GeoDataFrame) -> dict[str, shapely.Point]:
 
 
 def _central_unit(xy: np.ndarray, w: np.ndarray) -> shapely.Point:
-    """The unit nearest the weighted centroid's ``MEDOID_CANDIDATES`` with the least
-    household-weighted distance to all units (scipy's ``cdist`` and one matrix-vector
-    product per block: 7× faster than ``np.hypot`` and a sum, the same units chosen)."""
+    """Of the ``MEDOID_CANDIDATES`` units nearest the weighted centroid, the one with the
+    least household-weighted distance to all units (scipy's ``cdist`` and one
+    matrix-vector product per block: 7× faster than ``np.hypot`` and a sum, the same
+    units chosen)."""
     w = w if w.sum() > 0 else np.ones(len(xy))
     centroid = (xy * w[:, None]).sum(axis=0) / w.sum()
     cand = np.argsort(np.hypot(*(xy - centroid).T))[:MEDOID_CANDIDATES]

@@ -156,8 +156,9 @@ def describe_grids(result: RegionResult, community, units: gpd.GeoDataFrame,
              else np.full(k, "comprehensive", dtype=object))
     lo, hi = params.band
     sites = result.sites or []
+    households = hh.astype(np.int64)
     status = np.where(types == "dedicated", "dedicated",
-                      np.where(hh.astype(np.int64) == 0, "empty",
+                      np.where(households == 0, "empty",
                                np.where(bal < lo, "below_band",
                                         np.where(bal > hi, "above_band", "ok"))))
     optimality = community_optimality(community.community_id, status, types, result.proof)
@@ -169,7 +170,7 @@ def describe_grids(result: RegionResult, community, units: gpd.GeoDataFrame,
         "grid_code": codes,
         "community_id": community.community_id,
         "grid_type": types,
-        "households": hh.astype(np.int64),
+        "households": households,
         "population": np.round(pop, 1),
         "units": n_units.astype(np.int64),
         "area_m2": np.round(shapely.area(polys), 1),
