@@ -454,7 +454,7 @@ def _cell_edges(owner: np.ndarray, raw: np.ndarray, clipped: np.ndarray, communi
     (:func:`_split_cells`); ``core`` is each cell's piece holding its point. Such a cell
     links its unit only along its core, and each loose piece along its own outline.
     """
-    pairs = _shared_edge_pairs(raw)
+    pairs, ends = _shared_edges(raw)
     if len(pairs) == 0:
         return np.empty((0, 2), dtype=np.int64)
     a, b = pairs[:, 0], pairs[:, 1]
@@ -463,8 +463,7 @@ def _cell_edges(owner: np.ndarray, raw: np.ndarray, clipped: np.ndarray, communi
     check = clipped[a] & clipped[b] & ~cut[a] & ~cut[b]
     ok = np.ones(len(pairs), dtype=bool)
     if check.any():
-        shared = shapely.intersection(shapely.boundary(raw[a[check]]),
-                                      shapely.boundary(raw[b[check]]))
+        shared = _shared_lines(raw, pairs[check], ends[check])
         ok[check] = shapely.length(shapely.intersection(shared, community)) > 1e-3
     split = cut[a] | cut[b]
     ok[split] = False
@@ -494,14 +493,16 @@ def _piece_pairs(pairs: np.ndarray, owner: np.ndarray, raw: np.ndarray, core: np
     return np.asarray(out, dtype=np.int64).reshape(-1, 2)
 
 
-def _shared_edge_pairs(raw: np.ndarray) -> np.ndarray:
-    """Pairs of Voronoi cells sharing an edge: cells with two or more vertices in common.
+def _shared_edges(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs of Voronoi cells sharing an edge (cells with two or more vertices in common),
+    and the edge's ends ``x0, y0, x1, y1`` where they share exactly two (else NaN).
 
     Cells that meet at a single vertex (co-circular points, e.g. a square lattice of
     buildings) are not neighbours, which a Delaunay triangulation would make them.
     """
+    none = np.empty((0, 2), dtype=np.int64), np.empty((0, 4))
     if len(raw) < 2:
-        return np.empty((0, 2), dtype=np.int64)
+        return none
     coords, cell = shapely.get_coordinates(raw, return_index=True)
     _, vid = first_of_rows(np.round(coords, 6))
     first = np.zeros(vid.max() + 1, dtype=np.int64)
@@ -516,7 +517,7 @@ def _shared_edge_pairs(raw: np.ndarray) -> np.ndarray:
         pairs.append(np.column_stack([vc[:-d, 1][same], vc[d:, 1][same]]))
         verts.append(vc[d:, 0][same])
     if not pairs:
-        return np.empty((0, 2), dtype=np.int64)
+        return none
     p = np.sort(np.vstack(pairs), axis=1)
     v = np.concatenate(verts)
     order = np.lexsort((v, p[:, 1], p[:, 0]))
@@ -525,10 +526,25 @@ def _shared_edge_pairs(raw: np.ndarray) -> np.ndarray:
     new[1:] = np.any(p[1:] != p[:-1], axis=1)
     start = np.flatnonzero(new)
     counts = np.diff(np.append(start, len(p)))
-    two = start[counts >= 2]
+    two = counts >= 2
     # the shared edge runs between the pair's shared vertices: drop mere pinches
-    length = np.hypot(*(vxy[v[two + 1]] - vxy[v[two]]).T)
-    return p[two[length >= MIN_SHARED_EDGE]].astype(np.int64)
+    ends = np.hstack([vxy[v[start[two]]], vxy[v[start[two] + 1]]])
+    edge = np.hypot(ends[:, 2] - ends[:, 0], ends[:, 3] - ends[:, 1]) >= MIN_SHARED_EDGE
+    ends[counts[two] > 2] = np.nan  # three or more shared vertices: no single segment
+    return p[start[two][edge]].astype(np.int64), ends[edge]
+
+
+def _shared_lines(raw: np.ndarray, pairs: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """The boundary each pair of Voronoi cells shares: the segment between their two
+    shared vertices, or where they share more (``ends`` NaN) their outlines' intersection.
+    """
+    lines = np.empty(len(pairs), dtype=object)
+    more = np.isnan(ends[:, 0])
+    lines[~more] = shapely.linestrings(ends[~more].reshape(-1, 2, 2))
+    if more.any():
+        a, b = pairs[more, 0], pairs[more, 1]
+        lines[more] = shapely.intersection(shapely.boundary(raw[a]), shapely.boundary(raw[b]))
+    return lines
 
 
 def block_polygons(community, barriers) -> np.ndarray:

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from gridplan.engine.adjacency import unique_pairs
 from gridplan.engine.grids import polygonal as _polygonal
 
 log = logging.getLogger(__name__)
@@ -101,7 +102,7 @@ def _node_edges(graph, ids: np.ndarray) -> pd.DataFrame:
         return _no_edges()
     a, b = graph.seed[graph.edges[:, 0]], graph.seed[graph.edges[:, 1]]
     keep = a != b
-    pairs = np.unique(np.sort(np.column_stack([a[keep], b[keep]]), axis=1), axis=0)
+    pairs = unique_pairs(np.sort(np.column_stack([a[keep], b[keep]]), axis=1))
     if len(pairs) == 0:
         return _no_edges()
     return pd.DataFrame({"a": ids[pairs[:, 0]], "b": ids[pairs[:, 1]],
@@ -147,7 +148,8 @@ def _split_multipart(pid, geoms, labels, block, edges, anchor: dict):
     pieces become parcels ``<id>~<n>`` of the same grid, so parcel adjacency is adjacency of
     polygons (a parcel in two pieces could join a grid through a piece it lost).
     """
-    multi = [i for i, g in enumerate(geoms) if shapely.get_num_geometries(g) > 1]
+    multi = np.flatnonzero(
+        shapely.get_num_geometries(np.asarray(geoms, dtype=object)) > 1).tolist()
     if not multi:
         return pid, geoms, labels, block, edges
     pid, geoms, labels, block = list(pid), list(geoms), list(labels), list(block)
