@@ -59,7 +59,8 @@ def plan(units: gpd.GeoDataFrame, communities: gpd.GeoDataFrame | None = None, *
          workload: WorkloadParams | None = None,
          on_progress: Callable[[str, float], None] | None = None,
          dedicated: gpd.GeoDataFrame | None = None, previous: Plan | None = None,
-         processes: int | None = None, check: bool = True) -> Plan:
+         processes: int | None = None, check: bool = True,
+         units_checked: bool = False) -> Plan:
     """Plan grids of about ``params.target`` households in every community.
 
     Parameters
@@ -101,6 +102,11 @@ def plan(units: gpd.GeoDataFrame, communities: gpd.GeoDataFrame | None = None, *
         returning it. Only for a caller that checks them itself before using the plan:
         ``gridplan plan`` checks them while its files are written, and moves the files into
         place only if they hold.
+    units_checked : bool
+        ``units`` is as :func:`gridplan.layers.vector.check_layer` returned it (CRS,
+        geometries repaired and normalised), so it is not checked again. True in the
+        arguments :func:`gridplan.layers.load.load_inputs` returns, which checks every
+        population layer it reads; leave it False for a layer made or changed otherwise.
 
     Examples
     --------
@@ -113,7 +119,8 @@ def plan(units: gpd.GeoDataFrame, communities: gpd.GeoDataFrame | None = None, *
     timer = StageTimer()
     t_start = time.perf_counter()
     with timer.stage("layers"):
-        units = check_layer(units, what="population", notes=notes)
+        if not units_checked:
+            units = check_layer(units, what="population", notes=notes)
         crs = units.estimate_utm_crs() if units.crs.is_geographic else units.crs
         units = units.to_crs(crs)
         compounds = _to_crs(prepare_compounds(compounds, notes), crs)

@@ -379,6 +379,7 @@ def _raster_population(path, options: LayerOptions, notes: InputNotes,
                          id_field=options.unit_id)
     out = prepare_units(units, unit_id="unit_id", population_field="population",
                         household_size=options.household_size)
+    out = check_layer(out, what="population", notes=notes)  # as every population layer read
     facts = {k: units.attrs[k] for k in ("cells", "cells_kept", "buildings_with_residents",
                                           "buildings_without_residents") if k in units.attrs}
     notes.source(src, raster=True, residents_read=round(units.attrs["residents_read"], 3),
@@ -440,6 +441,9 @@ def read_optional(path: str | Path | None, kind: str, options: LayerOptions,
 def load_inputs(kw: dict) -> dict:
     """Read every input the ``plan`` options name; returns arguments for :func:`plan`.
 
+    Every population layer is checked here (:func:`gridplan.layers.vector.check_layer`),
+    so the arguments say ``units_checked=True`` and :func:`plan` does not check it again.
+
     Examples
     --------
     >>> load_inputs({"communities": "c.gpkg"})
@@ -457,7 +461,8 @@ def load_inputs(kw: dict) -> dict:
     osm = read_osm_layers(kw["osm"], options) if kw.get("osm") else None
     communities = read_optional(kw.get("communities"), "communities", options, notes)
     units = (read_layer(kw["population"], "population", options, notes=notes)
-             if kw.get("population") else osm_units(osm))
+             if kw.get("population") else check_layer(osm_units(osm), what="population",
+                                                       notes=notes))
     compounds = read_optional(kw.get("compounds"), "compounds", options, notes)
     barriers = read_optional(kw.get("barriers"), "barriers", options, notes)
     dedicated = read_optional(kw.get("dedicated_path"), "dedicated", options, notes)
@@ -469,10 +474,10 @@ def load_inputs(kw: dict) -> dict:
     special = (read_layer(kw["special_path"], "special",
                           replace(options, unit_ids=units["building_id"]), notes=notes)
                if kw.get("special_path") else None)
-    return {"units": units, "communities": communities, "compounds": compounds,
-            "barriers": barriers, "params": params, "notes": notes, "special": special,
-            "dedicated": dedicated, "previous": _previous(kw.get("previous_dir")),
-            "study_area": _study_area(osm)}
+    return {"units": units, "units_checked": True, "communities": communities,
+            "compounds": compounds, "barriers": barriers, "params": params, "notes": notes,
+            "special": special, "dedicated": dedicated,
+            "previous": _previous(kw.get("previous_dir")), "study_area": _study_area(osm)}
 
 
 def _previous(plan_dir: str | None):

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import pytest
 import shapely
 from conftest import (
@@ -141,3 +142,81 @@ def test_tables_accept_their_own_ids_unless_given_the_plans(tmp_path):
     with pytest.raises(InputError, match="unknown community ids: C2") as info:
         read_layer(path, "workers", LayerOptions(community_ids=["C1"]))
     assert info.value.field == "community_id"
+
+
+def _counting_checks(monkeypatch) -> list[str]:
+    """Patch ``check_layer`` where the loader and ``plan()`` call it; the layers it checks."""
+    import gridplan.engine.pipeline as pipeline
+    import gridplan.layers.load as load
+    import gridplan.layers.vector as vector
+
+    seen: list[str] = []
+
+    def counted(gdf, *, what, **kw):
+        seen.append(what)
+        return vector.check_layer(gdf, what=what, **kw)
+
+    for module in (load, pipeline):
+        monkeypatch.setattr(module, "check_layer", counted)
+    return seen
+
+
+def _raster(path: Path) -> Path:
+    rasterio = pytest.importorskip("rasterio")
+    from rasterio.transform import from_bounds
+
+    with rasterio.open(path, "w", driver="GTiff", height=2, width=3, count=1, dtype="float32",
+                       crs=str(_comms().crs), transform=from_bounds(
+                           X0, Y0, X0 + 300, Y0 + 200, 3, 2)) as ds:
+        ds.write(np.full((2, 3), 600.0, dtype="float32"), 1)
+    return path
+
+
+def _osm(path: Path) -> Path:
+    from test_osm import synthetic_osm  # tests/layers/test_osm.py
+
+    path.write_text(synthetic_osm(), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("kind", ["vector", "raster", "osm"])
+def test_population_is_checked_once_and_planned_the_same(tmp_path, monkeypatch, kind):
+    """load_inputs checks the population layer (each path: vector, raster, OSM) and tells
+    plan() so; plan() checking it again would give the same plan."""
+    from gridplan.engine.pipeline import plan
+    from gridplan.layers.load import load_inputs
+
+    if kind == "osm":
+        kw = {"osm": str(_osm(tmp_path / "tiny.osm"))}
+    else:
+        comms = write_layer(_comms(), tmp_path / "communities.gpkg")
+        population = (write_layer(_units(), tmp_path / "units.gpkg") if kind == "vector"
+                      else _raster(tmp_path / "population.tif"))
+        kw = {"communities": str(comms), "community_id": "id", "community_code": "code",
+              "population": str(population), "unit_id": "unit_id",
+              "households_field": "households" if kind == "vector" else None}
+    seen = _counting_checks(monkeypatch)
+    inputs = load_inputs(kw)
+    assert inputs["units_checked"] is True
+    once = plan(**inputs)
+    assert seen.count("population") == 1
+    twice = plan(**dict(inputs, units_checked=False))
+    assert seen.count("population") == 2
+    assert once.units["grid_code"].tolist() == twice.units["grid_code"].tolist()
+    assert once.grids.geometry.to_wkb().tolist() == twice.grids.geometry.to_wkb().tolist()
+
+
+def test_plan_still_checks_a_layer_it_is_not_told_about():
+    """Called directly, plan() repairs and normalises the population itself."""
+    from gridplan.engine.pipeline import plan
+    from gridplan.layers.population import prepare_units
+    from gridplan.layers.prepare import prepare_communities
+
+    units = _units()
+    bow = shapely.Polygon([(X0 + 5, Y0 + 5), (X0 + 45, Y0 + 45), (X0 + 45, Y0 + 5),
+                           (X0 + 5, Y0 + 45)])  # self-intersecting
+    units.loc[0, "geometry"] = bow
+    result = plan(prepare_units(units, households="households"),
+                  prepare_communities(_comms(), id_field="id", code_field="code"))
+    assert result.report["input"]["repaired_geometries"] == {"population": 1}
+    assert result.units["unit_id"].tolist().count("u0_0") == 1
