@@ -65,28 +65,15 @@ def _tidy(geom):
     snapped = polygonal(shapely.set_precision(geom, GRID_SIZE))
     if shapely.get_num_geometries(snapped) <= shapely.get_num_geometries(geom):
         geom = snapped
-    polys = [_without_small_holes(p) for p in drop_slivers(shapely.get_parts(geom))]
+    # rebuilt even without holes to drop: a part of the snapped geometry keeps its 1 cm
+    # precision model, which would round what is derived from it (e.g. point_on_surface,
+    # which orders grid codes)
+    polys = [shapely.Polygon(p.exterior, [r for r in p.interiors
+                                          if shapely.Polygon(r).area >= MIN_HOLE])
+             for p in drop_slivers(shapely.get_parts(geom))]
     if not polys:
         return geom
     return polys[0] if len(polys) == 1 else shapely.MultiPolygon(polys)
-
-
-def _without_small_holes(poly):
-    """The polygon without its holes under :data:`MIN_HOLE`; itself when it has none.
-
-    Examples
-    --------
-    >>> ring = shapely.box(0, 0, 10, 10)
-    >>> pinhole = shapely.Polygon(ring.exterior, [shapely.box(4, 4, 4.5, 4.5).exterior])
-    >>> len(_without_small_holes(pinhole).interiors), _without_small_holes(ring) is ring
-    (0, True)
-    """
-    if shapely.get_num_interior_rings(poly) == 0:
-        return poly
-    holes = [r for r in poly.interiors if shapely.Polygon(r).area >= MIN_HOLE]
-    if len(holes) == shapely.get_num_interior_rings(poly):
-        return poly
-    return shapely.Polygon(poly.exterior, holes)
 
 
 def drop_slivers(parts) -> list:

@@ -73,3 +73,13 @@ def test_polsby_popper():
     assert pp[0] == pytest.approx(math.pi / 4)
     assert pp[1] == pytest.approx(1.0, abs=1e-3)
     assert pp[2] == 0.0
+
+
+def test_grid_polygons_carry_no_fixed_precision():
+    """Snapped to 1 cm, but with the floating precision model: a point derived from a grid
+    (the interior point that orders grid codes) is not rounded to the snapping grid."""
+    cells = np.array([shapely.box(0, 0, 10.004, 7.003), shapely.box(10.004, 0, 20, 7.003)])
+    polys, _, _ = grid_polygons(cells, np.array([0, 1]), np.array([0, 0]),
+                                np.array([[5.0, 3.0], [15.0, 3.0]]), np.ones(2), 1)
+    assert shapely.get_precision(polys[0]) == 0
+    assert shapely.get_coordinates(polys[0]).max(axis=0).tolist() == [20.0, 7.0]
