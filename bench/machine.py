@@ -51,7 +51,7 @@ def numpy_work(_: int) -> float:
     return float(a.sum())
 
 
-def speed_up(work, processes: int) -> float:
+def seconds_on(work, processes: int) -> float:
     """Seconds for :data:`TASKS` calls of ``work`` on ``processes`` forked processes."""
     t0 = time.perf_counter()
     with mp.get_context("fork").Pool(processes) as pool:
@@ -99,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{os.cpu_count()} CPUs; page {PAGE} B")
     for r in range(args.rounds):
         for name, work in (("python loop", python_work), ("numpy", numpy_work)):
-            one, two = speed_up(work, 1), speed_up(work, 2)
+            one, two = seconds_on(work, 1), seconds_on(work, 2)
             rows.append({"round": r, "work": name, "one_s": one, "two_s": two})
             print(f"{name:12s} 1 process {one:5.2f} s  2 processes {two:5.2f} s  "
                   f"speed-up {one / two:.2f}x", flush=True)

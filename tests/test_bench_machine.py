@@ -2,15 +2,9 @@
 
 from __future__ import annotations
 
-import importlib
 import json
-import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:  # bench/ is a folder of the repository, not an installed package
-    sys.path.insert(0, str(ROOT))
-machine = importlib.import_module("bench.machine")
+from bench import machine  # the repository root is on pytest's pythonpath
 
 
 def test_the_child_copies_every_page_it_writes():

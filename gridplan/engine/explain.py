@@ -312,7 +312,7 @@ _NO_SPLITS = pd.DataFrame(columns=["n", "h"])
 
 def _split_buildings(units: pd.DataFrame) -> pd.DataFrame:
     """Buildings split by stairwell: sub-unit count ``n`` and households ``h`` by building."""
-    # a Python loop over the ids: pandas' string methods cost more per community than it
+    # a loop over the ids: per community, pandas' string methods cost more than the search
     sub = np.fromiter(("#" in str(v) for v in units["unit_id"].to_numpy(dtype=object)),
                       dtype=bool, count=len(units))
     if not sub.any():
