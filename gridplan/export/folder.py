@@ -82,12 +82,14 @@ def write_geojson(gdf: gpd.GeoDataFrame, path: Path) -> None:
 
 GEOMETRY_KEY = ', "geometry": '  # what comes before a feature's geometry in its line
 HEAD, TAIL = '{\n"type": "FeatureCollection",\n"features": [\n', "\n]\n}\n"
+SEPARATOR = ",\n"  # between features
 
 
 def _geometry_texts(geoms: np.ndarray) -> list[str]:
     """GeoJSON geometry of each shape, coordinates to 7 decimals; ``null`` for none."""
     rounded = shapely.transform(geoms, lambda xy: np.round(xy, 7))
-    broken = shapely.is_valid(geoms) & ~shapely.is_valid(rounded)
+    broken = ~shapely.is_valid(rounded)
+    broken[broken] = shapely.is_valid(geoms[broken])  # invalid before rounding: left so
     if broken.any():  # rounding made a ring touch itself: snap-round those instead
         rounded[broken] = shapely.set_precision(geoms[broken], 1e-7)
     text = shapely.to_geojson(rounded)
@@ -108,10 +110,13 @@ def _property_texts(gdf: gpd.GeoDataFrame) -> list[str]:
 
 
 def _write_features(path: Path, props: list[str], geometry: list[str]) -> None:
-    lines = [f'{{"type": "Feature", "properties": {p}{GEOMETRY_KEY}{g}}}'
-             for p, g in zip(props, geometry, strict=True)]
+    """The FeatureCollection's text, written as it is made (not joined into one string)."""
     with open(path, "w", encoding="utf-8") as fh:
-        fh.write(HEAD + ",\n".join(lines) + TAIL)
+        fh.write(HEAD)
+        fh.writelines(f'{SEPARATOR if i else ""}{{"type": "Feature", "properties": {p}'
+                      f'{GEOMETRY_KEY}{g}}}'
+                      for i, (p, g) in enumerate(zip(props, geometry, strict=True)))
+        fh.write(TAIL)
 
 
 def write_geojson_like(gdf: gpd.GeoDataFrame, path: Path, source: Path) -> bool:
