@@ -102,14 +102,22 @@ def grids_tile_communities(plan) -> list[str]:
     Their areas must add up to the community's (overlaps add area, gaps take it away)
     and what lies outside it must be small, both within a slack of 1 m² or 0.01 % of the
     community. What lies outside is summed over the grids that the community (grown by
-    1 mm) does not contain; no union of the grids is needed.
+    1 mm) does not contain; no union of the grids is needed. A grid without a geometry,
+    or with an invalid one (GEOS's areas and containment mean nothing there), is a
+    problem of its own.
     """
     problems = []
     comm = plan.communities.set_index("community_id").geometry
     geoms = np.asarray(plan.grids.geometry.values)
+    codes = plan.grids["grid_code"].to_numpy()
     for cid, at in plan.grids.groupby("community_id").indices.items():
-        area_c = comm[cid].area
         mine = geoms[at]
+        broken = shapely.is_missing(mine) | ~shapely.is_valid(mine)
+        if broken.any():
+            problems.append(f"community {cid}: grids without a valid geometry: "
+                            f"{', '.join(map(str, codes[at][broken][:5]))}")
+            continue
+        area_c = comm[cid].area
         total = float(shapely.area(mine).sum())
         around = comm[cid].buffer(1e-3)
         shapely.prepare(around)

@@ -63,6 +63,16 @@ def test_grid_outside_its_community_fails(sound):
         validate_plan(bad)
 
 
+@pytest.mark.parametrize("geom", [None, shapely.Polygon([(0, 0), (10, 10), (10, 0), (0, 10)])],
+                         ids=["missing", "bow-tie"])
+def test_grid_without_a_valid_geometry_fails_by_name(sound, geom):
+    # a missing area summed to NaN, which no slack catches; a self-crossing ring has
+    # area 0 and stopped the union with a GEOS error instead of naming the grid
+    code = sound.grids["grid_code"].iloc[0]
+    with pytest.raises(PlanInvariantError, match=f"without a valid geometry: {code}"):
+        validate_plan(with_grid_geometry(sound, 0, geom))
+
+
 def test_unit_pointing_to_a_missing_grid_fails(sound):
     units = sound.units.copy()
     units.loc[units.index[0], "grid_code"] = "NOPE"
