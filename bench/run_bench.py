@@ -53,6 +53,7 @@ import shapely
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+from bench import machine
 from bench.synthetic import csr_graph, synthetic_city, unit_adjacency
 
 log = logging.getLogger("bench")
@@ -344,6 +345,7 @@ def run_worker(kind: str, n: int, args: argparse.Namespace, data: Path) -> dict:
         cmd.append("--progress")
     if args.no_yardstick:
         cmd.append("--no-yardstick")
+    probe, ticks = machine.speed_probe(), machine.cpu_counters()
     t0 = time.perf_counter()
     try:
         proc = subprocess.run(cmd, cwd=ROOT, timeout=args.timeout, check=False)
@@ -359,6 +361,8 @@ def run_worker(kind: str, n: int, args: argparse.Namespace, data: Path) -> dict:
         return {"error": why}
     out = json.loads(result_file.read_text())
     out["process_seconds"] = round(time.perf_counter() - t0, 3)
+    out["machine"] = {"probe_seconds": probe,
+                      "steal_share": machine.steal_share(ticks, machine.cpu_counters())}
     return out
 
 
@@ -388,12 +392,15 @@ def run_command(n: int, args: argparse.Namespace, data: Path) -> dict:
     from bench.command_bench import run_once
 
     log.info("[%d] command: gridplan plan (map included) in a fresh process", n)
+    probe, ticks = machine.speed_probe(), machine.cpu_counters()
     out = run_once(data, data / "command", ["--seed", str(args.seed)],
                    tessellation=args.tessellation, digest=True)
     if "error" in out:
         log.error("[%d] command failed: %s", n, out["error"])
         return out
     out["load_average"] = _load_average()
+    out["machine"] = {"probe_seconds": probe,
+                      "steal_share": machine.steal_share(ticks, machine.cpu_counters())}
     log.info("[%d] command: %.1f s wall, %.1f s CPU, peak %.0f MB (plan() %.1f s, writers "
              "%.1f s, map %.1f s)", n, out["whole"], out["cpu"], out["peak_mb"],
              out.get("plan", 0.0), out.get("writers", 0.0), out.get("map", 0.0))
@@ -458,7 +465,8 @@ def format_table(rows: list[dict]) -> str:
                 f"{_pct(ys.get('share_in_band')):>8} {_pct(ys.get('contiguous_share')):>8} "
                 f"{_pct(ys.get('polygon_share')):>8} "
                 f"{_num(ys.get('mean_polsby_popper'), '.3f'):>6} | {detail}"
-                + (f"; load {r['load_average'][0]:.1f}" if "load_average" in r else ""))
+                + (f"; load {r['load_average'][0]:.1f}" if "load_average" in r else "")
+                + _machine_text(r))
     lines += _speedups(rows)
     lines += _command_ratios(rows)
     lines.append("")
@@ -473,12 +481,25 @@ def format_table(rows: list[dict]) -> str:
                  "time; peak MB = the driver's; worker peaks in the detail, per partition and "
                  "per batch of communities.")
     lines.append("wall s / cpu s: gridplan = plan() end to end; metis = graph build + "
-                 "part_graph; stage seconds are wall clock; load = 1-minute load average. "
+                 "part_graph; stage seconds are wall clock; load = 1-minute load average; "
+                 "probe = seconds of a fixed Python loop just before the run (the machine's "
+                 "speed that minute); steal = share of CPU time the hypervisor gave other "
+                 "guests during the run. "
                  "contig: gridplan = grids that are one Polygon; metis = parts connected in "
                  "the unit graph.")
     lines.append("* = one yardstick for both tools on the unit polygons: in band, connected in "
                  "the unit graph, dissolved part is one Polygon, Polsby-Popper of the dissolve.")
     return "\n".join(lines)
+
+
+def _machine_text(r: dict) -> str:
+    """The machine's state around a run: its Python speed before it, CPU stolen during it."""
+    m = r.get("machine") or {}
+    if "probe_seconds" not in m:
+        return ""
+    steal = m.get("steal_share")
+    return (f"; probe {m['probe_seconds']:.3f} s"
+            + (f", steal {100 * steal:.1f} %" if steal is not None else ""))
 
 
 def _command_lines(n: int, r: dict, inproc: dict) -> list[str]:
@@ -490,7 +511,8 @@ def _command_lines(n: int, r: dict, inproc: dict) -> list[str]:
               f"(cpu {r.get('plan_cpu', 0):.1f}) files {r.get('files', 0):.1f} other "
               f"{r['other_in_main']:.1f} teardown "
               f"{r['teardown']:.1f}{html}; plan {str(r.get('plan_digest'))[:10]}, same plan "
-              f"as plan(): {'yes' if same else 'NO'}; load {r['load_average'][0]:.1f}")
+              f"as plan(): {'yes' if same else 'NO'}; load {r['load_average'][0]:.1f}"
+              f"{_machine_text(r)}")
     lines = [f"{n:>7} {'command':<8} {r['whole']:>7.1f} {r['cpu']:>7.1f} {r['peak_mb']:>8.0f} "
              f"{_num(r.get('grids'), 'd'):>6} {blank[7:]} {detail}"]
     for step, what in (("writers", "grids.geojson, units.csv, report.json, grids.xlsx"),

@@ -28,3 +28,26 @@ def test_the_bench_prints_and_writes_its_figures(tmp_path, capsys, monkeypatch):
     assert "speed-up" in printed and "copy on write" in printed
     rows = json.loads(out.read_text())["rows"]
     assert [r["work"] for r in rows] == ["python loop", "numpy", "pages"]
+
+
+def test_steal_is_a_share_of_the_cpu_time_between_two_readings():
+    before = machine.cpu_counters()
+    machine.python_work(0)  # some CPU time between the readings
+    share = machine.steal_share(before, machine.cpu_counters())
+    if before is None:  # not Linux: no counters, no share
+        assert share is None
+    else:
+        assert len(before) >= 8 and 0.0 <= share <= 1.0
+    assert machine.steal_share(None, [1] * 8) is None
+    assert machine.steal_share([0] * 8, [0] * 8) == 0.0  # no time passed
+
+
+def test_bench_rows_carry_the_machines_state(monkeypatch):
+    from bench import run_bench
+
+    assert 0 < machine.speed_probe(rounds=1) < 60
+    text = run_bench._machine_text({"machine": {"probe_seconds": 0.234, "steal_share": 0.0125}})
+    assert text == "; probe 0.234 s, steal 1.2 %"
+    assert run_bench._machine_text({"machine": {"probe_seconds": 0.2, "steal_share": None}}) \
+        == "; probe 0.200 s"
+    assert run_bench._machine_text({}) == ""  # rows of older JSON files
