@@ -482,9 +482,10 @@ def format_table(rows: list[dict]) -> str:
                  "per batch of communities.")
     lines.append("wall s / cpu s: gridplan = plan() end to end; metis = graph build + "
                  "part_graph; stage seconds are wall clock; load = 1-minute load average; "
-                 "probe = seconds of a fixed Python loop just before the run (the machine's "
-                 "speed that minute); steal = share of CPU time the hypervisor gave other "
-                 "guests during the run. "
+                 "probe = seconds of a fixed Python loop just before the run, alone and on "
+                 "two processes at once (the machine's speed that minute, and whether its "
+                 "two vCPUs share a core); steal = share of CPU time the hypervisor gave "
+                 "other guests during the run. "
                  "contig: gridplan = grids that are one Polygon; metis = parts connected in "
                  "the unit graph.")
     lines.append("* = one yardstick for both tools on the unit polygons: in band, connected in "
@@ -493,12 +494,13 @@ def format_table(rows: list[dict]) -> str:
 
 
 def _machine_text(r: dict) -> str:
-    """The machine's state around a run: its Python speed before it, CPU stolen during it."""
+    """The machine's state around a run: its Python speed before it, alone and on two
+    processes at once, and the CPU time stolen during it."""
     m = r.get("machine") or {}
-    if "probe_seconds" not in m:
+    probe, steal = m.get("probe_seconds"), m.get("steal_share")
+    if not probe:
         return ""
-    steal = m.get("steal_share")
-    return (f"; probe {m['probe_seconds']:.3f} s"
+    return (f"; probe {probe['one']:.3f} s, {probe['two']:.3f} s on two"
             + (f", steal {100 * steal:.1f} %" if steal is not None else ""))
 
 
