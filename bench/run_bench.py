@@ -345,7 +345,7 @@ def run_worker(kind: str, n: int, args: argparse.Namespace, data: Path) -> dict:
         cmd.append("--progress")
     if args.no_yardstick:
         cmd.append("--no-yardstick")
-    probe, ticks = machine.speed_probe(), machine.cpu_counters()
+    before = _machine_before()
     t0 = time.perf_counter()
     try:
         proc = subprocess.run(cmd, cwd=ROOT, timeout=args.timeout, check=False)
@@ -361,9 +361,20 @@ def run_worker(kind: str, n: int, args: argparse.Namespace, data: Path) -> dict:
         return {"error": why}
     out = json.loads(result_file.read_text())
     out["process_seconds"] = round(time.perf_counter() - t0, 3)
-    out["machine"] = {"probe_seconds": probe,
-                      "steal_share": machine.steal_share(ticks, machine.cpu_counters())}
+    out["machine"] = _machine_since(before)
     return out
+
+
+def _machine_before() -> tuple[dict, list[int] | None]:
+    """The machine's speed probe and CPU counters, read just before a run."""
+    return machine.speed_probe(), machine.cpu_counters()
+
+
+def _machine_since(before: tuple[dict, list[int] | None]) -> dict:
+    """The machine's state around a run: the probe before it, the CPU stolen since."""
+    probe, ticks = before
+    return {"probe_seconds": probe,
+            "steal_share": machine.steal_share(ticks, machine.cpu_counters())}
 
 
 def bench_size(n: int, args: argparse.Namespace) -> dict:
@@ -392,15 +403,14 @@ def run_command(n: int, args: argparse.Namespace, data: Path) -> dict:
     from bench.command_bench import run_once
 
     log.info("[%d] command: gridplan plan (map included) in a fresh process", n)
-    probe, ticks = machine.speed_probe(), machine.cpu_counters()
+    before = _machine_before()
     out = run_once(data, data / "command", ["--seed", str(args.seed)],
                    tessellation=args.tessellation, digest=True)
     if "error" in out:
         log.error("[%d] command failed: %s", n, out["error"])
         return out
     out["load_average"] = _load_average()
-    out["machine"] = {"probe_seconds": probe,
-                      "steal_share": machine.steal_share(ticks, machine.cpu_counters())}
+    out["machine"] = _machine_since(before)
     log.info("[%d] command: %.1f s wall, %.1f s CPU, peak %.0f MB (plan() %.1f s, writers "
              "%.1f s, map %.1f s)", n, out["whole"], out["cpu"], out["peak_mb"],
              out.get("plan", 0.0), out.get("writers", 0.0), out.get("map", 0.0))

@@ -20,6 +20,8 @@ from gridplan.export.folder import (
     GRID_FIELDS,
     OPTIONAL_GRID_FIELDS,
     OUTPUT_FILES,
+    SEPARATOR,
+    TAIL,
     UNIT_FIELDS,
     _write_layer,
     _write_parcels,
@@ -164,14 +166,14 @@ def _splice_features(batch: Path, target: Path, *, first: bool) -> None:
     if not mark or not end:
         raise RuntimeError(f"unexpected GeoJSON layout in {batch}")
     with open(target, "w" if first else "a", encoding="utf-8") as fh:
-        fh.write(head + mark if first else ",\n")
+        fh.write(head + mark if first else SEPARATOR)
         fh.write(body)
     batch.unlink()
 
 
 def _close_features(target: Path) -> None:
     with open(target, "a", encoding="utf-8") as fh:
-        fh.write("\n]\n}\n")
+        fh.write(TAIL)
 
 
 def _grid_attributes(grids: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
