@@ -74,7 +74,59 @@ def grid_table(plan) -> pd.DataFrame:
 
 def write_grids_xlsx(plan, path: Path) -> None:
     """Write ``grids.xlsx``: sheet 网格 (one row per grid) and the field sheet."""
-    write_workbook(path, {"网格": grid_table(plan)}, GRID_COLUMNS)
+    with GridsWorkbook(path) as book:
+        book.add(plan)
+
+
+class GridsWorkbook:
+    """``grids.xlsx`` written part by part: the 网格 sheet grows by one plan's grids at a
+    time, and the field sheet follows when it is closed.
+
+    Parts added in the plan's order give the file one :func:`write_grids_xlsx` of the
+    whole plan gives, so a plan merged batch by batch (``gridplan.scale``) writes its
+    rows as each batch comes instead of all of them at the end.
+
+    Examples
+    --------
+    >>> import tempfile, geopandas as gpd
+    >>> from types import SimpleNamespace
+    >>> comm = pd.DataFrame({"community_id": ["c1"], "name": ["学院路社区"]})
+    >>> grids = pd.DataFrame({"grid_code": ["g1"], "community_id": ["c1"], "households": [300],
+    ...                       "population": [780.0], "status": ["ok"]})
+    >>> path = Path(tempfile.mkdtemp()) / "grids.xlsx"
+    >>> with GridsWorkbook(path) as book:
+    ...     book.add(SimpleNamespace(grids=grids, communities=comm))
+    >>> pd.read_excel(path, sheet_name="网格")["状态"].tolist()
+    ['达标']
+    """
+
+    def __init__(self, path: Path) -> None:
+        self._book, self._header = _open_workbook(path)
+        self._sheet = self._book.add_worksheet("网格")
+        self._sheet.write_row(0, 0, list(GRID_COLUMNS), self._header)
+        self._rows = 1
+
+    def add(self, plan) -> None:
+        """Append the rows of ``plan``'s grids (``grids`` and ``communities``, as
+        :func:`grid_table` reads them)."""
+        self._rows = _write_rows(self._sheet, grid_table(plan), self._rows)
+
+    def close(self) -> None:
+        """Write the field sheet and close the file (once; later calls do nothing)."""
+        if self._book is None:
+            return
+        book, self._book = self._book, None
+        try:
+            _write_sheet(book.add_worksheet(FIELDS_SHEET), _field_table(GRID_COLUMNS),
+                         self._header)
+        finally:
+            book.close()
+
+    def __enter__(self) -> GridsWorkbook:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
 
 def roster_table(assignment_grids: pd.DataFrame, workers: pd.DataFrame) -> pd.DataFrame:
@@ -114,24 +166,39 @@ def write_staffing_xlsx(path: Path, roster: pd.DataFrame, staffing: pd.DataFrame
 def write_workbook(path: Path, sheets: dict[str, pd.DataFrame],
                    columns: dict[str, tuple[str, str]]) -> None:
     """Sheets as given, then a sheet naming each Chinese header's field and meaning."""
-    fields = pd.DataFrame([(zh, en, meaning) for zh, (en, meaning) in columns.items()],
-                          columns=["列 column", "field", "meaning"])
-    book = xlsxwriter.Workbook(str(path), {"constant_memory": True,
-                                           "strings_to_formulas": False,
-                                           "strings_to_urls": False,
-                                           "strings_to_numbers": False})
+    book, header = _open_workbook(path)
     try:
-        header = book.add_format({"bold": True, "border": 1, "align": "center"})
-        for name, table in {**sheets, FIELDS_SHEET: fields}.items():
+        for name, table in {**sheets, FIELDS_SHEET: _field_table(columns)}.items():
             _write_sheet(book.add_worksheet(name), table, header)
     finally:
         book.close()
 
 
+def _open_workbook(path: Path):
+    """A constant-memory workbook that writes text as text, and its bold header format."""
+    book = xlsxwriter.Workbook(str(path), {"constant_memory": True,
+                                           "strings_to_formulas": False,
+                                           "strings_to_urls": False,
+                                           "strings_to_numbers": False})
+    return book, book.add_format({"bold": True, "border": 1, "align": "center"})
+
+
+def _field_table(columns: dict[str, tuple[str, str]]) -> pd.DataFrame:
+    """The field sheet: each Chinese header, its field name and its meaning."""
+    return pd.DataFrame([(zh, en, meaning) for zh, (en, meaning) in columns.items()],
+                        columns=["列 column", "field", "meaning"])
+
+
 def _write_sheet(sheet, table: pd.DataFrame, header) -> None:
     """One sheet: the header row, then the table's rows as plain Python values."""
     sheet.write_row(0, 0, [str(c) for c in table.columns], header)
+    _write_rows(sheet, table, 1)
+
+
+def _write_rows(sheet, table: pd.DataFrame, first: int) -> int:
+    """The table's rows as plain Python values from row ``first``; the next free row."""
     values = [table[c].astype(object).where(table[c].notna(), None).tolist()
               for c in table.columns]
-    for i, row in enumerate(zip(*values, strict=True), start=1):
-        sheet.write_row(i, 0, row)
+    for row, cells in enumerate(zip(*values, strict=True), start=first):
+        sheet.write_row(row, 0, cells)
+    return first + len(table)

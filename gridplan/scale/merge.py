@@ -15,7 +15,7 @@ import shapely
 
 from gridplan.engine.metrics import optimality_report, summarize
 from gridplan.errors import PlanInvariantError
-from gridplan.export.excel import write_grids_xlsx
+from gridplan.export.excel import GridsWorkbook
 from gridplan.export.folder import (
     GRID_FIELDS,
     OPTIONAL_GRID_FIELDS,
@@ -58,11 +58,13 @@ class PlanMerge:
         self.seconds = 0.0  # spent writing, in add() and finish()
         out_dir.mkdir(parents=True, exist_ok=True)
         self.tmp = temp_folder(out_dir)
+        self.book = GridsWorkbook(self.tmp / "grids.xlsx")  # its rows written batch by batch
 
     def __enter__(self) -> PlanMerge:
         return self
 
     def __exit__(self, *exc) -> None:
+        self.book.close()
         shutil.rmtree(self.tmp, ignore_errors=True)
 
     def add(self, done: dict[str, dict]) -> None:
@@ -76,8 +78,8 @@ class PlanMerge:
         self.seconds += time.perf_counter() - t0
 
     def finish(self, params: PlanParams, notes: InputNotes, runtime: float) -> dict:
-        """Close the files, write the communities layer, the report and grids.xlsx, and move
-        them into ``out_dir``; the report."""
+        """Close the files, write the communities layer and the report, and move them into
+        ``out_dir``; the report."""
         if self.next < len(self.ids):
             raise PlanInvariantError(f"community {self.ids[self.next]} was never planned")
         t0 = time.perf_counter()
@@ -95,7 +97,7 @@ class PlanMerge:
             sum(done[c]["stage_seconds"].get("exact", 0.0) for c in ids))
         (tmp / "report.json").write_text(json.dumps(report, ensure_ascii=False, indent=2),
                                          encoding="utf-8")
-        write_grids_xlsx(SimpleNamespace(grids=all_grids, communities=comm), tmp / "grids.xlsx")
+        self.book.close()
         for name in OUTPUT_FILES:
             os.replace(tmp / name, self.out_dir / name)
         remove_stale(self.out_dir, keep=set(OUTPUT_FILES))
@@ -133,6 +135,7 @@ class PlanMerge:
                        self.tmp / "plan.gpkg")
         self.comm_rows.append(part["community"])
         self.attrs.append(_grid_attributes(grids))
+        self.book.add(SimpleNamespace(grids=grids, communities=part["community"]))
 
 
 def _append_layers(grids: gpd.GeoDataFrame, units: gpd.GeoDataFrame, folder: Path, *,

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import zipfile
+from types import SimpleNamespace
+
 import pandas as pd
 import pytest
 import shapely
@@ -17,7 +20,14 @@ from conftest import (
 )
 
 from gridplan.engine.pipeline import plan
-from gridplan.export.excel import FIELDS_SHEET, GRID_COLUMNS, ROSTER_COLUMNS, STATUS_ZH
+from gridplan.export.excel import (
+    FIELDS_SHEET,
+    GRID_COLUMNS,
+    ROSTER_COLUMNS,
+    STATUS_ZH,
+    GridsWorkbook,
+    write_grids_xlsx,
+)
 from gridplan.export.folder import write_plan
 from gridplan.params import PlanParams
 
@@ -46,6 +56,27 @@ def test_grids_xlsx_one_row_per_grid(planned, tmp_path):
     assert set(table["社区"]) <= set(NAMES.values()) | set(g["community_id"])
     fields = pd.read_excel(tmp_path / "grids.xlsx", sheet_name=FIELDS_SHEET)
     assert dict(zip(fields["列 column"], fields["field"], strict=True))["户数"] == "households"
+
+
+def _sheets(path):
+    """The workbook's parts but its properties (which carry the time it was written)."""
+    with zipfile.ZipFile(path) as z:
+        return {n: z.read(n) for n in z.namelist() if not n.startswith("docProps/")}
+
+
+def test_grids_xlsx_written_in_parts_is_the_whole_plans(planned, tmp_path):
+    whole, parts = tmp_path / "whole.xlsx", tmp_path / "parts.xlsx"
+    write_grids_xlsx(planned, whole)
+    g, c = planned.grids, planned.communities
+    with GridsWorkbook(parts) as book:
+        for cid in c["community_id"]:  # a community at a time, as a partitioned run merges
+            book.add(SimpleNamespace(grids=g[g["community_id"] == cid],
+                                     communities=c[c["community_id"] == cid]))
+        book.add(SimpleNamespace(grids=g.iloc[:0], communities=c.iloc[:0]))  # adds nothing
+    assert g["community_id"].nunique() == 2
+    assert _sheets(parts) == _sheets(whole)
+    table = pd.read_excel(parts, sheet_name="网格", dtype={"网格编码": str})
+    assert table["网格编码"].tolist() == g["grid_code"].tolist()
 
 
 @pytest.mark.slow
