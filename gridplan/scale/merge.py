@@ -17,6 +17,7 @@ from gridplan.engine.metrics import optimality_report, summarize
 from gridplan.errors import PlanInvariantError
 from gridplan.export.excel import GridsWorkbook
 from gridplan.export.folder import (
+    CELL_FIELDS,
     GRID_FIELDS,
     OPTIONAL_GRID_FIELDS,
     OUTPUT_FILES,
@@ -24,10 +25,11 @@ from gridplan.export.folder import (
     TAIL,
     UNIT_FIELDS,
     _write_layer,
-    _write_parcels,
     remove_stale,
     temp_folder,
+    write_cell_edges,
     write_geojson,
+    write_wkb_layer,
 )
 from gridplan.layers.vector import InputNotes
 from gridplan.params import PlanParams
@@ -121,7 +123,8 @@ class PlanMerge:
         """
         name = self.done[self.ids[start]]["file"]
         if self._cached is None or self._cached[0] != name:
-            self._cached = (name, load_frames(self.work / "plans" / f"{name}.pkl", self.crs))
+            self._cached = (name, load_frames(self.work / "plans" / f"{name}.pkl", self.crs,
+                                              wkb=("units", "cells")))
         first = self.done[self.ids[start]]["rows"]
         last = self.done[self.ids[stop - 1]]["rows"]
         return {layer: frame.iloc[first[layer][0]:last[layer][1]].reset_index(drop=True)
@@ -130,17 +133,17 @@ class PlanMerge:
     def _write(self, part: dict[str, pd.DataFrame]) -> None:
         grids = part["grids"]
         _append_layers(grids, part["units"], self.tmp, first=not self.comm_rows,
-                       unit_kind=self.unit_kind)
-        _write_parcels(SimpleNamespace(cells=part["cells"], cell_edges=part["cell_edges"]),
-                       self.tmp / "plan.gpkg")
+                       crs=self.crs, unit_kind=self.unit_kind)
+        _append_parcels(part["cells"], part["cell_edges"], self.tmp / "plan.gpkg", crs=self.crs)
         self.comm_rows.append(part["community"])
         self.attrs.append(_grid_attributes(grids))
         self.book.add(SimpleNamespace(grids=grids, communities=part["community"]))
 
 
-def _append_layers(grids: gpd.GeoDataFrame, units: gpd.GeoDataFrame, folder: Path, *,
-                   first: bool, unit_kind: str) -> None:
-    """Append one batch to grids.geojson, units.csv and the grids/units GeoPackage layers."""
+def _append_layers(grids: gpd.GeoDataFrame, units: pd.DataFrame, folder: Path, *,
+                   first: bool, crs, unit_kind: str) -> None:
+    """Append one batch to grids.geojson, units.csv and the grids/units GeoPackage layers
+    (the units' geometry as WKB)."""
     extra = [c for c in OPTIONAL_GRID_FIELDS if c in grids.columns]
     g = grids[[*GRID_FIELDS, *extra, "geometry"]]
     write_geojson(g, folder / ".batch.geojson")
@@ -151,8 +154,15 @@ def _append_layers(grids: gpd.GeoDataFrame, units: gpd.GeoDataFrame, folder: Pat
     _write_layer(g, gpkg, "grids", append=not first)
     u = units[["unit_id", "building_id", "grid_code", "cell_id", "community_id", "households",
                "population", "geometry"]]
-    _write_layer(u, gpkg, "units", geometry_type=unit_kind,
-                 promote_to_multi=unit_kind == "MultiPolygon")
+    write_wkb_layer(u, gpkg, "units", crs=crs, geometry_type=unit_kind,
+                    promote_to_multi=unit_kind == "MultiPolygon")
+
+
+def _append_parcels(cells: pd.DataFrame, edges: pd.DataFrame, gpkg: Path, *, crs) -> None:
+    """Append one batch's parcels (geometry as WKB) and their adjacency, as
+    :func:`gridplan.export.folder.write_plan` writes them."""
+    write_wkb_layer(cells[CELL_FIELDS], gpkg, "cells", crs=crs, promote_to_multi=True)
+    write_cell_edges(edges, gpkg)
 
 
 def _splice_features(batch: Path, target: Path, *, first: bool) -> None:

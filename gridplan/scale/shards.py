@@ -71,12 +71,13 @@ def save_frames(path: Path, frames: dict[str, pd.DataFrame]) -> None:
     os.replace(tmp, path)
 
 
-def load_frames(path: str | Path, crs) -> dict[str, pd.DataFrame]:
-    """Frames written by :func:`save_frames`; those with geometry as GeoDataFrames."""
+def load_frames(path: str | Path, crs, wkb: tuple[str, ...] = ()) -> dict[str, pd.DataFrame]:
+    """Frames written by :func:`save_frames`; those with geometry as GeoDataFrames, but the
+    frames named in ``wkb``, which keep their geometry as WKB."""
     with open(path, "rb") as fh:
         frames = pickle.load(fh)
     for name, df in frames.items():
-        if "geometry" in df:
+        if "geometry" in df and name not in wkb:
             geoms = shapely.from_wkb(df.pop("geometry").values)
             frames[name] = gpd.GeoDataFrame(df, geometry=geoms, crs=crs)
     return frames

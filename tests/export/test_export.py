@@ -8,6 +8,7 @@ from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import pyogrio
 import pytest
 import shapely
@@ -310,3 +311,42 @@ def test_geojson_rounds_to_7_decimals_and_keeps_shapes_valid(tmp_path):
     coords = shapely.get_coordinates(back.geometry.values)
     assert (abs(coords * 1e7 - (coords * 1e7).round()) < 1e-6).all()
     assert shapely.equals_exact(back.geometry.values[1], square, tolerance=1e-7)
+
+
+def _gpkg_rows(path: Path, layer: str) -> list[tuple]:
+    """Every row of a GeoPackage table as stored (geometry blobs included)."""
+    import sqlite3
+
+    with sqlite3.connect(path) as db:
+        return db.execute(f'SELECT * FROM "{layer}"').fetchall()
+
+
+@pytest.mark.parametrize("case", ["polygons", "points", "mixed", "none", "empty"])
+def test_wkb_layer_is_stored_as_the_geometry_layer(tmp_path: Path, case: str) -> None:
+    from gridplan.export.folder import _write_layer, write_wkb_layer
+
+    box = shapely.box(X0, Y0, X0 + 10, Y0 + 10)
+    two = shapely.MultiPolygon([box, shapely.box(X0 + 20, Y0, X0 + 30, Y0 + 10)])
+    geoms, kind, promote = {
+        "polygons": ([box, two, shapely.Polygon()], "MultiPolygon", True),
+        "points": ([shapely.Point(X0, Y0), shapely.Point(X0 + 1, Y0)], "Point", False),
+        "mixed": ([box, shapely.Point(X0, Y0)], None, True),  # promoted by decoding
+        "none": ([box, None], "MultiPolygon", True),
+        "empty": ([], "MultiPolygon", True),
+    }[case]
+    frame = gpd.GeoDataFrame({"cell_id": [f"c{i}" for i in range(len(geoms))],
+                              "block": np.arange(len(geoms), dtype=np.int64),
+                              "note": [None] * len(geoms)},
+                             geometry=gpd.GeoSeries(geoms, dtype="geometry"), crs=32650)
+    made, wkb = tmp_path / "made.gpkg", tmp_path / "wkb.gpkg"
+    _write_layer(frame, made, "cells", geometry_type=kind, promote_to_multi=promote)
+    plain = pd.DataFrame(frame.drop(columns="geometry"))
+    plain["geometry"] = shapely.to_wkb(frame.geometry.values)
+    write_wkb_layer(plain, wkb, "cells", crs=frame.crs, geometry_type=kind,
+                    promote_to_multi=promote)
+    assert _gpkg_rows(wkb, "cells") == _gpkg_rows(made, "cells")
+    for table in ("gpkg_geometry_columns", "gpkg_spatial_ref_sys"):
+        assert _gpkg_rows(wkb, table) == _gpkg_rows(made, table)
+    info = [pyogrio.read_info(p, layer="cells") for p in (made, wkb)]
+    assert info[0]["geometry_type"] == info[1]["geometry_type"]
+    assert list(info[0]["fields"]) == list(info[1]["fields"])
