@@ -438,33 +438,66 @@ def write_wkb_layer(frame: pd.DataFrame, path: Path, name: str, *, crs,
     :func:`_write_layer` writes the same geometries, without making shapely objects of them.
 
     For frames read back from WKB only to be written again (a partitioned run's units and
-    parcels): decoding, promoting and encoding them cost the merge about a quarter of its
-    time at 500,000 units. Polygons are promoted to multi-polygons on their bytes
-    (:func:`multi_polygon_wkb`). A frame this cannot write as :func:`_write_layer` would
-    (rows of other geometry types to promote, no rows, columns Arrow cannot hold) is
-    decoded and written by it.
+    parcels): decoding, promoting and encoding them again took about a quarter of the
+    merge's time at 500,000 units. Polygons are promoted to multi-polygons on their bytes
+    (:func:`multi_polygon_wkb`). A frame that cannot be written so (another geometry type
+    to promote, no rows, columns other than numbers and text) is decoded and written by
+    :func:`_write_layer`.
     """
+    if not _write_wkb(frame, path, name, crs=crs, geometry_type=geometry_type,
+                      promote_to_multi=promote_to_multi):
+        gdf = gpd.GeoDataFrame(frame.drop(columns="geometry"),
+                               geometry=shapely.from_wkb(frame["geometry"].to_numpy()), crs=crs)
+        _write_layer(gdf, path, name, geometry_type=geometry_type,
+                     promote_to_multi=promote_to_multi)
+
+
+def _write_wkb(frame: pd.DataFrame, path: Path, name: str, *, crs,
+               geometry_type: str | None, promote_to_multi: bool) -> bool:
+    """Append ``frame`` (its ``geometry`` as WKB) through Arrow as pyogrio's
+    ``write_dataframe`` writes the geometries; False, writing nothing, where this cannot be
+    sure to."""
     import pyarrow as pa
 
     wkb, kind = frame["geometry"].to_numpy(dtype=object), geometry_type
     if promote_to_multi:
         wkb, kind = multi_polygon_wkb(wkb), geometry_type or "MultiPolygon"
-    if (wkb is None or kind is None or not len(frame)
-            or not _arrow_ok(frame.drop(columns="geometry"))):
-        gdf = gpd.GeoDataFrame(frame.drop(columns="geometry"),
-                               geometry=shapely.from_wkb(frame["geometry"].to_numpy()), crs=crs)
-        _write_layer(gdf, path, name, geometry_type=geometry_type,
-                     promote_to_multi=promote_to_multi)
-        return
-    table = pa.Table.from_pandas(frame.drop(columns="geometry"), preserve_index=False)
-    for i, field in enumerate(table.schema):  # GDAL has no null type (as pyogrio does)
+    rest = frame.drop(columns="geometry")
+    if (wkb is None or kind is None or not any(w is not None for w in wkb)
+            or not _plain_columns(rest)):
+        return False
+    table = pa.Table.from_pandas(rest, preserve_index=False)
+    for i, field in enumerate(table.schema):  # GDAL has no null type; pyogrio casts it too
         if pa.types.is_null(field.type):
             table = table.set_column(i, field.with_type(pa.string()), table[i].cast(pa.string()))
-    table = table.append_column("geometry", pa.array(wkb, type=pa.binary()))
+    table = table.add_column(frame.columns.get_loc("geometry"), "geometry",
+                             pa.array(wkb, type=pa.binary()))
     options = {} if name in INDEXED_LAYERS else {"layer_options": {"SPATIAL_INDEX": "NO"}}
     pyogrio.write_arrow(table, path, layer=name, driver="GPKG", append=True,
-                        geometry_name="geometry", geometry_type=kind,
-                        crs=_crs_text(crs), **options)
+                        geometry_name="geometry", geometry_type=kind, crs=_crs_text(crs),
+                        **options)
+    return True
+
+
+def _plain_columns(frame: pd.DataFrame) -> bool:
+    """Whether every column holds numbers, booleans or text (or only nulls): columns
+    pyogrio hands to Arrow as they are (it converts dates and mixed objects first).
+
+    Examples
+    --------
+    >>> _plain_columns(pd.DataFrame({"a": ["x", None], "n": [1, 2], "e": [None, None]}))
+    True
+    >>> _plain_columns(pd.DataFrame({"d": pd.to_datetime(["2026-12-04"])}))
+    False
+    """
+    for name in frame.columns:
+        col = frame[name]
+        if col.dtype.kind in "iufb" or (col.dtype != object
+                                         and pd.api.types.is_string_dtype(col.dtype)):
+            continue
+        if col.dtype != object or pd.api.types.infer_dtype(col) not in ("string", "empty"):
+            return False
+    return True
 
 
 MULTI_POLYGON_HEAD = b"\x01\x06\x00\x00\x00\x01\x00\x00\x00"  # little-endian, 1 part

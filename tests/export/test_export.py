@@ -321,32 +321,41 @@ def _gpkg_rows(path: Path, layer: str) -> list[tuple]:
         return db.execute(f'SELECT * FROM "{layer}"').fetchall()
 
 
-@pytest.mark.parametrize("case", ["polygons", "points", "mixed", "none", "empty"])
-def test_wkb_layer_is_stored_as_the_geometry_layer(tmp_path: Path, case: str) -> None:
-    from gridplan.export.folder import _write_layer, write_wkb_layer
+@pytest.mark.parametrize("case", ["polygons", "points", "mixed", "none", "empty", "dates"])
+def test_a_layer_written_from_wkb_is_stored_as_pyogrio_stores_it(tmp_path: Path,
+                                                                  case: str) -> None:
+    """write_wkb_layer promotes polygons on their WKB's bytes (or falls back to pyogrio):
+    every stored row, geometry blob included, is pyogrio's."""
+    from gridplan.export.folder import write_wkb_layer
 
     box = shapely.box(X0, Y0, X0 + 10, Y0 + 10)
     two = shapely.MultiPolygon([box, shapely.box(X0 + 20, Y0, X0 + 30, Y0 + 10)])
     geoms, kind, promote = {
-        "polygons": ([box, two, shapely.Polygon()], "MultiPolygon", True),
+        "polygons": ([box, two, shapely.Polygon()], None, True),
         "points": ([shapely.Point(X0, Y0), shapely.Point(X0 + 1, Y0)], "Point", False),
-        "mixed": ([box, shapely.Point(X0, Y0)], None, True),  # promoted by decoding
+        "mixed": ([box, shapely.Point(X0, Y0)], None, True),  # promoted by pyogrio
         "none": ([box, None], "MultiPolygon", True),
         "empty": ([], "MultiPolygon", True),
+        "dates": ([box, two], None, True),  # times of two offsets: pyogrio converts them
     }[case]
     frame = gpd.GeoDataFrame({"cell_id": [f"c{i}" for i in range(len(geoms))],
                               "block": np.arange(len(geoms), dtype=np.int64),
                               "note": [None] * len(geoms)},
                              geometry=gpd.GeoSeries(geoms, dtype="geometry"), crs=32650)
-    made, wkb = tmp_path / "made.gpkg", tmp_path / "wkb.gpkg"
-    _write_layer(frame, made, "cells", geometry_type=kind, promote_to_multi=promote)
+    if case == "dates":
+        drawn = ["2026-12-04T08:00+08:00", "2026-12-04T08:00+00:00"]
+        frame.insert(2, "drawn", pd.Series([pd.Timestamp(t) for t in drawn], dtype=object))
+    ref, wkb = tmp_path / "ref.gpkg", tmp_path / "wkb.gpkg"
+    pyogrio.write_dataframe(frame, ref, layer="cells", driver="GPKG", use_arrow=True,
+                            geometry_type=kind, promote_to_multi=promote,
+                            layer_options={"SPATIAL_INDEX": "NO"})
     plain = pd.DataFrame(frame.drop(columns="geometry"))
     plain["geometry"] = shapely.to_wkb(frame.geometry.values)
     write_wkb_layer(plain, wkb, "cells", crs=frame.crs, geometry_type=kind,
                     promote_to_multi=promote)
-    assert _gpkg_rows(wkb, "cells") == _gpkg_rows(made, "cells")
-    for table in ("gpkg_geometry_columns", "gpkg_spatial_ref_sys"):
-        assert _gpkg_rows(wkb, table) == _gpkg_rows(made, table)
-    info = [pyogrio.read_info(p, layer="cells") for p in (made, wkb)]
+    for table in ("cells", "gpkg_geometry_columns", "gpkg_spatial_ref_sys"):
+        assert _gpkg_rows(wkb, table) == _gpkg_rows(ref, table), table
+    info = [pyogrio.read_info(p, layer="cells") for p in (ref, wkb)]
     assert info[0]["geometry_type"] == info[1]["geometry_type"]
     assert list(info[0]["fields"]) == list(info[1]["fields"])
+    assert list(info[0]["dtypes"]) == list(info[1]["dtypes"])
