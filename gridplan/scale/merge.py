@@ -66,8 +66,10 @@ class PlanMerge:
         return self
 
     def __exit__(self, *exc) -> None:
-        self.book.close()
-        shutil.rmtree(self.tmp, ignore_errors=True)
+        try:
+            self.book.close()
+        finally:
+            shutil.rmtree(self.tmp, ignore_errors=True)
 
     def add(self, done: dict[str, dict]) -> None:
         """Take more planned communities (id → marker summary) and write what is ready."""
