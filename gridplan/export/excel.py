@@ -20,6 +20,7 @@ staffing.xlsx      网格员花名册 (one row per   网格员编号, 姓名, �
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import pandas as pd
@@ -74,8 +75,9 @@ def grid_table(plan) -> pd.DataFrame:
 
 def write_grids_xlsx(plan, path: Path) -> None:
     """Write ``grids.xlsx``: sheet 网格 (one row per grid) and the field sheet."""
+    table = grid_table(plan)  # first: a plan it cannot read leaves the file as it was
     with GridsWorkbook(path) as book:
-        book.add(plan)
+        book.add_table(table)
 
 
 class GridsWorkbook:
@@ -88,7 +90,7 @@ class GridsWorkbook:
 
     Examples
     --------
-    >>> import tempfile, geopandas as gpd
+    >>> import tempfile
     >>> from types import SimpleNamespace
     >>> comm = pd.DataFrame({"community_id": ["c1"], "name": ["学院路社区"]})
     >>> grids = pd.DataFrame({"grid_code": ["g1"], "community_id": ["c1"], "households": [300],
@@ -109,7 +111,16 @@ class GridsWorkbook:
     def add(self, plan) -> None:
         """Append the rows of ``plan``'s grids (``grids`` and ``communities``, as
         :func:`grid_table` reads them)."""
-        self._rows = _write_rows(self._sheet, grid_table(plan), self._rows)
+        self.add_table(grid_table(plan))
+
+    def add_table(self, table: pd.DataFrame) -> None:
+        """Append rows made by :func:`grid_table`."""
+        if self._book is None:
+            raise ValueError("grids.xlsx is closed: no rows can be added")
+        if list(table.columns) != list(GRID_COLUMNS):
+            raise ValueError(f"grids.xlsx takes the columns {list(GRID_COLUMNS)}, "
+                             f"not {list(table.columns)}")
+        self._rows = _write_rows(self._sheet, table, self._rows)
 
     def close(self) -> None:
         """Write the field sheet and close the file (once; later calls do nothing)."""
@@ -125,8 +136,12 @@ class GridsWorkbook:
     def __enter__(self) -> GridsWorkbook:
         return self
 
-    def __exit__(self, *exc) -> None:
-        self.close()
+    def __exit__(self, kind, *exc) -> None:
+        if kind is None:
+            self.close()
+            return
+        with contextlib.suppress(Exception):  # the error on its way out is the one to see
+            self.close()
 
 
 def roster_table(assignment_grids: pd.DataFrame, workers: pd.DataFrame) -> pd.DataFrame:

@@ -434,15 +434,17 @@ def _write_layer(gdf, path: Path, name: str, append: bool = True, **options) -> 
 
 def write_wkb_layer(frame: pd.DataFrame, path: Path, name: str, *, crs,
                     geometry_type: str | None = None, promote_to_multi: bool = False) -> None:
-    """Append a layer whose ``geometry`` column holds WKB to a GeoPackage, as
-    :func:`_write_layer` writes the same geometries, without making shapely objects of them.
+    """Append a layer whose ``geometry`` column holds WKB (as ``shapely.to_wkb`` writes it by
+    default) to a GeoPackage, as :func:`_write_layer` writes the same geometries, without
+    making shapely objects of them.
 
     For frames read back from WKB only to be written again (a partitioned run's units and
     parcels): decoding, promoting and encoding them again took about a quarter of the
     merge's time at 500,000 units. Polygons are promoted to multi-polygons on their bytes
     (:func:`multi_polygon_wkb`). A frame that cannot be written so (another geometry type
-    to promote, no rows, columns other than numbers and text) is decoded and written by
-    :func:`_write_layer`.
+    to promote, polygons in 3D, WKB with an SRID or big-endian, no geometry or no
+    ``geometry_type`` to give, columns other than numbers and text) is decoded and written
+    by :func:`_write_layer`.
     """
     if not _write_wkb(frame, path, name, crs=crs, geometry_type=geometry_type,
                       promote_to_multi=promote_to_multi):
@@ -462,6 +464,8 @@ def _write_wkb(frame: pd.DataFrame, path: Path, name: str, *, crs,
     wkb, kind = frame["geometry"].to_numpy(dtype=object), geometry_type
     if promote_to_multi:
         wkb, kind = multi_polygon_wkb(wkb), geometry_type or "MultiPolygon"
+    elif not all(w is None or _plain_wkb(w) for w in wkb):
+        wkb = None
     rest = frame.drop(columns="geometry")
     if (wkb is None or kind is None or not any(w is not None for w in wkb)
             or not _plain_columns(rest)):
@@ -477,6 +481,11 @@ def _write_wkb(frame: pd.DataFrame, path: Path, name: str, *, crs,
                         geometry_name="geometry", geometry_type=kind, crs=_crs_text(crs),
                         **options)
     return True
+
+
+def _plain_wkb(wkb: bytes) -> bool:
+    """Whether ``wkb`` is little-endian and carries no SRID (EWKB's 0x20000000 flag)."""
+    return len(wkb) > 4 and wkb[0] == 1 and not wkb[4] & 0x20
 
 
 def _plain_columns(frame: pd.DataFrame) -> bool:

@@ -67,7 +67,7 @@ class PlanMerge:
 
     def __exit__(self, *exc) -> None:
         try:
-            self.book.close()
+            self.book.__exit__(*exc)  # closed without hiding an error on its way out
         finally:
             shutil.rmtree(self.tmp, ignore_errors=True)
 

@@ -94,3 +94,22 @@ def test_demo_writes_staffing_xlsx(tmp_path):
     assert set(c for cs in held for c in cs) <= set(grids["网格编码"])
     staffing = pd.read_excel(tmp_path / "staffing.xlsx", sheet_name="人员配备")
     assert len(staffing) == len(pd.read_csv(tmp_path / "staffing.csv"))
+
+
+def test_grids_workbook_refuses_rows_it_cannot_write_and_keeps_the_error(planned, tmp_path):
+    path = tmp_path / "grids.xlsx"
+    write_grids_xlsx(planned, path)
+    before = path.read_bytes()
+    with pytest.raises(KeyError):  # a plan without households: the old file stays
+        write_grids_xlsx(SimpleNamespace(grids=planned.grids.drop(columns="households"),
+                                         communities=planned.communities), path)
+    assert path.read_bytes() == before
+    book = GridsWorkbook(tmp_path / "other.xlsx")
+    with pytest.raises(ValueError, match="columns"):
+        book.add_table(pd.DataFrame({"网格编码": ["g1"]}))
+    book.close()
+    with pytest.raises(ValueError, match="closed"):
+        book.add(planned)
+    unwritable = tmp_path / "no-folder" / "grids.xlsx"  # closing it fails too
+    with pytest.raises(RuntimeError, match="on its way out"), GridsWorkbook(unwritable):
+        raise RuntimeError("on its way out")

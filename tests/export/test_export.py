@@ -321,7 +321,8 @@ def _gpkg_rows(path: Path, layer: str) -> list[tuple]:
         return db.execute(f'SELECT * FROM "{layer}"').fetchall()
 
 
-@pytest.mark.parametrize("case", ["polygons", "points", "mixed", "none", "empty", "dates"])
+@pytest.mark.parametrize("case", ["polygons", "points", "mixed", "none", "empty", "dates",
+                                  "3d", "srid"])
 def test_a_layer_written_from_wkb_is_stored_as_pyogrio_stores_it(tmp_path: Path,
                                                                   case: str) -> None:
     """write_wkb_layer promotes polygons on their WKB's bytes (or falls back to pyogrio):
@@ -337,6 +338,8 @@ def test_a_layer_written_from_wkb_is_stored_as_pyogrio_stores_it(tmp_path: Path,
         "none": ([box, None], "MultiPolygon", True),
         "empty": ([], "MultiPolygon", True),
         "dates": ([box, two], None, True),  # times of two offsets: pyogrio converts them
+        "3d": ([shapely.force_3d(box, 5.0), two], None, True),  # decoded: a 3D layer
+        "srid": ([shapely.Point(X0, Y0), shapely.Point(X0 + 1, Y0)], "Point", False),
     }[case]
     frame = gpd.GeoDataFrame({"cell_id": [f"c{i}" for i in range(len(geoms))],
                               "block": np.arange(len(geoms), dtype=np.int64),
@@ -346,13 +349,16 @@ def test_a_layer_written_from_wkb_is_stored_as_pyogrio_stores_it(tmp_path: Path,
         drawn = ["2026-12-04T08:00+08:00", "2026-12-04T08:00+00:00"]
         frame.insert(2, "drawn", pd.Series([pd.Timestamp(t) for t in drawn], dtype=object))
     ref, wkb = tmp_path / "ref.gpkg", tmp_path / "wkb.gpkg"
-    pyogrio.write_dataframe(frame, ref, layer="cells", driver="GPKG", use_arrow=True,
-                            geometry_type=kind, promote_to_multi=promote,
-                            layer_options={"SPATIAL_INDEX": "NO"})
     plain = pd.DataFrame(frame.drop(columns="geometry"))
-    plain["geometry"] = shapely.to_wkb(frame.geometry.values)
-    write_wkb_layer(plain, wkb, "cells", crs=frame.crs, geometry_type=kind,
-                    promote_to_multi=promote)
+    srid = case == "srid"  # EWKB with an SRID: decoded, as GDAL would not read it
+    plain["geometry"] = shapely.to_wkb(shapely.set_srid(frame.geometry.values, 32650 * srid),
+                                       include_srid=srid)
+    for _ in range(2):  # the layer made, then appended to (as a partitioned run's merge does)
+        pyogrio.write_dataframe(frame, ref, layer="cells", driver="GPKG", use_arrow=True,
+                                geometry_type=kind, promote_to_multi=promote, append=True,
+                                layer_options={"SPATIAL_INDEX": "NO"})
+        write_wkb_layer(plain, wkb, "cells", crs=frame.crs, geometry_type=kind,
+                        promote_to_multi=promote)
     for table in ("cells", "gpkg_geometry_columns", "gpkg_spatial_ref_sys"):
         assert _gpkg_rows(wkb, table) == _gpkg_rows(ref, table), table
     info = [pyogrio.read_info(p, layer="cells") for p in (ref, wkb)]
