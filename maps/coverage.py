@@ -154,15 +154,15 @@ def plan_map(plan, lang: str = "zh", options: MapOptions | None = None) -> foliu
     points = service_points(plan, opt.centres, unit_xy=unit_xy)
     bands = walking_bands(plan, points, opt.bands_m, opt.street, unit_xy=unit_xy)
     uncovered = uncovered_units(plan, bands.unit_walk_m, max(opt.bands_m))
-    m = _base_map(plan, base)
-    _add_tooltip_helper(m)
 
     def light(gdf):
         return light_geojson(gdf, simplify_m=opt.simplify_m, gcj02=shift)
 
+    grids = light(_grid_frame(plan, t, lang))
+    m = _base_map(grids.total_bounds, base)
+    _add_tooltip_helper(m)
     _add_bands(m, light(bands.polygons), t)
-    grids = _grid_frame(plan, t, lang)
-    _add_grids(m, light(grids), t, plan.params.target)
+    _add_grids(m, grids, t, plan.params.target)
     comm = light(plan.communities[["community_id", "geometry"]])
     _data_layer(m, comm, label(t, "communities"), style={"fill": False, "color": "#000",
                                                           "weight": 3})
@@ -276,8 +276,9 @@ def _add_tooltip_helper(m: folium.Map) -> None:
     m.get_root().header.add_child(folium.Element(TOOLTIP_JS), name="gridplan_tooltip")
 
 
-def _base_map(plan, base: folium.TileLayer | None) -> folium.Map:
-    minx, miny, maxx, maxy = plan.grids.to_crs(4326).total_bounds
+def _base_map(bounds, base: folium.TileLayer | None) -> folium.Map:
+    """The map around ``bounds`` (the drawn grids' in EPSG:4326), libraries inlined."""
+    minx, miny, maxx, maxy = bounds
     m = folium.Map(location=[(miny + maxy) / 2, (minx + maxx) / 2], zoom_start=15, tiles=None,
                    control_scale=True, prefer_canvas=True)
     _inline_libraries(m)
