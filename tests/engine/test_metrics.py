@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import copy
+from types import SimpleNamespace
 
+import geopandas as gpd
 import pandas as pd
 import pytest
 import shapely
@@ -61,6 +63,21 @@ def test_grid_outside_its_community_fails(sound):
     bad = with_grid_geometry(sound, 0, moved)
     with pytest.raises(PlanInvariantError, match="grids cover"):
         validate_plan(bad)
+
+
+@pytest.mark.parametrize(("shift", "caught"), [(0.004, False), (0.03, True)])
+def test_a_strip_outside_the_community_wider_than_the_snapping_is_caught(shift, caught):
+    # grids are snapped to 1 cm, so a few mm outside is sound; 3 cm along a 100 m edge is
+    # 2 m² beyond the 1 cm (over the 1 m² slack), though the grids' areas add up
+    comm = gpd.GeoDataFrame({"community_id": ["C"]}, geometry=[shapely.box(0, 0, 100, 100)],
+                            crs=32650)
+    top = 5000 / (50 + shift)  # grid b grows by the strip's width and loses as much on top
+    grids = gpd.GeoDataFrame({"community_id": ["C", "C"], "grid_code": ["a", "b"]},
+                             geometry=[shapely.box(-shift, 0, 50 - shift, 100),
+                                       shapely.box(50 - shift, 0, 100, top)], crs=32650)
+    assert grids.area.sum() == pytest.approx(comm.area.sum())
+    found = grids_tile_communities(SimpleNamespace(grids=grids, communities=comm))
+    assert bool(found) is caught
 
 
 @pytest.mark.parametrize("geom", [None, shapely.Polygon([(0, 0), (10, 10), (10, 0), (0, 10)])],
