@@ -27,6 +27,7 @@ from gridplan.export.folder import (
     _write_layer,
     remove_stale,
     temp_folder,
+    unsynced_gpkg,
     write_cell_edges,
     write_geojson,
     write_wkb_layer,
@@ -75,10 +76,11 @@ class PlanMerge:
         """Take more planned communities (id → marker summary) and write what is ready."""
         t0 = time.perf_counter()
         self.done.update(done)
-        while self.next < len(self.ids) and self.ids[self.next] in self.done:
-            stop = self._run_end(self.next)
-            self._write(self._run(self.next, stop))
-            self.next = stop
+        with unsynced_gpkg():  # plan.gpkg is new, in the temporary folder
+            while self.next < len(self.ids) and self.ids[self.next] in self.done:
+                stop = self._run_end(self.next)
+                self._write(self._run(self.next, stop))
+                self.next = stop
         self.seconds += time.perf_counter() - t0
 
     def finish(self, params: PlanParams, notes: InputNotes, runtime: float) -> dict:
@@ -91,7 +93,8 @@ class PlanMerge:
         _close_features(tmp / "grids.geojson")
         comm = pd.concat(self.comm_rows, ignore_index=True)
         comm["code"] = comm["code"].astype(object).where(comm["code"].notna(), "")
-        _write_layer(comm, tmp / "plan.gpkg", "communities", promote_to_multi=True)
+        with unsynced_gpkg():
+            _write_layer(comm, tmp / "plan.gpkg", "communities", promote_to_multi=True)
         all_grids = pd.concat(self.attrs, ignore_index=True)
         report = _report(all_grids, comm, done, params, self.crs, notes, runtime)
         report["explanations"] = [done[c]["explanation"] for c in ids

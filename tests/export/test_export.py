@@ -37,6 +37,7 @@ from conftest import (
 from gridplan.engine import metrics
 from gridplan.engine.pipeline import plan
 from gridplan.errors import PlanInvariantError
+from gridplan.export import folder
 from gridplan.export.folder import write_plan
 from gridplan.params import PlanParams
 
@@ -184,6 +185,33 @@ def test_failed_write_leaves_earlier_plan(planned, tmp_path):
         write_plan(p, out, extra={"map.html": broken})
     assert snapshot(out) == before
     assert not [q for q in out.iterdir() if q.name.startswith(".gridplan-")]
+
+
+def test_plan_gpkg_is_written_without_waiting_for_the_disk_and_the_setting_comes_back(
+        planned, tmp_path, monkeypatch):
+    # SQLite's fsync at each commit cost the 500k command 2-3 s; the file is new in a
+    # temporary folder, so they guard nothing. A user's own setting is back afterwards.
+    p, _ = planned
+    seen = []
+    real = folder._write_layer
+
+    def recording(gdf, path, name, *a, **k):
+        seen.append((name, pyogrio.get_gdal_config_option(folder.SQLITE_SYNC)))
+        if name == "cells" and len(seen) > 4:
+            raise OSError("disk full")
+        real(gdf, path, name, *a, **k)
+
+    monkeypatch.setattr(folder, "_write_layer", recording)
+    pyogrio.set_gdal_config_options({folder.SQLITE_SYNC: "FULL"})
+    try:
+        write_plan(p, tmp_path / "plan")
+        assert {s for _, s in seen} == {False} and len(seen) >= 4  # pyogrio reads OFF as False
+        assert pyogrio.get_gdal_config_option(folder.SQLITE_SYNC) == "FULL"
+        with pytest.raises(OSError, match="disk full"):
+            write_plan(p, tmp_path / "plan")
+        assert pyogrio.get_gdal_config_option(folder.SQLITE_SYNC) == "FULL"
+    finally:
+        pyogrio.set_gdal_config_options({folder.SQLITE_SYNC: None})
 
 
 def test_failed_check_leaves_earlier_plan(planned, tmp_path):
