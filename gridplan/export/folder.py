@@ -8,6 +8,7 @@ import logging
 import os
 import shutil
 import tempfile
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import partial
@@ -376,12 +377,14 @@ def _write_plan_gpkg(plan, folder: Path, source: Path | None = None) -> None:
 
 
 SQLITE_SYNC = "OGR_SQLITE_SYNCHRONOUS"  # GDAL's setting of SQLite's PRAGMA synchronous
+_unsynced = {"writers": 0, "before": None}  # GDAL's setting is the process's, for all threads
+_unsynced_lock = threading.Lock()
 
 
 @contextmanager
 def unsynced_gpkg() -> Iterator[None]:
     """GeoPackages written inside the block commit without waiting for the disk (SQLite's
-    ``synchronous=OFF``); the setting before is restored after.
+    ``synchronous=OFF``); the setting before is restored when the last such block ends.
 
     For a plan's GeoPackage, written new in a temporary folder and moved into place only
     once it is complete. SQLite's syncs guard a database against a power cut during a
@@ -389,7 +392,9 @@ def unsynced_gpkg() -> Iterator[None]:
     it is in, so they guard nothing here. They kept the 500,000-unit command's GeoPackage
     waiting 2.3-2.7 s for the disk beyond its 9-12 s of CPU (0.2-0.6 s without them),
     and that process sets the end of the command. The plan's other files are not synced
-    either: the system writes them all out in its own time.
+    either: the system writes them all out in its own time. GDAL's setting holds for the
+    whole process, so blocks in several threads share it: the first sets it, the last
+    puts back what was there before the first.
 
     Examples
     --------
@@ -399,12 +404,18 @@ def unsynced_gpkg() -> Iterator[None]:
     >>> pyogrio.get_gdal_config_option(SQLITE_SYNC) is None  # unless set before
     True
     """
-    before = pyogrio.get_gdal_config_option(SQLITE_SYNC)
-    pyogrio.set_gdal_config_options({SQLITE_SYNC: "OFF"})
+    with _unsynced_lock:
+        if _unsynced["writers"] == 0:
+            _unsynced["before"] = pyogrio.get_gdal_config_option(SQLITE_SYNC)
+            pyogrio.set_gdal_config_options({SQLITE_SYNC: "OFF"})
+        _unsynced["writers"] += 1
     try:
         yield
     finally:
-        pyogrio.set_gdal_config_options({SQLITE_SYNC: before})
+        with _unsynced_lock:
+            _unsynced["writers"] -= 1
+            if _unsynced["writers"] == 0:
+                pyogrio.set_gdal_config_options({SQLITE_SYNC: _unsynced["before"]})
 
 
 def _copy_unchanged(source: Path | None, folder: Path, names: tuple[str, ...]) -> set[str]:

@@ -214,6 +214,22 @@ def test_plan_gpkg_is_written_without_waiting_for_the_disk_and_the_setting_comes
         pyogrio.set_gdal_config_options({folder.SQLITE_SYNC: None})
 
 
+def test_overlapping_unsynced_writes_put_back_the_setting_when_the_last_ends():
+    # GDAL's setting is the process's: a block ending while another (another thread's
+    # plan) still writes leaves it off, and the last one puts back what was there
+    pyogrio.set_gdal_config_options({folder.SQLITE_SYNC: "NORMAL"})
+    try:
+        first, second = folder.unsynced_gpkg(), folder.unsynced_gpkg()
+        first.__enter__()
+        second.__enter__()
+        first.__exit__(None, None, None)
+        assert pyogrio.get_gdal_config_option(folder.SQLITE_SYNC) is False
+        second.__exit__(None, None, None)
+        assert pyogrio.get_gdal_config_option(folder.SQLITE_SYNC) == "NORMAL"
+    finally:
+        pyogrio.set_gdal_config_options({folder.SQLITE_SYNC: None})
+
+
 def test_failed_check_leaves_earlier_plan(planned, tmp_path):
     p, _ = planned
     out = tmp_path / "plan"
