@@ -381,6 +381,19 @@ _unsynced = {"writers": 0, "before": None}  # GDAL's setting is the process's, f
 _unsynced_lock = threading.Lock()
 
 
+def _unsynced_in_child() -> None:
+    """A forked process starts with no open block: another thread's is the parent's own."""
+    global _unsynced_lock
+    _unsynced_lock = threading.Lock()
+    if _unsynced["writers"]:
+        _unsynced["writers"] = 0
+        pyogrio.set_gdal_config_options({SQLITE_SYNC: _unsynced["before"]})
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_unsynced_in_child)
+
+
 @contextmanager
 def unsynced_gpkg() -> Iterator[None]:
     """GeoPackages written inside the block commit without waiting for the disk (SQLite's

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import threading
 from pathlib import Path
 
 import geopandas as gpd
@@ -229,6 +231,36 @@ def test_overlapping_unsynced_writes_put_back_the_setting_when_the_last_ends():
         assert pyogrio.get_gdal_config_option(folder.SQLITE_SYNC) == "NORMAL"
     finally:
         pyogrio.set_gdal_config_options({folder.SQLITE_SYNC: None})
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="forks a process")
+def test_a_forked_process_does_not_inherit_another_threads_unsynced_block():
+    # the parent's thread is inside a block when the fork happens; the child's own block
+    # then ends with the setting as it was before any block (and no lock held forever)
+    entered, leave = threading.Event(), threading.Event()
+
+    def hold():
+        with folder.unsynced_gpkg():
+            entered.set()
+            leave.wait()
+
+    thread = threading.Thread(target=hold)
+    thread.start()
+    entered.wait()
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report and leave without running pytest's teardown
+        with folder.unsynced_gpkg():
+            pass
+        after = (pyogrio.get_gdal_config_option(folder.SQLITE_SYNC), folder._unsynced["writers"])
+        os.write(write, repr(after).encode())
+        os._exit(0)
+    os.close(write)
+    os.waitpid(pid, 0)
+    leave.set()
+    thread.join()
+    assert os.read(read, 100).decode() == "(None, 0)"
+    assert pyogrio.get_gdal_config_option(folder.SQLITE_SYNC) is None
 
 
 def test_failed_check_leaves_earlier_plan(planned, tmp_path):
