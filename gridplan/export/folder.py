@@ -484,10 +484,16 @@ def write_gpkg(layers: dict[str, gpd.GeoDataFrame], path: Path) -> None:
 
 def _write_layer(gdf, path: Path, name: str, append: bool = True, **options) -> None:
     """One GeoPackage layer, through Arrow where it can; an R-tree only on ``INDEXED_LAYERS``."""
-    if name not in INDEXED_LAYERS and "geometry" in getattr(gdf, "columns", ()):
-        options["layer_options"] = {"SPATIAL_INDEX": "NO"}
+    if "geometry" in getattr(gdf, "columns", ()):
+        options.update(_index_options(name))
     pyogrio.write_dataframe(gdf, path, layer=name, driver="GPKG", append=append,
                             use_arrow=_arrow_ok(gdf), **options)
+
+
+def _index_options(name: str) -> dict:
+    """pyogrio's options for the geometry layer ``name``: no R-tree unless it is one of
+    ``INDEXED_LAYERS``."""
+    return {} if name in INDEXED_LAYERS else {"layer_options": {"SPATIAL_INDEX": "NO"}}
 
 
 def write_wkb_layer(frame: pd.DataFrame, path: Path, name: str, *, crs,
@@ -534,10 +540,9 @@ def _write_wkb(frame: pd.DataFrame, path: Path, name: str, *, crs,
             table = table.set_column(i, field.with_type(pa.string()), table[i].cast(pa.string()))
     table = table.add_column(frame.columns.get_loc("geometry"), "geometry",
                              pa.array(wkb, type=pa.binary()))
-    options = {} if name in INDEXED_LAYERS else {"layer_options": {"SPATIAL_INDEX": "NO"}}
     pyogrio.write_arrow(table, path, layer=name, driver="GPKG", append=True,
                         geometry_name="geometry", geometry_type=kind, crs=_crs_text(crs),
-                        **options)
+                        **_index_options(name))
     return True
 
 
